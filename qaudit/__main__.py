@@ -1,0 +1,5 @@
+"""Allow ``python -m qaudit``."""
+
+from qaudit.cli import main
+
+main()

@@ -1,0 +1,310 @@
+"""The allocate job: export -> eligible cases -> draw -> database and workbooks.
+
+``plan_allocation`` reads and draws and changes nothing (``--dry-run`` stops there);
+``commit_allocation`` writes every workbook into a scratch folder, stores the draw in
+one transaction, then moves the folder into place, so a failure leaves no half-written
+allocation behind.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaudit import __version__
+from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
+from qaudit.errors import CycleError, ExportError
+from qaudit.exports import CaseExport, Progress, read_export
+from qaudit.forms import FormCase, write_audit_form, write_self_reflection_form
+from qaudit.questions import QuestionSet, load_question_set
+from qaudit.registers import write_manager_workbook, write_register
+from qaudit.sampling import Draw, DrawRules, History, draw_allocation, eligible_cases
+from qaudit.workspace import Workspace, cycle_slug
+
+MAX_SEED = 2**32
+_CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class AllocationRequest:
+    export: Path
+    cycle: str
+    date_from: date
+    date_to: date
+    due: date | None = None
+    seed: int | None = None
+    out: Path | None = None
+    sheet: str | None = None
+    redraw: bool = False
+
+
+@dataclass
+class AllocationPlan:
+    request: AllocationRequest
+    seed: int
+    due: date
+    export: CaseExport
+    excluded: dict[str, int]
+    eligible: int
+    draw: Draw
+    allocations: list[AllocationRow]
+    question_sets: dict[str, QuestionSet]
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def shortfalls(self) -> list[dict[str, Any]]:
+        return [s for s in self.strata if s["shortfall"] > 0 or s["topped_up"] > 0]
+
+    @property
+    def strata(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "quadrant": s.quadrant, "audit_type": s.audit_type, "quota": s.quota,
+                "eligible": s.eligible, "drawn": s.drawn, "topped_up": s.topped_up,
+                "topped_up_from": dict(s.topped_up_from), "shortfall": s.shortfall,
+            }
+            for s in self.draw.strata
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cycle": self.request.cycle,
+            "seed": self.seed,
+            "window": {"from": self.request.date_from.isoformat(),
+                       "to": self.request.date_to.isoformat()},
+            "due": self.due.isoformat(),
+            "export": {"file": self.export.path.name, "sha256": self.export.sha256,
+                       "sheet": self.export.sheet, "header_row": self.export.header_row,
+                       "rows_read": self.export.rows_read},
+            "allocations": [
+                {"reference": a.reference, "record_id": a.record_id, "person_id": a.person_id,
+                 "audit_type": a.audit_type, "drawn_for": a.stratum_type,
+                 "quadrant": a.quadrant, "worker_id": a.worker_id, "team": a.team,
+                 "service_manager": a.service_manager, "completed_date": a.completed_date}
+                for a in self.allocations
+            ],
+            "strata": self.strata,
+            "shortfalls": self.shortfalls,
+            "excluded": self.excluded,
+            "unusable": self.export.unusable_counts,
+        }
+
+
+def check_request(store: Store, request: AllocationRequest) -> None:
+    """Refuse a request that cannot succeed before the export is read."""
+    if not _CYCLE_NAME.match(request.cycle):
+        raise CycleError(
+            f"cycle name {request.cycle!r} is not allowed: use up to 40 letters, digits,"
+            " spaces, '.', '-', '_' or '/', e.g. '2026-27 C3'."
+        )
+    if request.date_from > request.date_to:
+        raise CycleError(
+            f"--from {request.date_from:%d/%m/%Y} is after --to {request.date_to:%d/%m/%Y};"
+            " give the window's first day, then its last."
+        )
+    if request.seed is not None and not 0 <= request.seed < MAX_SEED:
+        raise CycleError(f"--seed must be a whole number from 0 to {MAX_SEED - 1}.")
+    existing = store.cycle(request.cycle)
+    if existing and store.has_current_draw(existing.id):
+        if not request.redraw:
+            raise CycleError(
+                f"cycle {request.cycle!r} is already drawn. A draw is final once written;"
+                " to draw it again add --redraw (only before any return is ingested)."
+            )
+        if store.has_returns(existing.id):
+            raise CycleError(
+                f"cycle {request.cycle!r} already has returned audits, so its draw can no"
+                " longer be replaced."
+            )
+
+
+def plan_allocation(
+    ws: Workspace, store: Store, request: AllocationRequest, progress: Progress | None = None
+) -> AllocationPlan:
+    check_request(store, request)
+    settings = ws.settings
+    question_sets = {
+        key: load_question_set(settings.question_set_id(key), ws.templates)
+        for key in settings.audit_types
+    }
+    export = read_export(request.export, settings, request.sheet, progress)
+    rules = DrawRules(
+        quotas={(q, t): settings.quota(q, t) for q in settings.quadrants
+                for t in settings.audit_types},
+        max_per_worker=settings.sampling.max_cases_per_worker,
+        top_up=settings.sampling.top_up_from_other_types,
+    )
+    persons, records = store.drawn_elsewhere(request.cycle)
+    history = History(
+        persons=persons if settings.sampling.exclude_previously_audited_persons else frozenset(),
+        records=records,
+        cooldown_workers=store.recent_workers(
+            request.cycle, request.date_to, settings.sampling.worker_cooldown_cycles
+        ),
+    )
+    eligible, excluded = eligible_cases(
+        export.cases, request.date_from, request.date_to, rules, history
+    )
+    if export.cases.empty:
+        raise ExportError(
+            f"{request.export} has no usable rows ({_counts(export.unusable_counts)}). Check"
+            " it is the right export and that [audit_types] labels and quadrants match it."
+        )
+    seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED)
+    draw = draw_allocation(eligible, rules, np.random.default_rng(seed))
+    slug = cycle_slug(request.cycle)
+    allocations = [
+        AllocationRow(
+            reference=f"{slug}-{n:03d}",
+            record_id=r.record_id, person_id=r.person_id, audit_type=r.audit_type,
+            stratum_type=r.stratum_type, quadrant=r.quadrant, worker_id=r.worker_id,
+            worker_name=r.worker_name, team=r.team, service_manager=r.service_manager,
+            completed_date=str(r.completed_date)[:10],
+            question_set=question_sets[r.audit_type].id,
+            question_set_version=question_sets[r.audit_type].version,
+            question_set_hash=question_sets[r.audit_type].digest,
+        )
+        for n, r in enumerate(draw.allocations.itertuples(index=False), start=1)
+    ]
+    due = request.due or datetime.now(UTC).date() + timedelta(days=settings.cycle.return_days)
+    return AllocationPlan(
+        request=request, seed=seed, due=due, export=export, excluded=excluded,
+        eligible=len(eligible), draw=draw, allocations=allocations,
+        question_sets=question_sets, out_dir=request.out or ws.cycle_dir(request.cycle),
+    )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {reason}" for reason, n in counts.items()) or "no data rows"
+
+
+def manager_files(allocations: list[AllocationRow]) -> dict[str, str]:
+    """Service Manager -> workbook file name: numbered, so no name appears in a file name."""
+    managers = sorted({a.service_manager for a in allocations}, key=str.casefold)
+    return {m: f"service-manager-{n:02d}.xlsx" for n, m in enumerate(managers, start=1)}
+
+
+def commit_allocation(
+    ws: Workspace,
+    store: Store,
+    plan: AllocationPlan,
+    on_file: Callable[[int, int], None] | None = None,
+) -> Cycle:
+    """Write every workbook, store the draw, and put the files in place, or do none of it."""
+    request = plan.request
+    out = plan.out_dir
+    if out.exists() and any(out.iterdir()) and not request.redraw:
+        raise CycleError(
+            f"{out} already holds files. Choose another --out, or move that folder away."
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".qaudit-", dir=out.parent))
+    try:
+        _write_files(ws, plan, scratch, on_file)
+        record = DrawRecord(
+            seed=plan.seed, export_name=plan.export.path.name, export_sha256=plan.export.sha256,
+            export_sheet=plan.export.sheet, rows_read=plan.export.rows_read,
+            settings=_settings_used(ws, plan), excluded=plan.excluded,
+            unusable=plan.export.unusable_counts, strata=plan.strata,
+        )
+        cycle = store.save_draw(
+            request.cycle, request.date_from, request.date_to, plan.due, record,
+            plan.allocations, redraw=request.redraw,
+        )
+        if out.exists():
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            out.rename(out.with_name(f"{out.name}.replaced-{stamp}"))
+        scratch.rename(out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    plan.files = sorted(p for p in out.rglob("*.xlsx"))
+    return cycle
+
+
+def _settings_used(ws: Workspace, plan: AllocationPlan) -> dict[str, Any]:
+    s = ws.settings
+    return {
+        "sampling": s.sampling.model_dump(),
+        "quotas": s.quotas,
+        "quadrants": s.quadrants,
+        "question_sets": {k: f"{q.id} {q.version}" for k, q in plan.question_sets.items()},
+        "qaudit_version": __version__,
+    }
+
+
+def _write_files(
+    ws: Workspace, plan: AllocationPlan, folder: Path, on_file: Callable[[int, int], None] | None
+) -> None:
+    settings = ws.settings
+    names = {k: v.name for k, v in settings.audit_types.items()}
+    files = manager_files(plan.allocations)
+    total = 2 * len(plan.allocations) + len(files) + 1
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if on_file is not None:
+            on_file(done, total)
+
+    for a in plan.allocations:
+        case = FormCase(
+            cycle=plan.request.cycle, reference=a.reference,
+            audit_type_name=names[a.audit_type], person_id=a.person_id,
+            practitioner=a.worker_name or a.worker_id, team=a.team, quadrant=a.quadrant,
+            completed_date=date.fromisoformat(a.completed_date), due_date=plan.due,
+        )
+        write_audit_form(
+            folder / "audit-forms" / f"{a.reference}-audit.xlsx", case,
+            plan.question_sets[a.audit_type], settings.grades,
+        )
+        tick()
+        write_self_reflection_form(
+            folder / "self-reflection" / f"{a.reference}-self-reflection.xlsx", case
+        )
+        tick()
+    for manager, filename in files.items():
+        write_manager_workbook(
+            folder / "service-managers" / filename, cycle=plan.request.cycle, manager=manager,
+            due=plan.due, allocations=[a for a in plan.allocations if a.service_manager == manager],
+            type_names=names,
+        )
+        tick()
+    r = plan.request
+    facts: list[tuple[str, Any]] = [
+        ("Cycle", r.cycle),
+        ("Window", f"{r.date_from:%d/%m/%Y} to {r.date_to:%d/%m/%Y}"),
+        ("Returns due", plan.due),
+        ("Seed", str(plan.seed)),
+        ("Export file", plan.export.path.name),
+        ("Export SHA-256", plan.export.sha256),
+        ("Export sheet", plan.export.sheet or "(csv)"),
+        ("Header row", plan.export.header_row),
+        ("Rows read", plan.export.rows_read),
+        ("Usable rows", len(plan.export.cases)),
+        ("Eligible cases", plan.eligible),
+        ("Allocated", len(plan.allocations)),
+        ("Drawn at (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
+        ("qaudit version", __version__),
+        ("Question sets", "; ".join(f"{q.id} {q.version}" for q in plan.question_sets.values())),
+        ("Reproduce with", f"qaudit allocate EXPORT --cycle '{r.cycle}' --from"
+         f" {r.date_from:%d/%m/%Y} --to {r.date_to:%d/%m/%Y} --seed {plan.seed}"
+         " (same export, same workspace state)"),
+    ]
+    write_register(
+        folder / "register.xlsx", draw_facts=facts, allocations=plan.allocations,
+        type_names=names, manager_files=files, strata=plan.strata, excluded=plan.excluded,
+        unusable_counts=plan.export.unusable_counts, unusable=plan.export.unusable,
+    )
+    tick()

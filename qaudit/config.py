@@ -1,0 +1,395 @@
+"""Settings: the shape of ``qaudit.toml``, its defaults, validation and the commented file.
+
+Precedence is resolved here and nowhere else: a value in ``qaudit.toml`` wins over the
+default. Command-line flags that override a setting are applied by the command itself
+(``--rate``, ``--seed``), never by editing the settings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qaudit.errors import ConfigError
+from qaudit.grading import GRADES
+
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "record_id",
+    "person_id",
+    "audit_type",
+    "completed_date",
+    "worker_id",
+    "worker_name",
+    "team",
+    "service_manager",
+    "quadrant",
+)
+#: Columns an export may lack; every other canonical field must be found.
+OPTIONAL_FIELDS: frozenset[str] = frozenset({"worker_name"})
+
+DEFAULT_COLUMNS: dict[str, list[str]] = {
+    "record_id": [
+        "Record ID", "Workflow Step ID", "Step ID", "Form ID", "Work ID", "Episode ID",
+    ],
+    "person_id": [
+        "Person ID", "Client ID", "Mosaic ID", "Service User ID", "Person Ref", "Client Ref",
+    ],
+    "audit_type": ["Audit Type", "Work Type", "Step Type", "Step Name", "Form Type", "Type"],
+    "completed_date": [
+        "Completed Date", "Date Completed", "Completion Date", "Completed", "End Date",
+    ],
+    "worker_id": ["Worker ID", "Worker Ref", "Practitioner ID", "Staff ID", "Employee ID"],
+    "worker_name": ["Worker Name", "Worker", "Practitioner", "Practitioner Name", "Staff Name"],
+    "team": ["Team", "Team Name", "Worker Team", "Organisation", "Org Name"],
+    "service_manager": ["Service Manager", "Service Mgr", "SM", "Service Manager Name"],
+    "quadrant": ["Quadrant", "Quadrant Name", "Area", "Locality"],
+}
+
+DEFAULT_QUADRANTS: list[str] = ["North East", "Mid", "South", "West", "Countywide"]
+DEFAULT_QUADRANT_LABELS: dict[str, str] = {
+    "NE": "North East",
+    "Mid Essex": "Mid",
+    "CW": "Countywide",
+    "County": "Countywide",
+}
+
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def normalise_label(text: str) -> str:
+    """Fold a header or label for comparison: case, spaces, underscores, punctuation ignored."""
+    return _NON_ALNUM.sub("", str(text).casefold())
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuditTypeSettings(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    short_name: Annotated[str, Field(max_length=16)] = ""
+    labels: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    questions: str = ""
+
+
+class SamplingSettings(_Strict):
+    worker_cooldown_cycles: Annotated[int, Field(ge=0, le=20)] = 1
+    max_cases_per_worker: Annotated[int, Field(ge=1, le=50)] = 1
+    exclude_previously_audited_persons: bool = True
+    top_up_from_other_types: bool = True
+
+
+class CycleSettings(_Strict):
+    return_days: Annotated[int, Field(ge=1, le=365)] = 28
+
+
+class ModerationSettings(_Strict):
+    rate: Annotated[float, Field(gt=0, le=1)] = 0.2
+
+
+class ReportingSettings(_Strict):
+    suppression_threshold: Annotated[int, Field(ge=1, le=100)] = 5
+
+
+def _default_audit_types() -> dict[str, AuditTypeSettings]:
+    return {
+        "care_act_assessment": AuditTypeSettings(
+            name="Care Act assessment",
+            short_name="CA assessment",
+            labels=[
+                "Care Act Assessment", "Care Act Needs Assessment", "Needs Assessment",
+                "Carers Assessment", "Carer's Assessment",
+            ],
+        ),
+        "care_act_review": AuditTypeSettings(
+            name="Care Act review",
+            short_name="CA review",
+            labels=[
+                "Care Act Review", "Care and Support Plan Review", "Review", "Annual Review",
+            ],
+        ),
+        "mca_assessment": AuditTypeSettings(
+            name="Mental Capacity Act assessment",
+            short_name="MCA assessment",
+            labels=[
+                "Mental Capacity Assessment", "MCA Assessment", "MCA", "Capacity Assessment",
+                "Best Interests Decision",
+            ],
+        ),
+        "safeguarding_s42": AuditTypeSettings(
+            name="Safeguarding concern / s42 enquiry",
+            short_name="Safeguarding",
+            labels=[
+                "Safeguarding Enquiry (S42)", "S42 Enquiry", "Section 42 Enquiry",
+                "Safeguarding Enquiry", "Safeguarding Concern", "Safeguarding Adults Enquiry",
+            ],
+        ),
+    }
+
+
+def _default_quotas() -> dict[str, dict[str, int]]:
+    return {q: {t: 6 for t in _default_audit_types()} for q in DEFAULT_QUADRANTS}
+
+
+class Settings(_Strict):
+    """Everything ``qaudit.toml`` can say. Unknown keys are refused."""
+
+    quadrants: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=lambda: list(DEFAULT_QUADRANTS), min_length=1
+    )
+    quadrant_labels: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_QUADRANT_LABELS))
+    audit_types: dict[str, AuditTypeSettings] = Field(
+        default_factory=_default_audit_types, min_length=1
+    )
+    quotas: dict[str, dict[str, Annotated[int, Field(ge=0, le=10_000)]]] = Field(
+        default_factory=_default_quotas
+    )
+    columns: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_COLUMNS.items()}
+    )
+    sampling: SamplingSettings = SamplingSettings()
+    cycle: CycleSettings = CycleSettings()
+    moderation: ModerationSettings = ModerationSettings()
+    reporting: ReportingSettings = ReportingSettings()
+    grades: dict[str, str] = Field(default_factory=lambda: {g.key: g.descriptor for g in GRADES})
+
+    @field_validator("quadrants")
+    @classmethod
+    def _unique_quadrants(cls, value: list[str]) -> list[str]:
+        seen: dict[str, str] = {}
+        for name in value:
+            key = normalise_label(name)
+            if not key:
+                raise ValueError(f"quadrant name {name!r} has no letters or digits")
+            if key in seen:
+                raise ValueError(f"quadrants {seen[key]!r} and {name!r} are the same name")
+            seen[key] = name
+        return value
+
+    @field_validator("audit_types")
+    @classmethod
+    def _audit_type_keys(
+        cls, value: dict[str, AuditTypeSettings]
+    ) -> dict[str, AuditTypeSettings]:
+        owner: dict[str, str] = {}
+        for key, spec in value.items():
+            if not _KEY_RE.match(key):
+                raise ValueError(
+                    f"audit type key {key!r} must be lower-case letters, digits and _"
+                )
+            for label in [*spec.labels, spec.name, key]:
+                norm = normalise_label(label)
+                if norm in owner and owner[norm] != key:
+                    raise ValueError(
+                        f"label {label!r} is given for both {owner[norm]!r} and {key!r};"
+                        " a label may mean only one audit type"
+                    )
+                owner[norm] = key
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, names in value.items():
+            if key not in CANONICAL_FIELDS:
+                raise ValueError(
+                    f"unknown column field {key!r}; allowed: {', '.join(CANONICAL_FIELDS)}"
+                )
+            if not names:
+                raise ValueError(f"columns.{key} needs at least one header name")
+        # A field the file leaves out keeps its default spellings.
+        return {f: list(value.get(f, DEFAULT_COLUMNS[f])) for f in CANONICAL_FIELDS}
+
+    @field_validator("grades")
+    @classmethod
+    def _known_grades(cls, value: dict[str, str]) -> dict[str, str]:
+        allowed = [g.key for g in GRADES]
+        for key in value:
+            if key not in allowed:
+                raise ValueError(
+                    f"unknown grade {key!r}; the framework's grades are {', '.join(allowed)}"
+                )
+        return {g.key: value.get(g.key, g.descriptor) for g in GRADES}
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        quadrant_keys = {normalise_label(q): q for q in self.quadrants}
+        for label, target in self.quadrant_labels.items():
+            if target not in self.quadrants:
+                raise ValueError(
+                    f"quadrant_labels: {label!r} points to {target!r}, which is not one of"
+                    f" the quadrants ({', '.join(self.quadrants)})"
+                )
+        for quadrant, per_type in self.quotas.items():
+            if quadrant not in self.quadrants:
+                known = quadrant_keys.get(normalise_label(quadrant))
+                hint = f" (did you mean {known!r}?)" if known else ""
+                raise ValueError(
+                    f"quotas: {quadrant!r} is not a quadrant{hint}; quadrants are"
+                    f" {', '.join(self.quadrants)}"
+                )
+            for type_key in per_type:
+                if type_key not in self.audit_types:
+                    raise ValueError(
+                        f"quotas.{quadrant!r}: {type_key!r} is not an audit type; audit types"
+                        f" are {', '.join(self.audit_types)}"
+                    )
+        missing = [q for q in self.quadrants if q not in self.quotas]
+        if missing:
+            raise ValueError(
+                f"quotas: no quota line for {', '.join(map(repr, missing))}; add one"
+                " (use 0 for a type that is not audited there)"
+            )
+        return self
+
+    # Derived views, computed on demand: the settings stay the single source of truth.
+    def quota(self, quadrant: str, audit_type: str) -> int:
+        return self.quotas.get(quadrant, {}).get(audit_type, 0)
+
+    def audit_type_lookup(self) -> dict[str, str]:
+        """Normalised export label → audit type key."""
+        lookup: dict[str, str] = {}
+        for key, spec in self.audit_types.items():
+            for label in [key, spec.name, *spec.labels]:
+                lookup[normalise_label(label)] = key
+        return lookup
+
+    def quadrant_lookup(self) -> dict[str, str]:
+        """Normalised export label → quadrant name."""
+        lookup = {normalise_label(q): q for q in self.quadrants}
+        lookup.update({normalise_label(k): v for k, v in self.quadrant_labels.items()})
+        return lookup
+
+    def short_names(self) -> dict[str, str]:
+        return {k: v.short_name or v.name for k, v in self.audit_types.items()}
+
+    def question_set_id(self, audit_type: str) -> str:
+        return self.audit_types[audit_type].questions or audit_type
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if not str(p).startswith("function-")]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def parse_settings(data: dict[str, Any], source: str) -> Settings:
+    """Validate a parsed TOML document; raise one ConfigError listing every problem."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown setting; remove it or check its spelling (see `qaudit init`)"
+            lines.append(f"  {_location(err['loc'])}: {msg}")
+        raise ConfigError(
+            f"{source} has {len(lines)} wrong setting(s):\n" + "\n".join(lines)
+        ) from exc
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}. Fix the line named.") from exc
+    return parse_settings(data, str(path))
+
+
+def _q(text: str) -> str:
+    """A TOML basic string (JSON string syntax is a subset TOML accepts)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _list(items: list[str]) -> str:
+    return "[" + ", ".join(_q(i) for i in items) + "]"
+
+
+def default_toml() -> str:
+    """The commented configuration ``qaudit init`` writes. Parses to ``Settings()``."""
+    s = Settings()
+    out: list[str] = [
+        "# qaudit workspace settings.",
+        "# Every setting is shown with its default. Edit, save, and the next command uses it.",
+        "# A wrong setting stops every command with a message naming the key.",
+        "",
+        "# The areas teams belong to. An export's quadrant column must name one of these",
+        "# (case, spaces and punctuation are ignored) or a label in [quadrant_labels].",
+        f"quadrants = {_list(list(s.quadrants))}",
+        "",
+        "# Other spellings of a quadrant found in exports: label = quadrant.",
+        "[quadrant_labels]",
+        *(f"{_q(k)} = {_q(v)}" for k, v in s.quadrant_labels.items()),
+        "",
+        "# The audit types. The key (e.g. care_act_assessment) is used everywhere else;",
+        "# `name` is shown on forms and reports, `short_name` in terminal tables;",
+        "# `labels` are the work type names in the export that mean this type;",
+        "# `questions` names the question set (templates/questions/<id>.toml; a workspace",
+        "# may hold its own copy in <workspace>/templates/questions/). Empty = the key.",
+    ]
+    for key, spec in s.audit_types.items():
+        out += [
+            "",
+            f"[audit_types.{key}]",
+            f"name = {_q(spec.name)}",
+            f"short_name = {_q(spec.short_name)}",
+            f"labels = {_list(spec.labels)}",
+            f"questions = {_q(spec.questions)}",
+        ]
+    out += [
+        "",
+        "# Cases to draw each cycle, per quadrant and audit type (the framework: 120 a",
+        "# cycle across the quadrants and countywide services). Every quadrant needs a line;",
+        "# a type left out of a line gets 0.",
+        "[quotas]",
+    ]
+    for quadrant, per_type in s.quotas.items():
+        inner = ", ".join(f"{k} = {v}" for k, v in per_type.items())
+        out.append(f"{_q(quadrant)} = {{ {inner} }}")
+    out += [
+        "",
+        "# Header names that mean each field in a case export. Compared ignoring case,",
+        "# spaces, underscores and punctuation. A field you set here replaces its defaults.",
+        "[columns]",
+        *(f"{k} = {_list(v)}" for k, v in s.columns.items()),
+        "",
+        "[sampling]",
+        "# A worker drawn in any of the last N cycles is not drawn (0 = no cool-down).",
+        f"worker_cooldown_cycles = {s.sampling.worker_cooldown_cycles}",
+        "# Most cases drawn for one worker in one cycle.",
+        f"max_cases_per_worker = {s.sampling.max_cases_per_worker}",
+        "# Never draw a person whose work was drawn in an earlier cycle.",
+        f"exclude_previously_audited_persons = {str(s.sampling.exclude_previously_audited_persons).lower()}",  # noqa: E501
+        "# When a quadrant x type has too few eligible cases, fill the gap from the same",
+        "# quadrant's other types.",
+        f"top_up_from_other_types = {str(s.sampling.top_up_from_other_types).lower()}",
+        "",
+        "[cycle]",
+        "# Returns are due this many days after the draw, unless `allocate --due` says.",
+        f"return_days = {s.cycle.return_days}",
+        "",
+        "[moderation]",
+        "# Share of each cycle's returned audits moderated by the Practice Leads.",
+        f"rate = {s.moderation.rate}",
+        "",
+        "[reporting]",
+        "# Published reports suppress counts from 1 to this number minus one.",
+        f"suppression_threshold = {s.reporting.suppression_threshold}",
+        "",
+        "# The framework's four grades and the descriptor shown beside the grade on forms.",
+        "# The keys are fixed; the wording may be adapted.",
+        "[grades]",
+        *(f"{k} = {_q(v)}" for k, v in s.grades.items()),
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,283 @@
+"""The audit form and the self-reflection form: layout and the named-cell contract.
+
+Every input cell carries a workbook-level defined name (``docs/forms.md``), so a
+returned form is read by name, wherever a user has moved the cell by inserting rows.
+The field lists below are the contract; ingest reads the same lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment
+
+from qaudit import __version__
+from qaudit.grading import GRADE_LABELS
+from qaudit.questions import ASPECTS, QuestionSet
+from qaudit.xlsx import (
+    BOLD, BOX, INPUT_FILL, SECTION_FILL, TITLE, UNLOCKED, WRAP, a4, date_validation,
+    define_name, list_validation, protect, put, save, write_meta,
+)
+
+ANSWERS = ("Yes", "No", "N/A")
+YES_NO = ("Yes", "No")
+ESCALATED_TO = ("Team manager", "Service Manager")
+AUDITOR_ROLES = (
+    "Senior Practitioner", "Advanced Practitioner", "Practice Lead", "Team Manager",
+    "Service Manager", "Principal Social Worker",
+)
+AUDIT_FORM = "audit"
+SELF_REFLECTION_FORM = "self_reflection"
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One named input cell: what it is called, what may go in it, whether it must."""
+
+    name: str
+    label: str
+    kind: str  # "text", "long_text", "choice", "date"
+    options: tuple[str, ...] = ()
+    required: bool = False
+    max_length: int = 4000
+
+
+AUDIT_FIELDS: tuple[InputField, ...] = (
+    InputField("grade", "Overall grade", "choice", GRADE_LABELS, required=True),
+    InputField("rationale", "Rationale for the grade", "long_text", required=True),
+    InputField("strengths", "Strengths in the work", "long_text"),
+    InputField(
+        "learning", "Learning and recommendations (what would lift the work to a higher grade)",
+        "long_text",
+    ),
+    InputField("share_good_practice", "May be shared anonymously as good practice", "choice",
+               YES_NO),
+    InputField("esc_raised", "Was a concern escalated?", "choice", YES_NO),
+    InputField("esc_to", "Escalated to", "choice", ESCALATED_TO),
+    InputField("esc_name", "Name of the manager contacted", "text", max_length=200),
+    InputField("esc_date", "Date escalated", "date"),
+    InputField("esc_note", "What was escalated and agreed", "long_text"),
+    InputField("ri_action", "Corrective action needed (Requires improvement)", "long_text"),
+    InputField("ri_by", "Action by whom", "text", max_length=200),
+    InputField("ri_due", "Action by when", "date"),
+    InputField("auditor_name", "Auditor name", "text", required=True, max_length=200),
+    InputField("auditor_role", "Auditor role (Senior Practitioner or above)", "choice",
+               AUDITOR_ROLES, required=True),
+    InputField("auditor_date", "Date audit completed", "date", required=True),
+)
+
+SELF_REFLECTION_FIELDS: tuple[InputField, ...] = (
+    InputField("sr_went_well", "What went well in this piece of work?", "long_text",
+               required=True),
+    InputField("sr_differently", "What would you do differently?", "long_text"),
+    InputField("sr_support", "What support or learning would help you?", "long_text"),
+    InputField("sr_grade", "Your own grade for the work (optional)", "choice", GRADE_LABELS),
+    InputField("sr_date", "Date completed", "date", required=True),
+)
+
+
+def answer_name(question_id: str) -> str:
+    return f"ans_{question_id}"
+
+
+def comment_name(question_id: str) -> str:
+    return f"cmt_{question_id}"
+
+
+@dataclass(frozen=True)
+class FormCase:
+    """What a form says about the case it is for."""
+
+    cycle: str
+    reference: str
+    audit_type_name: str
+    person_id: str
+    practitioner: str
+    team: str
+    quadrant: str
+    completed_date: date
+    due_date: date
+
+
+class _Sheet:
+    """Writes a form top to bottom, keeping track of the row and the validations."""
+
+    def __init__(self, wb: Workbook, title: str) -> None:
+        self.wb = wb
+        self.ws = wb.active
+        self.ws.title = title
+        self.row = 1
+        for col, width in zip("ABCD", (7, 58, 13, 44), strict=True):
+            self.ws.column_dimensions[col].width = width
+        self.validations = {
+            ANSWERS: list_validation(self.ws, ANSWERS),
+            YES_NO: list_validation(self.ws, YES_NO),
+            GRADE_LABELS: list_validation(self.ws, GRADE_LABELS, "Choose the overall grade"),
+            ESCALATED_TO: list_validation(self.ws, ESCALATED_TO),
+            AUDITOR_ROLES: list_validation(self.ws, AUDITOR_ROLES),
+        }
+        self.dates = date_validation(self.ws)
+
+    def title(self, text: str, note: str) -> None:
+        put(self.ws, f"A{self.row}", text, font=TITLE)
+        self.row += 1
+        put(self.ws, f"A{self.row}", note, alignment=WRAP)
+        self.ws.merge_cells(f"A{self.row}:D{self.row}")
+        self.ws.row_dimensions[self.row].height = 30
+        self.row += 2
+
+    def section(self, text: str) -> None:
+        for col in "ABCD":
+            self.ws[f"{col}{self.row}"].fill = SECTION_FILL
+        put(self.ws, f"A{self.row}", text, font=BOLD)
+        self.row += 1
+
+    def detail(self, label: str, value: object) -> None:
+        put(self.ws, f"A{self.row}", label, font=BOLD)
+        self.ws.merge_cells(f"A{self.row}:B{self.row}")
+        put(self.ws, f"C{self.row}", value, alignment=Alignment(horizontal="left"))
+        self.ws.merge_cells(f"C{self.row}:D{self.row}")
+        self.row += 1
+
+    def case_block(self, case: FormCase, person: bool = True) -> None:
+        self.section("The case (filled in by the Practice Quality Team)")
+        self.detail("Cycle", case.cycle)
+        self.detail("Allocation reference", case.reference)
+        self.detail("Audit type", case.audit_type_name)
+        if person:
+            self.detail("Person ID", case.person_id)
+        self.detail("Practitioner", case.practitioner)
+        self.detail("Team", case.team)
+        self.detail("Quadrant", case.quadrant)
+        self.detail("Work completed", case.completed_date)
+        self.detail("Return by", case.due_date)
+        self.row += 1
+
+    def field(self, spec: InputField) -> None:
+        """A labelled input cell; long text spans the width under its label."""
+        ws = self.ws
+        if spec.kind == "long_text":
+            put(ws, f"A{self.row}", spec.label + (" *" if spec.required else ""), font=BOLD)
+            self.row += 1
+            ref = f"A{self.row}"
+            ws.merge_cells(f"A{self.row}:D{self.row}")
+            ws.row_dimensions[self.row].height = 75
+        else:
+            put(ws, f"A{self.row}", spec.label + (" *" if spec.required else ""), font=BOLD,
+                alignment=WRAP)
+            ws.merge_cells(f"A{self.row}:B{self.row}")
+            ref = f"C{self.row}"
+            ws.merge_cells(f"C{self.row}:D{self.row}")
+        self.input(ref, spec.name, spec.options, date_cell=spec.kind == "date")
+        self.row += 1
+
+    def input(self, ref: str, name: str, options: tuple[str, ...] = (),
+              date_cell: bool = False) -> None:
+        cell = self.ws[ref]
+        cell.protection = UNLOCKED
+        cell.fill = INPUT_FILL
+        cell.border = BOX
+        cell.alignment = WRAP
+        if options:
+            self.validations[options].add(ref)
+        if date_cell:
+            cell.number_format = "dd/mm/yyyy"
+            self.dates.add(ref)
+        define_name(self.wb, name, self.ws, ref)
+
+
+def build_audit_form(case: FormCase, questions: QuestionSet, grades: dict[str, str]) -> Workbook:
+    wb = Workbook()
+    sheet = _Sheet(wb, "Audit")
+    ws = sheet.ws
+    sheet.title(
+        f"Case audit: {case.audit_type_name}",
+        "Fill the yellow cells only. Answer every question Yes, No or N/A from the drop-down"
+        " and say why in the comment where it helps. Fields marked * are required.",
+    )
+    sheet.case_block(case)
+    for aspect in questions.aspects:
+        sheet.section(ASPECTS[aspect.key])
+        put(ws, f"C{sheet.row - 1}", "Answer", font=BOLD)
+        put(ws, f"D{sheet.row - 1}", "Comment / evidence", font=BOLD)
+        for q in aspect.questions:
+            put(ws, f"A{sheet.row}", q.id, alignment=WRAP)
+            text = q.text + (f"\n({q.guidance})" if q.guidance else "")
+            put(ws, f"B{sheet.row}", text, alignment=WRAP)
+            ws.row_dimensions[sheet.row].height = max(30, 15 * (len(text) // 55 + 1))
+            sheet.input(f"C{sheet.row}", answer_name(q.id), ANSWERS)
+            sheet.input(f"D{sheet.row}", comment_name(q.id))
+            sheet.row += 1
+        sheet.row += 1
+    fields = {f.name: f for f in AUDIT_FIELDS}
+    sheet.section("Overall grade")
+    sheet.field(fields["grade"])
+    for label in GRADE_LABELS:
+        key = label.lower().replace(" ", "_")
+        put(ws, f"A{sheet.row}", label, font=BOLD, alignment=WRAP)
+        put(ws, f"B{sheet.row}", grades.get(key, ""), alignment=WRAP)
+        ws.merge_cells(f"B{sheet.row}:D{sheet.row}")
+        ws.row_dimensions[sheet.row].height = 48
+        sheet.row += 1
+    for name in ("rationale", "strengths", "learning", "share_good_practice"):
+        sheet.field(fields[name])
+    sheet.row += 1
+    sheet.section("Escalation: a concern about practice, raised with the team manager or,"
+                  " in their absence, the Service Manager")
+    for name in ("esc_raised", "esc_to", "esc_name", "esc_date", "esc_note"):
+        sheet.field(fields[name])
+    sheet.row += 1
+    sheet.section("If the grade is Requires improvement")
+    for name in ("ri_action", "ri_by", "ri_due"):
+        sheet.field(fields[name])
+    sheet.row += 1
+    sheet.section("Auditor")
+    for name in ("auditor_name", "auditor_role", "auditor_date"):
+        sheet.field(fields[name])
+    protect(ws)
+    a4(ws)
+    ws.print_title_rows = "1:1"
+    write_meta(wb, _meta(AUDIT_FORM, case, questions))
+    return wb
+
+
+def build_self_reflection_form(case: FormCase, audit_type_name: str) -> Workbook:
+    wb = Workbook()
+    sheet = _Sheet(wb, "Self-reflection")
+    sheet.title(
+        f"Practitioner self-reflection: {audit_type_name}",
+        "This piece of your work has been chosen at random for a case audit. Please reflect on"
+        " it below and return the form by the date shown. Fill the yellow cells only.",
+    )
+    sheet.case_block(case)
+    sheet.section("Your reflection")
+    for spec in SELF_REFLECTION_FIELDS:
+        sheet.field(spec)
+    protect(sheet.ws)
+    a4(sheet.ws)
+    write_meta(wb, _meta(SELF_REFLECTION_FORM, case, None))
+    return wb
+
+
+def _meta(kind: str, case: FormCase, questions: QuestionSet | None) -> dict[str, str]:
+    return {
+        "form_kind": kind,
+        "reference": case.reference,
+        "cycle": case.cycle,
+        "question_set": questions.id if questions else "",
+        "question_set_version": questions.version if questions else "",
+        "question_set_hash": questions.digest if questions else "",
+        "qaudit_version": __version__,
+    }
+
+
+def write_audit_form(path: Path, case: FormCase, questions: QuestionSet,
+                     grades: dict[str, str]) -> None:
+    save(build_audit_form(case, questions, grades), path)
+
+
+def write_self_reflection_form(path: Path, case: FormCase) -> None:
+    save(build_self_reflection_form(case, case.audit_type_name), path)

@@ -1,0 +1,95 @@
+"""The workspace: a folder with ``qaudit.toml``, the database, and per-cycle outputs.
+
+Found from ``--workspace``, then ``QAUDIT_WORKSPACE``, then the current folder and its
+parents: the first that holds ``qaudit.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from qaudit.config import Settings, default_toml, load_settings
+from qaudit.db import Store
+from qaudit.errors import WorkspaceError
+
+CONFIG_NAME = "qaudit.toml"
+DB_NAME = "qaudit.db"
+ENV_VAR = "QAUDIT_WORKSPACE"
+
+
+@dataclass
+class Workspace:
+    root: Path
+    settings: Settings
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def templates(self) -> Path:
+        """Where a workspace keeps its own question sets and report templates."""
+        return self.root / "templates"
+
+    def cycle_dir(self, cycle: str) -> Path:
+        return self.root / "cycles" / cycle_slug(cycle)
+
+    def store(self) -> Store:
+        return Store.open(self.db_path)
+
+
+def cycle_slug(name: str) -> str:
+    """A file-name-safe form of a cycle name: '2026-27 C3' -> '2026-27-C3'."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+
+
+def find_workspace(explicit: Path | None) -> Path:
+    if explicit is not None:
+        if not (explicit / CONFIG_NAME).is_file():
+            raise WorkspaceError(
+                f"{explicit} is not a qaudit workspace (no {CONFIG_NAME}). Run"
+                f" `qaudit init {explicit}` to make one."
+            )
+        return explicit
+    env = os.environ.get(ENV_VAR)
+    if env:
+        path = Path(env)
+        if not (path / CONFIG_NAME).is_file():
+            raise WorkspaceError(
+                f"{ENV_VAR} points to {path}, which is not a qaudit workspace (no"
+                f" {CONFIG_NAME}). Run `qaudit init {path}` or unset {ENV_VAR}."
+            )
+        return path
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise WorkspaceError(
+        f"no qaudit workspace here: no {CONFIG_NAME} in {here} or its parents. Run"
+        " `qaudit init` to create one, or pass --workspace."
+    )
+
+
+def open_workspace(explicit: Path | None) -> Workspace:
+    root = find_workspace(explicit)
+    return Workspace(root, load_settings(root / CONFIG_NAME))
+
+
+def init_workspace(root: Path) -> Workspace:
+    """Create a workspace; refuses to overwrite an existing one."""
+    if root.exists() and not root.is_dir():
+        raise WorkspaceError(f"{root} is a file; give a folder for the workspace.")
+    config = root / CONFIG_NAME
+    if config.exists():
+        raise WorkspaceError(
+            f"{root} is already a qaudit workspace ({CONFIG_NAME} exists); nothing changed."
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = config.with_suffix(".toml.tmp")
+    tmp.write_text(default_toml(), encoding="utf-8")
+    Store.open(root / DB_NAME, create=True).close()
+    tmp.replace(config)
+    return Workspace(root, load_settings(config))

@@ -1,0 +1,170 @@
+"""Low-level workbook writing shared by every workbook qaudit makes.
+
+The rule that matters most lives here: text is always written as text. openpyxl
+treats a string starting with ``=`` as a formula; a worker called ``=HYPERLINK(...)``
+must stay a name, so every string goes through :func:`put`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+# Control characters XML 1.0 cannot hold; tab, newline and carriage return are allowed.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+MAX_CELL_TEXT = 32_767
+
+BOLD = Font(bold=True)
+TITLE = Font(bold=True, size=14)
+HEADER_FILL = PatternFill("solid", start_color="FF1F4E79")
+HEADER_FONT = Font(bold=True, color="FFFFFFFF")
+SECTION_FILL = PatternFill("solid", start_color="FFDDEBF7")
+INPUT_FILL = PatternFill("solid", start_color="FFFFF9E5")
+THIN = Side(style="thin", color="FFB4B4B4")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+WRAP = Alignment(wrap_text=True, vertical="top")
+UNLOCKED = Protection(locked=False)
+DATE_FORMAT = "dd/mm/yyyy"
+
+
+def clean_text(text: str) -> str:
+    """Text a workbook can hold: illegal control characters dropped, length capped."""
+    return _ILLEGAL.sub("", text)[:MAX_CELL_TEXT]
+
+
+def put(ws: Worksheet, ref: str, value: Any, **style: Any) -> Cell:
+    """Write a value; strings are always stored as text, never as a formula."""
+    cell: Cell = ws[ref]
+    _assign(cell, value)
+    for key, val in style.items():
+        setattr(cell, key, val)
+    return cell
+
+
+def _assign(cell: Cell, value: Any) -> None:
+    if isinstance(value, str):
+        cell.value = clean_text(value)
+        cell.data_type = "s"
+    elif isinstance(value, datetime | date):
+        cell.value = value
+        cell.number_format = DATE_FORMAT
+    else:
+        cell.value = value
+
+
+def text_row(ws: Worksheet, values: Sequence[Any]) -> list[WriteOnlyCell]:
+    """One row for a write-only sheet, strings as text."""
+    cells = []
+    for value in values:
+        cell = WriteOnlyCell(ws)
+        _assign(cell, value)
+        cells.append(cell)
+    return cells
+
+
+def header_row(ws: Worksheet, values: Sequence[str]) -> list[WriteOnlyCell]:
+    cells = text_row(ws, values)
+    for cell in cells:
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+    return cells
+
+
+def write_table(
+    ws: Worksheet, headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int]
+) -> None:
+    """A plain table on a write-only sheet: styled header, frozen, filterable."""
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    ws.append(header_row(ws, headers))
+    count = 0
+    for row in rows:
+        ws.append(text_row(ws, row))
+        count += 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{count + 1}"
+
+
+def define_name(wb: Workbook, name: str, ws: Worksheet, ref: str) -> None:
+    """A workbook-level name for an input cell: ingest finds the cell by it."""
+    col, row = _split(ref)
+    target = f"{quote_sheetname(ws.title)}!${col}${row}"
+    wb.defined_names[name] = DefinedName(name, attr_text=target)
+
+
+def _split(ref: str) -> tuple[str, str]:
+    m = re.match(r"^([A-Z]+)(\d+)$", ref)
+    if not m:
+        raise ValueError(f"not a cell reference: {ref}")
+    return m[1], m[2]
+
+
+def list_validation(ws: Worksheet, options: Sequence[str], prompt: str = "") -> DataValidation:
+    """A drop-down; Excel's limit of 255 characters for the list is respected by callers."""
+    formula = '"' + ",".join(options) + '"'
+    dv = DataValidation(type="list", formula1=formula, allow_blank=True, showDropDown=False)
+    dv.error = "Choose one of: " + ", ".join(options)
+    dv.errorTitle = "Not an allowed answer"
+    dv.showErrorMessage = True
+    if prompt:
+        dv.prompt = prompt
+        dv.showInputMessage = True
+    ws.add_data_validation(dv)
+    return dv
+
+
+def date_validation(ws: Worksheet) -> DataValidation:
+    dv = DataValidation(
+        type="date", operator="between", formula1="DATE(2000,1,1)", formula2="DATE(2100,12,31)",
+        allow_blank=True,
+    )
+    dv.error = "Enter a date as dd/mm/yyyy."
+    dv.errorTitle = "Not a date"
+    dv.showErrorMessage = True
+    ws.add_data_validation(dv)
+    return dv
+
+
+def protect(ws: Worksheet) -> None:
+    """Lock the layout; input cells are unlocked one by one. No password by default."""
+    ws.protection.sheet = True
+    ws.protection.insertRows = False  # False = allowed: people add rows for notes
+    ws.protection.formatRows = False
+    ws.protection.formatColumns = False
+    ws.protection.formatCells = False
+
+
+def a4(ws: Worksheet, landscape: bool = False) -> None:
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+
+
+def write_meta(wb: Workbook, values: dict[str, str]) -> None:
+    """The very hidden sheet that tells ingest what a returned form is."""
+    ws = wb.create_sheet("_qaudit")
+    ws.sheet_state = "veryHidden"
+    for row, (key, value) in enumerate(values.items(), start=1):
+        put(ws, f"A{row}", key)
+        put(ws, f"B{row}", value)
+    ws.protection.sheet = True
+
+
+def save(wb: Workbook, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
