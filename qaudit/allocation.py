@@ -24,7 +24,7 @@ from qaudit import __version__
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
 from qaudit.errors import CycleError, ExportError
 from qaudit.exports import CaseExport, Progress, read_export
-from qaudit.forms import FormCase, write_audit_form, write_self_reflection_form
+from qaudit.forms import FormCase, FormTemplate, audit_form, self_reflection_form
 from qaudit.questions import QuestionSet, load_question_set
 from qaudit.registers import write_manager_workbook, write_register
 from qaudit.sampling import Draw, DrawRules, History, draw_allocation, eligible_cases
@@ -258,19 +258,23 @@ def _write_files(
         if on_file is not None:
             on_file(done, total)
 
+    audit_forms: dict[str, FormTemplate] = {}
+    reflection_forms: dict[str, FormTemplate] = {}
     for a in plan.allocations:
+        if a.audit_type not in audit_forms:
+            audit_forms[a.audit_type] = audit_form(
+                plan.question_sets[a.audit_type], names[a.audit_type], settings.grades
+            )
+            reflection_forms[a.audit_type] = self_reflection_form(names[a.audit_type])
         case = FormCase(
             cycle=plan.request.cycle, reference=a.reference,
             audit_type_name=names[a.audit_type], person_id=a.person_id,
             practitioner=a.worker_name or a.worker_id, team=a.team, quadrant=a.quadrant,
             completed_date=date.fromisoformat(a.completed_date), due_date=plan.due,
         )
-        write_audit_form(
-            folder / "audit-forms" / f"{a.reference}-audit.xlsx", case,
-            plan.question_sets[a.audit_type], settings.grades,
-        )
+        audit_forms[a.audit_type].write(folder / "audit-forms" / f"{a.reference}-audit.xlsx", case)
         tick()
-        write_self_reflection_form(
+        reflection_forms[a.audit_type].write(
             folder / "self-reflection" / f"{a.reference}-self-reflection.xlsx", case
         )
         tick()

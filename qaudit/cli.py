@@ -58,8 +58,9 @@ WorkspaceOption = Annotated[
 ]
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _main(
+    ctx: typer.Context,
     workspace: WorkspaceOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
@@ -72,6 +73,9 @@ def _main(
     """
     if version:
         out.print(f"qaudit {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
         raise typer.Exit()
     state.workspace = workspace
 

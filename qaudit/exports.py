@@ -330,6 +330,8 @@ def _read_csv(
             io.StringIO(text), sep=delimiter, header=None, skiprows=header.index + 1,
             dtype=str, keep_default_na=False, skip_blank_lines=False, engine="c",
         )
+    except pd.errors.EmptyDataError:
+        return header, [], header.index + 2
     except (pd.errors.ParserError, ValueError) as exc:
         raise ExportError(f"{path} is not a well-formed CSV file ({exc}).") from exc
     rows = frame.to_numpy(dtype=object, na_value="").tolist()

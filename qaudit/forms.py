@@ -87,6 +87,19 @@ def comment_name(question_id: str) -> str:
     return f"cmt_{question_id}"
 
 
+CASE_DETAILS: tuple[tuple[str, str], ...] = (
+    ("Cycle", "cycle"),
+    ("Allocation reference", "reference"),
+    ("Audit type", "audit_type_name"),
+    ("Person ID", "person_id"),
+    ("Practitioner", "practitioner"),
+    ("Team", "team"),
+    ("Quadrant", "quadrant"),
+    ("Work completed", "completed_date"),
+    ("Return by", "due_date"),
+)
+
+
 @dataclass(frozen=True)
 class FormCase:
     """What a form says about the case it is for."""
@@ -110,6 +123,7 @@ class _Sheet:
         self.ws = wb.active
         self.ws.title = title
         self.row = 1
+        self.case_cells: dict[str, str] = {}  # FormCase field -> cell holding its value
         for col, width in zip("ABCD", (7, 58, 13, 44), strict=True):
             self.ws.column_dimensions[col].width = width
         self.validations = {
@@ -135,25 +149,18 @@ class _Sheet:
         put(self.ws, f"A{self.row}", text, font=BOLD)
         self.row += 1
 
-    def detail(self, label: str, value: object) -> None:
+    def detail(self, label: str, attribute: str) -> None:
         put(self.ws, f"A{self.row}", label, font=BOLD)
         self.ws.merge_cells(f"A{self.row}:B{self.row}")
-        put(self.ws, f"C{self.row}", value, alignment=Alignment(horizontal="left"))
+        self.ws[f"C{self.row}"].alignment = Alignment(horizontal="left")
+        self.case_cells[attribute] = f"C{self.row}"
         self.ws.merge_cells(f"C{self.row}:D{self.row}")
         self.row += 1
 
-    def case_block(self, case: FormCase, person: bool = True) -> None:
+    def case_block(self) -> None:
         self.section("The case (filled in by the Practice Quality Team)")
-        self.detail("Cycle", case.cycle)
-        self.detail("Allocation reference", case.reference)
-        self.detail("Audit type", case.audit_type_name)
-        if person:
-            self.detail("Person ID", case.person_id)
-        self.detail("Practitioner", case.practitioner)
-        self.detail("Team", case.team)
-        self.detail("Quadrant", case.quadrant)
-        self.detail("Work completed", case.completed_date)
-        self.detail("Return by", case.due_date)
+        for label, attribute in CASE_DETAILS:
+            self.detail(label, attribute)
         self.row += 1
 
     def field(self, spec: InputField) -> None:
@@ -189,16 +196,38 @@ class _Sheet:
         define_name(self.wb, name, self.ws, ref)
 
 
-def build_audit_form(case: FormCase, questions: QuestionSet, grades: dict[str, str]) -> Workbook:
+class FormTemplate:
+    """A form laid out once, then filled with each case's details and saved.
+
+    Laying out a form costs more than saving it; a cycle writes hundreds of forms of a
+    handful of layouts, so each layout is built once.
+    """
+
+    def __init__(self, sheet: _Sheet, kind: str, questions: QuestionSet | None) -> None:
+        self.sheet = sheet
+        self.kind = kind
+        self.questions = questions
+
+    def write(self, path: Path, case: FormCase) -> None:
+        ws = self.sheet.ws
+        for attribute, ref in self.sheet.case_cells.items():
+            put(ws, ref, getattr(case, attribute))
+        meta = self.sheet.wb["_qaudit"]
+        for row, value in enumerate(_meta(self.kind, case, self.questions).values(), start=1):
+            put(meta, f"B{row}", value)
+        save(self.sheet.wb, path)
+
+
+def audit_form(questions: QuestionSet, type_name: str, grades: dict[str, str]) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Audit")
     ws = sheet.ws
     sheet.title(
-        f"Case audit: {case.audit_type_name}",
+        f"Case audit: {type_name}",
         "Fill the yellow cells only. Answer every question Yes, No or N/A from the drop-down"
         " and say why in the comment where it helps. Fields marked * are required.",
     )
-    sheet.case_block(case)
+    sheet.case_block()
     for aspect in questions.aspects:
         sheet.section(ASPECTS[aspect.key])
         put(ws, f"C{sheet.row - 1}", "Answer", font=BOLD)
@@ -240,30 +269,36 @@ def build_audit_form(case: FormCase, questions: QuestionSet, grades: dict[str, s
     protect(ws)
     a4(ws)
     ws.print_title_rows = "1:1"
-    write_meta(wb, _meta(AUDIT_FORM, case, questions))
-    return wb
+    write_meta(wb, dict.fromkeys(_META_KEYS, ""))
+    return FormTemplate(sheet, AUDIT_FORM, questions)
 
 
-def build_self_reflection_form(case: FormCase, audit_type_name: str) -> Workbook:
+def self_reflection_form(type_name: str) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Self-reflection")
     sheet.title(
-        f"Practitioner self-reflection: {audit_type_name}",
+        f"Practitioner self-reflection: {type_name}",
         "This piece of your work has been chosen at random for a case audit. Please reflect on"
         " it below and return the form by the date shown. Fill the yellow cells only.",
     )
-    sheet.case_block(case)
+    sheet.case_block()
     sheet.section("Your reflection")
     for spec in SELF_REFLECTION_FIELDS:
         sheet.field(spec)
     protect(sheet.ws)
     a4(sheet.ws)
-    write_meta(wb, _meta(SELF_REFLECTION_FORM, case, None))
-    return wb
+    write_meta(wb, dict.fromkeys(_META_KEYS, ""))
+    return FormTemplate(sheet, SELF_REFLECTION_FORM, None)
+
+
+_META_KEYS = (
+    "form_kind", "reference", "cycle", "question_set", "question_set_version",
+    "question_set_hash", "qaudit_version",
+)
 
 
 def _meta(kind: str, case: FormCase, questions: QuestionSet | None) -> dict[str, str]:
-    return {
+    values = {
         "form_kind": kind,
         "reference": case.reference,
         "cycle": case.cycle,
@@ -272,12 +307,5 @@ def _meta(kind: str, case: FormCase, questions: QuestionSet | None) -> dict[str,
         "question_set_hash": questions.digest if questions else "",
         "qaudit_version": __version__,
     }
-
-
-def write_audit_form(path: Path, case: FormCase, questions: QuestionSet,
-                     grades: dict[str, str]) -> None:
-    save(build_audit_form(case, questions, grades), path)
-
-
-def write_self_reflection_form(path: Path, case: FormCase) -> None:
-    save(build_self_reflection_form(case, case.audit_type_name), path)
+    assert tuple(values) == _META_KEYS
+    return values

@@ -1,0 +1,282 @@
+"""`qaudit allocate` end to end on the example export: files, database, JSON, rules."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from conftest import Result
+from qaudit.workspace import Workspace
+
+WINDOW = ["--from", "01/09/2026", "--to", "31/10/2026"]
+
+
+def allocate(run: Callable[..., Result], ws: Workspace, export: Path, cycle: str = "2026-27 C3",
+             *extra: str) -> Result:
+    return run("-w", ws.root, "allocate", export, "--cycle", cycle, *WINDOW, *extra)
+
+
+def stored_cycles(ws: Workspace) -> list[str]:
+    with sqlite3.connect(ws.db_path) as conn:
+        return [r[0] for r in conn.execute("SELECT name FROM cycles")]
+
+
+def test_allocate_writes_register_forms_and_manager_workbooks(
+    run: Callable[..., Result], full_workspace: Workspace, example_export: Path
+) -> None:
+    workspace = full_workspace
+    result = allocate(run, workspace, example_export, "2026-27 C3", "--seed", "7")
+    assert result.code == 0, result.stderr
+    out = workspace.cycle_dir("2026-27 C3")
+    forms = sorted((out / "audit-forms").iterdir())
+    reflections = sorted((out / "self-reflection").iterdir())
+    assert len(forms) == len(reflections) == 120
+    assert forms[0].name == "2026-27-C3-001-audit.xlsx"
+    register = load_workbook(out / "register.xlsx", read_only=True)
+    assert register.sheetnames == ["Allocations", "Strata", "Excluded", "Unusable rows", "Draw"]
+    rows = list(register["Allocations"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 120
+    managers = sorted(p.name for p in (out / "service-managers").iterdir())
+    assert managers[0] == "service-manager-01.xlsx"
+    assert {r[12] for r in rows} == set(managers)
+    facts = dict(register["Draw"].iter_rows(min_row=2, values_only=True))
+    assert facts["Seed"] == "7"
+    assert "Seed 7" in result.stdout and "120" in result.stdout
+    unusable = list(register["Unusable rows"].iter_rows(min_row=2, values_only=True))
+    assert {r[1] for r in unusable} >= {"missing person id", "duplicate record id",
+                                        "work type is not an audit type"}
+
+
+def test_json_lists_every_allocation_with_iso_dates(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    result = allocate(run, workspace, example_export, "C1", "--seed", "11", "--json")
+    data = json.loads(result.stdout)
+    assert data["cycle"] == "C1" and data["seed"] == 11
+    assert len(data["allocations"]) == 40
+    first = data["allocations"][0]
+    assert set(first) >= {"record_id", "person_id", "audit_type", "quadrant", "worker_id", "team",
+                          "service_manager", "completed_date"}
+    assert first["completed_date"][4] == "-"
+    assert data["shortfalls"] == []
+    assert data["excluded"]["completed before the cycle window"] > 0
+
+
+def test_dry_run_writes_and_stores_nothing(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    result = allocate(run, workspace, example_export, "C1", "--dry-run")
+    assert result.code == 0
+    assert "Dry run" in result.stdout
+    assert stored_cycles(workspace) == []
+    assert not (workspace.root / "cycles").exists()
+
+
+def test_same_seed_same_allocation_row_for_row(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    a = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "5", "--json",
+                            "--dry-run").stdout)
+    b = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "5", "--json").stdout)
+    c = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "5", "--json",
+                            "--redraw", "--dry-run").stdout)
+    assert a["allocations"] == b["allocations"] == c["allocations"]
+
+
+def test_fresh_seed_is_printed_and_stored(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    data = json.loads(allocate(run, workspace, example_export, "C1", "--json").stdout)
+    with sqlite3.connect(workspace.db_path) as conn:
+        (seed,) = conn.execute("SELECT seed FROM draws").fetchone()
+    assert seed == data["seed"]
+
+
+def test_a_cycle_is_drawn_once(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    assert allocate(run, workspace, example_export, "C1", "--seed", "1").code == 0
+    again = allocate(run, workspace, example_export, "C1", "--seed", "2")
+    assert again.code == 1
+    assert "already drawn" in again.stderr and "--redraw" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_redraw_replaces_keeps_the_old_files_and_is_logged(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    allocate(run, workspace, example_export, "C1", "--seed", "1")
+    assert allocate(run, workspace, example_export, "C1", "--seed", "2", "--redraw").code == 0
+    with sqlite3.connect(workspace.db_path) as conn:
+        draws = conn.execute("SELECT seed, replaced_at IS NULL FROM draws ORDER BY id").fetchall()
+        kinds = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
+    assert draws == [(1, 0), (2, 1)]
+    assert kinds == ["draw", "redraw", "draw"]
+    replaced = [p for p in (workspace.root / "cycles").iterdir() if ".replaced-" in p.name]
+    assert len(replaced) == 1
+
+
+def test_persons_and_recent_workers_of_earlier_cycles_are_not_drawn(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    first = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "3",
+                                "--json").stdout)
+    second = json.loads(
+        run("-w", workspace.root, "allocate", example_export, "--cycle", "C2", "--from",
+            "01/09/2026", "--to", "20/11/2026", "--seed", "3", "--json").stdout
+    )
+    persons = {a["person_id"] for a in first["allocations"]}
+    workers = {a["worker_id"] for a in first["allocations"]}
+    assert not persons & {a["person_id"] for a in second["allocations"]}
+    assert not workers & {a["worker_id"] for a in second["allocations"]}
+    assert second["excluded"]["person audited in an earlier cycle"] > 0
+    assert second["excluded"]["worker audited too recently (cool-down)"] > 0
+
+
+def test_cool_down_of_zero_cycles_lets_workers_be_drawn_again(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    toml = workspace.root / "qaudit.toml"
+    toml.write_text(toml.read_text().replace("worker_cooldown_cycles = 1",
+                                             "worker_cooldown_cycles = 0"))
+    allocate(run, workspace, example_export, "C1", "--seed", "3")
+    second = json.loads(allocate(run, workspace, example_export, "C2", "--seed", "3",
+                                 "--json").stdout)
+    assert "worker audited too recently (cool-down)" not in second["excluded"]
+
+
+def test_shortfall_is_said_plainly_and_topped_up(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    toml = workspace.root / "qaudit.toml"
+    line = '"Countywide" = { care_act_assessment = 1, mca_assessment = 1, safeguarding_s42 = 60 }'
+    text = re.sub(r'^"Countywide" = .*$', line, toml.read_text(), flags=re.M)
+    toml.write_text(text)
+    result = allocate(run, workspace, example_export, "C1", "--seed", "3")
+    assert result.code == 0, result.stderr
+    assert "Countywide · Safeguarding: quota 60, only" in result.stdout
+    assert "topped up from the quadrant's" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "31/02/2026", "--to", "31/10/2026"], "--from '31/02/2026' is not a date"),
+        (["--from", "01/11/2026", "--to", "31/10/2026"], "is after --to"),
+        (["--from", "01/09/2026", "--to", "31/10/2026", "--seed", "-4"], "--seed must be"),
+    ],
+)
+def test_bad_window_or_seed_is_refused_before_reading(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path, args: list[str],
+    message: str,
+) -> None:
+    result = run("-w", workspace.root, "allocate", example_export, "--cycle", "C1", *args)
+    assert result.code == 1
+    assert message in result.stderr
+    assert stored_cycles(workspace) == []
+
+
+@pytest.mark.parametrize("name", ["", "C1;drop", "x" * 41, "../up"])
+def test_bad_cycle_name_is_refused(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path, name: str
+) -> None:
+    result = allocate(run, workspace, example_export, name)
+    assert result.code == 1 and "cycle name" in result.stderr
+
+
+def test_missing_export_is_one_clear_line(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path
+) -> None:
+    result = allocate(run, workspace, tmp_path / "nope.xlsx", "C1")
+    assert result.code == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_workspace_says_how_to_make_one(
+    run: Callable[..., Result], tmp_path: Path, example_export: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("allocate", example_export, "--cycle", "C1", *WINDOW)
+    assert result.code == 1 and "qaudit init" in result.stderr
+
+
+def test_workspace_found_from_environment_and_parent_folder(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sub = workspace.root / "deeper" / "still"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert run("allocate", example_export, "--cycle", "C1", *WINDOW, "--dry-run").code == 0
+    monkeypatch.chdir(example_export.parent)
+    monkeypatch.setenv("QAUDIT_WORKSPACE", str(workspace.root))
+    assert run("allocate", example_export, "--cycle", "C1", *WINDOW, "--dry-run").code == 0
+
+
+def test_wrong_setting_stops_the_command_naming_the_key(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    toml = workspace.root / "qaudit.toml"
+    toml.write_text(toml.read_text().replace("max_cases_per_worker = 1",
+                                             "max_cases_per_worker = 0"))
+    result = allocate(run, workspace, example_export, "C1")
+    assert result.code == 1
+    assert "sampling.max_cases_per_worker" in result.stderr
+
+
+def test_unknown_option_exits_1_with_usage_help(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    result = allocate(run, workspace, example_export, "C1", "--sede", "4")
+    assert result.code == 1
+
+
+def test_debug_shows_the_traceback(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path
+) -> None:
+    from qaudit.errors import ExportError
+
+    with pytest.raises(ExportError):
+        run("--debug", "-w", workspace.root, "allocate", tmp_path / "nope.xlsx", "--cycle",
+            "C1", *WINDOW)
+
+
+def test_existing_output_folder_is_not_overwritten(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = allocate(run, workspace, example_export, "C1", "--out", str(out))
+    assert result.code == 1 and "already holds files" in result.stderr
+    assert stored_cycles(workspace) == []
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_failure_while_writing_leaves_nothing_behind(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import qaudit.allocation as allocation
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(allocation, "write_register", boom)
+    result = allocate(run, workspace, example_export, "C1")
+    assert result.code == 1
+    assert stored_cycles(workspace) == []
+    leftovers = list((workspace.root / "cycles").iterdir())
+    assert leftovers == []
+
+
+def test_init_refuses_an_existing_workspace(run: Callable[..., Result], workspace: Workspace) -> None:
+    result = run("init", workspace.root)
+    assert result.code == 1 and "already a qaudit workspace" in result.stderr

@@ -1,0 +1,92 @@
+"""Settings: the commented default file, and every wrong setting named with what is allowed."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from qaudit.config import DEFAULT_COLUMNS, Settings, default_toml, load_settings, parse_settings
+from qaudit.errors import ConfigError
+
+EXAMPLE_TOML = Path(__file__).resolve().parent.parent / "examples" / "qaudit.toml"
+
+
+def test_init_file_says_every_default() -> None:
+    assert parse_settings(tomllib.loads(default_toml()), "qaudit.toml") == Settings()
+
+
+def test_default_quotas_are_120_a_cycle_six_per_type_per_quadrant() -> None:
+    s = Settings()
+    assert sum(n for per in s.quotas.values() for n in per.values()) == 120
+    assert {n for per in s.quotas.values() for n in per.values()} == {6}
+    assert s.quadrants == ["North East", "Mid", "South", "West", "Countywide"]
+    assert s.sampling.worker_cooldown_cycles == 1
+    assert s.sampling.max_cases_per_worker == 1
+    assert s.moderation.rate == 0.2
+    assert s.reporting.suppression_threshold == 5
+
+
+def test_example_settings_load() -> None:
+    assert load_settings(EXAMPLE_TOML).quadrant_lookup()["northeastquadrant"] == "North East"
+
+
+def _error(data: dict[str, object]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(data, "qaudit.toml")
+    return str(caught.value)
+
+
+def test_unknown_key_is_named() -> None:
+    message = _error({"sampling": {"cooldown": 2}})
+    assert "sampling.cooldown" in message and "unknown setting" in message
+
+
+def test_negative_quota_is_refused_with_its_key() -> None:
+    quotas = Settings().quotas | {"Mid": {"mca_assessment": -1}}
+    message = _error({"quotas": quotas})
+    assert "quotas.Mid.mca_assessment" in message and "greater than or equal to 0" in message
+
+
+def test_quota_for_unknown_quadrant_suggests_the_right_spelling() -> None:
+    quotas = Settings().quotas | {"north east": {"mca_assessment": 2}}
+    message = _error({"quotas": quotas})
+    assert "'north east' is not a quadrant" in message and "did you mean 'North East'" in message
+
+
+def test_quota_for_unknown_audit_type_lists_the_types() -> None:
+    quotas = Settings().quotas | {"Mid": {"deep_dive": 2}}
+    assert "care_act_assessment" in _error({"quotas": quotas})
+
+
+def test_quadrant_without_quota_line_is_refused() -> None:
+    quadrants = [*Settings().quadrants, "Islands"]
+    assert "no quota line for 'Islands'" in _error({"quadrants": quadrants})
+
+
+def test_wrong_type_is_named() -> None:
+    assert "sampling.max_cases_per_worker" in _error({"sampling": {"max_cases_per_worker": "one"}})
+
+
+def test_label_meaning_two_types_is_refused() -> None:
+    types = Settings().model_dump()["audit_types"]
+    types["care_act_review"]["labels"].append("care act assessment")
+    assert "may mean only one audit type" in _error({"audit_types": types})
+
+
+def test_unknown_column_field_lists_the_fields() -> None:
+    assert "record_id" in _error({"columns": {"nhs_number": ["NHS"]}})
+
+
+def test_a_column_set_in_the_file_replaces_only_its_own_defaults() -> None:
+    s = parse_settings({"columns": {"person_id": ["Client Ref No"]}}, "x")
+    assert s.columns["person_id"] == ["Client Ref No"]
+    assert s.columns["record_id"] == DEFAULT_COLUMNS["record_id"]
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "qaudit.toml"
+    path.write_text("quadrants = [\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(path)

@@ -1,0 +1,155 @@
+"""Reading messy case exports: every fixture is named after the mess it covers."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from qaudit.config import Settings, parse_settings
+from qaudit.errors import ExportError
+from qaudit.exports import (
+    BAD_DATE, BAD_QUADRANT, BAD_TYPE, BLANK, DUPLICATE, NO_PERSON, NO_RECORD, TOTAL, read_export,
+)
+
+SETTINGS = Settings()
+
+
+def read(name: str, **kw: object):  # type: ignore[no-untyped-def]
+    return read_export(FIXTURES / name, SETTINGS, **kw)  # type: ignore[arg-type]
+
+
+def test_clean_export_is_read_whole() -> None:
+    export = read("clean.xlsx")
+    assert export.header_row == 1 and export.sheet == "Report"
+    assert len(export.cases) == 24
+    assert export.unusable_counts == {BAD_TYPE: 4}
+    assert set(export.cases["audit_type"]) == set(SETTINGS.audit_types)
+    assert set(export.cases["quadrant"]) == set(SETTINGS.quadrants)
+    assert len(export.sha256) == 64
+
+
+def test_header_is_found_below_titles_on_the_right_sheet() -> None:
+    export = read("title_rows_and_cover_sheet.xlsx")
+    assert (export.sheet, export.header_row) == ("Report", 4)
+    assert len(export.cases) == 24
+    assert export.unusable_counts == {BLANK: 2, TOTAL: 1}
+    total = export.unusable[export.unusable["reason"] == TOTAL]
+    assert total["source_row"].tolist() == [31]
+
+
+def test_source_rows_are_the_rows_a_user_sees_in_excel() -> None:
+    export = read("title_rows_and_cover_sheet.xlsx")
+    assert export.cases["source_row"].iloc[0] == 5
+
+
+def test_sheet_option_overrides_and_unknown_sheet_lists_the_sheets() -> None:
+    assert read("title_rows_and_cover_sheet.xlsx", sheet="Report").header_row == 4
+    with pytest.raises(ExportError, match="its sheets are Cover, Report, Notes"):
+        read("title_rows_and_cover_sheet.xlsx", sheet="Data")
+    with pytest.raises(ExportError, match="no header row found"):
+        read("title_rows_and_cover_sheet.xlsx", sheet="Cover")
+
+
+def test_differently_named_columns_are_recognised() -> None:
+    export = read("renamed_columns.xlsx")
+    assert export.columns["person_id"] == "Client ID"
+    assert export.columns["completed_date"] == "Date Completed"
+    assert len(export.cases) + sum(export.unusable_counts.values()) == 20
+    assert len(export.cases) > 0
+
+
+def test_uk_text_dates_are_never_month_first() -> None:
+    export = read("uk_text_dates.csv")
+    days = set(export.cases["completed_date"].dt.date)
+    assert {date(2026, 10, 5), date(2026, 4, 5), date(2026, 4, 13), date(2026, 12, 1),
+            date(2026, 10, 2), date(2026, 10, 1)} <= days
+    assert date(2026, 5, 10) not in days
+
+
+def test_one_id_however_it_is_stored() -> None:
+    export = read("ids_as_numbers_and_text.xlsx")
+    assert (export.cases["person_id"].iloc[:5] == "123456").all()
+    assert "3100057" in set(export.cases["record_id"])
+
+
+def test_unusable_rows_are_counted_by_reason_and_listed() -> None:
+    export = read("problem_rows.xlsx")
+    assert len(export.cases) == 12
+    assert export.unusable_counts == {
+        NO_RECORD: 1, NO_PERSON: 1, BAD_DATE: 2, BAD_TYPE: 1, BAD_QUADRANT: 1, DUPLICATE: 2,
+    }
+    listed = export.unusable.set_index("reason")
+    assert set(listed.loc[BAD_DATE, "detail"]) == {"31/02/2026", "TBC"}
+    assert listed.loc[BAD_QUADRANT, "detail"] == "Atlantis"
+    duplicates = export.unusable[export.unusable["reason"] == DUPLICATE]
+    assert all(d.startswith("first seen on row ") for d in duplicates["detail"])
+
+
+def test_missing_column_names_headers_found_and_the_setting() -> None:
+    with pytest.raises(ExportError) as caught:
+        read("missing_person_column.xlsx")
+    message = str(caught.value)
+    assert "no column for person_id" in message
+    assert "Person Name" in message and "columns.person_id" in message
+
+
+def test_missing_column_can_be_mapped_in_settings() -> None:
+    settings = parse_settings({"columns": {"person_id": ["Person Name"]}}, "x")
+    assert len(read_export(FIXTURES / "missing_person_column.xlsx", settings).cases) > 0
+
+
+def test_macro_enabled_workbook_is_read() -> None:
+    assert len(read("macro_enabled.xlsm").cases) == 24
+
+
+def test_formula_like_names_are_kept_as_text() -> None:
+    export = read("formula_like_text.xlsx")
+    names = set(export.cases["worker_name"])
+    assert {"=Smith, Jo", "+Priya Shah", "-Ann Lee", "@Sam Okafor", "=SUM(1,1)"} <= names
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("not_a_workbook.xlsx", "is not an Excel workbook"),
+        ("empty.xlsx", "no header row found"),
+    ],
+)
+def test_wrong_files_are_refused_with_what_to_do(name: str, message: str) -> None:
+    with pytest.raises(ExportError, match=message):
+        read(name)
+
+
+def test_old_xls_or_password_protected_workbook_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "protected.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
+    with pytest.raises(ExportError, match="password-protected"):
+        read_export(path, SETTINGS)
+
+
+def test_unsupported_suffix_and_folder_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "export.pdf").write_text("x")
+    with pytest.raises(ExportError, match="reads .xlsx, .xlsm and .csv"):
+        read_export(tmp_path / "export.pdf", SETTINGS)
+    with pytest.raises(ExportError, match="is a folder"):
+        read_export(tmp_path, SETTINGS)
+
+
+def test_header_only_export_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "header-only.csv"
+    path.write_text("Record ID,Person ID,Work Type,Completed Date,Worker ID,Team,"
+                    "Service Manager,Quadrant\n")
+    with pytest.raises(ExportError, match="no data under it"):
+        read_export(path, SETTINGS)
+
+
+def test_semicolon_csv_in_windows_encoding_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    text = ("Record ID;Person ID;Work Type;Completed Date;Worker ID;Worker;Team;Service Manager;"
+            "Quadrant\n1;2;MCA;05/09/2026;W1;Zoë Brontë;Team é;SM;Mid\n")
+    path.write_bytes(text.encode("cp1252"))
+    export = read_export(path, SETTINGS)
+    assert export.cases["worker_name"].tolist() == ["Zoë Brontë"]

@@ -1,0 +1,165 @@
+"""Generated workbooks: text stays text, forms carry their contract, real clients open them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from conftest import FIXTURES, Result
+from qaudit.config import Settings
+from qaudit.forms import (
+    AUDIT_FIELDS, SELF_REFLECTION_FIELDS, FormCase, answer_name, audit_form, comment_name,
+    self_reflection_form,
+)
+from qaudit.questions import load_question_set
+from qaudit.workspace import Workspace
+
+HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTabbed", "=1+1"]
+
+
+def case(**kw: object) -> FormCase:
+    values: dict[str, object] = dict(
+        cycle="2026-27 C3", reference="2026-27-C3-001", audit_type_name="Care Act assessment",
+        person_id="123456", practitioner="Jo Lane", team="Elmsworth Team", quadrant="Mid",
+        completed_date=date(2026, 9, 5), due_date=date(2026, 12, 11),
+    )
+    values.update(kw)
+    return FormCase(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_formula_like_text_is_written_as_text(tmp_path: Path, text: str) -> None:
+    form = self_reflection_form("Care Act assessment")
+    form.write(tmp_path / "f.xlsx", case(practitioner=text, team=text))
+    ws = load_workbook(tmp_path / "f.xlsx")["Self-reflection"]
+    cells = [c for row in ws.iter_rows() for c in row if c.value == text]
+    assert len(cells) == 2
+    assert all(c.data_type == "s" for c in cells)
+
+
+def test_audit_form_names_every_input_cell(tmp_path: Path) -> None:
+    questions = load_question_set("mca_assessment")
+    audit_form(questions, "MCA", Settings().grades).write(tmp_path / "a.xlsx", case())
+    wb = load_workbook(tmp_path / "a.xlsx")
+    names = set(wb.defined_names)
+    expected = {f.name for f in AUDIT_FIELDS}
+    for q in questions.questions:
+        expected |= {answer_name(q.id), comment_name(q.id)}
+    assert expected <= names
+    ws = wb["Audit"]
+    for name in expected:
+        ((sheet, ref),) = wb.defined_names[name].destinations
+        assert sheet == "Audit"
+        assert ws[ref.replace("$", "")].protection.locked is False, name
+    assert ws.protection.sheet is True and not ws.protection.password
+
+
+def test_question_text_and_case_details_are_on_the_form(tmp_path: Path) -> None:
+    questions = load_question_set("safeguarding_s42")
+    audit_form(questions, "Safeguarding", Settings().grades).write(tmp_path / "a.xlsx", case())
+    ws = load_workbook(tmp_path / "a.xlsx")["Audit"]
+    values = {c.value for row in ws.iter_rows() for c in row if c.value is not None}
+    assert {"2026-27-C3-001", "123456", "Jo Lane", "Requires improvement"} <= values
+    assert all(any(str(v).startswith(q.text) for v in values) for q in questions.questions)
+
+
+def test_hidden_meta_sheet_identifies_the_form(tmp_path: Path) -> None:
+    questions = load_question_set("care_act_review")
+    audit_form(questions, "Review", Settings().grades).write(tmp_path / "a.xlsx", case())
+    wb = load_workbook(tmp_path / "a.xlsx")
+    meta = wb["_qaudit"]
+    assert meta.sheet_state == "veryHidden"
+    values = dict(meta.iter_rows(values_only=True))
+    assert values["form_kind"] == "audit"
+    assert values["reference"] == "2026-27-C3-001"
+    assert values["question_set"] == "care_act_review"
+    assert values["question_set_version"] == questions.version
+    assert values["question_set_hash"] == questions.digest
+
+
+def test_one_layout_writes_many_cases_without_mixing_them(tmp_path: Path) -> None:
+    form = self_reflection_form("MCA")
+    form.write(tmp_path / "1.xlsx", case(reference="R-001", practitioner="A"))
+    form.write(tmp_path / "2.xlsx", case(reference="R-002", practitioner="B"))
+    first = dict(load_workbook(tmp_path / "1.xlsx")["_qaudit"].iter_rows(values_only=True))
+    second = dict(load_workbook(tmp_path / "2.xlsx")["_qaudit"].iter_rows(values_only=True))
+    assert (first["reference"], second["reference"]) == ("R-001", "R-002")
+    assert {f.name for f in SELF_REFLECTION_FIELDS} <= set(
+        load_workbook(tmp_path / "2.xlsx").defined_names
+    )
+
+
+def test_answer_cells_have_drop_downs(tmp_path: Path) -> None:
+    audit_form(load_question_set("mca_assessment"), "MCA", Settings().grades).write(
+        tmp_path / "a.xlsx", case()
+    )
+    wb = load_workbook(tmp_path / "a.xlsx")
+    ws = wb["Audit"]
+    ((_, answer_ref),) = wb.defined_names["ans_V1"].destinations
+    ((_, grade_ref),) = wb.defined_names["grade"].destinations
+    lists = {dv.formula1: str(dv.sqref) for dv in ws.data_validations.dataValidation}
+    assert answer_ref.replace("$", "") in lists['"Yes,No,N/A"'].split()
+    grades = '"Requires improvement,Adequate,Good,Outstanding"'
+    assert grade_ref.replace("$", "") in lists[grades].split()
+
+
+def test_register_and_manager_workbooks_keep_hostile_names_as_text(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path
+) -> None:
+    export = FIXTURES / "formula_like_text.xlsx"
+    result = run("-w", workspace.root, "allocate", export, "--cycle", "C1", "--from",
+                 "01/09/2026", "--to", "31/10/2026", "--seed", "1")
+    assert result.code == 0, result.stderr
+    out = workspace.cycle_dir("C1")
+    register = load_workbook(out / "register.xlsx")["Allocations"]
+    workers = {row[9].value for row in register.iter_rows(min_row=2)}
+    assert workers & {"=Smith, Jo", "+Priya Shah", "-Ann Lee", "@Sam Okafor", "=SUM(1,1)"}
+    assert all(c.data_type != "f" for row in register.iter_rows() for c in row)
+    for book in (out / "service-managers").iterdir():
+        ws = load_workbook(book)["Allocation"]
+        assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed;"
+                    " .ci/run installs it with apt-get")
+def test_libreoffice_opens_every_kind_of_workbook_without_repair(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path
+) -> None:
+    result = run("-w", workspace.root, "allocate", FIXTURES / "formula_like_text.xlsx",
+                 "--cycle", "C1", "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "1")
+    assert result.code == 0
+    out = workspace.cycle_dir("C1")
+    books = [
+        out / "register.xlsx",
+        next((out / "service-managers").iterdir()),
+        next((out / "audit-forms").iterdir()),
+        next((out / "self-reflection").iterdir()),
+    ]
+    converted = tmp_path / "converted"
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [str(SOFFICE), f"-env:UserInstallation=file://{profile}", "--headless",
+         "--convert-to", "xlsx", "--outdir", str(converted), *map(str, books)],
+        check=True, capture_output=True, timeout=240,
+    )
+    for book in books:
+        again = load_workbook(converted / book.name)
+        original = load_workbook(book)
+        assert again.sheetnames[: len(original.sheetnames)] == original.sheetnames
+        first = original.worksheets[0]
+        resaved = again.worksheets[0]
+        for row in first.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.strip():
+                    assert resaved[cell.coordinate].value == cell.value, (book.name, cell)
+    form = load_workbook(converted / books[2].name)
+    assert {"ans_V1", "grade", "rationale"} <= set(form.defined_names)
