@@ -29,6 +29,7 @@ fixtures: $(STAMP)
 	$(BIN)/python tests/fixtures/build_exports.py
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_allocate.py
 
 clean:

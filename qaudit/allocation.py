@@ -163,19 +163,20 @@ def plan_allocation(
     seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED)
     draw = draw_allocation(eligible, rules, np.random.default_rng(seed))
     slug = cycle_slug(request.cycle)
-    allocations = [
-        AllocationRow(
+    allocations = []
+    for n, r in enumerate(draw.allocations.to_dict("records"), start=1):
+        questions = question_sets[r["audit_type"]]
+        allocations.append(AllocationRow(
             reference=f"{slug}-{n:03d}",
-            record_id=r.record_id, person_id=r.person_id, audit_type=r.audit_type,
-            stratum_type=r.stratum_type, quadrant=r.quadrant, worker_id=r.worker_id,
-            worker_name=r.worker_name, team=r.team, service_manager=r.service_manager,
-            completed_date=str(r.completed_date)[:10],
-            question_set=question_sets[r.audit_type].id,
-            question_set_version=question_sets[r.audit_type].version,
-            question_set_hash=question_sets[r.audit_type].digest,
-        )
-        for n, r in enumerate(draw.allocations.itertuples(index=False), start=1)
-    ]
+            **{f: str(r[f]) for f in (
+                "record_id", "person_id", "audit_type", "stratum_type", "quadrant",
+                "worker_id", "worker_name", "team", "service_manager",
+            )},
+            completed_date=str(r["completed_date"])[:10],
+            question_set=questions.id,
+            question_set_version=questions.version,
+            question_set_hash=questions.digest,
+        ))
     due = request.due or datetime.now(UTC).date() + timedelta(days=settings.cycle.return_days)
     return AllocationPlan(
         request=request, seed=seed, due=due, export=export, excluded=excluded,

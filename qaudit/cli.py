@@ -22,7 +22,11 @@ from rich.table import Table
 
 from qaudit import __version__
 from qaudit.allocation import (
-    AllocationPlan, AllocationRequest, commit_allocation, manager_files, plan_allocation,
+    AllocationPlan,
+    AllocationRequest,
+    commit_allocation,
+    manager_files,
+    plan_allocation,
 )
 from qaudit.errors import QauditError
 from qaudit.exports import BAD_TYPE, parse_date
@@ -89,7 +93,7 @@ def _date_option(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     parsed = parse_date(value.strip())
-    if parsed is None or isinstance(value, str) and value.strip().isdigit():
+    if parsed is None or (isinstance(value, str) and value.strip().isdigit()):
         raise QauditError(
             f"{option} {value!r} is not a date; write it as dd/mm/yyyy or yyyy-mm-dd."
         )
@@ -244,7 +248,8 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
                   str(totals["shortfall"] or ""))
     out.print(table)
     for s in plan.shortfalls:
-        out.print(_shortfall_sentence(s, {k: escape(v) for k, v in names.items()}, ws.settings.sampling.max_cases_per_worker,
+        escaped = {k: escape(v) for k, v in names.items()}
+        out.print(_shortfall_sentence(s, escaped, ws.settings.sampling.max_cases_per_worker,
                                       ws.settings.sampling.top_up_from_other_types))
     if plan.excluded or export.unusable_counts:
         counts = Table(title="Not drawn from", title_justify="left", box=box.SIMPLE_HEAD)

@@ -243,7 +243,7 @@ class Store:
         return frozenset(r[0] for r in rows), frozenset(r[1] for r in rows)
 
     def recent_workers(self, cycle_name: str, before: date, cycles: int) -> frozenset[str]:
-        """Workers drawn in the ``cycles`` most recent other cycles ending on or before ``before``."""
+        """Workers drawn in the ``cycles`` latest other cycles ending on or before ``before``."""
         if cycles <= 0:
             return frozenset()
         rows = self.conn.execute(
@@ -353,7 +353,9 @@ class Store:
         return [(at, k, json.loads(d)) for at, k, d in rows]
 
     @staticmethod
-    def _log(conn: sqlite3.Connection, cycle_id: int | None, kind: str, detail: dict[str, Any]) -> None:
+    def _log(
+        conn: sqlite3.Connection, cycle_id: int | None, kind: str, detail: dict[str, Any]
+    ) -> None:
         conn.execute(
             "INSERT INTO events (at, cycle_id, kind, detail_json) VALUES (?, ?, ?, ?)",
             (_now(), cycle_id, kind, json.dumps(detail)),

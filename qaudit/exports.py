@@ -405,7 +405,8 @@ def read_export(
     blank = np.logical_and.reduce([*empty.values(), dates == None])  # noqa: E711
     mark(blank, BLANK)
     first_cell = _by_unique(
-        raw["record_id"], lambda v: isinstance(v, str) and v.strip().lower().startswith(_TOTAL_WORDS)
+        raw["record_id"],
+        lambda v: isinstance(v, str) and v.strip().lower().startswith(_TOTAL_WORDS),
     ).astype(bool)
     mark(first_cell | (empty["record_id"] & empty["person_id"] & ~blank), TOTAL)
     mark(empty["record_id"], NO_RECORD)
@@ -421,7 +422,8 @@ def read_export(
     dup = usable_so_far & pd.Series(ids["record_id"]).duplicated(keep="first").to_numpy()
     if dup.any():
         first_seen: dict[str, int] = {}
-        for rid, row in zip(ids["record_id"][usable_so_far], source_row[usable_so_far], strict=True):
+        pairs = zip(ids["record_id"][usable_so_far], source_row[usable_so_far], strict=True)
+        for rid, row in pairs:
             first_seen.setdefault(rid, int(row))
         detail[dup] = [f"first seen on row {first_seen[r]}" for r in ids["record_id"][dup]]
     mark(dup, DUPLICATE)

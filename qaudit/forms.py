@@ -18,8 +18,21 @@ from qaudit import __version__
 from qaudit.grading import GRADE_LABELS
 from qaudit.questions import ASPECTS, QuestionSet
 from qaudit.xlsx import (
-    BOLD, BOX, INPUT_FILL, SECTION_FILL, TITLE, UNLOCKED, WRAP, a4, date_validation,
-    define_name, list_validation, protect, put, save, write_meta,
+    BOLD,
+    BOX,
+    INPUT_FILL,
+    SECTION_FILL,
+    TITLE,
+    UNLOCKED,
+    WRAP,
+    a4,
+    date_validation,
+    define_name,
+    list_validation,
+    protect,
+    put,
+    save,
+    write_meta,
 )
 
 ANSWERS = ("Yes", "No", "N/A")

@@ -13,8 +13,21 @@ from openpyxl import Workbook
 from qaudit.db import AllocationRow
 from qaudit.forms import AUDITOR_ROLES
 from qaudit.xlsx import (
-    BOLD, BOX, HEADER_FILL, HEADER_FONT, INPUT_FILL, TITLE, UNLOCKED, WRAP, a4,
-    date_validation, list_validation, protect, put, save, write_table,
+    BOLD,
+    BOX,
+    HEADER_FILL,
+    HEADER_FONT,
+    INPUT_FILL,
+    TITLE,
+    UNLOCKED,
+    WRAP,
+    a4,
+    date_validation,
+    list_validation,
+    protect,
+    put,
+    save,
+    write_table,
 )
 
 ALLOCATION_HEADERS = (
@@ -124,8 +137,8 @@ def write_manager_workbook(
                   a.record_id, a.person_id)
         for col, value in enumerate(values, start=1):
             put(ws, ws.cell(row=row, column=col).coordinate, value, border=BOX)
-        for col in "IJK":
-            cell = ws[f"{col}{row}"]
+        for letter in "IJK":
+            cell = ws[f"{letter}{row}"]
             cell.protection = UNLOCKED
             cell.fill = INPUT_FILL
             cell.border = BOX

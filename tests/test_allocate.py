@@ -277,6 +277,8 @@ def test_failure_while_writing_leaves_nothing_behind(
     assert leftovers == []
 
 
-def test_init_refuses_an_existing_workspace(run: Callable[..., Result], workspace: Workspace) -> None:
+def test_init_refuses_an_existing_workspace(
+    run: Callable[..., Result], workspace: Workspace
+) -> None:
     result = run("init", workspace.root)
     assert result.code == 1 and "already a qaudit workspace" in result.stderr

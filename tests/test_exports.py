@@ -11,7 +11,15 @@ from conftest import FIXTURES
 from qaudit.config import Settings, parse_settings
 from qaudit.errors import ExportError
 from qaudit.exports import (
-    BAD_DATE, BAD_QUADRANT, BAD_TYPE, BLANK, DUPLICATE, NO_PERSON, NO_RECORD, TOTAL, read_export,
+    BAD_DATE,
+    BAD_QUADRANT,
+    BAD_TYPE,
+    BLANK,
+    DUPLICATE,
+    NO_PERSON,
+    NO_RECORD,
+    TOTAL,
+    read_export,
 )
 
 SETTINGS = Settings()
@@ -132,7 +140,7 @@ def test_old_xls_or_password_protected_workbook_is_refused(tmp_path: Path) -> No
 
 def test_unsupported_suffix_and_folder_are_refused(tmp_path: Path) -> None:
     (tmp_path / "export.pdf").write_text("x")
-    with pytest.raises(ExportError, match="reads .xlsx, .xlsm and .csv"):
+    with pytest.raises(ExportError, match=r"reads \.xlsx, \.xlsm and \.csv"):
         read_export(tmp_path / "export.pdf", SETTINGS)
     with pytest.raises(ExportError, match="is a folder"):
         read_export(tmp_path, SETTINGS)

@@ -11,8 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qaudit.sampling import (
-    AFTER_WINDOW, BEFORE_WINDOW, NO_QUOTA, PERSON_AUDITED, RECORD_AUDITED, WORKER_COOLDOWN,
-    DrawRules, History, draw_allocation, eligible_cases,
+    AFTER_WINDOW,
+    BEFORE_WINDOW,
+    NO_QUOTA,
+    PERSON_AUDITED,
+    RECORD_AUDITED,
+    WORKER_COOLDOWN,
+    DrawRules,
+    History,
+    draw_allocation,
+    eligible_cases,
 )
 
 QUADRANTS = ("North East", "Mid", "South")
@@ -77,7 +85,9 @@ def _draw(frame: pd.DataFrame, r: DrawRules, h: History, seed: int):  # type: ig
 
 @settings(max_examples=100, deadline=None)
 @given(scenarios())
-def test_nothing_excluded_is_ever_drawn(scenario: tuple[pd.DataFrame, DrawRules, History, int]) -> None:
+def test_nothing_excluded_is_ever_drawn(
+    scenario: tuple[pd.DataFrame, DrawRules, History, int],
+) -> None:
     frame, r, h, seed = scenario
     _, excluded, result = _draw(frame, r, h, seed)
     drawn = result.allocations
@@ -86,7 +96,8 @@ def test_nothing_excluded_is_ever_drawn(scenario: tuple[pd.DataFrame, DrawRules,
     assert not drawn["worker_id"].isin(h.cooldown_workers).any()
     days = drawn["completed_date"].to_numpy("datetime64[D]")
     assert (days >= np.datetime64(WINDOW[0])).all() and (days <= np.datetime64(WINDOW[1])).all()
-    assert all(r.quotas[(q, t)] > 0 for q, t in zip(drawn["quadrant"], drawn["stratum_type"]))
+    strata = zip(drawn["quadrant"], drawn["stratum_type"], strict=True)
+    assert all(r.quotas[(q, t)] > 0 for q, t in strata)
     assert sum(excluded.values()) + len(_draw(frame, r, h, seed)[0]) == len(frame)
 
 
@@ -124,7 +135,7 @@ def test_quotas_are_met_or_the_shortfall_is_reported_honestly(
             if not r.top_up:
                 pool = pool[pool["audit_type"] == s.audit_type]
             left = pool[~pool["record_id"].isin(drawn["record_id"])]
-            for worker, person in zip(left["worker_id"], left["person_id"]):
+            for worker, person in zip(left["worker_id"], left["person_id"], strict=True):
                 assert workers[worker] >= r.max_per_worker or person in persons
 
 
@@ -165,7 +176,8 @@ def test_every_eligible_case_can_be_drawn() -> None:
 
 def test_worker_audited_last_cycle_is_not_drawn() -> None:
     frame = cases_frame([case(1, worker="W-recent"), case(2, worker="W-other")])
-    _, excluded, result = _draw(frame, rules(), History(cooldown_workers=frozenset({"W-recent"})), 1)
+    history = History(cooldown_workers=frozenset({"W-recent"}))
+    _, excluded, result = _draw(frame, rules(), history, 1)
     assert result.allocations["worker_id"].tolist() == ["W-other"]
     assert excluded == {WORKER_COOLDOWN: 1}
 

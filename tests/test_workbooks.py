@@ -14,7 +14,12 @@ from openpyxl import load_workbook
 from conftest import FIXTURES, Result
 from qaudit.config import Settings
 from qaudit.forms import (
-    AUDIT_FIELDS, SELF_REFLECTION_FIELDS, FormCase, answer_name, audit_form, comment_name,
+    AUDIT_FIELDS,
+    SELF_REFLECTION_FIELDS,
+    FormCase,
+    answer_name,
+    audit_form,
+    comment_name,
     self_reflection_form,
 )
 from qaudit.questions import load_question_set
