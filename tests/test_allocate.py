@@ -282,3 +282,15 @@ def test_init_refuses_an_existing_workspace(
 ) -> None:
     result = run("init", workspace.root)
     assert result.code == 1 and "already a qaudit workspace" in result.stderr
+
+
+def test_csv_export_is_drawn_like_a_workbook(
+    run: Callable[..., Result], workspace: Workspace
+) -> None:
+    from conftest import EXAMPLES
+
+    result = allocate(run, workspace, EXAMPLES / "case-export.csv", "C1", "--seed", "4",
+                      "--dry-run", "--json")
+    data = json.loads(result.stdout)
+    assert result.code == 0 and data["export"]["sheet"] is None
+    assert len(data["allocations"]) + sum(s["shortfall"] for s in data["strata"]) == 40
