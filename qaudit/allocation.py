@@ -59,6 +59,7 @@ class AllocationPlan:
     allocations: list[AllocationRow]
     question_sets: dict[str, QuestionSet]
     out_dir: Path
+    workspace_id: str
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -182,6 +183,7 @@ def plan_allocation(
         request=request, seed=seed, due=due, export=export, excluded=excluded,
         eligible=len(eligible), draw=draw, allocations=allocations,
         question_sets=question_sets, out_dir=request.out or ws.cycle_dir(request.cycle),
+        workspace_id=store.workspace_id(),
     )
 
 
@@ -264,9 +266,12 @@ def _write_files(
     for a in plan.allocations:
         if a.audit_type not in audit_forms:
             audit_forms[a.audit_type] = audit_form(
-                plan.question_sets[a.audit_type], names[a.audit_type], settings.grades
+                plan.question_sets[a.audit_type], names[a.audit_type], settings.grades,
+                plan.workspace_id,
             )
-            reflection_forms[a.audit_type] = self_reflection_form(names[a.audit_type])
+            reflection_forms[a.audit_type] = self_reflection_form(
+                names[a.audit_type], plan.workspace_id
+            )
         case = FormCase(
             cycle=plan.request.cycle, reference=a.reference,
             audit_type_name=names[a.audit_type], person_id=a.person_id,

@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich import box
@@ -30,6 +30,7 @@ from qaudit.allocation import (
 )
 from qaudit.errors import QauditError
 from qaudit.exports import BAD_TYPE, parse_date
+from qaudit.reports import shortfall_sentence, unaudited_types_hint
 from qaudit.workspace import ENV_VAR, Workspace, init_workspace, open_workspace
 
 out = Console(highlight=False, soft_wrap=False)
@@ -248,9 +249,9 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
                   str(totals["shortfall"] or ""))
     out.print(table)
     for s in plan.shortfalls:
-        escaped = {k: escape(v) for k, v in names.items()}
-        out.print(_shortfall_sentence(s, escaped, ws.settings.sampling.max_cases_per_worker,
-                                      ws.settings.sampling.top_up_from_other_types))
+        sentence = shortfall_sentence(s, names, ws.settings.sampling.max_cases_per_worker,
+                                      ws.settings.sampling.top_up_from_other_types)
+        out.print(escape(sentence), style="bold red" if s["shortfall"] else None)
     if plan.excluded or export.unusable_counts:
         counts = Table(title="Not drawn from", title_justify="left", box=box.SIMPLE_HEAD)
         counts.add_column("Reason")
@@ -260,27 +261,7 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
         out.print(counts)
     if BAD_TYPE in export.unusable_counts:
         labels = Counter(export.unusable.loc[export.unusable["reason"] == BAD_TYPE, "detail"])
-        top = ", ".join(f"{label!r} ({n:,})" for label, n in labels.most_common(5))
-        out.print(escape(f"Work types not audited: {top}. If one should be, add it to the"
-                         " labels of its type under [audit_types] in qaudit.toml."))
-
-
-def _shortfall_sentence(s: dict[str, Any], names: dict[str, str], per_worker: int,
-                        top_up: bool) -> str:
-    head = f"{escape(s['quadrant'])} · {names[s['audit_type']]}: quota {s['quota']},"
-    if s["eligible"] < s["quota"]:
-        head += f" only {s['eligible']} eligible"
-    else:
-        head += (f" {s['eligible']} eligible but only {s['drawn']} could be drawn within"
-                 f" {per_worker} case(s) per worker and one per person")
-    parts = [head]
-    if s["topped_up"]:
-        sources = ", ".join(f"{names[k]} ({v})" for k, v in s["topped_up_from"].items())
-        parts.append(f"{s['topped_up']} topped up from the quadrant's {sources}")
-    if s["shortfall"]:
-        why = "" if top_up else " (top-up is off)"
-        parts.append(f"[bold red]{s['shortfall']} short[/bold red]{why}")
-    return "; ".join(parts) + "."
+        out.print(escape(unaudited_types_hint(dict(labels))))
 
 
 def main(argv: list[str] | None = None) -> None:

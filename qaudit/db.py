@@ -70,6 +70,12 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         CREATE INDEX allocations_person ON allocations(person_id);
         CREATE INDEX allocations_worker ON allocations(worker_id);
+        CREATE TABLE workspace (
+            id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO workspace (id, created_at)
+            VALUES (lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
         CREATE TABLE events (
             id INTEGER PRIMARY KEY,
             at TEXT NOT NULL,
@@ -191,6 +197,11 @@ class Store:
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, _now())
                 )
+
+    def workspace_id(self) -> str:
+        """A random id made with the database: forms carry it, so a form from another
+        workspace is recognised as foreign."""
+        return str(self.conn.execute("SELECT id FROM workspace").fetchone()[0])
 
     def schema_version(self) -> int:
         row = self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()

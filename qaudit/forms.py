@@ -216,22 +216,28 @@ class FormTemplate:
     handful of layouts, so each layout is built once.
     """
 
-    def __init__(self, sheet: _Sheet, kind: str, questions: QuestionSet | None) -> None:
+    def __init__(
+        self, sheet: _Sheet, kind: str, questions: QuestionSet | None, workspace_id: str
+    ) -> None:
         self.sheet = sheet
         self.kind = kind
         self.questions = questions
+        self.workspace_id = workspace_id
 
     def write(self, path: Path, case: FormCase) -> None:
         ws = self.sheet.ws
         for attribute, ref in self.sheet.case_cells.items():
             put(ws, ref, getattr(case, attribute))
         meta = self.sheet.wb["_qaudit"]
-        for row, value in enumerate(_meta(self.kind, case, self.questions).values(), start=1):
+        values = _meta(self.kind, case, self.questions, self.workspace_id).values()
+        for row, value in enumerate(values, start=1):
             put(meta, f"B{row}", value)
         save(self.sheet.wb, path)
 
 
-def audit_form(questions: QuestionSet, type_name: str, grades: dict[str, str]) -> FormTemplate:
+def audit_form(
+    questions: QuestionSet, type_name: str, grades: dict[str, str], workspace_id: str
+) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Audit")
     ws = sheet.ws
@@ -283,10 +289,10 @@ def audit_form(questions: QuestionSet, type_name: str, grades: dict[str, str]) -
     a4(ws)
     ws.print_title_rows = "1:1"
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
-    return FormTemplate(sheet, AUDIT_FORM, questions)
+    return FormTemplate(sheet, AUDIT_FORM, questions, workspace_id)
 
 
-def self_reflection_form(type_name: str) -> FormTemplate:
+def self_reflection_form(type_name: str, workspace_id: str) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Self-reflection")
     sheet.title(
@@ -301,18 +307,21 @@ def self_reflection_form(type_name: str) -> FormTemplate:
     protect(sheet.ws)
     a4(sheet.ws)
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
-    return FormTemplate(sheet, SELF_REFLECTION_FORM, None)
+    return FormTemplate(sheet, SELF_REFLECTION_FORM, None, workspace_id)
 
 
 _META_KEYS = (
-    "form_kind", "reference", "cycle", "question_set", "question_set_version",
+    "form_kind", "workspace", "reference", "cycle", "question_set", "question_set_version",
     "question_set_hash", "qaudit_version",
 )
 
 
-def _meta(kind: str, case: FormCase, questions: QuestionSet | None) -> dict[str, str]:
+def _meta(
+    kind: str, case: FormCase, questions: QuestionSet | None, workspace_id: str
+) -> dict[str, str]:
     values = {
         "form_kind": kind,
+        "workspace": workspace_id,
         "reference": case.reference,
         "cycle": case.cycle,
         "question_set": questions.id if questions else "",

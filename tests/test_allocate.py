@@ -294,3 +294,24 @@ def test_csv_export_is_drawn_like_a_workbook(
     data = json.loads(result.stdout)
     assert result.code == 0 and data["export"]["sheet"] is None
     assert len(data["allocations"]) + sum(s["shortfall"] for s in data["strata"]) == 40
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("not_a_workbook.xlsx", "is not an Excel workbook"),
+        ("empty.xlsx", "no header row found"),
+        ("missing_person_column.xlsx", "columns.person_id"),
+    ],
+)
+def test_wrong_export_is_one_line_exit_1_and_nothing_stored(
+    run: Callable[..., Result], workspace: Workspace, fixture: str, message: str
+) -> None:
+    from conftest import FIXTURES
+
+    result = allocate(run, workspace, FIXTURES / fixture, "C1")
+    assert result.code == 1
+    assert message in result.stderr and result.stderr.startswith("Error:")
+    assert "Traceback" not in result.stderr
+    assert stored_cycles(workspace) == []
+    assert not (workspace.root / "cycles").exists()

@@ -40,7 +40,7 @@ def case(**kw: object) -> FormCase:
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_formula_like_text_is_written_as_text(tmp_path: Path, text: str) -> None:
-    form = self_reflection_form("Care Act assessment")
+    form = self_reflection_form("Care Act assessment", "ws1")
     form.write(tmp_path / "f.xlsx", case(practitioner=text, team=text))
     ws = load_workbook(tmp_path / "f.xlsx")["Self-reflection"]
     cells = [c for row in ws.iter_rows() for c in row if c.value == text]
@@ -50,7 +50,7 @@ def test_formula_like_text_is_written_as_text(tmp_path: Path, text: str) -> None
 
 def test_audit_form_names_every_input_cell(tmp_path: Path) -> None:
     questions = load_question_set("mca_assessment")
-    audit_form(questions, "MCA", Settings().grades).write(tmp_path / "a.xlsx", case())
+    audit_form(questions, "MCA", Settings().grades, "ws1").write(tmp_path / "a.xlsx", case())
     wb = load_workbook(tmp_path / "a.xlsx")
     names = set(wb.defined_names)
     expected = {f.name for f in AUDIT_FIELDS}
@@ -67,7 +67,8 @@ def test_audit_form_names_every_input_cell(tmp_path: Path) -> None:
 
 def test_question_text_and_case_details_are_on_the_form(tmp_path: Path) -> None:
     questions = load_question_set("safeguarding_s42")
-    audit_form(questions, "Safeguarding", Settings().grades).write(tmp_path / "a.xlsx", case())
+    form = audit_form(questions, "Safeguarding", Settings().grades, "ws1")
+    form.write(tmp_path / "a.xlsx", case())
     ws = load_workbook(tmp_path / "a.xlsx")["Audit"]
     values = {c.value for row in ws.iter_rows() for c in row if c.value is not None}
     assert {"2026-27-C3-001", "123456", "Jo Lane", "Requires improvement"} <= values
@@ -76,12 +77,13 @@ def test_question_text_and_case_details_are_on_the_form(tmp_path: Path) -> None:
 
 def test_hidden_meta_sheet_identifies_the_form(tmp_path: Path) -> None:
     questions = load_question_set("care_act_review")
-    audit_form(questions, "Review", Settings().grades).write(tmp_path / "a.xlsx", case())
+    audit_form(questions, "Review", Settings().grades, "ws1").write(tmp_path / "a.xlsx", case())
     wb = load_workbook(tmp_path / "a.xlsx")
     meta = wb["_qaudit"]
     assert meta.sheet_state == "veryHidden"
     values = dict(meta.iter_rows(values_only=True))
     assert values["form_kind"] == "audit"
+    assert values["workspace"] == "ws1"
     assert values["reference"] == "2026-27-C3-001"
     assert values["question_set"] == "care_act_review"
     assert values["question_set_version"] == questions.version
@@ -89,7 +91,7 @@ def test_hidden_meta_sheet_identifies_the_form(tmp_path: Path) -> None:
 
 
 def test_one_layout_writes_many_cases_without_mixing_them(tmp_path: Path) -> None:
-    form = self_reflection_form("MCA")
+    form = self_reflection_form("MCA", "ws1")
     form.write(tmp_path / "1.xlsx", case(reference="R-001", practitioner="A"))
     form.write(tmp_path / "2.xlsx", case(reference="R-002", practitioner="B"))
     first = dict(load_workbook(tmp_path / "1.xlsx")["_qaudit"].iter_rows(values_only=True))
@@ -101,7 +103,7 @@ def test_one_layout_writes_many_cases_without_mixing_them(tmp_path: Path) -> Non
 
 
 def test_answer_cells_have_drop_downs(tmp_path: Path) -> None:
-    audit_form(load_question_set("mca_assessment"), "MCA", Settings().grades).write(
+    audit_form(load_question_set("mca_assessment"), "MCA", Settings().grades, "ws1").write(
         tmp_path / "a.xlsx", case()
     )
     wb = load_workbook(tmp_path / "a.xlsx")
