@@ -8,6 +8,7 @@ allocation behind.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -223,6 +224,10 @@ def commit_allocation(
         cycle = store.save_draw(
             request.cycle, request.date_from, request.date_to, plan.due, record,
             plan.allocations, redraw=request.redraw,
+            question_sets=[
+                (q.digest, q.id, q.version, json.dumps(q.model_dump(), ensure_ascii=False))
+                for q in plan.question_sets.values()
+            ],
         )
         if out.exists():
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from qaudit.errors import CycleError, WorkspaceError
 
@@ -70,6 +70,12 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         CREATE INDEX allocations_person ON allocations(person_id);
         CREATE INDEX allocations_worker ON allocations(worker_id);
+        CREATE TABLE question_sets (
+            hash TEXT PRIMARY KEY,
+            id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            content_json TEXT NOT NULL
+        );
         CREATE TABLE workspace (
             id TEXT NOT NULL,
             created_at TEXT NOT NULL
@@ -82,6 +88,60 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             cycle_id INTEGER REFERENCES cycles(id),
             kind TEXT NOT NULL,
             detail_json TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        "returns, answers, RI monitoring and escalations",
+        """
+        CREATE TABLE returns (
+            id INTEGER PRIMARY KEY,
+            allocation_id INTEGER NOT NULL REFERENCES allocations(id),
+            kind TEXT NOT NULL CHECK (kind IN ('audit', 'self_reflection')),
+            file_name TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            replaced_at TEXT,
+            grade TEXT,
+            fields_json TEXT NOT NULL,
+            warnings_json TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX returns_one_current ON returns(allocation_id, kind)
+            WHERE replaced_at IS NULL;
+        CREATE INDEX returns_file ON returns(file_sha256);
+        CREATE TABLE answers (
+            return_id INTEGER NOT NULL REFERENCES returns(id),
+            question_id TEXT NOT NULL,
+            aspect TEXT NOT NULL,
+            answer TEXT NOT NULL CHECK (answer IN ('Yes', 'No', 'N/A')),
+            comment TEXT NOT NULL,
+            PRIMARY KEY (return_id, question_id)
+        );
+        CREATE TABLE ri_items (
+            id INTEGER PRIMARY KEY,
+            allocation_id INTEGER NOT NULL UNIQUE REFERENCES allocations(id),
+            opened_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'withdrawn')),
+            closed_at TEXT,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE ri_steps (
+            id INTEGER PRIMARY KEY,
+            ri_id INTEGER NOT NULL REFERENCES ri_items(id),
+            step TEXT NOT NULL,
+            done_on TEXT NOT NULL,
+            note TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE TABLE escalations (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL UNIQUE REFERENCES returns(id),
+            escalated_to TEXT NOT NULL,
+            manager_name TEXT NOT NULL,
+            escalated_on TEXT NOT NULL,
+            note TEXT NOT NULL
         );
         """,
     ),
@@ -135,15 +195,15 @@ class DrawRecord:
     strata: list[dict[str, Any]]
 
 
-class Store:
-    """One open workspace database."""
+class _DrawStore:
+    """One open workspace database: connection, migrations, cycles and draws."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
 
     @classmethod
-    def open(cls, path: Path, create: bool = False) -> Store:
+    def open(cls, path: Path, create: bool = False) -> Self:
         if not create and not path.exists():
             raise WorkspaceError(
                 f"the workspace database {path} is missing. Run `qaudit init` in the"
@@ -231,15 +291,11 @@ class Store:
         return int(row[0]) if row else None
 
     def has_returns(self, cycle_id: int) -> bool:
-        """Whether any audit of the cycle has come back (returns arrive with ingest)."""
-        exists = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'returns'"
-        ).fetchone()
-        if not exists:
-            return False
+        """Whether any form of the cycle's current draw has come back."""
         row = self.conn.execute(
             "SELECT 1 FROM returns r JOIN allocations a ON a.id = r.allocation_id"
-            " JOIN draws d ON d.id = a.draw_id WHERE d.cycle_id = ? LIMIT 1",
+            " JOIN draws d ON d.id = a.draw_id WHERE d.cycle_id = ? AND d.replaced_at IS NULL"
+            " LIMIT 1",
             (cycle_id,),
         ).fetchone()
         return row is not None
@@ -275,6 +331,7 @@ class Store:
         record: DrawRecord,
         allocations: Sequence[AllocationRow],
         redraw: bool,
+        question_sets: Sequence[tuple[str, str, str, str]] = (),
     ) -> Cycle:
         """Store a cycle's draw in one transaction; with ``redraw``, replace the current one."""
         with self.transaction() as conn:
@@ -320,6 +377,11 @@ class Store:
                 ),
             )
             draw_id = int(cur.lastrowid or 0)
+            conn.executemany(
+                "INSERT OR IGNORE INTO question_sets (hash, id, version, content_json)"
+                " VALUES (?, ?, ?, ?)",
+                question_sets,
+            )
             conn.executemany(
                 "INSERT INTO allocations (draw_id, reference, record_id, person_id, audit_type,"
                 " stratum_type, quadrant, worker_id, worker_name, team, service_manager,"
@@ -386,3 +448,210 @@ def _cycle(row: Sequence[Any]) -> Cycle:
         int(row[0]), row[1], date.fromisoformat(row[2]), date.fromisoformat(row[3]),
         date.fromisoformat(row[4]),
     )
+
+
+# --- returns ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedAllocation:
+    id: int
+    row: AllocationRow
+    cycle: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class StoredReturn:
+    id: int
+    file_sha256: str
+    content_hash: str
+
+
+RI_STEPS: dict[str, str] = {
+    "corrective-action": "Corrective action by the team manager",
+    "psw-meeting": "Discussed at the six-weekly meeting with the Principal Social Worker",
+    "esca-referral": "Discussed with the training academy (ESCA)",
+}
+
+
+class Store(_DrawStore):
+    """One open workspace database, with returns, RI monitoring and escalations."""
+
+    def issued(self, reference: str) -> IssuedAllocation | None:
+        row = self.conn.execute(
+            "SELECT a.id, a.reference, a.record_id, a.person_id, a.audit_type, a.stratum_type,"
+            " a.quadrant, a.worker_id, a.worker_name, a.team, a.service_manager,"
+            " a.completed_date, a.question_set, a.question_set_version, a.question_set_hash,"
+            " c.name, c.due_date FROM allocations a JOIN draws d ON d.id = a.draw_id"
+            " JOIN cycles c ON c.id = d.cycle_id"
+            " WHERE a.reference = ? AND d.replaced_at IS NULL",
+            (reference,),
+        ).fetchone()
+        if row is None:
+            return None
+        return IssuedAllocation(int(row[0]), AllocationRow(*row[1:15]), row[15],
+                                date.fromisoformat(row[16]))
+
+    def question_set_content(self, digest: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT content_json FROM question_sets WHERE hash = ?", (digest,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def current_return(self, allocation_id: int, kind: str) -> StoredReturn | None:
+        row = self.conn.execute(
+            "SELECT id, file_sha256, content_hash FROM returns"
+            " WHERE allocation_id = ? AND kind = ? AND replaced_at IS NULL",
+            (allocation_id, kind),
+        ).fetchone()
+        return StoredReturn(int(row[0]), row[1], row[2]) if row else None
+
+    def store_return(
+        self,
+        allocation_id: int,
+        kind: str,
+        *,
+        file_name: str,
+        file_sha256: str,
+        content_hash: str,
+        grade: str | None,
+        fields: dict[str, str],
+        answers: Sequence[tuple[str, str, str, str]],
+        warnings: Sequence[str],
+        replace: StoredReturn | None,
+        escalation: tuple[str, str, str, str] | None,
+        ri_grade: bool,
+    ) -> int:
+        """Store one returned form, all of it or nothing; ``replace`` keeps the old as history."""
+        now = _now()
+        with self.transaction() as conn:
+            if replace is not None:
+                conn.execute("UPDATE returns SET replaced_at = ? WHERE id = ?", (now, replace.id))
+            cur = conn.execute(
+                "INSERT INTO returns (allocation_id, kind, file_name, file_sha256, content_hash,"
+                " received_at, grade, fields_json, warnings_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (allocation_id, kind, file_name, file_sha256, content_hash, now, grade,
+                 json.dumps(fields, ensure_ascii=False), json.dumps(list(warnings))),
+            )
+            return_id = int(cur.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO answers (return_id, question_id, aspect, answer, comment)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(return_id, *a) for a in answers],
+            )
+            if escalation is not None:
+                conn.execute(
+                    "INSERT INTO escalations (return_id, escalated_to, manager_name,"
+                    " escalated_on, note) VALUES (?, ?, ?, ?, ?)",
+                    (return_id, *escalation),
+                )
+            if kind == "audit":
+                self._sync_ri(conn, allocation_id, ri_grade, now)
+            self._log(conn, None, "replace" if replace else "return",
+                      {"allocation_id": allocation_id, "kind": kind, "return_id": return_id,
+                       "file": file_name})
+        return return_id
+
+    @staticmethod
+    def _sync_ri(conn: sqlite3.Connection, allocation_id: int, ri_grade: bool, now: str) -> None:
+        item = conn.execute(
+            "SELECT id, status FROM ri_items WHERE allocation_id = ?", (allocation_id,)
+        ).fetchone()
+        if ri_grade and item is None:
+            conn.execute(
+                "INSERT INTO ri_items (allocation_id, opened_at, status) VALUES (?, ?, 'open')",
+                (allocation_id, now),
+            )
+        elif ri_grade and item[1] == "withdrawn":
+            conn.execute("UPDATE ri_items SET status = 'open', closed_at = NULL, note = ''"
+                         " WHERE id = ?", (item[0],))
+        elif not ri_grade and item is not None and item[1] == "open":
+            conn.execute(
+                "UPDATE ri_items SET status = 'withdrawn', closed_at = ?,"
+                " note = 'regraded by a replacement return' WHERE id = ?",
+                (now, item[0]),
+            )
+
+    def returns_count(self) -> int:
+        return int(self.conn.execute(
+            "SELECT count(*) FROM returns WHERE replaced_at IS NULL").fetchone()[0])
+
+    def ri_list(self, cycle: str | None) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT i.id, a.reference, c.name, a.quadrant, a.team, a.worker_name,"
+            " json_extract(r.fields_json, '$.auditor_name'),"
+            " json_extract(r.fields_json, '$.ri_action'), json_extract(r.fields_json, '$.ri_by'),"
+            " json_extract(r.fields_json, '$.ri_due'), i.opened_at, i.status, i.closed_at, i.note"
+            " FROM ri_items i JOIN allocations a ON a.id = i.allocation_id"
+            " JOIN draws d ON d.id = a.draw_id JOIN cycles c ON c.id = d.cycle_id"
+            " LEFT JOIN returns r ON r.allocation_id = a.id AND r.kind = 'audit'"
+            "  AND r.replaced_at IS NULL"
+            " WHERE d.replaced_at IS NULL AND (? IS NULL OR c.name = ?) ORDER BY a.reference",
+            (cycle, cycle),
+        ).fetchall()
+        steps: dict[int, dict[str, str]] = {}
+        for ri_id, step, done_on in self.conn.execute(
+            "SELECT ri_id, step, done_on FROM ri_steps ORDER BY id"
+        ):
+            steps.setdefault(ri_id, {})[step] = done_on
+        keys = ("reference", "cycle", "quadrant", "team", "practitioner", "auditor",
+                "action", "action_by", "action_due", "opened_at", "status", "closed_at", "note")
+        return [dict(zip(keys, r[1:], strict=True)) | {"steps": steps.get(r[0], {})}
+                for r in rows]
+
+    def _ri_id(self, reference: str) -> int:
+        row = self.conn.execute(
+            "SELECT i.id FROM ri_items i JOIN allocations a ON a.id = i.allocation_id"
+            " JOIN draws d ON d.id = a.draw_id WHERE a.reference = ? AND d.replaced_at IS NULL",
+            (reference,),
+        ).fetchone()
+        if row is None:
+            raise CycleError(
+                f"{reference} is not on the Requires improvement list; `qaudit ri` lists it."
+            )
+        return int(row[0])
+
+    def record_ri_step(self, reference: str, step: str, done_on: date, note: str) -> None:
+        ri_id = self._ri_id(reference)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO ri_steps (ri_id, step, done_on, note, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (ri_id, step, done_on.isoformat(), note, _now()),
+            )
+            self._log(conn, None, "ri_step", {"reference": reference, "step": step})
+
+    def close_ri(self, reference: str, note: str) -> None:
+        ri_id = self._ri_id(reference)
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE ri_items SET status = 'closed', closed_at = ?, note = ? WHERE id = ?",
+                (_now(), note, ri_id),
+            )
+            self._log(conn, None, "ri_closed", {"reference": reference})
+
+    def escalation_list(self, cycle: str | None) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT a.reference, c.name, a.quadrant, a.team, e.escalated_to, e.manager_name,"
+            " e.escalated_on, e.note FROM escalations e JOIN returns r ON r.id = e.return_id"
+            " JOIN allocations a ON a.id = r.allocation_id JOIN draws d ON d.id = a.draw_id"
+            " JOIN cycles c ON c.id = d.cycle_id WHERE r.replaced_at IS NULL"
+            " AND d.replaced_at IS NULL AND (? IS NULL OR c.name = ?)"
+            " ORDER BY e.escalated_on, a.reference",
+            (cycle, cycle),
+        ).fetchall()
+        keys = ("reference", "cycle", "quadrant", "team", "escalated_to", "manager",
+                "escalated_on", "note")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def answers_for(self, reference: str) -> dict[str, tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT n.question_id, n.answer, n.comment FROM answers n"
+            " JOIN returns r ON r.id = n.return_id JOIN allocations a ON a.id = r.allocation_id"
+            " JOIN draws d ON d.id = a.draw_id WHERE a.reference = ? AND r.replaced_at IS NULL"
+            " AND d.replaced_at IS NULL",
+            (reference,),
+        )
+        return {q: (ans, cmt) for q, ans, cmt in rows}

@@ -1,0 +1,194 @@
+"""Fill generated forms the way people do, for the demo and the tests. Synthetic only.
+
+    python examples/fill_forms.py CYCLE_DIR RETURNS_DIR [--seed N] [--mistakes DIR]
+
+Auditors type answers in varied case and spacing (``yes``, `` Y ``, ``n/a``), add some
+comments, grade some cases Requires improvement with corrective actions, escalate one,
+and one inserts a row above the questions. About nine in ten audits and eight in ten
+self-reflections come back. With ``--mistakes``, a few more forms are filled wrongly
+(an unknown grade, no rationale, a formula, an escalation without whom or when) so the
+demo can show what ingest refuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.cell_range import CellRange
+from openpyxl.worksheet.worksheet import Worksheet
+
+GRADES = ("Requires improvement", "Adequate", "Good", "Outstanding")
+GRADE_WEIGHTS = (0.1, 0.25, 0.5, 0.15)
+NO_RATE = {"Requires improvement": 0.45, "Adequate": 0.25, "Good": 0.08, "Outstanding": 0.02}
+AUDITORS = ("Ruth Okonjo", "Marcus Fenwick", "Priya Raman", "Tom Ashdown", "Helen Cartwright",
+            "Grace Mbeki", "Daniel Wren", "Sofia Lindqvist")
+ROLES = ("Senior Practitioner", "senior practitioner", "Advanced Practitioner", "Practice Lead",
+         "Team Manager")
+COMMENTS = (
+    "Clear record of the person's own words.", "No evidence of this in the case notes.",
+    "Partly: discussed but not recorded in detail.", "Good use of the person's strengths.",
+    "Carer's views recorded separately.", "Advocacy not considered.",
+)
+
+
+def named_cell(wb: Workbook, name: str) -> tuple[Worksheet, str]:
+    ((sheet, ref),) = list(wb.defined_names[name].destinations)
+    return wb[sheet], ref.replace("$", "")
+
+
+def put(wb: Workbook, name: str, value: Any) -> None:
+    ws, ref = named_cell(wb, name)
+    ws[ref].value = value
+
+
+def typed(answer: str, rng: random.Random) -> str:
+    """An answer as a person might type it instead of choosing from the drop-down."""
+    variants = {
+        "Yes": ["Yes", "Yes", "yes", " Yes ", "Y", "YES"],
+        "No": ["No", "No", "no", "N", " no"],
+        "N/A": ["N/A", "n/a", "NA", "N/a"],
+    }[answer]
+    return rng.choice(variants)
+
+
+def insert_rows_like_excel(wb: Workbook, ws: Worksheet, idx: int, amount: int = 1) -> None:
+    """Insert rows as Excel does: names, merged cells and drop-downs below move down."""
+    ws.insert_rows(idx, amount)
+    for name, definition in list(wb.defined_names.items()):
+        sheet, ref = next(iter(definition.destinations))
+        m = re.match(r"^\$([A-Z]+)\$(\d+)$", ref)
+        if sheet == ws.title and m and int(m[2]) >= idx:
+            target = f"'{sheet}'!${m[1]}${int(m[2]) + amount}"
+            wb.defined_names[name] = DefinedName(name, attr_text=target)
+    for merged in list(ws.merged_cells.ranges):
+        if merged.min_row >= idx:
+            ws.merged_cells.remove(merged)
+            moved = CellRange(merged.coord)
+            moved.shift(row_shift=amount)
+            ws.merged_cells.add(moved)
+    for dv in ws.data_validations.dataValidation:
+        ranges = []
+        for cell_range in dv.sqref.ranges:
+            moved = CellRange(cell_range.coord)
+            if moved.min_row >= idx:
+                moved.shift(row_shift=amount)
+            ranges.append(moved.coord)
+        dv.sqref = " ".join(ranges)  # type: ignore[assignment]
+
+
+def meta(wb: Workbook) -> dict[str, str]:
+    return {str(k): str(v) for k, v, *_ in wb["_qaudit"].iter_rows(values_only=True)}
+
+
+def fill_audit(
+    src: Path, dst: Path, rng: random.Random, *, grade: str | None = None,
+    escalate: bool = False, insert_row: bool = False, overrides: Mapping[str, Any] = (),
+    when: date | None = None,
+) -> dict[str, Any]:
+    """Fill one audit form; returns what was meant (answers normalised) for checking."""
+    wb = load_workbook(src)
+    grade = grade or rng.choices(GRADES, GRADE_WEIGHTS)[0]
+    questions = sorted(n[4:] for n in wb.defined_names if n.startswith("ans_"))
+    meant: dict[str, Any] = {"grade": grade, "answers": {}}
+    for qid in questions:
+        roll = rng.random()
+        answer = "N/A" if roll < 0.06 else ("No" if roll < 0.06 + NO_RATE[grade] else "Yes")
+        put(wb, f"ans_{qid}", typed(answer, rng))
+        comment = rng.choice(COMMENTS) if rng.random() < 0.3 else None
+        put(wb, f"cmt_{qid}", comment)
+        meant["answers"][qid] = (answer, comment or "")
+    done = when or date.today() - timedelta(days=rng.randint(0, 3))
+    put(wb, "grade", grade if rng.random() < 0.8 else f" {grade.lower()} ")
+    put(wb, "rationale", f"Graded {grade} on the evidence in the assessment and case notes.")
+    put(wb, "strengths", "The person's wishes are clear throughout." if rng.random() < 0.7
+        else None)
+    put(wb, "learning", "Record the eligibility outcomes explicitly to reach Good or better.")
+    put(wb, "share_good_practice", "Yes" if grade in GRADES[2:] and rng.random() < 0.5 else "No")
+    if grade == GRADES[0]:
+        put(wb, "ri_action", "Team manager to review the assessment with the practitioner.")
+        put(wb, "ri_by", "Team manager")
+        put(wb, "ri_due", done + timedelta(days=28))
+    put(wb, "esc_raised", "Yes" if escalate else "No")
+    if escalate:
+        put(wb, "esc_to", "Team manager")
+        put(wb, "esc_name", "A. Manager")
+        put(wb, "esc_date", done)
+        put(wb, "esc_note", "Risk to the person not followed up; manager agreed a visit.")
+    put(wb, "auditor_name", rng.choice(AUDITORS))
+    put(wb, "auditor_role", rng.choice(ROLES))
+    put(wb, "auditor_date", done)
+    for name, value in dict(overrides).items():
+        put(wb, name, value)
+    if insert_row:
+        ws, ref = named_cell(wb, f"ans_{questions[0]}")
+        insert_rows_like_excel(wb, ws, int(re.sub(r"\D", "", ref)) - 1)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(dst)
+    return meant
+
+
+def fill_reflection(src: Path, dst: Path, rng: random.Random) -> None:
+    wb = load_workbook(src)
+    put(wb, "sr_went_well", "I involved the person's daughter as they wished.")
+    put(wb, "sr_differently", "Record the strengths conversation in more detail."
+        if rng.random() < 0.6 else None)
+    put(wb, "sr_support", "Training on the eligibility regulations." if rng.random() < 0.4
+        else None)
+    put(wb, "sr_grade", rng.choice([*GRADES[1:], None]))
+    put(wb, "sr_date", date.today() - timedelta(days=rng.randint(0, 5)))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(dst)
+
+
+MISTAKES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("unknown-grade", {"grade": "Excellent"}),
+    ("no-rationale", {"rationale": None}),
+    ("formula-answer", {"ans_V1": "=1+1"}),
+    ("escalation-without-whom", {"esc_raised": "Yes", "esc_to": None, "esc_date": None}),
+)
+
+
+def fill_cycle(cycle_dir: Path, out: Path, seed: int, mistakes: Path | None) -> None:
+    rng = random.Random(seed)
+    forms = sorted((cycle_dir / "audit-forms").glob("*-audit.xlsx"))
+    returned = [f for f in forms if rng.random() < 0.9]
+    left = [f for f in forms if f not in returned]
+    escalated = inserted = False
+    for form in returned:
+        grade = rng.choices(GRADES, GRADE_WEIGHTS)[0]
+        escalate = grade == GRADES[0] and not escalated
+        fill_audit(form, out / form.name, rng, grade=grade, escalate=escalate,
+                   insert_row=not inserted)
+        escalated |= escalate
+        inserted = True
+    for form in sorted((cycle_dir / "self-reflection").glob("*.xlsx")):
+        if rng.random() < 0.8:
+            fill_reflection(form, out / form.name, rng)
+    if mistakes is not None:
+        for (label, overrides), form in zip(MISTAKES, left, strict=False):
+            fill_audit(form, mistakes / f"{form.stem}-{label}.xlsx", rng, grade="Good",
+                       overrides=overrides)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cycle_dir", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mistakes", type=Path)
+    args = parser.parse_args()
+    fill_cycle(args.cycle_dir, args.out, args.seed, args.mistakes)
+    print(f"Filled forms in {args.out}" + (f"; wrong ones in {args.mistakes}"
+                                            if args.mistakes else ""))
+
+
+if __name__ == "__main__":
+    main()
