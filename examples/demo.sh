@@ -33,8 +33,33 @@ sys.exit(0 if same else 1)
 PY
 
 echo
+echo "== Auditors and practitioners fill the forms (examples/fill_forms.py) and send them back"
+python3 "$here/fill_forms.py" "$ws/cycles/2026-27-C3" "$demo/returns" --seed 7 \
+  --mistakes "$demo/returns-with-mistakes"
+
+echo
+echo "== qaudit ingest: take the returns back"
+qaudit -w "$ws" ingest "$demo/returns"
+
+echo
+echo "== Some forms came back wrong: ingest refuses them whole and says why (exit status 1)"
+if qaudit -w "$ws" ingest "$demo/returns-with-mistakes"; then
+  echo "expected these forms to be refused" >&2; exit 1
+fi
+
+echo
+echo "== The same returns again change nothing"
+qaudit -w "$ws" ingest "$demo/returns"
+
+echo
+echo "== The Requires improvement monitoring list and the escalations"
+qaudit -w "$ws" ri --cycle "2026-27 C3"
+qaudit -w "$ws" escalations
+
+echo
 echo "Demo workspace: $ws"
 echo "  Register:              $ws/cycles/2026-27-C3/register.xlsx"
 echo "  Service Manager books: $ws/cycles/2026-27-C3/service-managers/"
 echo "  Audit forms:           $ws/cycles/2026-27-C3/audit-forms/"
 echo "  Self-reflection forms: $ws/cycles/2026-27-C3/self-reflection/"
+echo "  Returned forms:        $demo/returns/"

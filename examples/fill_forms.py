@@ -44,9 +44,17 @@ def named_cell(wb: Workbook, name: str) -> tuple[Worksheet, str]:
     return wb[sheet], ref.replace("$", "")
 
 
+class Typed(str):
+    """Text typed without a leading apostrophe: Excel makes ``=1+1`` a formula, ``#N/A`` an
+    error. Plain strings are written as text, as a person's apostrophe would keep them."""
+
+
 def put(wb: Workbook, name: str, value: Any) -> None:
     ws, ref = named_cell(wb, name)
-    ws[ref].value = value
+    cell = ws[ref]
+    cell.value = value
+    if isinstance(value, str) and not isinstance(value, Typed):
+        cell.data_type = "s"
 
 
 def typed(answer: str, rng: random.Random) -> str:
@@ -151,7 +159,7 @@ def fill_reflection(src: Path, dst: Path, rng: random.Random) -> None:
 MISTAKES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("unknown-grade", {"grade": "Excellent"}),
     ("no-rationale", {"rationale": None}),
-    ("formula-answer", {"ans_V1": "=1+1"}),
+    ("formula-answer", {"ans_V1": Typed("=1+1")}),
     ("escalation-without-whom", {"esc_raised": "Yes", "esc_to": None, "esc_date": None}),
 )
 

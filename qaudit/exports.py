@@ -13,6 +13,7 @@ per column rather than Python work per cell.
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import re
@@ -292,14 +293,12 @@ def _read_xlsx(
     where = f" (sheet {sheet!r})" if sheet else ""
     header = _require_columns(_best_header(heads, aliases), path, where)
     chosen = loaded[header.sheet or names[0]]
-    total = max(chosen.height - header.index - 1, 0) if chosen.height else None
-    rows: list[list[Any]] = []
-    for i, row in enumerate(chosen.iter_rows()):
-        if i > header.index:
-            rows.append(row)
-            if progress is not None and len(rows) % 50_000 == 0:
-                progress(len(rows), total)
+    # Read from cell A1, as the header scan did: iter_rows() would start at the first
+    # used column and shift every field of an export whose column A is empty.
+    rows: list[list[Any]] = chosen.to_python(skip_empty_area=False)[header.index + 1:]
     book.close()
+    if progress is not None:
+        progress(len(rows), len(rows))
     return header, rows, header.index + 2
 
 
@@ -343,12 +342,20 @@ def _read_csv(
 # --- normalisation -------------------------------------------------------------------
 
 
-def _column(rows: list[list[Any]], index: int | None) -> np.ndarray:
+def _grid(rows: list[list[Any]]) -> np.ndarray:
+    """Rows as one 2-D object array, short rows padded: columns are then slices."""
+    width = max((len(r) for r in rows), default=0)
+    if any(len(r) != width for r in rows):
+        rows = [[*r, *[""] * (width - len(r))] for r in rows]
+    grid = np.empty((len(rows), width), dtype=object)
+    grid[:] = rows
+    return grid
+
+
+def _column(grid: np.ndarray, index: int | None) -> np.ndarray:
     if index is None:
-        return np.full(len(rows), "", dtype=object)
-    out = np.empty(len(rows), dtype=object)
-    out[:] = [r[index] if index < len(r) else "" for r in rows]
-    return out
+        return np.full(grid.shape[0], "", dtype=object)
+    return grid[:, index]
 
 
 def _by_unique(values: np.ndarray, fn: Callable[[Any], Any], fill: Any = "") -> np.ndarray:
@@ -366,16 +373,28 @@ def read_export(
     """Read a case export and split it into usable cases and unusable rows (with reasons)."""
     kind = _file_kind(path)
     aliases = settings.columns
-    if kind == "xlsx":
-        header, rows, first_row = _read_xlsx(path, aliases, sheet, progress)
-    else:
-        header, rows, first_row = _read_csv(path, aliases, progress)
-    if not rows:
-        raise ExportError(f"{path} has a header row but no data under it. Export it again.")
+    # Millions of short-lived cell objects make the cyclic collector run again and again
+    # for nothing: none of them form cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if kind == "xlsx":
+            header, rows, first_row = _read_xlsx(path, aliases, sheet, progress)
+        else:
+            header, rows, first_row = _read_csv(path, aliases, progress)
+        if not rows:
+            raise ExportError(
+                f"{path} has a header row but no data under it. Export it again."
+            )
+        grid = _grid(rows)
+        del rows
+    finally:
+        if collecting:
+            gc.enable()
 
     m = header.mapping
-    raw = {f: _column(rows, m.get(f)) for f in CANONICAL_FIELDS}
-    del rows
+    raw = {f: _column(grid, m.get(f)) for f in CANONICAL_FIELDS}
+    del grid
     type_lookup = settings.audit_type_lookup()
     quadrant_lookup = settings.quadrant_lookup()
 

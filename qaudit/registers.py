@@ -11,6 +11,7 @@ import pandas as pd
 from openpyxl import Workbook
 
 from qaudit.db import AllocationRow
+from qaudit.exports import BAD_TYPE
 from qaudit.forms import AUDITOR_ROLES
 from qaudit.xlsx import (
     BOLD,
@@ -85,13 +86,23 @@ def write_register(
          *(("Unusable row", r, n) for r, n in unusable_counts.items())],
         (16, 50, 10),
     )
+    # Rows of work that is simply not audited (financial assessments, contacts...) can be
+    # most of an export; they are listed by work type, every other unusable row by itself.
+    other_work = unusable["reason"] == BAD_TYPE
     ws = wb.create_sheet("Unusable rows")
     write_table(
         ws,
         ("Export row", "Reason", "Detail", "Record ID", "Person ID", "Work type", "Completed",
          "Worker ID", "Team", "Quadrant"),
-        unusable.itertuples(index=False, name=None),
+        unusable.loc[~other_work].itertuples(index=False, name=None),
         (11, 32, 30, 14, 12, 26, 18, 12, 28, 14),
+    )
+    by_label = unusable.loc[other_work].groupby("detail", sort=True)["source_row"]
+    ws = wb.create_sheet("Other work types")
+    write_table(
+        ws, ("Work type in the export", "Rows", "First export row", "Last export row"),
+        ((label, len(rows), int(rows.min()), int(rows.max())) for label, rows in by_label),
+        (40, 10, 16, 16),
     )
     ws = wb.create_sheet("Draw")
     write_table(ws, ("Fact", "Value"), draw_facts, (28, 90))

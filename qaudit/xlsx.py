@@ -24,6 +24,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 # Control characters XML 1.0 cannot hold; tab, newline and carriage return are allowed.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_CELL_TEXT = 32_767
+_FORMULA_START = frozenset("=+-@\t\r")
 
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
@@ -63,18 +64,36 @@ def _assign(cell: Cell, value: Any) -> None:
         cell.value = value
 
 
-def text_row(ws: Worksheet, values: Sequence[Any]) -> list[WriteOnlyCell]:
-    """One row for a write-only sheet, strings as text."""
+def text_row(ws: Worksheet, values: Sequence[Any]) -> list[Any]:
+    """One row for a write-only sheet, strings as text.
+
+    Plain values go through as they are (fast); only strings openpyxl would take for a
+    formula or cannot hold, and dates (which need a format), become styled cells.
+    """
+    row: list[Any] = []
+    for value in values:
+        if isinstance(value, str):
+            if value[:1] in _FORMULA_START or _ILLEGAL.search(value) or len(value) > MAX_CELL_TEXT:
+                cell = WriteOnlyCell(ws)
+                _assign(cell, value)
+                row.append(cell)
+            else:
+                row.append(value)
+        elif isinstance(value, datetime | date):
+            cell = WriteOnlyCell(ws)
+            _assign(cell, value)
+            row.append(cell)
+        else:
+            row.append(value)
+    return row
+
+
+def header_row(ws: Worksheet, values: Sequence[str]) -> list[WriteOnlyCell]:
     cells = []
     for value in values:
         cell = WriteOnlyCell(ws)
         _assign(cell, value)
         cells.append(cell)
-    return cells
-
-
-def header_row(ws: Worksheet, values: Sequence[str]) -> list[WriteOnlyCell]:
-    cells = text_row(ws, values)
     for cell in cells:
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL

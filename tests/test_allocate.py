@@ -39,7 +39,8 @@ def test_allocate_writes_register_forms_and_manager_workbooks(
     assert len(forms) == len(reflections) == 120
     assert forms[0].name == "2026-27-C3-001-audit.xlsx"
     register = load_workbook(out / "register.xlsx", read_only=True)
-    assert register.sheetnames == ["Allocations", "Strata", "Excluded", "Unusable rows", "Draw"]
+    assert register.sheetnames == ["Allocations", "Strata", "Excluded", "Unusable rows",
+                                   "Other work types", "Draw"]
     rows = list(register["Allocations"].iter_rows(min_row=2, values_only=True))
     assert len(rows) == 120
     managers = sorted(p.name for p in (out / "service-managers").iterdir())
@@ -50,7 +51,10 @@ def test_allocate_writes_register_forms_and_manager_workbooks(
     assert "Seed 7" in result.stdout and "120" in result.stdout
     unusable = list(register["Unusable rows"].iter_rows(min_row=2, values_only=True))
     assert {r[1] for r in unusable} >= {"missing person id", "duplicate record id",
-                                        "work type is not an audit type"}
+                                        "completed date not understood"}
+    other = {r[0]: r[1] for r in register["Other work types"].iter_rows(min_row=2,
+                                                                        values_only=True)}
+    assert other["Financial Assessment"] > 100
 
 
 def test_json_lists_every_allocation_with_iso_dates(

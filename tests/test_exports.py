@@ -161,3 +161,18 @@ def test_semicolon_csv_in_windows_encoding_is_read(tmp_path: Path) -> None:
     path.write_bytes(text.encode("cp1252"))
     export = read_export(path, SETTINGS)
     assert export.cases["worker_name"].tolist() == ["Zoë Brontë"]
+
+
+def test_export_with_empty_first_column_reads_the_right_fields(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append([None, "Record ID", "Person ID", "Work Type", "Completed Date", "Worker ID", "Team",
+               "Service Manager", "Quadrant"])
+    for i in range(3):
+        ws.append([None, 100 + i, 200 + i, "MCA", date(2026, 9, 5), "W1", "T", "SM", "Mid"])
+    wb.save(tmp_path / "export.xlsx")
+    export = read_export(tmp_path / "export.xlsx", SETTINGS)
+    assert export.cases["record_id"].tolist() == ["100", "101", "102"]
+    assert export.cases["person_id"].tolist() == ["200", "201", "202"]
