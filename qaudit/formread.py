@@ -18,6 +18,7 @@ from typing import Any
 import openpyxl
 
 from qaudit.errors import QauditError
+from qaudit.xlsx import read_text
 
 MAX_FILE_BYTES = 20 * 1024**2
 MAX_ENTRIES = 400
@@ -110,15 +111,15 @@ def read_form(path: Path) -> RawForm:
     meta: dict[str, str] = {}
     for key, value, *_ in wb[META_SHEET].iter_rows(values_only=True):
         if isinstance(key, str):
-            meta[key] = "" if value is None else str(value)
+            meta[key] = "" if value is None else read_text(str(value))
     cells: dict[str, NamedCell] = {}
     for name, definition in wb.defined_names.items():
         for sheet, ref in definition.destinations:
             if sheet not in wb.sheetnames or ":" in ref:
                 continue
             cell = wb[sheet][ref.replace("$", "")]
-            cells[name] = NamedCell(name, sheet, ref.replace("$", ""), cell.value,
-                                    cell.data_type)
+            value = read_text(cell.value) if isinstance(cell.value, str) else cell.value
+            cells[name] = NamedCell(name, sheet, ref.replace("$", ""), value, cell.data_type)
             break
     wb.close()
     return RawForm(path, digest, meta, cells)

@@ -21,8 +21,11 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-# Control characters XML 1.0 cannot hold; tab, newline and carriage return are allowed.
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Characters XML would lose or cannot hold: control characters other than tab and newline
+# (a carriage return is turned into a newline by every XML reader). OOXML writes them as
+# _xHHHH_, which Excel and LibreOffice decode; a literal _xHHHH_ is escaped in turn.
+_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 MAX_CELL_TEXT = 32_767
 _FORMULA_START = frozenset("=+-@\t\r")
 
@@ -40,8 +43,13 @@ DATE_FORMAT = "dd/mm/yyyy"
 
 
 def clean_text(text: str) -> str:
-    """Text a workbook can hold: illegal control characters dropped, length capped."""
-    return _ILLEGAL.sub("", text)[:MAX_CELL_TEXT]
+    """Text as a workbook must hold it to read back exactly (OOXML ``_xHHHH_`` escapes)."""
+    return _ESCAPE.sub(lambda m: f"_x{ord(m[0]):04X}_", text)[:MAX_CELL_TEXT]
+
+
+def read_text(text: str) -> str:
+    """The text a person typed, from a cell value as openpyxl reads it (escapes decoded)."""
+    return _UNESCAPE.sub(lambda m: chr(int(m[1], 16)), text) if "_x" in text else text
 
 
 def put(ws: Worksheet, ref: str, value: Any, **style: Any) -> Cell:
@@ -73,7 +81,7 @@ def text_row(ws: Worksheet, values: Sequence[Any]) -> list[Any]:
     row: list[Any] = []
     for value in values:
         if isinstance(value, str):
-            if value[:1] in _FORMULA_START or _ILLEGAL.search(value) or len(value) > MAX_CELL_TEXT:
+            if value[:1] in _FORMULA_START or _ESCAPE.search(value) or len(value) > MAX_CELL_TEXT:
                 cell = WriteOnlyCell(ws)
                 _assign(cell, value)
                 row.append(cell)

@@ -15,11 +15,18 @@ import typer
 from conftest import REPO, Result
 from qaudit import cli
 
-COMMANDS = sorted(typer.main.get_command(cli.app).commands)  # type: ignore[attr-defined]
+_GROUP = typer.main.get_command(cli.app)
+COMMANDS = sorted(_GROUP.commands)  # type: ignore[attr-defined]
+SUBCOMMANDS = sorted(
+    f"{name} {sub}"
+    for name, command in _GROUP.commands.items()  # type: ignore[attr-defined]
+    for sub in getattr(command, "commands", {})
+)
 
 
 def test_the_app_has_the_commands_of_this_release() -> None:
-    assert {"init", "allocate"} <= set(COMMANDS)
+    assert {"init", "allocate", "ingest", "ri", "escalations"} <= set(COMMANDS)
+    assert {"ri record", "ri close"} <= set(SUBCOMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -28,6 +35,15 @@ def test_every_command_has_help_with_an_example(run: Callable[..., Result], comm
     assert result.code == 0
     assert "Example" in result.stdout
     assert f"qaudit {command}" in result.stdout
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help_with_an_example(
+    run: Callable[..., Result], command: str
+) -> None:
+    result = run(*command.split(), "--help")
+    assert result.code == 0
+    assert "Example" in result.stdout and f"qaudit {command}" in result.stdout
 
 
 def test_top_level_help_and_version(run: Callable[..., Result]) -> None:
