@@ -106,6 +106,32 @@ FUTURE = date.today() + timedelta(days=5)
 
 
 @pytest.mark.parametrize(
+    ("changes", "cell", "message"),
+    [
+        ({"sr_went_well": None}, "(sr_went_well)", "is required"),
+        ({"sr_date": FUTURE}, "(sr_date)", "is in the future"),
+        ({"sr_grade": "Brilliant"}, "(sr_grade)", "is not allowed"),
+    ],
+)
+def test_wrong_self_reflection_is_refused_and_nothing_stored(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path, changes: dict[str, Any],
+    cell: str, message: str,
+) -> None:
+    src = forms(ws, "self-reflection")[0]
+    path = tmp_path / src.name
+    fill_forms.fill_reflection(src, path, random.Random(1))
+    wb = load_workbook(path)
+    for name, value in changes.items():
+        fill_forms.put(wb, name, value)
+    wb.save(path)
+    result = ingest(run, ws, path, "--json")
+    assert result.code == 1
+    findings = json.loads(result.stdout)["files"][0]["findings"]
+    assert any(cell in f["cell"] and message in f["message"] for f in findings), findings
+    assert returns(ws) == []
+
+
+@pytest.mark.parametrize(
     ("overrides", "cell", "message"),
     [
         ({"grade": "Excellent"}, "(grade)", "is not allowed; choose Requires improvement"),
@@ -167,6 +193,7 @@ def _rewrite_meta(src: Path, dst: Path, **changes: str) -> None:
         ({"question_set_version": "1999.1"}, "but version"),
         ({"question_set_hash": "abc"}, "but version"),
         ({"form_kind": "survey"}, "unknown form kind"),
+        ({"cycle": "2025-26 C8"}, "belongs to '2026-27 C3'"),
     ],
 )
 def test_foreign_or_mismatched_form_is_refused(
@@ -217,6 +244,7 @@ def test_unsafe_or_unreadable_files_are_refused(
     result = ingest(run, ws, path)
     assert result.code == 1 and message in result.stdout
     assert "Traceback" not in result.stderr
+    assert returns(ws) == []
 
 
 def test_xml_entity_expansion_is_refused(run: Callable[..., Result], ws: Workspace,
