@@ -1,0 +1,184 @@
+"""`qaudit init` and `qaudit allocate`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from qaudit.allocation import (
+    AllocationPlan,
+    AllocationRequest,
+    commit_allocation,
+    manager_files,
+    plan_allocation,
+)
+from qaudit.exports import BAD_TYPE
+from qaudit.reports import shortfall_sentence, unaudited_types_hint
+from qaudit.shell import app, current_workspace, date_option, out, progress_bar
+from qaudit.workspace import Workspace, init_workspace
+
+
+@app.command(
+    epilog="Example: [bold]qaudit init audits/2026-27[/bold]  then  [bold]cd audits/2026-27[/bold]"
+)
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder for the new workspace (created if missing).")
+    ] = Path("."),
+) -> None:
+    """Create a workspace: a commented qaudit.toml with every setting, and the database."""
+    ws = init_workspace(folder)
+    out.print(f"Created workspace [bold]{escape(str(ws.root))}[/bold]")
+    out.print(escape(f"  settings: {ws.root / 'qaudit.toml'} (every setting, commented)"))
+    out.print(escape(f"  database: {ws.db_path}"))
+    out.print("Next: review the quotas and column names in qaudit.toml, then run"
+              " `qaudit allocate EXPORT --cycle NAME --from DATE --to DATE`.")
+
+
+@app.command(
+    epilog="Example: [bold]qaudit allocate mosaic-export.xlsx --cycle '2026-27 C3'"
+    " --from 01/09/2026 --to 12/10/2026[/bold]\n\n"
+    "Reproduce a draw: add [bold]--seed N[/bold] with the seed it printed, on the same"
+    " export and workspace. Check first with [bold]--dry-run[/bold]."
+)
+def allocate(
+    export: Annotated[Path, typer.Argument(help="Case export: .xlsx, .xlsm or .csv.")],
+    cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle name, e.g. '2026-27 C3'.")],
+    date_from: Annotated[
+        str, typer.Option("--from", help="First completion date in the window (dd/mm/yyyy).")
+    ],
+    date_to: Annotated[
+        str, typer.Option("--to", help="Last completion date in the window (dd/mm/yyyy).")
+    ],
+    due: Annotated[
+        str | None,
+        typer.Option("--due", help="Returns due by (default: today + [cycle] return_days)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for the draw (default: a fresh one).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the workbooks (default:"
+                     " <workspace>/cycles/<cycle>).", file_okay=False),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Read this sheet (default: found by header).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the draw; write and store nothing.")
+    ] = False,
+    redraw: Annotated[
+        bool, typer.Option("--redraw", help="Replace this cycle's draw (no returns yet). Logged.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Draw the cycle's random sample from a case export and write its workbooks.
+
+    Keeps eligible work (audited types, completed in the window, known quadrant), drops
+    persons audited before and workers audited too recently, and draws each quadrant x
+    audit type quota at random with a recorded seed. Writes register.xlsx, one workbook
+    per Service Manager, and an audit form and a self-reflection form per case.
+    """
+    request = AllocationRequest(
+        export=export, cycle=cycle.strip(),
+        date_from=date_option(date_from, "--from") or date.min,
+        date_to=date_option(date_to, "--to") or date.min,
+        due=date_option(due, "--due"), seed=seed, out=out_dir, sheet=sheet, redraw=redraw,
+    )
+    ws = current_workspace()
+    store = ws.store()
+    try:
+        with progress_bar(quiet=as_json) as progress:
+            task = progress.add_task("Reading export", total=None)
+            plan = plan_allocation(
+                ws, store, request,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+            progress.update(task, completed=plan.export.rows_read, total=plan.export.rows_read)
+            if not dry_run:
+                writing = progress.add_task("Writing workbooks", total=None)
+                commit_allocation(
+                    ws, store, plan,
+                    on_file=lambda done, total: progress.update(
+                        writing, completed=done, total=total),
+                )
+    finally:
+        store.close()
+    if as_json:
+        result = plan.to_json()
+        result["dry_run"] = dry_run
+        result["out"] = None if dry_run else str(plan.out_dir)
+        print(json.dumps(result, indent=2))
+        return
+    _show_plan(ws, plan)
+    if dry_run:
+        out.print("[bold]Dry run:[/bold] nothing was written or stored.")
+    else:
+        out.print(
+            f"Wrote {len(plan.files)} workbooks to [bold]{escape(str(plan.out_dir))}[/bold]:"
+            f" register.xlsx, {len(manager_files(plan.allocations))} Service Manager"
+            f" workbooks, {len(plan.allocations)} audit forms and"
+            f" {len(plan.allocations)} self-reflection forms."
+        )
+    out.print(f"Seed [bold]{plan.seed}[/bold] (recorded; --seed {plan.seed} reproduces this"
+              " draw on the same export and workspace state).")
+
+
+
+def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
+    names = ws.settings.short_names()
+    export = plan.export
+    where = f"sheet {export.sheet!r}, " if export.sheet else ""
+    out.print(escape(
+        f"Read {export.rows_read:,} rows from {export.path.name} ({where}header on row"
+        f" {export.header_row}): {len(export.cases):,} usable, {plan.eligible:,} eligible"
+        f" for {plan.request.cycle}."
+    ))
+    table = Table(title=escape(f"Draw for {plan.request.cycle}"), title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    for col in ("Quadrant", "Audit type"):
+        table.add_column(col)
+    for col in ("Eligible", "Quota", "Drawn", "Topped up", "Shortfall"):
+        table.add_column(col, justify="right")
+    totals: Counter[str] = Counter()
+    for s in plan.strata:
+        if s["quota"] == 0:
+            continue
+        short = s["shortfall"]
+        table.add_row(
+            escape(s["quadrant"]), escape(names[s["audit_type"]]), f"{s['eligible']:,}",
+            str(s["quota"]),
+            str(s["drawn"]), str(s["topped_up"] or ""),
+            f"[bold red]{short}[/bold red]" if short else "",
+        )
+        totals.update({k: s[k] for k in ("eligible", "quota", "drawn", "topped_up", "shortfall")})
+    table.add_section()
+    table.add_row("Total", "", f"{totals['eligible']:,}", str(totals["quota"]),
+                  str(totals["drawn"]), str(totals["topped_up"] or ""),
+                  str(totals["shortfall"] or ""))
+    out.print(table)
+    for s in plan.shortfalls:
+        sentence = shortfall_sentence(s, names, ws.settings.sampling.max_cases_per_worker,
+                                      ws.settings.sampling.top_up_from_other_types)
+        out.print(escape(sentence), style="bold red" if s["shortfall"] else None)
+    if plan.excluded or export.unusable_counts:
+        counts = Table(title="Not drawn from", title_justify="left", box=box.SIMPLE_HEAD)
+        counts.add_column("Reason")
+        counts.add_column("Rows", justify="right")
+        for reason, n in {**export.unusable_counts, **plan.excluded}.items():
+            counts.add_row(escape(reason), f"{n:,}")
+        out.print(counts)
+    if BAD_TYPE in export.unusable_counts:
+        labels = Counter(export.unusable.loc[export.unusable["reason"] == BAD_TYPE, "detail"])
+        out.print(escape(unaudited_types_hint(dict(labels))))
+
+

@@ -1,0 +1,15 @@
+"""The workspace database: every SQL statement qaudit runs lives in this package.
+
+SQLite, with the schema kept as numbered migrations recorded in ``schema_migrations``
+(the shape of sqlite-utils' Migrations). Every write that belongs together happens in
+one ``BEGIN IMMEDIATE`` transaction, so a crash leaves the database as it was.
+"""
+
+from qaudit.db.draws import AllocationRow, Cycle, DrawRecord
+from qaudit.db.returns import RI_STEPS, IssuedAllocation, Store, StoredReturn
+from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = [
+    "MIGRATIONS", "RI_STEPS", "SCHEMA_VERSION", "AllocationRow", "Cycle", "DrawRecord",
+    "IssuedAllocation", "Store", "StoredReturn",
+]

@@ -1,0 +1,133 @@
+"""The database schema, as numbered migrations applied in order (never edited once shipped)."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "cycles, draws and allocations",
+        """
+        CREATE TABLE cycles (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            date_from TEXT NOT NULL,
+            date_to TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE draws (
+            id INTEGER PRIMARY KEY,
+            cycle_id INTEGER NOT NULL REFERENCES cycles(id),
+            seed INTEGER NOT NULL,
+            export_name TEXT NOT NULL,
+            export_sha256 TEXT NOT NULL,
+            export_sheet TEXT,
+            rows_read INTEGER NOT NULL,
+            settings_json TEXT NOT NULL,
+            excluded_json TEXT NOT NULL,
+            unusable_json TEXT NOT NULL,
+            strata_json TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            replaced_at TEXT
+        );
+        CREATE UNIQUE INDEX draws_one_current ON draws(cycle_id) WHERE replaced_at IS NULL;
+        CREATE TABLE allocations (
+            id INTEGER PRIMARY KEY,
+            draw_id INTEGER NOT NULL REFERENCES draws(id),
+            reference TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            person_id TEXT NOT NULL,
+            audit_type TEXT NOT NULL,
+            stratum_type TEXT NOT NULL,
+            quadrant TEXT NOT NULL,
+            worker_id TEXT NOT NULL,
+            worker_name TEXT NOT NULL,
+            team TEXT NOT NULL,
+            service_manager TEXT NOT NULL,
+            completed_date TEXT NOT NULL,
+            question_set TEXT NOT NULL,
+            question_set_version TEXT NOT NULL,
+            question_set_hash TEXT NOT NULL,
+            UNIQUE (draw_id, reference),
+            UNIQUE (draw_id, record_id),
+            UNIQUE (draw_id, person_id)
+        );
+        CREATE INDEX allocations_person ON allocations(person_id);
+        CREATE INDEX allocations_worker ON allocations(worker_id);
+        CREATE TABLE question_sets (
+            hash TEXT PRIMARY KEY,
+            id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            content_json TEXT NOT NULL
+        );
+        CREATE TABLE workspace (
+            id TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO workspace (id, created_at)
+            VALUES (lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            cycle_id INTEGER REFERENCES cycles(id),
+            kind TEXT NOT NULL,
+            detail_json TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        "returns, answers, RI monitoring and escalations",
+        """
+        CREATE TABLE returns (
+            id INTEGER PRIMARY KEY,
+            allocation_id INTEGER NOT NULL REFERENCES allocations(id),
+            kind TEXT NOT NULL CHECK (kind IN ('audit', 'self_reflection')),
+            file_name TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            replaced_at TEXT,
+            grade TEXT,
+            fields_json TEXT NOT NULL,
+            warnings_json TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX returns_one_current ON returns(allocation_id, kind)
+            WHERE replaced_at IS NULL;
+        CREATE INDEX returns_file ON returns(file_sha256);
+        CREATE TABLE answers (
+            return_id INTEGER NOT NULL REFERENCES returns(id),
+            question_id TEXT NOT NULL,
+            aspect TEXT NOT NULL,
+            answer TEXT NOT NULL CHECK (answer IN ('Yes', 'No', 'N/A')),
+            comment TEXT NOT NULL,
+            PRIMARY KEY (return_id, question_id)
+        );
+        CREATE TABLE ri_items (
+            id INTEGER PRIMARY KEY,
+            allocation_id INTEGER NOT NULL UNIQUE REFERENCES allocations(id),
+            opened_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'withdrawn')),
+            closed_at TEXT,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE ri_steps (
+            id INTEGER PRIMARY KEY,
+            ri_id INTEGER NOT NULL REFERENCES ri_items(id),
+            step TEXT NOT NULL,
+            done_on TEXT NOT NULL,
+            note TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE TABLE escalations (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL UNIQUE REFERENCES returns(id),
+            escalated_to TEXT NOT NULL,
+            manager_name TEXT NOT NULL,
+            escalated_on TEXT NOT NULL,
+            note TEXT NOT NULL
+        );
+        """,
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
