@@ -129,6 +129,7 @@ def _request(path: Path) -> Any:
 def plan_once(path: Path, scratch: Path) -> dict[str, Any]:
     """One ``qaudit allocate --dry-run`` (read+draw) in a new workspace under ``scratch``."""
     from qaudit.allocation import plan_allocation
+    from qaudit.exports import BAD_TYPE
     from qaudit.workspace import init_workspace
 
     ws = init_workspace(Path(tempfile.mkdtemp(prefix="ws-", dir=scratch)))
@@ -145,7 +146,8 @@ def plan_once(path: Path, scratch: Path) -> dict[str, Any]:
         "usable": len(plan.export.cases),
         "eligible": plan.eligible,
         "allocated": len(plan.allocations),
-        "unusable_listed": len(plan.export.unusable),
+        "unusable_listed": int((plan.export.unusable["reason"] != BAD_TYPE).sum()),
+        "other_work": int((plan.export.unusable["reason"] == BAD_TYPE).sum()),
     }
 
 
@@ -357,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"rows read {facts['rows_read']:,}, usable {facts['usable']:,}, eligible"
           f" {facts['eligible']:,}, allocated {facts['allocated']}, workbooks written {files},"
-          f" unusable rows listed in the register {facts['unusable_listed']:,}")
+          f" problem rows listed in the register {facts['unusable_listed']:,}, rows of other"
+          f" work types (listed by type) {facts['other_work']:,}")
     print(f"  {'phase':<48} {'best s':>8}   all runs")
     row("bare parse (python-calamine to_python)", bare, bare_all)
     row("qaudit allocate --dry-run (plan_allocation)", plan, plan_all)

@@ -52,6 +52,15 @@ echo "== The same returns again change nothing"
 qaudit -w "$ws" ingest "$demo/returns"
 
 echo
+echo "== qaudit moderate: the Practice Leads moderate 20% of the returned audits"
+qaudit -w "$ws" moderate select --cycle "2026-27 C3" --seed 4
+python3 "$here/fill_forms.py" "$ws/cycles/2026-27-C3" "$demo/moderated" --moderation --seed 4
+qaudit -w "$ws" moderate ingest "$demo/moderated/2026-27-C3-moderation.xlsx"
+qaudit -w "$ws" moderate stats --cycle "2026-27 C3"
+qaudit -w "$ws" moderate learning --cycle "2026-27 C3" --anonymise \
+  --out "$demo/moderation-learning-workshop.md"
+
+echo
 echo "== The Requires improvement monitoring list and the escalations"
 qaudit -w "$ws" ri --cycle "2026-27 C3"
 qaudit -w "$ws" escalations
@@ -63,3 +72,5 @@ echo "  Service Manager books: $ws/cycles/2026-27-C3/service-managers/"
 echo "  Audit forms:           $ws/cycles/2026-27-C3/audit-forms/"
 echo "  Self-reflection forms: $ws/cycles/2026-27-C3/self-reflection/"
 echo "  Returned forms:        $demo/returns/"
+echo "  Moderation workbook:   $ws/cycles/2026-27-C3/moderation/2026-27-C3-moderation.xlsx"
+echo "  Workshop learning:     $demo/moderation-learning-workshop.md"

@@ -1,6 +1,7 @@
 """Fill generated forms the way people do, for the demo and the tests. Synthetic only.
 
     python examples/fill_forms.py CYCLE_DIR RETURNS_DIR [--seed N] [--mistakes DIR]
+    python examples/fill_forms.py CYCLE_DIR OUT_DIR --moderation
 
 Auditors type answers in varied case and spacing (``yes``, `` Y ``, ``n/a``), add some
 comments, grade some cases Requires improvement with corrective actions, escalate one,
@@ -156,6 +157,44 @@ def fill_reflection(src: Path, dst: Path, rng: random.Random) -> None:
     wb.save(dst)
 
 
+THEMES = ("Person's voice", "Quality of practice", "Impact of practice", "Quality of recording",
+          "Applying the grading criteria", "Quality of feedback")
+LEARNING = (
+    "Rationale should cite the eligibility outcomes, not only the assessment summary.",
+    "Good balance of strengths and learning in the feedback.",
+    "Grade was generous: the person's voice is missing from the support plan.",
+    "Feedback could say more specifically how to reach Good.",
+)
+
+
+def fill_moderation(src: Path, dst: Path, rng: random.Random,
+                    overrides: Mapping[str, Any] = ()) -> dict[int, str]:
+    """The Practice Leads' session: mostly agreeing, sometimes a grade apart."""
+    wb = load_workbook(src)
+    count = int(meta(wb)["items"])
+    sheet = wb["Moderation"]
+    agreed: dict[int, str] = {}
+    for n in range(1, count + 1):
+        _, ref = named_cell(wb, f"mod_{n}_grade")
+        shown = sheet[f"E{ref[1:]}"].value
+        rank = GRADES.index(shown) if shown in GRADES else rng.randrange(4)
+        if rng.random() < 0.2:
+            rank = min(3, max(0, rank + rng.choice((-1, 1))))
+        agreed[n] = GRADES[rank]
+        put(wb, f"mod_{n}_grade", GRADES[rank] if rng.random() < 0.8 else GRADES[rank].upper())
+        put(wb, f"mod_{n}_constructive", "Yes" if rng.random() < 0.85 else "No")
+        put(wb, f"mod_{n}_strengths", "Yes" if rng.random() < 0.8 else "no")
+        put(wb, f"mod_{n}_learning_named", "Yes" if rng.random() < 0.7 else "N")
+        put(wb, f"mod_{n}_theme", rng.choice(THEMES))
+        put(wb, f"mod_{n}_comments", "Discussed as a group." if rng.random() < 0.5 else None)
+        put(wb, f"mod_{n}_learning", rng.choice(LEARNING))
+    for name, value in dict(overrides).items():
+        put(wb, name, value)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(dst)
+    return agreed
+
+
 MISTAKES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("unknown-grade", {"grade": "Excellent"}),
     ("no-rationale", {"rationale": None}),
@@ -192,7 +231,14 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mistakes", type=Path)
+    parser.add_argument("--moderation", action="store_true",
+                        help="fill CYCLE_DIR/moderation/*.xlsx into OUT instead")
     args = parser.parse_args()
+    if args.moderation:
+        for book in sorted((args.cycle_dir / "moderation").glob("*-moderation.xlsx")):
+            fill_moderation(book, args.out / book.name, random.Random(args.seed))
+        print(f"Filled the moderation workbook into {args.out}")
+        return
     fill_cycle(args.cycle_dir, args.out, args.seed, args.mistakes)
     print(f"Filled forms in {args.out}" + (f"; wrong ones in {args.mistakes}"
                                             if args.mistakes else ""))

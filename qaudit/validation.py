@@ -91,7 +91,7 @@ def normalise_answer(value: Any) -> str | None:
     return None
 
 
-class _Checker:
+class Checker:
     def __init__(self, raw: RawForm, today: date) -> None:
         self.raw = raw
         self.today = today
@@ -220,7 +220,7 @@ def validate(raw: RawForm, issued: Issued, kind: str, today: date) -> tuple[
     meta_findings = check_meta(raw, issued, kind)
     if meta_findings:
         return None, meta_findings
-    check = _Checker(raw, today)
+    check = Checker(raw, today)
     answers: list[tuple[str, str, str, str]] = []
     if kind == AUDIT_FORM:
         assert issued.question_set is not None
@@ -246,7 +246,7 @@ def validate(raw: RawForm, issued: Issued, kind: str, today: date) -> tuple[
     return parsed, []
 
 
-def _audit_rules(check: _Checker, fields: dict[str, str]) -> None:
+def _audit_rules(check: Checker, fields: dict[str, str]) -> None:
     """Rules across fields: an escalation says whom and when; RI says what will be done."""
     if fields.get("esc_raised") == "Yes":
         for name, what in (("esc_to", "whom it went to"), ("esc_name", "the manager's name"),

@@ -6,10 +6,11 @@ one ``BEGIN IMMEDIATE`` transaction, so a crash leaves the database as it was.
 """
 
 from qaudit.db.draws import AllocationRow, Cycle, DrawRecord
-from qaudit.db.returns import RI_STEPS, IssuedAllocation, Store, StoredReturn
+from qaudit.db.moderation import Outcome, ReturnedAudit, SampleItem, Store
+from qaudit.db.returns import RI_STEPS, IssuedAllocation, StoredReturn
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = [
     "MIGRATIONS", "RI_STEPS", "SCHEMA_VERSION", "AllocationRow", "Cycle", "DrawRecord",
-    "IssuedAllocation", "Store", "StoredReturn",
+    "IssuedAllocation", "Outcome", "ReturnedAudit", "SampleItem", "Store", "StoredReturn",
 ]

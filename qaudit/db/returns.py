@@ -37,8 +37,8 @@ RI_STEPS: dict[str, str] = {
 }
 
 
-class Store(_DrawStore):
-    """One open workspace database, with returns, RI monitoring and escalations."""
+class _ReturnsStore(_DrawStore):
+    """Returns, RI monitoring and escalations."""
 
     def issued(self, reference: str) -> IssuedAllocation | None:
         row = self.conn.execute(
@@ -117,7 +117,8 @@ class Store(_DrawStore):
         return return_id
 
     @staticmethod
-    def _sync_ri(conn: sqlite3.Connection, allocation_id: int, ri_grade: bool, now: str) -> None:
+    def _sync_ri(conn: sqlite3.Connection, allocation_id: int, ri_grade: bool, now: str,
+                 reason: str = "regraded by a replacement return") -> None:
         item = conn.execute(
             "SELECT id, status FROM ri_items WHERE allocation_id = ?", (allocation_id,)
         ).fetchone()
@@ -131,9 +132,8 @@ class Store(_DrawStore):
                          " WHERE id = ?", (item[0],))
         elif not ri_grade and item is not None and item[1] == "open":
             conn.execute(
-                "UPDATE ri_items SET status = 'withdrawn', closed_at = ?,"
-                " note = 'regraded by a replacement return' WHERE id = ?",
-                (now, item[0]),
+                "UPDATE ri_items SET status = 'withdrawn', closed_at = ?, note = ? WHERE id = ?",
+                (now, reason, item[0]),
             )
 
     def returns_count(self) -> int:

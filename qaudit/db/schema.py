@@ -129,5 +129,55 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        3,
+        "moderation samples, items and outcomes",
+        """
+        CREATE TABLE moderation_samples (
+            id INTEGER PRIMARY KEY,
+            cycle_id INTEGER NOT NULL REFERENCES cycles(id),
+            seed INTEGER NOT NULL,
+            rate REAL NOT NULL,
+            blind INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            replaced_at TEXT
+        );
+        CREATE UNIQUE INDEX moderation_one_current ON moderation_samples(cycle_id)
+            WHERE replaced_at IS NULL;
+        CREATE TABLE moderation_items (
+            id INTEGER PRIMARY KEY,
+            sample_id INTEGER NOT NULL REFERENCES moderation_samples(id),
+            position INTEGER NOT NULL,
+            return_id INTEGER NOT NULL REFERENCES returns(id),
+            UNIQUE (sample_id, position),
+            UNIQUE (sample_id, return_id)
+        );
+        CREATE TABLE moderation_outcomes (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES moderation_items(id),
+            moderated_grade TEXT NOT NULL,
+            constructive TEXT NOT NULL,
+            names_strengths TEXT NOT NULL,
+            names_learning TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            comments TEXT NOT NULL,
+            learning TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            replaced_at TEXT
+        );
+        CREATE UNIQUE INDEX moderation_outcome_current ON moderation_outcomes(item_id)
+            WHERE replaced_at IS NULL;
+        CREATE VIEW audit_grades AS
+            SELECT r.id AS return_id, r.allocation_id, r.grade AS auditor_grade,
+                   o.moderated_grade, COALESCE(o.moderated_grade, r.grade) AS grade_of_record
+            FROM returns r
+            LEFT JOIN moderation_items i ON i.return_id = r.id AND i.sample_id IN
+                (SELECT id FROM moderation_samples WHERE replaced_at IS NULL)
+            LEFT JOIN moderation_outcomes o ON o.item_id = i.id AND o.replaced_at IS NULL
+            WHERE r.kind = 'audit' AND r.replaced_at IS NULL;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,219 @@
+"""Moderation samples and outcomes: the moderation part of the database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qaudit.db.draws import _now
+from qaudit.db.returns import _ReturnsStore
+from qaudit.errors import CycleError
+
+
+@dataclass(frozen=True)
+class ReturnedAudit:
+    """A cycle's current audit return, as moderation needs it."""
+
+    return_id: int
+    reference: str
+    audit_type: str
+    quadrant: str
+    grade: str  # grade key
+    auditor: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SampleItem:
+    item_id: int
+    position: int
+    audit: ReturnedAudit
+
+
+@dataclass(frozen=True)
+class Outcome:
+    moderated_grade: str  # grade key
+    constructive: str
+    names_strengths: str
+    names_learning: str
+    theme: str
+    comments: str
+    learning: str
+
+
+class Store(_ReturnsStore):
+    """One open workspace database: draws, returns and moderation."""
+
+    def returned_audits(self, cycle: str) -> list[ReturnedAudit]:
+        rows = self.conn.execute(
+            "SELECT r.id, a.reference, a.audit_type, a.quadrant, r.grade,"
+            " json_extract(r.fields_json, '$.auditor_name'), r.fields_json"
+            " FROM returns r JOIN allocations a ON a.id = r.allocation_id"
+            " JOIN draws d ON d.id = a.draw_id JOIN cycles c ON c.id = d.cycle_id"
+            " WHERE c.name = ? AND d.replaced_at IS NULL AND r.replaced_at IS NULL"
+            " AND r.kind = 'audit' ORDER BY a.reference",
+            (cycle,),
+        ).fetchall()
+        return [ReturnedAudit(r[0], r[1], r[2], r[3], r[4], r[5] or "", json.loads(r[6]))
+                for r in rows]
+
+    def answers_of(self, return_id: int) -> list[tuple[str, str, str]]:
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT question_id, answer, comment FROM answers WHERE return_id = ?"
+            " ORDER BY rowid", (return_id,))]
+
+    def _cycle_id(self, cycle: str) -> int:
+        found = self.cycle(cycle)
+        if found is None:
+            raise CycleError(f"no cycle {cycle!r}; `qaudit allocate` creates a cycle.")
+        return found.id
+
+    def current_sample(self, cycle: str) -> tuple[int, int, bool, list[SampleItem]] | None:
+        """(sample id, seed, blind, items) of the cycle's current moderation sample."""
+        row = self.conn.execute(
+            "SELECT id, seed, blind FROM moderation_samples WHERE cycle_id = ?"
+            " AND replaced_at IS NULL", (self._cycle_id(cycle),),
+        ).fetchone()
+        if row is None:
+            return None
+        audits = {a.return_id: a for a in self.returned_audits(cycle)}
+        items = [
+            SampleItem(item_id, position, audits[return_id])
+            for item_id, position, return_id in self.conn.execute(
+                "SELECT id, position, return_id FROM moderation_items WHERE sample_id = ?"
+                " ORDER BY position", (row[0],))
+            if return_id in audits
+        ]
+        return int(row[0]), int(row[1]), bool(row[2]), items
+
+    def has_outcomes(self, sample_id: int) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM moderation_outcomes o JOIN moderation_items i ON i.id = o.item_id"
+            " WHERE i.sample_id = ? LIMIT 1", (sample_id,),
+        ).fetchone() is not None
+
+    def save_sample(self, cycle: str, seed: int, rate: float, blind: bool,
+                    return_ids: Sequence[int], redraw: bool) -> tuple[int, int | None]:
+        """Store a sample; returns its id and the id of the sample it replaced, if any."""
+        cycle_id = self._cycle_id(cycle)
+        with self.transaction() as conn:
+            current = conn.execute(
+                "SELECT id FROM moderation_samples WHERE cycle_id = ? AND replaced_at IS NULL",
+                (cycle_id,),
+            ).fetchone()
+            if current is not None:
+                if not redraw:
+                    raise CycleError(
+                        f"the moderation sample of {cycle!r} is already drawn; use --redraw to"
+                        " draw it again (only before any outcome is recorded)."
+                    )
+                if self.has_outcomes(int(current[0])):
+                    raise CycleError(
+                        f"moderation outcomes of {cycle!r} are already recorded, so its sample"
+                        " can no longer be redrawn."
+                    )
+                conn.execute("UPDATE moderation_samples SET replaced_at = ? WHERE id = ?",
+                             (_now(), current[0]))
+                self._log(conn, cycle_id, "moderation_redraw", {"replaced": current[0]})
+            cur = conn.execute(
+                "INSERT INTO moderation_samples (cycle_id, seed, rate, blind, created_at)"
+                " VALUES (?, ?, ?, ?, ?)", (cycle_id, seed, rate, int(blind), _now()),
+            )
+            sample_id = int(cur.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO moderation_items (sample_id, position, return_id) VALUES (?, ?, ?)",
+                [(sample_id, n, rid) for n, rid in enumerate(return_ids, start=1)],
+            )
+            self._log(conn, cycle_id, "moderation_sample",
+                      {"sample_id": sample_id, "seed": seed, "items": len(return_ids)})
+        return sample_id, (int(current[0]) if current else None)
+
+    def discard_sample(self, sample_id: int, restore: int | None) -> None:
+        """Undo ``save_sample`` when its workbook could not be written."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM moderation_items WHERE sample_id = ?", (sample_id,))
+            conn.execute("DELETE FROM moderation_samples WHERE id = ?", (sample_id,))
+            if restore is not None:
+                conn.execute("UPDATE moderation_samples SET replaced_at = NULL WHERE id = ?",
+                             (restore,))
+            self._log(conn, None, "moderation_sample_discarded", {"sample_id": sample_id})
+
+    def current_outcomes(self, sample_id: int) -> dict[int, tuple[Outcome, str]]:
+        """item id -> (outcome, content hash of the workbook it came from)."""
+        rows = self.conn.execute(
+            "SELECT o.item_id, o.moderated_grade, o.constructive, o.names_strengths,"
+            " o.names_learning, o.theme, o.comments, o.learning, o.content_hash"
+            " FROM moderation_outcomes o JOIN moderation_items i ON i.id = o.item_id"
+            " WHERE i.sample_id = ? AND o.replaced_at IS NULL", (sample_id,),
+        )
+        return {r[0]: (Outcome(*r[1:8]), r[8]) for r in rows}
+
+    def save_outcomes(self, outcomes: Sequence[tuple[int, Outcome]], file_name: str,
+                      content_hash: str) -> None:
+        now = _now()
+        with self.transaction() as conn:
+            for item_id, o in outcomes:
+                conn.execute("UPDATE moderation_outcomes SET replaced_at = ? WHERE item_id = ?"
+                             " AND replaced_at IS NULL", (now, item_id))
+                conn.execute(
+                    "INSERT INTO moderation_outcomes (item_id, moderated_grade, constructive,"
+                    " names_strengths, names_learning, theme, comments, learning, file_name,"
+                    " content_hash, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (item_id, o.moderated_grade, o.constructive, o.names_strengths,
+                     o.names_learning, o.theme, o.comments, o.learning, file_name,
+                     content_hash, now),
+                )
+                (allocation_id,) = conn.execute(
+                    "SELECT r.allocation_id FROM moderation_items i JOIN returns r"
+                    " ON r.id = i.return_id WHERE i.id = ?", (item_id,),
+                ).fetchone()
+                # The moderated grade is the grade of record: it decides RI monitoring.
+                self._sync_ri(conn, allocation_id, o.moderated_grade == "requires_improvement",
+                              now, "regraded at moderation")
+            self._log(conn, None, "moderation_outcomes",
+                      {"file": file_name, "items": len(outcomes)})
+
+    def grades_of_record(self, cycle: str) -> dict[str, tuple[str, str | None, str]]:
+        """reference -> (auditor's grade, moderated grade or None, grade of record)."""
+        rows = self.conn.execute(
+            "SELECT a.reference, g.auditor_grade, g.moderated_grade, g.grade_of_record"
+            " FROM audit_grades g JOIN allocations a ON a.id = g.allocation_id"
+            " JOIN draws d ON d.id = a.draw_id JOIN cycles c ON c.id = d.cycle_id"
+            " WHERE c.name = ? AND d.replaced_at IS NULL", (cycle,),
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def moderated_pairs(self, cycle: str | None) -> list[dict[str, Any]]:
+        """Every current outcome with the auditor's grade, across cycles or for one."""
+        rows = self.conn.execute(
+            "SELECT c.name, a.reference, a.audit_type, a.quadrant, r.grade, o.moderated_grade,"
+            " json_extract(r.fields_json, '$.auditor_name'), o.constructive, o.names_strengths,"
+            " o.names_learning, o.theme, o.comments, o.learning"
+            " FROM moderation_outcomes o JOIN moderation_items i ON i.id = o.item_id"
+            " JOIN moderation_samples s ON s.id = i.sample_id"
+            " JOIN returns r ON r.id = i.return_id JOIN allocations a ON a.id = r.allocation_id"
+            " JOIN cycles c ON c.id = s.cycle_id"
+            " WHERE o.replaced_at IS NULL AND s.replaced_at IS NULL AND r.replaced_at IS NULL"
+            " AND (? IS NULL OR c.name = ?) ORDER BY c.date_to, a.reference",
+            (cycle, cycle),
+        ).fetchall()
+        keys = ("cycle", "reference", "audit_type", "quadrant", "auditor_grade",
+                "moderated_grade", "auditor", "constructive", "names_strengths",
+                "names_learning", "theme", "comments", "learning")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def known_identifiers(self) -> list[str]:
+        """Every person id, record id and name the database holds: scrubbed from text
+        that is published."""
+        values: set[str] = set()
+        for row in self.conn.execute(
+            "SELECT person_id, record_id, worker_id, worker_name, service_manager"
+            " FROM allocations"
+        ):
+            values.update(v for v in row if v)
+        for (fields,) in self.conn.execute("SELECT fields_json FROM returns"):
+            data = json.loads(fields)
+            values.update(data.get(k, "") for k in ("auditor_name", "esc_name", "ri_by"))
+        return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
