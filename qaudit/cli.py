@@ -12,11 +12,13 @@ import sys
 import typer
 from rich.markup import escape
 
-from qaudit import cli_allocate, cli_moderate, cli_returns
+from qaudit import cli_allocate, cli_moderate, cli_returns, cli_status
 from qaudit.errors import QauditError
 from qaudit.shell import app, err, out
 
-__all__ = ["app", "cli_allocate", "cli_moderate", "cli_returns", "err", "main", "out"]
+__all__ = [
+    "app", "cli_allocate", "cli_moderate", "cli_returns", "cli_status", "err", "main", "out",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,6 +20,7 @@ from qaudit.grading import GRADES
 from qaudit.ingest import ACCEPTED, REFUSED, REPLACED, UNCHANGED
 from qaudit.modbook import SampleSheet, read_moderation, write_moderation_workbook
 from qaudit.moderation import Candidate, agreement, leniency, moderation_sample, sample_size
+from qaudit.privacy import scrubber
 from qaudit.questions import QuestionSet
 from qaudit.workspace import Workspace, cycle_slug
 
@@ -208,7 +209,7 @@ def stats(store: Store, cycle: str | None) -> dict[str, Any]:
 def learning_markdown(store: Store, cycle: str | None, anonymise: bool) -> str:
     """Moderation learning per auditor and per theme; anonymised for audit workshops."""
     pairs = [p for p in store.moderated_pairs(cycle) if p["learning"] or p["comments"]]
-    scrub = _scrubber(store.known_identifiers()) if anonymise else (lambda t: t)
+    scrub = scrubber(store.known_identifiers()) if anonymise else (lambda t: t)
     aliases: dict[str, str] = {}
 
     def who(name: str) -> str:
@@ -257,14 +258,6 @@ def _letters(n: int) -> str:
         n, r = divmod(n - 1, 26)
         out = chr(65 + r) + out
     return out
-
-
-def _scrubber(identifiers: list[str]) -> Any:
-    if not identifiers:
-        return lambda text: text
-    pattern = re.compile("|".join(rf"(?<!\w){re.escape(i)}(?!\w)" for i in identifiers),
-                         re.IGNORECASE)
-    return lambda text: pattern.sub("(removed)", text)
 
 
 def _md(text: str) -> str:

@@ -6,6 +6,7 @@ Board, the Senior Practitioners' Network and the quadrants come with ``qaudit re
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 
@@ -36,3 +37,22 @@ def unaudited_types_hint(labels: dict[str, int], most: int = 5) -> str:
     listed = ", ".join(f"{label!r} ({n:,})" for label, n in top)
     return (f"Work types not audited: {listed}. If one should be, add it to the labels of its"
             " type under [audit_types] in qaudit.toml.")
+
+
+def status_rows(progress: list[dict[str, Any]], by: str, today: date) -> list[dict[str, Any]]:
+    """Where a cycle stands, grouped by ``quadrant`` or ``service_manager``, with a total."""
+    groups: dict[str, dict[str, Any]] = {}
+    for p in progress:
+        g = groups.setdefault(p[by], {by: p[by], "allocated": 0, "self_reflections": 0,
+                                      "audits": 0, "overdue": 0, "moderated": 0,
+                                      "ri_open": 0})
+        g["allocated"] += 1
+        g["self_reflections"] += bool(p["reflection_back"])
+        g["audits"] += bool(p["audit_back"])
+        g["overdue"] += (not p["audit_back"]) and today > date.fromisoformat(p["due"])
+        g["moderated"] += bool(p["moderated"])
+        g["ri_open"] += bool(p["ri_open"])
+    rows = [groups[k] for k in sorted(groups, key=str.casefold)]
+    total = {by: "Total", **{k: sum(r[k] for r in rows) for k in (
+        "allocated", "self_reflections", "audits", "overdue", "moderated", "ri_open")}}
+    return [*rows, total]

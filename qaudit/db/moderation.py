@@ -10,6 +10,7 @@ from typing import Any
 from qaudit.db.draws import _now
 from qaudit.db.returns import _ReturnsStore
 from qaudit.errors import CycleError
+from qaudit.forms import AUDITOR_ROLES, ESCALATED_TO
 
 
 @dataclass(frozen=True)
@@ -216,4 +217,111 @@ class Store(_ReturnsStore):
         for (fields,) in self.conn.execute("SELECT fields_json FROM returns"):
             data = json.loads(fields)
             values.update(data.get(k, "") for k in ("auditor_name", "esc_name", "ri_by"))
-        return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
+        # Roles ("Team manager") are not people: scrubbing them would only blur the text.
+        roles = {r.casefold() for r in (*AUDITOR_ROLES, *ESCALATED_TO)}
+        return sorted((v for v in values if len(v) >= 3 and v.casefold() not in roles),
+                      key=len, reverse=True)
+
+    def latest_cycle(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT c.name FROM cycles c JOIN draws d ON d.cycle_id = c.id"
+            " WHERE d.replaced_at IS NULL ORDER BY c.date_to DESC, c.id DESC LIMIT 1"
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def allocation_progress(self, cycle: str) -> list[dict[str, Any]]:
+        """One row per allocation of the cycle's current draw: what has come back."""
+        rows = self.conn.execute(
+            "SELECT a.reference, a.quadrant, a.service_manager, c.due_date,"
+            " EXISTS (SELECT 1 FROM returns r WHERE r.allocation_id = a.id AND r.kind = 'audit'"
+            "   AND r.replaced_at IS NULL),"
+            " EXISTS (SELECT 1 FROM returns r WHERE r.allocation_id = a.id"
+            "   AND r.kind = 'self_reflection' AND r.replaced_at IS NULL),"
+            " EXISTS (SELECT 1 FROM audit_grades g WHERE g.allocation_id = a.id"
+            "   AND g.moderated_grade IS NOT NULL),"
+            " EXISTS (SELECT 1 FROM ri_items i WHERE i.allocation_id = a.id"
+            "   AND i.status = 'open')"
+            " FROM allocations a JOIN draws d ON d.id = a.draw_id JOIN cycles c"
+            " ON c.id = d.cycle_id WHERE c.name = ? AND d.replaced_at IS NULL ORDER BY a.id",
+            (cycle,),
+        ).fetchall()
+        keys = ("reference", "quadrant", "service_manager", "due", "audit_back",
+                "reflection_back", "moderated", "ri_open")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def export_tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        """Every table an analyst needs, current rows only, as (headers, rows)."""
+        queries = {
+            "Allocations": (
+                "SELECT c.name, a.reference, a.quadrant, a.audit_type, a.stratum_type,"
+                " a.record_id, a.person_id, a.completed_date, a.worker_id, a.worker_name,"
+                " a.team, a.service_manager, a.question_set, a.question_set_version"
+                " FROM allocations a JOIN draws d ON d.id = a.draw_id JOIN cycles c"
+                " ON c.id = d.cycle_id WHERE d.replaced_at IS NULL ORDER BY c.date_to, a.id",
+                ["Cycle", "Reference", "Quadrant", "Audit type", "Drawn for", "Record ID",
+                 "Person ID", "Work completed", "Worker ID", "Worker", "Team",
+                 "Service Manager", "Question set", "Version"],
+            ),
+            "Audits": (
+                "SELECT a.reference, g.auditor_grade, g.moderated_grade, g.grade_of_record,"
+                " json_extract(r.fields_json, '$.rationale'),"
+                " json_extract(r.fields_json, '$.strengths'),"
+                " json_extract(r.fields_json, '$.learning'),"
+                " json_extract(r.fields_json, '$.share_good_practice'),"
+                " json_extract(r.fields_json, '$.auditor_name'),"
+                " json_extract(r.fields_json, '$.auditor_role'),"
+                " json_extract(r.fields_json, '$.auditor_date'), r.received_at, r.warnings_json"
+                " FROM returns r JOIN audit_grades g ON g.return_id = r.id"
+                " JOIN allocations a ON a.id = r.allocation_id ORDER BY a.reference",
+                ["Reference", "Auditor's grade", "Moderated grade", "Grade of record",
+                 "Rationale", "Strengths", "Learning", "Shareable", "Auditor", "Role",
+                 "Completed", "Received", "Warnings"],
+            ),
+            "Answers": (
+                "SELECT a.reference, n.aspect, n.question_id, n.answer, n.comment"
+                " FROM answers n JOIN returns r ON r.id = n.return_id"
+                " JOIN allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
+                " ORDER BY a.reference, n.rowid",
+                ["Reference", "Aspect", "Question", "Answer", "Comment"],
+            ),
+            "Self-reflections": (
+                "SELECT a.reference, json_extract(r.fields_json, '$.sr_went_well'),"
+                " json_extract(r.fields_json, '$.sr_differently'),"
+                " json_extract(r.fields_json, '$.sr_support'),"
+                " json_extract(r.fields_json, '$.sr_grade'),"
+                " json_extract(r.fields_json, '$.sr_date')"
+                " FROM returns r JOIN allocations a ON a.id = r.allocation_id"
+                " WHERE r.kind = 'self_reflection' AND r.replaced_at IS NULL"
+                " ORDER BY a.reference",
+                ["Reference", "Went well", "Would do differently", "Support wanted",
+                 "Own grade", "Date"],
+            ),
+            "Moderation": (
+                "SELECT a.reference, o.moderated_grade, o.constructive, o.names_strengths,"
+                " o.names_learning, o.theme, o.comments, o.learning"
+                " FROM moderation_outcomes o JOIN moderation_items i ON i.id = o.item_id"
+                " JOIN moderation_samples s ON s.id = i.sample_id"
+                " JOIN returns r ON r.id = i.return_id JOIN allocations a"
+                " ON a.id = r.allocation_id WHERE o.replaced_at IS NULL"
+                " AND s.replaced_at IS NULL ORDER BY a.reference",
+                ["Reference", "Moderated grade", "Constructive", "Names strengths",
+                 "Names learning", "Theme", "Comments", "Learning for the auditor"],
+            ),
+            "RI follow-up": (
+                "SELECT a.reference, i.status, i.opened_at, i.closed_at, i.note, s.step,"
+                " s.done_on, s.note FROM ri_items i JOIN allocations a"
+                " ON a.id = i.allocation_id LEFT JOIN ri_steps s ON s.ri_id = i.id"
+                " ORDER BY a.reference, s.id",
+                ["Reference", "Status", "Opened", "Closed", "Note", "Step", "Done on",
+                 "Step note"],
+            ),
+            "Escalations": (
+                "SELECT a.reference, e.escalated_to, e.manager_name, e.escalated_on, e.note"
+                " FROM escalations e JOIN returns r ON r.id = e.return_id"
+                " JOIN allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
+                " ORDER BY e.escalated_on",
+                ["Reference", "Escalated to", "Manager", "On", "Note"],
+            ),
+        }
+        return {name: (headers, [tuple(r) for r in self.conn.execute(sql)])
+                for name, (sql, headers) in queries.items()}
