@@ -15,6 +15,7 @@ from conftest import EXAMPLE_EXPORT, REPO
 
 @pytest.mark.slow
 def test_installed_wheel_finds_its_templates_and_allocates(tmp_path: Path) -> None:
+    # hatchling is a test dependency, so the wheel builds offline without build isolation.
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
