@@ -18,7 +18,7 @@ qaudit -w "$ws" allocate "$here/case-export.xlsx" "${cycle[@]}"
 
 echo
 echo "== Anyone can check the draw: the recorded seed gives the same cases (dry run)"
-qaudit -w "$ws" allocate "$here/case-export.xlsx" "${cycle[@]}" --redraw --dry-run --json \
+qaudit -w "$ws" allocate "$here/case-export.xlsx" "${cycle[@]}" --dry-run --json \
   > "$demo/check.json"
 python3 - "$demo/check.json" "$ws/cycles/2026-27-C3/register.xlsx" <<'PY'
 import json, sys

@@ -46,6 +46,7 @@ class AllocationRequest:
     out: Path | None = None
     sheet: str | None = None
     redraw: bool = False
+    dry_run: bool = False
 
 
 @dataclass
@@ -116,8 +117,15 @@ def check_request(store: Store, request: AllocationRequest) -> None:
         )
     if request.seed is not None and not 0 <= request.seed < MAX_SEED:
         raise CycleError(f"--seed must be a whole number from 0 to {MAX_SEED - 1}.")
+    taken = {cycle_slug(c.name): c.name for c in store.cycles()}
+    clash = taken.get(cycle_slug(request.cycle))
+    if clash is not None and clash != request.cycle:
+        raise CycleError(
+            f"cycle name {request.cycle!r} is too like the existing cycle {clash!r}: both give"
+            f" references {cycle_slug(request.cycle)}-NNN. Choose a distinct name."
+        )
     existing = store.cycle(request.cycle)
-    if existing and store.has_current_draw(existing.id):
+    if existing and store.has_current_draw(existing.id) and not request.dry_run:
         if not request.redraw:
             raise CycleError(
                 f"cycle {request.cycle!r} is already drawn. A draw is final once written;"
@@ -146,12 +154,15 @@ def plan_allocation(
         max_per_worker=settings.sampling.max_cases_per_worker,
         top_up=settings.sampling.top_up_from_other_types,
     )
-    persons, records = store.drawn_elsewhere(request.cycle)
+    # A dry run of a cycle already drawn re-checks that draw: only the draws stored before
+    # it count, as they did when it was made.
+    before = store.current_draw_id(request.cycle) if request.dry_run else None
+    persons, records = store.drawn_elsewhere(request.cycle, before)
     history = History(
         persons=persons if settings.sampling.exclude_previously_audited_persons else frozenset(),
         records=records,
         cooldown_workers=store.recent_workers(
-            request.cycle, request.date_to, settings.sampling.worker_cooldown_cycles
+            request.cycle, request.date_to, settings.sampling.worker_cooldown_cycles, before
         ),
     )
     eligible, excluded = eligible_cases(
@@ -206,6 +217,12 @@ def commit_allocation(
 ) -> Cycle:
     """Write every workbook, store the draw, and put the files in place, or do none of it."""
     request = plan.request
+    if not plan.allocations:
+        raise CycleError(
+            f"nothing in the export is eligible for {request.cycle!r} (window"
+            f" {request.date_from:%d/%m/%Y} to {request.date_to:%d/%m/%Y}); nothing was stored."
+            " Check --from and --to, and the reasons listed above, with --dry-run."
+        )
     out = plan.out_dir
     if out.exists() and any(out.iterdir()) and not request.redraw:
         raise CycleError(
@@ -241,11 +258,8 @@ def commit_allocation(
 
 
 def _settings_used(ws: Workspace, plan: AllocationPlan) -> dict[str, Any]:
-    s = ws.settings
     return {
-        "sampling": s.sampling.model_dump(),
-        "quotas": s.quotas,
-        "quadrants": s.quadrants,
+        **ws.settings.model_dump(),
         "question_sets": {k: f"{q.id} {q.version}" for k, q in plan.question_sets.items()},
         "qaudit_version": __version__,
     }
@@ -282,6 +296,7 @@ def _write_files(
             audit_type_name=names[a.audit_type], person_id=a.person_id,
             practitioner=a.worker_name or a.worker_id, team=a.team, quadrant=a.quadrant,
             completed_date=date.fromisoformat(a.completed_date), due_date=plan.due,
+            record_id=a.record_id,
         )
         audit_forms[a.audit_type].write(folder / "audit-forms" / f"{a.reference}-audit.xlsx", case)
         tick()
@@ -313,9 +328,9 @@ def _write_files(
         ("Drawn at (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
         ("qaudit version", __version__),
         ("Question sets", "; ".join(f"{q.id} {q.version}" for q in plan.question_sets.values())),
-        ("Reproduce with", f"qaudit allocate EXPORT --cycle '{r.cycle}' --from"
-         f" {r.date_from:%d/%m/%Y} --to {r.date_to:%d/%m/%Y} --seed {plan.seed}"
-         " (same export, same workspace state)"),
+        ("Check with", f"qaudit allocate EXPORT --cycle '{r.cycle}' --from"
+         f" {r.date_from:%d/%m/%Y} --to {r.date_to:%d/%m/%Y} --seed {plan.seed} --dry-run"
+         " (the same export and settings give the same cases, row for row)"),
     ]
     write_register(
         folder / "register.xlsx", draw_facts=facts, allocations=plan.allocations,

@@ -46,8 +46,9 @@ def init(
 @app.command(
     epilog="Example: [bold]qaudit allocate mosaic-export.xlsx --cycle '2026-27 C3'"
     " --from 01/09/2026 --to 12/10/2026[/bold]\n\n"
-    "Reproduce a draw: add [bold]--seed N[/bold] with the seed it printed, on the same"
-    " export and workspace. Check first with [bold]--dry-run[/bold]."
+    "Check a recorded draw: the same command with [bold]--seed N[/bold] (the seed it"
+    " printed) and [bold]--dry-run[/bold] on the same export gives the same cases, row for"
+    " row, even after later cycles were drawn."
 )
 def allocate(
     export: Annotated[Path, typer.Argument(help="Case export: .xlsx, .xlsm or .csv.")],
@@ -93,6 +94,7 @@ def allocate(
         date_from=date_option(date_from, "--from") or date.min,
         date_to=date_option(date_to, "--to") or date.min,
         due=date_option(due, "--due"), seed=seed, out=out_dir, sheet=sheet, redraw=redraw,
+        dry_run=dry_run,
     )
     ws = current_workspace()
     store = ws.store()
@@ -129,8 +131,8 @@ def allocate(
             f" workbooks, {len(plan.allocations)} audit forms and"
             f" {len(plan.allocations)} self-reflection forms."
         )
-    out.print(f"Seed [bold]{plan.seed}[/bold] (recorded; --seed {plan.seed} reproduces this"
-              " draw on the same export and workspace state).")
+    out.print(f"Seed [bold]{plan.seed}[/bold] (recorded; --seed {plan.seed} --dry-run on the"
+              " same export reproduces this draw).")
 
 
 

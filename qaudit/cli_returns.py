@@ -127,6 +127,8 @@ def ri_list(
     ws = current_workspace()
     store = ws.store()
     try:
+        if cycle is not None:
+            store.require_cycle(cycle)
         items = store.ri_list(cycle)
     finally:
         store.close()
@@ -210,6 +212,8 @@ def escalations(
     ws = current_workspace()
     store = ws.store()
     try:
+        if cycle is not None:
+            store.require_cycle(cycle)
         items = store.escalation_list(cycle)
     finally:
         store.close()

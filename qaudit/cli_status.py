@@ -37,10 +37,7 @@ def status(
         name = cycle or store.latest_cycle()
         if name is None:
             raise QauditError("no cycle is drawn yet; run `qaudit allocate` first.")
-        found = store.cycle(name)
-        if found is None:
-            known = ", ".join(c.name for c in store.cycles()) or "none"
-            raise QauditError(f"no cycle {name!r}; cycles: {known}.")
+        found = store.require_cycle(name)
         progress = store.allocation_progress(name)
     finally:
         store.close()

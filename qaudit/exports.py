@@ -438,7 +438,8 @@ def read_export(
     mark(empty["service_manager"], NO_MANAGER)
     source_row = np.arange(first_row, first_row + n)
     usable_so_far = reason == ""
-    dup = usable_so_far & pd.Series(ids["record_id"]).duplicated(keep="first").to_numpy()
+    dup = np.zeros(n, dtype=bool)
+    dup[usable_so_far] = pd.Series(ids["record_id"][usable_so_far]).duplicated(keep="first")
     if dup.any():
         first_seen: dict[str, int] = {}
         pairs = zip(ids["record_id"][usable_so_far], source_row[usable_so_far], strict=True)

@@ -126,6 +126,7 @@ class FormCase:
     quadrant: str
     completed_date: date
     due_date: date
+    record_id: str = ""  # in the hidden sheet only: ties the form to the drawn record
 
 
 class _Sheet:
@@ -311,7 +312,8 @@ def self_reflection_form(type_name: str, workspace_id: str) -> FormTemplate:
 
 
 _META_KEYS = (
-    "form_kind", "workspace", "reference", "cycle", "question_set", "question_set_version",
+    "form_kind", "workspace", "reference", "record_id", "cycle", "question_set",
+    "question_set_version",
     "question_set_hash", "qaudit_version",
 )
 
@@ -323,6 +325,7 @@ def _meta(
         "form_kind": kind,
         "workspace": workspace_id,
         "reference": case.reference,
+        "record_id": case.record_id,
         "cycle": case.cycle,
         "question_set": questions.id if questions else "",
         "question_set_version": questions.version if questions else "",

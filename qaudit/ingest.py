@@ -26,6 +26,9 @@ UNCHANGED = "unchanged"
 REPLACED = "replaced"
 REFUSED = "refused"
 FORM_SUFFIXES = {".xlsx", ".xlsm"}
+#: Other spreadsheet files found in a folder are refused, not skipped: a form saved in
+#: LibreOffice's own format must not silently go missing.
+OTHER_SHEETS = {".ods", ".xls", ".csv", ".numbers", ".xlsb"}
 
 
 @dataclass
@@ -73,7 +76,7 @@ def find_forms(paths: Iterable[Path]) -> list[Path]:
         if path.is_dir():
             found += sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in FORM_SUFFIXES
+                if p.is_file() and p.suffix.lower() in FORM_SUFFIXES | OTHER_SHEETS
                 and not p.name.startswith("~$")
             )
         elif path.name.startswith("~$"):
@@ -120,6 +123,9 @@ def _ingest_one(
 ) -> FileOutcome:
     if not path.is_file():
         return _refused(path, "no such file")
+    if path.suffix.lower() in OTHER_SHEETS:
+        return _refused(path, f"a {path.suffix} file is not a returned form; open it and save"
+                        " it as an Excel workbook (.xlsx), then ingest it again")
     try:
         raw = read_form(path)
     except FormFileError as exc:
@@ -145,7 +151,7 @@ def _ingest_one(
                                   " the database; restore the database from a backup")
             question_sets[digest] = QuestionSet.model_validate_json(content)
         qs = question_sets[digest]
-    spec = Issued(reference, issued.cycle, workspace_id,
+    spec = Issued(reference, issued.cycle, workspace_id, issued.row.record_id,
                   issued.row.worker_name or issued.row.worker_id, issued.due_date, qs)
     parsed, findings = validate(raw, spec, kind, today)
     if parsed is None:

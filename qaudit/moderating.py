@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from qaudit.allocation import MAX_SEED
 from qaudit.db import Store
 from qaudit.errors import CycleError, Finding
 from qaudit.formread import FormFileError, read_form
@@ -24,7 +25,6 @@ from qaudit.privacy import scrubber
 from qaudit.questions import QuestionSet
 from qaudit.workspace import Workspace, cycle_slug
 
-MAX_SEED = 2**32
 RANK = {g.key: g.rank for g in GRADES}
 LABEL = {g.key: g.label for g in GRADES}
 
@@ -61,6 +61,7 @@ def select(
                          " at most 1, e.g. 0.2 for 20%.")
     if seed is not None and not 0 <= seed < MAX_SEED:
         raise CycleError(f"--seed must be a whole number from 0 to {MAX_SEED - 1}.")
+    store.require_cycle(cycle)
     audits = store.returned_audits(cycle)
     if not audits:
         raise CycleError(f"cycle {cycle!r} has no returned audits yet; run `qaudit ingest`"
@@ -143,6 +144,10 @@ class ModerationIngest:
 def ingest_outcomes(store: Store, path: Path, *, replace: bool = False,
                     today: date | None = None) -> ModerationIngest:
     """Take a filled moderation workbook back: all of it or nothing, idempotent."""
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        return ModerationIngest(path, REFUSED, findings=[Finding(
+            path.name, "", "", f"{path} {what}; give the filled moderation workbook (.xlsx)")])
     try:
         raw = read_form(path)
     except FormFileError as exc:
@@ -183,9 +188,14 @@ def ingest_outcomes(store: Store, path: Path, *, replace: bool = False,
 
 
 def stats(store: Store, cycle: str | None) -> dict[str, Any]:
+    if cycle is not None:
+        store.require_cycle(cycle)
     pairs = store.moderated_pairs(cycle)
     result = agreement([(RANK[p["auditor_grade"]], RANK[p["moderated_grade"]]) for p in pairs])
-    lenient = leniency([(p["auditor"] or "(unnamed)", RANK[p["auditor_grade"]],
+    shown: dict[str, str] = {}  # one display name per auditor, however it was typed
+    for p in pairs:
+        shown.setdefault(auditor_key(p["auditor"] or ""), p["auditor"] or "(unnamed)")
+    lenient = leniency([(shown[auditor_key(p["auditor"] or "")], RANK[p["auditor_grade"]],
                          RANK[p["moderated_grade"]]) for p in pairs])
     yes = {k: sum(1 for p in pairs if p[k] == "Yes")
            for k in ("constructive", "names_strengths", "names_learning")}
@@ -208,14 +218,18 @@ def stats(store: Store, cycle: str | None) -> dict[str, Any]:
 
 def learning_markdown(store: Store, cycle: str | None, anonymise: bool) -> str:
     """Moderation learning per auditor and per theme; anonymised for audit workshops."""
+    if cycle is not None:
+        store.require_cycle(cycle)
     pairs = [p for p in store.moderated_pairs(cycle) if p["learning"] or p["comments"]]
     scrub = scrubber(store.known_identifiers()) if anonymise else (lambda t: t)
     aliases: dict[str, str] = {}
 
+    shown: dict[str, str] = {}
+
     def who(name: str) -> str:
-        if not anonymise:
-            return name or "(unnamed auditor)"
         key = auditor_key(name)
+        if not anonymise:
+            return shown.setdefault(key, name or "(unnamed auditor)")
         aliases.setdefault(key, f"Auditor {_letters(len(aliases))}")
         return aliases[key]
 

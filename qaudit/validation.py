@@ -44,6 +44,7 @@ class Issued:
     reference: str
     cycle: str
     workspace_id: str
+    record_id: str
     practitioner: str
     due: date
     question_set: QuestionSet | None  # None for self-reflection forms
@@ -197,6 +198,10 @@ def check_meta(raw: RawForm, issued: Issued, kind: str) -> list[Finding]:
     if meta.get("workspace") != issued.workspace_id:
         problems.append("the form was issued by another qaudit workspace; send it to the team"
                         " that issued it")
+    elif meta.get("record_id") != issued.record_id:
+        problems.append(f"the form was issued for an earlier draw of {issued.cycle!r}, in which"
+                        f" {issued.reference} was a different case; it was replaced by a redraw,"
+                        " so this form cannot be taken")
     elif meta.get("cycle") != issued.cycle:
         problems.append(f"the form is for cycle {meta.get('cycle')!r}, but"
                         f" {issued.reference} belongs to {issued.cycle!r}")

@@ -319,3 +319,31 @@ def test_wrong_export_is_one_line_exit_1_and_nothing_stored(
     assert "Traceback" not in result.stderr
     assert stored_cycles(workspace) == []
     assert not (workspace.root / "cycles").exists()
+
+
+def test_cycle_names_that_give_the_same_references_are_refused(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    assert allocate(run, workspace, example_export, "C 4", "--seed", "1").code == 0
+    clash = allocate(run, workspace, example_export, "C-4", "--seed", "1")
+    assert clash.code == 1 and "too like the existing cycle 'C 4'" in clash.stderr
+
+
+def test_a_window_with_nothing_eligible_stores_nothing(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    result = run("-w", workspace.root, "allocate", example_export, "--cycle", "C1", "--from",
+                 "01/09/2025", "--to", "31/10/2025")
+    assert result.code == 1 and "nothing in the export is eligible" in result.stderr
+    assert stored_cycles(workspace) == []
+
+
+def test_a_recorded_draw_can_be_checked_after_later_cycles(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    first = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "1",
+                                "--json").stdout)
+    allocate(run, workspace, example_export, "C2", "--seed", "2")
+    check = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "1",
+                                "--dry-run", "--json").stdout)
+    assert check["allocations"] == first["allocations"]

@@ -176,3 +176,15 @@ def test_export_with_empty_first_column_reads_the_right_fields(tmp_path: Path) -
     export = read_export(tmp_path / "export.xlsx", SETTINGS)
     assert export.cases["record_id"].tolist() == ["100", "101", "102"]
     assert export.cases["person_id"].tolist() == ["200", "201", "202"]
+
+
+def test_a_good_row_is_kept_when_an_unusable_row_shares_its_record_id(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Record ID,Person ID,Work Type,Completed Date,Worker ID,Team,Service Manager,Quadrant\n"
+        "100,1,MCA,TBC,W1,T,SM,Mid\n"
+        "100,1,MCA,05/09/2026,W1,T,SM,Mid\n"
+    )
+    export = read_export(path, SETTINGS)
+    assert export.cases["record_id"].tolist() == ["100"]
+    assert export.unusable_counts == {BAD_DATE: 1}

@@ -508,3 +508,29 @@ def test_process_killed_mid_ingest_leaves_whole_returns_only(
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout
     assert len(returns(ws)) == 20
+
+
+def test_form_of_a_replaced_draw_is_refused(run: Callable[..., Result], ws: Workspace,
+                                           tmp_path: Path) -> None:
+    old = tmp_path / "old-form.xlsx"
+    fill_forms.fill_audit(forms(ws)[0], old, random.Random(1))
+    before = ws.store().allocations(CYCLE)[0].record_id
+    result = run("-w", ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE,
+                 "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "77", "--redraw")
+    assert result.code == 0, result.stderr
+    assert ws.store().allocations(CYCLE)[0].record_id != before
+    refused = ingest(run, ws, old)
+    assert refused.code == 1 and "earlier draw" in refused.stdout
+    assert returns(ws) == []
+
+
+def test_other_spreadsheet_files_in_a_folder_are_refused_not_skipped(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    fill(ws, tmp_path, 0)
+    (tmp_path / "returns" / "2026-27-C3-002-audit.ods").write_bytes(b"PK\x03\x04")
+    result = ingest(run, ws, tmp_path / "returns", "--json")
+    assert result.code == 1
+    summary = json.loads(result.stdout)
+    assert (summary["summary"]["accepted"], summary["summary"]["refused"]) == (1, 1)
+    assert "save it as an Excel workbook" in json.dumps(summary)

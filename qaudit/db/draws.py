@@ -166,25 +166,37 @@ class _DrawStore:
         ).fetchone()
         return row is not None
 
-    def drawn_elsewhere(self, cycle_name: str) -> tuple[frozenset[str], frozenset[str]]:
-        """Persons and records in the current draw of every other cycle."""
+    def current_draw_id(self, cycle_name: str) -> int | None:
+        cycle = self.cycle(cycle_name)
+        return self._current_draw_id(cycle.id) if cycle else None
+
+    def drawn_elsewhere(
+        self, cycle_name: str, before_draw: int | None = None
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Persons and records in the current draw of every other cycle; with
+        ``before_draw``, only draws stored before that one (to re-check a recorded draw)."""
         rows = self.conn.execute(
             "SELECT a.person_id, a.record_id FROM allocations a JOIN draws d ON d.id = a.draw_id"
-            " JOIN cycles c ON c.id = d.cycle_id WHERE d.replaced_at IS NULL AND c.name != ?",
-            (cycle_name,),
+            " JOIN cycles c ON c.id = d.cycle_id WHERE d.replaced_at IS NULL AND c.name != ?"
+            " AND (? IS NULL OR d.id < ?)",
+            (cycle_name, before_draw, before_draw),
         ).fetchall()
         return frozenset(r[0] for r in rows), frozenset(r[1] for r in rows)
 
-    def recent_workers(self, cycle_name: str, before: date, cycles: int) -> frozenset[str]:
-        """Workers drawn in the ``cycles`` latest other cycles ending on or before ``before``."""
+    def recent_workers(
+        self, cycle_name: str, before: date, cycles: int, before_draw: int | None = None
+    ) -> frozenset[str]:
+        """Workers drawn in the ``cycles`` latest other drawn cycles ending on or before
+        ``before``; with ``before_draw``, only cycles drawn before that draw."""
         if cycles <= 0:
             return frozenset()
         rows = self.conn.execute(
             "SELECT DISTINCT a.worker_id FROM allocations a JOIN draws d ON d.id = a.draw_id"
             " WHERE d.replaced_at IS NULL AND d.cycle_id IN ("
-            "   SELECT id FROM cycles WHERE name != ? AND date_to <= ?"
-            "   ORDER BY date_to DESC, id DESC LIMIT ?)",
-            (cycle_name, before.isoformat(), cycles),
+            "   SELECT c.id FROM cycles c JOIN draws k ON k.cycle_id = c.id"
+            "   AND k.replaced_at IS NULL WHERE c.name != ? AND c.date_to <= ?"
+            "   AND (? IS NULL OR k.id < ?) ORDER BY c.date_to DESC, c.id DESC LIMIT ?)",
+            (cycle_name, before.isoformat(), before_draw, before_draw, cycles),
         ).fetchall()
         return frozenset(r[0] for r in rows)
 

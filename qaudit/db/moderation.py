@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qaudit.db.draws import _now
+from qaudit.db.draws import Cycle, _now
 from qaudit.db.returns import _ReturnsStore
 from qaudit.errors import CycleError
 from qaudit.forms import AUDITOR_ROLES, ESCALATED_TO
@@ -44,6 +45,10 @@ class Outcome:
     learning: str
 
 
+#: Words in people's names fields that are not names ("Team manager", "Dr", "Jr").
+_NOT_NAMES = frozenset({"team", "manager", "service", "senior", "practitioner", "the", "and"})
+
+
 class Store(_ReturnsStore):
     """One open workspace database: draws, returns and moderation."""
 
@@ -66,10 +71,16 @@ class Store(_ReturnsStore):
             " ORDER BY rowid", (return_id,))]
 
     def _cycle_id(self, cycle: str) -> int:
+        return self.require_cycle(cycle).id
+
+    def require_cycle(self, cycle: str) -> Cycle:
+        """The cycle, or a clear error listing the cycles there are."""
         found = self.cycle(cycle)
         if found is None:
-            raise CycleError(f"no cycle {cycle!r}; `qaudit allocate` creates a cycle.")
-        return found.id
+            known = ", ".join(repr(c.name) for c in self.cycles()) or "none yet"
+            raise CycleError(f"no cycle {cycle!r} (cycles: {known}); names are exact, as"
+                             " given to `qaudit allocate`.")
+        return found
 
     def current_sample(self, cycle: str) -> tuple[int, int, bool, list[SampleItem]] | None:
         """(sample id, seed, blind, items) of the cycle's current moderation sample."""
@@ -209,18 +220,24 @@ class Store(_ReturnsStore):
         """Every person id, record id and name the database holds: scrubbed from text
         that is published."""
         values: set[str] = set()
-        for row in self.conn.execute(
-            "SELECT person_id, record_id, worker_id, worker_name, service_manager"
+        names: set[str] = set()
+        for person, record, worker, worker_name, manager, team in self.conn.execute(
+            "SELECT person_id, record_id, worker_id, worker_name, service_manager, team"
             " FROM allocations"
         ):
-            values.update(v for v in row if v)
+            values.update(v for v in (person, record, worker, team) if v)
+            names.update(v for v in (worker_name, manager) if v)
         for (fields,) in self.conn.execute("SELECT fields_json FROM returns"):
             data = json.loads(fields)
-            values.update(data.get(k, "") for k in ("auditor_name", "esc_name", "ri_by"))
+            names.update(data.get(k, "") for k in ("auditor_name", "esc_name", "ri_by"))
         # Roles ("Team manager") are not people: scrubbing them would only blur the text.
         roles = {r.casefold() for r in (*AUDITOR_ROLES, *ESCALATED_TO)}
-        return sorted((v for v in values if len(v) >= 3 and v.casefold() not in roles),
-                      key=len, reverse=True)
+        names = {n for n in names if n.casefold() not in roles}
+        # "Ms Adeyemi" or "Niamh" alone must go too: every part of a person's name counts.
+        parts = {p for n in names for p in re.findall(r"[^\W\d_][\w'’-]*", n)
+                 if len(p) >= 3 and p.casefold() not in _NOT_NAMES}
+        values |= names | parts
+        return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
 
     def latest_cycle(self) -> str | None:
         row = self.conn.execute(
@@ -303,7 +320,7 @@ class Store(_ReturnsStore):
                 " JOIN moderation_samples s ON s.id = i.sample_id"
                 " JOIN returns r ON r.id = i.return_id JOIN allocations a"
                 " ON a.id = r.allocation_id WHERE o.replaced_at IS NULL"
-                " AND s.replaced_at IS NULL ORDER BY a.reference",
+                " AND s.replaced_at IS NULL AND r.replaced_at IS NULL ORDER BY a.reference",
                 ["Reference", "Moderated grade", "Constructive", "Names strengths",
                  "Names learning", "Theme", "Comments", "Learning for the auditor"],
             ),

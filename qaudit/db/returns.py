@@ -109,7 +109,18 @@ class _ReturnsStore(_DrawStore):
                     " escalated_on, note) VALUES (?, ?, ?, ?, ?)",
                     (return_id, *escalation),
                 )
+            if replace is not None:
+                # Moderation of the audit stays with it when the return is replaced.
+                conn.execute("UPDATE moderation_items SET return_id = ? WHERE return_id = ?",
+                             (return_id, replace.id))
             if kind == "audit":
+                moderated = conn.execute(
+                    "SELECT o.moderated_grade FROM moderation_items i JOIN moderation_outcomes o"
+                    " ON o.item_id = i.id AND o.replaced_at IS NULL WHERE i.return_id = ?",
+                    (return_id,),
+                ).fetchone()
+                if moderated is not None:  # the moderated grade is the grade of record
+                    ri_grade = moderated[0] == "requires_improvement"
                 self._sync_ri(conn, allocation_id, ri_grade, now)
             self._log(conn, None, "replace" if replace else "return",
                       {"allocation_id": allocation_id, "kind": kind, "return_id": return_id,
