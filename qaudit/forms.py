@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment
 
 from qaudit import __version__
-from qaudit.grading import GRADE_LABELS
+from qaudit.grading import GRADE_LABELS, GRADES
 from qaudit.questions import ASPECTS, QuestionSet
 from qaudit.xlsx import (
     BOLD,
@@ -264,10 +264,9 @@ def audit_form(
     fields = {f.name: f for f in AUDIT_FIELDS}
     sheet.section("Overall grade")
     sheet.field(fields["grade"])
-    for label in GRADE_LABELS:
-        key = label.lower().replace(" ", "_")
-        put(ws, f"A{sheet.row}", label, font=BOLD, alignment=WRAP)
-        put(ws, f"B{sheet.row}", grades.get(key, ""), alignment=WRAP)
+    for grade in GRADES:
+        put(ws, f"A{sheet.row}", grade.label, font=BOLD, alignment=WRAP)
+        put(ws, f"B{sheet.row}", grades.get(grade.key, grade.descriptor), alignment=WRAP)
         ws.merge_cells(f"B{sheet.row}:D{sheet.row}")
         ws.row_dimensions[sheet.row].height = 48
         sheet.row += 1

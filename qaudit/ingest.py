@@ -14,11 +14,10 @@ from datetime import date
 from pathlib import Path
 
 from qaudit.db import Store
-from qaudit.errors import Finding, QauditError
+from qaudit.errors import Finding
 from qaudit.formread import FormFileError, read_form
 from qaudit.forms import AUDIT_FORM, SELF_REFLECTION_FORM
 from qaudit.grading import GRADES
-from qaudit.questions import QuestionSet
 from qaudit.validation import Issued, validate
 
 ACCEPTED = "accepted"
@@ -104,10 +103,8 @@ def ingest_files(
     report = IngestReport()
     day = today or date.today()
     workspace_id = store.workspace_id()
-    question_sets: dict[str, QuestionSet] = {}
     for n, path in enumerate(paths, start=1):
-        report.outcomes.append(_ingest_one(store, path, replace, day, workspace_id,
-                                           question_sets))
+        report.outcomes.append(_ingest_one(store, path, replace, day, workspace_id))
         if on_file is not None:
             on_file(n, len(paths))
     return report
@@ -118,8 +115,7 @@ def _refused(path: Path, message: str, cell: str = "", sheet: str = "") -> FileO
 
 
 def _ingest_one(
-    store: Store, path: Path, replace: bool, today: date, workspace_id: str,
-    question_sets: dict[str, QuestionSet],
+    store: Store, path: Path, replace: bool, today: date, workspace_id: str
 ) -> FileOutcome:
     if not path.is_file():
         return _refused(path, "no such file")
@@ -141,16 +137,7 @@ def _ingest_one(
                 != workspace_id else "matches no allocation of a current draw")
         return _refused(path, f"allocation reference {reference!r} {what}; check the file is"
                         " a form this team issued", "(identification)", "_qaudit")
-    qs = None
-    if kind == AUDIT_FORM:
-        digest = issued.row.question_set_hash
-        if digest not in question_sets:
-            content = store.question_set_content(digest)
-            if content is None:
-                raise QauditError(f"the question set issued for {reference} is missing from"
-                                  " the database; restore the database from a backup")
-            question_sets[digest] = QuestionSet.model_validate_json(content)
-        qs = question_sets[digest]
+    qs = store.issued_question_set(issued.row.question_set_hash) if kind == AUDIT_FORM else None
     spec = Issued(reference, issued.cycle, workspace_id, issued.row.record_id,
                   issued.row.worker_name or issued.row.worker_id, issued.due_date, qs)
     parsed, findings = validate(raw, spec, kind, today)

@@ -116,13 +116,9 @@ def _sample_sheet(ws: Workspace, store: Store, cycle: str) -> SampleSheet:
     question_sets: dict[str, QuestionSet] = {}
     for item in items:
         a = item.audit
-        if a.audit_type not in question_sets:
-            digest = store.issued(a.reference)
-            content = store.question_set_content(digest.row.question_set_hash) if digest else None
-            if content is None:
-                raise CycleError(f"the question set issued for {a.reference} is missing from"
-                                 " the database; restore it from a backup.")
-            question_sets[a.audit_type] = QuestionSet.model_validate_json(content)
+        issued = store.issued(a.reference)
+        if a.audit_type not in question_sets and issued is not None:
+            question_sets[a.audit_type] = store.issued_question_set(issued.row.question_set_hash)
     return SampleSheet(
         workspace_id=store.workspace_id(), cycle=cycle, sample_id=sample_id, blind=blind,
         items=items, type_names={k: v.name for k, v in ws.settings.audit_types.items()},

@@ -10,7 +10,8 @@ from datetime import date
 from typing import Any
 
 from qaudit.db.draws import AllocationRow, _DrawStore, _now
-from qaudit.errors import CycleError
+from qaudit.errors import CycleError, QuestionSetError
+from qaudit.questions import QuestionSet
 
 # --- returns ---------------------------------------------------------------------------
 
@@ -55,11 +56,21 @@ class _ReturnsStore(_DrawStore):
         return IssuedAllocation(int(row[0]), AllocationRow(*row[1:15]), row[15],
                                 date.fromisoformat(row[16]))
 
-    def question_set_content(self, digest: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT content_json FROM question_sets WHERE hash = ?", (digest,)
-        ).fetchone()
-        return str(row[0]) if row else None
+    def issued_question_set(self, digest: str) -> QuestionSet:
+        """The question set exactly as it was issued (forms are checked against it, not
+        against today's templates)."""
+        cache: dict[str, QuestionSet] = self.__dict__.setdefault("_question_sets", {})
+        if digest not in cache:
+            row = self.conn.execute(
+                "SELECT content_json FROM question_sets WHERE hash = ?", (digest,)
+            ).fetchone()
+            if row is None:
+                raise QuestionSetError(
+                    "a question set issued with this cycle is missing from the database;"
+                    " restore the database from a backup"
+                )
+            cache[digest] = QuestionSet.model_validate_json(row[0])
+        return cache[digest]
 
     def current_return(self, allocation_id: int, kind: str) -> StoredReturn | None:
         row = self.conn.execute(
