@@ -50,6 +50,25 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     return _run
 
 
+def small_workspace(root: Path, per_stratum: int) -> Workspace:
+    """A new workspace drawing ``per_stratum`` cases per quadrant x type: quicker to write."""
+    ws = init_workspace(root)
+    toml = ws.root / "qaudit.toml"
+    toml.write_text("\n".join(
+        line.replace("= 6", f"= {per_stratum}")
+        if line.startswith('"') and "care_act_assessment =" in line else line
+        for line in toml.read_text().splitlines()
+    ) + "\n")
+    return open_workspace(root)
+
+
+def qaudit_ok(root: Path, *args: str | Path) -> None:
+    """Run a command that must succeed, in module-scoped fixtures (no capsys there)."""
+    with pytest.raises(SystemExit) as done:
+        cli.main(["-w", str(root), *map(str, args)])
+    assert done.value.code == 0
+
+
 @pytest.fixture
 def full_workspace(tmp_path: Path) -> Workspace:
     """A workspace with the default settings: 120 cases a cycle."""
@@ -58,16 +77,8 @@ def full_workspace(tmp_path: Path) -> Workspace:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    """A workspace drawing 2 cases per quadrant x type (40 a cycle): quicker to write."""
-    ws = init_workspace(tmp_path / "ws")
-    toml = ws.root / "qaudit.toml"
-    lines = [
-        line.replace("= 6", "= 2") if line.startswith('"') and "care_act_assessment =" in line
-        else line
-        for line in toml.read_text().splitlines()
-    ]
-    toml.write_text("\n".join(lines) + "\n")
-    return open_workspace(ws.root)
+    """A workspace drawing 2 cases per quadrant x type (40 a cycle)."""
+    return small_workspace(tmp_path / "ws", 2)
 
 
 @pytest.fixture

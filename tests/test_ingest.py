@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, Result
-from qaudit.workspace import Workspace, init_workspace, open_workspace
+from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
+from qaudit.workspace import Workspace, open_workspace
 
 sys.path.insert(0, str(EXAMPLES))
 import fill_forms
@@ -34,19 +34,10 @@ CYCLE = "2026-27 C3"
 def issued(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace with one case per quadrant x type drawn and its forms written, once."""
     root = tmp_path_factory.mktemp("issued") / "ws"
-    ws = init_workspace(root)
-    toml = ws.root / "qaudit.toml"
-    toml.write_text("\n".join(
-        line.replace("= 6", "= 1") if line.startswith('"') and "care_act_assessment =" in line
-        else line for line in toml.read_text().splitlines()
-    ) + "\n")
-    from qaudit import cli
-
-    with pytest.raises(SystemExit) as done:
-        cli.main(["-w", str(root), "allocate", str(EXAMPLES / "case-export.xlsx"), "--cycle",
-                  CYCLE, "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "9",
-                  "--due", (date.today() + timedelta(days=10)).strftime("%d/%m/%Y")])
-    assert done.value.code == 0
+    small_workspace(root, 1)
+    qaudit_ok(root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE, "--from",
+              "01/09/2026", "--to", "31/10/2026", "--seed", "9", "--due",
+              (date.today() + timedelta(days=10)).strftime("%d/%m/%Y"))
     return root
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sklearn.metrics import cohen_kappa_score
 
-from conftest import EXAMPLES, Result
+from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
 from qaudit.moderation import (
     Candidate,
     agreement,
@@ -156,18 +156,10 @@ def test_leniency_is_moderated_minus_auditor_per_auditor() -> None:
 def returned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace whose 40 allocations came back (2 per quadrant x type), once."""
     root = tmp_path_factory.mktemp("returned") / "ws"
-    ws = init_workspace(root)
-    toml = ws.root / "qaudit.toml"
-    toml.write_text("\n".join(
-        line.replace("= 6", "= 2") if line.startswith('"') and "care_act_assessment =" in line
-        else line for line in toml.read_text().splitlines()
-    ) + "\n")
-    from qaudit import cli
+    ws = small_workspace(root, 2)
 
     def qaudit(*args: str) -> None:
-        with pytest.raises(SystemExit) as done:
-            cli.main(["-w", str(root), *args])
-        assert done.value.code == 0
+        qaudit_ok(root, *args)
 
     qaudit("allocate", str(EXAMPLES / "case-export.xlsx"), "--cycle", CYCLE, "--from",
            "01/09/2026", "--to", "31/10/2026", "--seed", "9", "--due",

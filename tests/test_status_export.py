@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, FIXTURES, Result
+from conftest import EXAMPLES, FIXTURES, Result, qaudit_ok
 from qaudit.workspace import Workspace, init_workspace, open_workspace
 
 sys.path.insert(0, str(EXAMPLES))
@@ -29,12 +29,9 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Formula-like names drawn, most forms back (one RI with an escalation), moderated."""
     root = tmp_path_factory.mktemp("cycle") / "ws"
     ws = init_workspace(root)
-    from qaudit import cli
 
     def qaudit(*args: str) -> None:
-        with pytest.raises(SystemExit) as done:
-            cli.main(["-w", str(root), *args])
-        assert done.value.code == 0
+        qaudit_ok(root, *args)
 
     qaudit("allocate", str(FIXTURES / "formula_like_text.xlsx"), "--cycle", CYCLE, "--from",
            "01/09/2026", "--to", "31/10/2026", "--seed", "2", "--due",
