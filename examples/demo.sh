@@ -66,6 +66,13 @@ qaudit -w "$ws" ri --cycle "2026-27 C3"
 qaudit -w "$ws" escalations
 
 echo
+echo "== qaudit status and qaudit report: where the cycle stands, and the Board summary"
+qaudit -w "$ws" status --cycle "2026-27 C3"
+printf "Record the person's own words, and say how the outcomes meet their wishes.\n" \
+  > "$demo/psw-message.txt"
+qaudit -w "$ws" report --cycle "2026-27 C3" --message "$demo/psw-message.txt"
+
+echo
 echo "Demo workspace: $ws"
 echo "  Register:              $ws/cycles/2026-27-C3/register.xlsx"
 echo "  Service Manager books: $ws/cycles/2026-27-C3/service-managers/"
@@ -74,3 +81,4 @@ echo "  Self-reflection forms: $ws/cycles/2026-27-C3/self-reflection/"
 echo "  Returned forms:        $demo/returns/"
 echo "  Moderation workbook:   $ws/cycles/2026-27-C3/moderation/2026-27-C3-moderation.xlsx"
 echo "  Workshop learning:     $demo/moderation-learning-workshop.md"
+echo "  Board summary:         $ws/cycles/2026-27-C3/reports/2026-27-C3-summary.html"

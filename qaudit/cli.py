@@ -12,12 +12,13 @@ import sys
 import typer
 from rich.markup import escape
 
-from qaudit import cli_allocate, cli_moderate, cli_returns, cli_status
+from qaudit import cli_allocate, cli_moderate, cli_report, cli_returns, cli_status
 from qaudit.errors import QauditError
 from qaudit.shell import app, err, out
 
 __all__ = [
-    "app", "cli_allocate", "cli_moderate", "cli_returns", "cli_status", "err", "main", "out",
+    "app", "cli_allocate", "cli_moderate", "cli_report", "cli_returns", "cli_status", "err",
+    "main", "out",
 ]
 
 

@@ -93,8 +93,14 @@ class ModerationSettings(_Strict):
     rate: Annotated[float, Field(gt=0, le=1)] = 0.2
 
 
+class ResourceLink(_Strict):
+    title: Annotated[str, Field(min_length=1, max_length=120)]
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+
+
 class ReportingSettings(_Strict):
     suppression_threshold: Annotated[int, Field(ge=1, le=100)] = 5
+    resources: list[ResourceLink] = Field(default_factory=list)
 
 
 def _default_audit_types() -> dict[str, AuditTypeSettings]:
@@ -385,6 +391,9 @@ def default_toml() -> str:
         "[reporting]",
         "# Published reports suppress counts from 1 to this number minus one.",
         f"suppression_threshold = {s.reporting.suppression_threshold}",
+        "# Practice resources listed at the end of reports, e.g.",
+        '# resources = [{ title = "Eligibility guide", url = "https://example.org/guide" }]',
+        "resources = []",
         "",
         "# The framework's four grades and the descriptor shown beside the grade on forms.",
         "# The keys are fixed; the wording may be adapted.",

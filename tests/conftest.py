@@ -18,6 +18,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "exports"
 EXAMPLE_EXPORT = EXAMPLES / "case-export.xlsx"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regen-golden", action="store_true",
+                     help="rewrite the golden files under tests/golden/ from this run")
+
+
 @dataclass
 class Result:
     code: int

@@ -342,3 +342,34 @@ class Store(_ReturnsStore):
         }
         return {name: (headers, [tuple(r) for r in self.conn.execute(sql)])
                 for name, (sql, headers) in queries.items()}
+
+    def graded_audits(self, cycle: str) -> list[dict[str, Any]]:
+        """The cycle's current audit returns with their grade of record."""
+        rows = self.conn.execute(
+            "SELECT a.reference, a.quadrant, a.audit_type, g.grade_of_record, r.fields_json"
+            " FROM audit_grades g JOIN returns r ON r.id = g.return_id"
+            " JOIN allocations a ON a.id = g.allocation_id JOIN draws d ON d.id = a.draw_id"
+            " JOIN cycles c ON c.id = d.cycle_id WHERE c.name = ? AND d.replaced_at IS NULL"
+            " ORDER BY a.reference", (cycle,),
+        )
+        return [{"reference": r[0], "quadrant": r[1], "audit_type": r[2], "grade": r[3],
+                 "fields": json.loads(r[4])} for r in rows]
+
+    def answer_counts(self, cycle: str) -> list[tuple[str, str, str, str, int]]:
+        """(audit type, aspect, question id, answer, count) over the cycle's current audits."""
+        return [tuple(r) for r in self.conn.execute(
+            "SELECT a.audit_type, n.aspect, n.question_id, n.answer, count(*) FROM answers n"
+            " JOIN returns r ON r.id = n.return_id JOIN allocations a ON a.id = r.allocation_id"
+            " JOIN draws d ON d.id = a.draw_id JOIN cycles c ON c.id = d.cycle_id"
+            " WHERE c.name = ? AND d.replaced_at IS NULL AND r.replaced_at IS NULL"
+            " GROUP BY a.audit_type, n.aspect, n.question_id, n.answer", (cycle,))]
+
+    def cycles_up_to(self, cycle: str, most: int = 8) -> list[str]:
+        """This cycle and the drawn cycles before it, oldest first, at most ``most``."""
+        end = self.require_cycle(cycle).date_to.isoformat()
+        rows = self.conn.execute(
+            "SELECT c.name FROM cycles c JOIN draws d ON d.cycle_id = c.id"
+            " WHERE d.replaced_at IS NULL AND c.date_to <= ? ORDER BY c.date_to DESC, c.id DESC"
+            " LIMIT ?", (end, most),
+        )
+        return [r[0] for r in rows][::-1]

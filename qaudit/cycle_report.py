@@ -1,0 +1,146 @@
+"""`qaudit report`: gather a cycle's figures, build the summary, render Markdown and HTML.
+
+Templates live in ``templates/reports/`` (a workspace's own ``templates/reports/`` wins).
+HTML autoescapes everything, whatever a template's file name; Markdown escapes the
+characters that would break a table or become HTML. Charts are drawn by matplotlib as
+SVG (inline in the HTML, files beside the Markdown), with fixed ids and no timestamp.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from qaudit.db import Store
+from qaudit.moderating import stats
+from qaudit.privacy import scrubber
+from qaudit.questions import ASPECTS, package_templates
+from qaudit.summary import HIDDEN, build_summary
+from qaudit.workspace import Workspace, cycle_slug
+
+
+def summary_data(ws: Workspace, store: Store, cycle: str, *, internal: bool, message: str,
+                 today: date) -> dict[str, Any]:
+    store.require_cycle(cycle)
+    settings = ws.settings
+    audits = store.graded_audits(cycle)
+    questions: dict[tuple[str, str], str] = {}
+    for allocation in store.allocations(cycle):
+        if all(k[0] != allocation.audit_type for k in questions):
+            qs = store.issued_question_set(allocation.question_set_hash)
+            questions.update({(allocation.audit_type, q.id): q.text for q in qs.questions})
+    moderation = stats(store, cycle)
+    moderation["pairs"] = store.moderated_pairs(cycle)
+    scrub = (lambda t: t) if internal else scrubber(store.known_identifiers())
+    return build_summary(
+        cycle=cycle, generated=today, scope="All quadrants and countywide services",
+        quadrants=settings.quadrants,
+        type_names={k: v.name for k, v in settings.audit_types.items()},
+        aspect_titles=ASPECTS,
+        target=sum(n for per in settings.quotas.values() for n in per.values()),
+        progress=store.allocation_progress(cycle), audits=audits,
+        answers=store.answer_counts(cycle), questions=questions,
+        trend=[(name, store.graded_audits(name)) for name in store.cycles_up_to(cycle)],
+        ri_items=store.ri_list(cycle), escalations=len(store.escalation_list(cycle)),
+        moderation=moderation, message=message,
+        resources=[(r.title, r.url) for r in settings.reporting.resources],
+        threshold=settings.reporting.suppression_threshold, scrub=scrub, internal=internal,
+    )
+
+
+def _svg(figure: Any) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def charts(data: dict[str, Any]) -> dict[str, str]:
+    """Grade distribution and the trend of 'Good or better': hidden figures are not drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "qaudit"
+    plt.rcParams["font.size"] = 11
+    overall = data["overall"][0]
+    labels = [g["label"] for g in data["grades"]]
+    values = [float(p.rstrip("%")) if p not in (HIDDEN, "–") else 0.0
+              for p in overall["percents"]]
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    bars = ax.bar(labels, values, color="#1f4e79")
+    for bar, shown in zip(bars, overall["percents"], strict=True):
+        ax.annotate(shown, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom")
+    ax.set_ylabel("% of audits")
+    ax.set_ylim(0, 100)
+    ax.spines[["top", "right"]].set_visible(False)
+    grades_svg = _svg(fig)
+    plt.close(fig)
+    trend = [t for t in data["trend"] if t["percent"] != HIDDEN]
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.plot([t["cycle"] for t in trend], [float(t["percent"].rstrip("%")) for t in trend],
+            marker="o", color="#1f4e79")
+    ax.set_ylabel("% good or better")
+    ax.set_ylim(0, 100)
+    ax.spines[["top", "right"]].set_visible(False)
+    trend_svg = _svg(fig)
+    plt.close(fig)
+    return {"grades_svg": grades_svg, "trend_svg": trend_svg}
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def md_escape(value: Any) -> Any:
+    """Text safe in a Markdown table cell: no column breaks, no HTML, no stray emphasis."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        if value == HIDDEN:
+            return value
+        return _MD_SPECIAL.sub(r"\\\1", " ".join(value.splitlines()))
+    return value
+
+
+def environment(ws: Workspace, html: bool) -> jinja2.Environment:
+    loader = jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(str(ws.templates / "reports")),
+        jinja2.FileSystemLoader(str(package_templates() / "reports")),
+    ])
+    if html:
+        return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    return jinja2.Environment(loader=loader, autoescape=False, finalize=md_escape,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def render_summary(ws: Workspace, data: dict[str, Any], out: Path, formats: set[str]) -> list[Path]:
+    """Write the summary as Markdown (charts beside it) and/or one self-contained HTML file."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{cycle_slug(data['cycle'])}-summary" + ("-internal" if data["internal"] else "")
+    drawn = charts(data)
+    written: list[Path] = []
+    if "md" in formats:
+        files = {"grades": f"{stem}-grades.svg", "trend": f"{stem}-trend.svg"}
+        for key, name in files.items():
+            (out / name).write_text(drawn[f"{key}_svg"], encoding="utf-8")
+            written.append(out / name)
+        text = environment(ws, html=False).get_template("summary.md.j2").render(
+            **data, charts=files)
+        (out / f"{stem}.md").write_text(text, encoding="utf-8")
+        written.append(out / f"{stem}.md")
+    if "html" in formats:
+        svg = {k: Markup(_strip_xml_header(v)) for k, v in drawn.items()}
+        text = environment(ws, html=True).get_template("summary.html.j2").render(
+            **data, charts=svg)
+        (out / f"{stem}.html").write_text(text, encoding="utf-8")
+        written.append(out / f"{stem}.html")
+    return written
+
+
+def _strip_xml_header(svg: str) -> str:
+    return svg[svg.index("<svg"):]

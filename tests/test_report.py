@@ -1,0 +1,159 @@
+"""`qaudit report`: the Board summary, anonymised, suppressed, escaped, and rendered."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
+from qaudit.cycle_report import render_summary, summary_data
+from qaudit.workspace import Workspace, open_workspace
+
+sys.path.insert(0, str(EXAMPLES))
+import fill_forms
+
+CYCLE = "2026-27 C3"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FIXED_DAY = date(2026, 12, 20)
+HOSTILE = "<script>alert('x')</script> | **bold** [link](http://x) & more"
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cycle drawn, returned (one RI with an escalation) and moderated, once."""
+    root = tmp_path_factory.mktemp("reported") / "ws"
+    ws = small_workspace(root, 2)
+    qaudit_ok(root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE, "--from",
+              "01/09/2026", "--to", "31/10/2026", "--seed", "9", "--due", "11/12/2026")
+    rng = random.Random(4)
+    back = root.parent / "back"
+    for i, form in enumerate(sorted((ws.cycle_dir(CYCLE) / "audit-forms").glob("*.xlsx"))):
+        fill_forms.fill_audit(form, back / form.name, rng, escalate=i == 0,
+                              grade="Requires improvement" if i == 0 else None,
+                              when=date(2026, 11, 20))
+    qaudit_ok(root, "ingest", back)
+    qaudit_ok(root, "moderate", "select", "--cycle", CYCLE, "--seed", "1")
+    book = ws.cycle_dir(CYCLE) / "moderation" / "2026-27-C3-moderation.xlsx"
+    fill_forms.fill_moderation(book, root.parent / "mod.xlsx", random.Random(1))
+    qaudit_ok(root, "moderate", "ingest", root.parent / "mod.xlsx")
+    return root
+
+
+@pytest.fixture
+def ws(reported: Path, tmp_path: Path) -> Workspace:
+    shutil.copytree(reported, tmp_path / "ws")
+    return open_workspace(tmp_path / "ws")
+
+
+def render(ws: Workspace, out: Path, internal: bool = False, message: str = "") -> list[Path]:
+    store = ws.store()
+    data = summary_data(ws, store, CYCLE, internal=internal, message=message, today=FIXED_DAY)
+    return render_summary(ws, data, out, {"md", "html"})
+
+
+def test_markdown_summary_matches_the_golden_file(
+    ws: Workspace, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    (md,) = [p for p in render(ws, tmp_path) if p.suffix == ".md"]
+    golden = GOLDEN / "summary.md"
+    if request.config.getoption("--regen-golden"):
+        golden.parent.mkdir(exist_ok=True)
+        shutil.copy(md, golden)
+    assert md.read_text() == golden.read_text(), "run pytest --regen-golden and review the diff"
+
+
+def test_published_report_names_nobody_and_shows_no_small_count(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    store = ws.store()
+    victim = store.allocations(CYCLE)[0]
+    message = f"Thanks to {victim.worker_name} for case {victim.person_id}."
+    paths = render(ws, tmp_path, message=message)
+    identifiers = [*store.known_identifiers(), *(a.reference for a in store.allocations(CYCLE))]
+    for path in paths:
+        text = path.read_text()
+        for identifier in identifiers:
+            assert not re.search(rf"(?<![\w-]){re.escape(identifier)}(?![\w-])", text), (
+                path.name, identifier)
+    md = next(p for p in paths if p.suffix == ".md").read_text()
+    for row in re.findall(r"^\|.*\|$", md, flags=re.M):
+        for cell in row.strip("|").split("|")[1:]:
+            value = cell.strip()
+            if value.isdigit():
+                assert not 0 < int(value) < 5, row
+
+
+def test_internal_report_is_marked_as_such(ws: Workspace, tmp_path: Path) -> None:
+    for path in render(ws, tmp_path, internal=True):
+        if path.suffix in (".md", ".html"):
+            assert "INTERNAL: identifiable" in path.read_text()
+            assert "-internal" in path.name
+
+
+def test_hostile_text_is_escaped(ws: Workspace, tmp_path: Path) -> None:
+    paths = render(ws, tmp_path, message=HOSTILE)
+    html = next(p for p in paths if p.suffix == ".html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    md = next(p for p in paths if p.suffix == ".md").read_text()
+    assert r"\<script\>" in md and r"\|" in md and "<script>" not in md
+
+
+def test_html_is_one_file_that_asks_no_other_host(ws: Workspace, tmp_path: Path) -> None:
+    html = next(p for p in render(ws, tmp_path) if p.suffix == ".html").read_text()
+    assert html.count("<svg") == 2
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "@media print" in html
+
+
+def test_workspace_template_overrides_the_bundled_one(ws: Workspace, tmp_path: Path) -> None:
+    own = ws.templates / "reports"
+    own.mkdir(parents=True)
+    (own / "summary.md.j2").write_text("Our own summary of {{ cycle }}\n")
+    md = next(p for p in render(ws, tmp_path) if p.suffix == ".md")
+    assert md.read_text() == "Our own summary of 2026-27 C3\n"
+
+
+def test_report_command_writes_both_formats(run: Callable[..., Result], ws: Workspace,
+                                            tmp_path: Path) -> None:
+    result = run("-w", ws.root, "report", "--cycle", CYCLE, "--out", tmp_path / "r")
+    assert result.code == 0, result.stderr
+    assert {p.suffix for p in (tmp_path / "r").iterdir()} == {".md", ".html", ".svg"}
+    bad = run("-w", ws.root, "report", "--cycle", "C9")
+    assert bad.code == 1 and "no cycle 'C9'" in bad.stderr
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed; .ci/run installs"
+                    " Debian's chromium")
+def test_html_renders_in_headless_chromium(ws: Workspace, tmp_path: Path) -> None:
+    html = next(p for p in render(ws, tmp_path) if p.suffix == ".html")
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1600",
+         f"--screenshot={shot}", html.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    pdf = tmp_path / "print.pdf"
+    subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile2'}",
+         f"--print-to-pdf={pdf}", html.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
