@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from qaudit.cycle_report import render_summary, summary_data
+from qaudit.cycle_report import render_all
 from qaudit.errors import QauditError
 from qaudit.shell import app, current_workspace, out
 from qaudit.workspace import cycle_slug
@@ -22,6 +22,9 @@ from qaudit.workspace import cycle_slug
 )
 def report(
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle to report.")],
+    kind: Annotated[str, typer.Option(
+        "--kind", help="summary (Board), highlights (Senior Practitioners' Network),"
+        " quadrant (one per quadrant beside the county) or all.")] = "all",
     fmt: Annotated[str, typer.Option("--format", help="md, html or both.")] = "both",
     out_dir: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Folder (default: <workspace>/cycles/<cycle>/reports).",
@@ -33,7 +36,7 @@ def report(
         "--message", help="Text file with the PSW/POT practice message.", dir_okay=False)
     ] = None,
 ) -> None:
-    """Render the cycle's Board summary as Markdown and a self-contained HTML page.
+    """Render the cycle's reports as Markdown and self-contained HTML pages.
 
     Published reports (the default) show no person id or name, suppress small counts
     (with secondary suppression so totals cannot reveal them) and scrub free text.
@@ -41,6 +44,11 @@ def report(
     formats = {"md": {"md"}, "html": {"html"}, "both": {"md", "html"}}.get(fmt)
     if formats is None:
         raise QauditError(f"--format {fmt!r} is not known; use md, html or both.")
+    kinds = {"summary": {"summary"}, "highlights": {"highlights"}, "quadrant": {"quadrant"},
+             "all": {"summary", "highlights", "quadrant"}}.get(kind)
+    if kinds is None:
+        raise QauditError(f"--kind {kind!r} is not known; use summary, highlights, quadrant"
+                          " or all.")
     text = ""
     if message is not None:
         try:
@@ -49,11 +57,12 @@ def report(
             raise QauditError(f"cannot read --message {message}: {exc}") from exc
     ws = current_workspace()
     store = ws.store()
+    target = out_dir or ws.root / "cycles" / cycle_slug(cycle) / "reports"
     try:
-        data = summary_data(ws, store, cycle, internal=internal, message=text,
-                            today=date.today())
+        written = render_all(ws, store, cycle, kinds, target, formats, internal=internal,
+                             message=text, today=date.today())
     finally:
         store.close()
-    target = out_dir or ws.root / "cycles" / cycle_slug(cycle) / "reports"
-    for path in render_summary(ws, data, target, formats):
-        out.print(escape(f"Wrote {path}"))
+    for path in written:
+        if path.suffix != ".svg":
+            out.print(escape(f"Wrote {path}"))

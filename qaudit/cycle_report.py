@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,15 +23,28 @@ from qaudit.db import Store
 from qaudit.moderating import stats
 from qaudit.privacy import scrubber
 from qaudit.questions import ASPECTS, package_templates
-from qaudit.summary import HIDDEN, build_summary
+from qaudit.summary import HIDDEN, build_highlights, build_summary, good_or_better
 from qaudit.workspace import Workspace, cycle_slug
 
 
-def summary_data(ws: Workspace, store: Store, cycle: str, *, internal: bool, message: str,
-                 today: date) -> dict[str, Any]:
+@dataclass
+class CycleFigures:
+    """Everything the reports of one cycle draw on, read from the database once."""
+
+    cycle: str
+    progress: list[dict[str, Any]]
+    audits: list[dict[str, Any]]
+    answers: list[tuple[str, str, str, str, str, int]]
+    questions: dict[tuple[str, str], str]
+    trend: list[tuple[str, list[dict[str, Any]]]]
+    ri_items: list[dict[str, Any]]
+    escalations: list[dict[str, Any]]
+    moderation: dict[str, Any]
+    scrub: Callable[[str], str]
+
+
+def cycle_figures(store: Store, cycle: str, internal: bool) -> CycleFigures:
     store.require_cycle(cycle)
-    settings = ws.settings
-    audits = store.graded_audits(cycle)
     questions: dict[tuple[str, str], str] = {}
     for allocation in store.allocations(cycle):
         if all(k[0] != allocation.audit_type for k in questions):
@@ -37,20 +52,69 @@ def summary_data(ws: Workspace, store: Store, cycle: str, *, internal: bool, mes
             questions.update({(allocation.audit_type, q.id): q.text for q in qs.questions})
     moderation = stats(store, cycle)
     moderation["pairs"] = store.moderated_pairs(cycle)
-    scrub = (lambda t: t) if internal else scrubber(store.known_identifiers())
+    return CycleFigures(
+        cycle=cycle, progress=store.allocation_progress(cycle),
+        audits=store.graded_audits(cycle), answers=store.answer_counts(cycle),
+        questions=questions,
+        trend=[(name, store.graded_audits(name)) for name in store.cycles_up_to(cycle)],
+        ri_items=store.ri_list(cycle), escalations=store.escalation_list(cycle),
+        moderation=moderation,
+        scrub=(lambda t: t) if internal else scrubber(store.known_identifiers()),
+    )
+
+
+def summary_data(ws: Workspace, figures: CycleFigures, *, internal: bool, message: str,
+                 today: date, quadrant: str | None = None) -> dict[str, Any]:
+    """The Board summary, for the county or (with ``quadrant``) one quadrant beside it."""
+    settings = ws.settings
+    f = figures
+
+    def mine(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rows if quadrant is None or r["quadrant"] == quadrant]
+
+    county = None
+    if quadrant is not None:
+        whole = good_or_better(f.audits, settings.reporting.suppression_threshold)
+        county = {"good_or_better": whole["percent"], "interval": whole["interval"],
+                  "n": whole["n"]}
+    quotas = settings.quotas if quadrant is None else {quadrant: settings.quotas[quadrant]}
+    moderation = dict(f.moderation)
+    if quadrant is not None:
+        pairs = mine(f.moderation["pairs"])
+        moderation = {"moderated": len(pairs), "pairs": pairs,
+                      "grades_changed": sum(1 for p in pairs
+                                            if p["auditor_grade"] != p["moderated_grade"]),
+                      "exact_agreement": (sum(1 for p in pairs
+                                              if p["auditor_grade"] == p["moderated_grade"])
+                                          / len(pairs)) if pairs else 0.0}
     return build_summary(
-        cycle=cycle, generated=today, scope="All quadrants and countywide services",
-        quadrants=settings.quadrants,
+        cycle=f.cycle, generated=today,
+        scope=quadrant or "All quadrants and countywide services",
+        quadrants=[] if quadrant else settings.quadrants,  # one quadrant: its own row is "All"
         type_names={k: v.name for k, v in settings.audit_types.items()},
         aspect_titles=ASPECTS,
-        target=sum(n for per in settings.quotas.values() for n in per.values()),
-        progress=store.allocation_progress(cycle), audits=audits,
-        answers=store.answer_counts(cycle), questions=questions,
-        trend=[(name, store.graded_audits(name)) for name in store.cycles_up_to(cycle)],
-        ri_items=store.ri_list(cycle), escalations=len(store.escalation_list(cycle)),
-        moderation=moderation, message=message,
+        target=sum(n for per in quotas.values() for n in per.values()),
+        progress=mine(f.progress), audits=mine(f.audits),
+        answers=[a[1:] for a in f.answers if quadrant is None or a[0] == quadrant],
+        questions=f.questions,
+        trend=[(name, mine(items)) for name, items in f.trend],
+        ri_items=mine(f.ri_items), escalations=len(mine(f.escalations)),
+        moderation=moderation, message=f.scrub(message) if message else "",
         resources=[(r.title, r.url) for r in settings.reporting.resources],
-        threshold=settings.reporting.suppression_threshold, scrub=scrub, internal=internal,
+        threshold=settings.reporting.suppression_threshold, scrub=f.scrub, internal=internal,
+        county=county,
+    )
+
+
+def highlights_data(ws: Workspace, figures: CycleFigures, *, internal: bool,
+                    today: date) -> dict[str, Any]:
+    settings = ws.settings
+    return build_highlights(
+        cycle=figures.cycle, generated=today, audits=figures.audits,
+        themes=[p["theme"] for p in figures.moderation["pairs"]],
+        resources=[(r.title, r.url) for r in settings.reporting.resources],
+        threshold=settings.reporting.suppression_threshold, scrub=figures.scrub,
+        internal=internal, type_names={k: v.name for k, v in settings.audit_types.items()},
     )
 
 
@@ -118,27 +182,55 @@ def environment(ws: Workspace, html: bool) -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def render_summary(ws: Workspace, data: dict[str, Any], out: Path, formats: set[str]) -> list[Path]:
-    """Write the summary as Markdown (charts beside it) and/or one self-contained HTML file."""
+def render(ws: Workspace, template: str, stem: str, data: dict[str, Any], out: Path,
+           formats: set[str], with_charts: bool = True) -> list[Path]:
+    """Write one report as Markdown (charts beside it) and/or one self-contained HTML file."""
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{cycle_slug(data['cycle'])}-summary" + ("-internal" if data["internal"] else "")
-    drawn = charts(data)
+    stem += "-internal" if data["internal"] else ""
+    drawn = charts(data) if with_charts else {}
     written: list[Path] = []
     if "md" in formats:
-        files = {"grades": f"{stem}-grades.svg", "trend": f"{stem}-trend.svg"}
+        files = {k.removesuffix("_svg"): f"{stem}-{k.removesuffix('_svg')}.svg" for k in drawn}
         for key, name in files.items():
             (out / name).write_text(drawn[f"{key}_svg"], encoding="utf-8")
             written.append(out / name)
-        text = environment(ws, html=False).get_template("summary.md.j2").render(
+        text = environment(ws, html=False).get_template(f"{template}.md.j2").render(
             **data, charts=files)
         (out / f"{stem}.md").write_text(text, encoding="utf-8")
         written.append(out / f"{stem}.md")
     if "html" in formats:
         svg = {k: Markup(_strip_xml_header(v)) for k, v in drawn.items()}
-        text = environment(ws, html=True).get_template("summary.html.j2").render(
+        text = environment(ws, html=True).get_template(f"{template}.html.j2").render(
             **data, charts=svg)
         (out / f"{stem}.html").write_text(text, encoding="utf-8")
         written.append(out / f"{stem}.html")
+    return written
+
+
+def render_summary(ws: Workspace, data: dict[str, Any], out: Path,
+                   formats: set[str]) -> list[Path]:
+    return render(ws, "summary", f"{cycle_slug(data['cycle'])}-summary", data, out, formats)
+
+
+def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[str], out: Path,
+               formats: set[str], *, internal: bool, message: str, today: date) -> list[Path]:
+    """Every report asked for: the summary, the highlights, one outcome per quadrant."""
+    figures = cycle_figures(store, cycle, internal)
+    slug = cycle_slug(cycle)
+    written: list[Path] = []
+    if "summary" in kinds:
+        data = summary_data(ws, figures, internal=internal, message=message, today=today)
+        written += render(ws, "summary", f"{slug}-summary", data, out, formats)
+    if "highlights" in kinds:
+        data = highlights_data(ws, figures, internal=internal, today=today)
+        written += render(ws, "highlights", f"{slug}-highlights", data, out, formats,
+                          with_charts=False)
+    if "quadrant" in kinds:
+        for quadrant in ws.settings.quadrants:
+            data = summary_data(ws, figures, internal=internal, message=message, today=today,
+                                quadrant=quadrant)
+            written += render(ws, "summary", f"{slug}-quadrant-{cycle_slug(quadrant).lower()}",
+                              data, out, formats)
     return written
 
 

@@ -119,6 +119,7 @@ def build_summary(
     threshold: int,
     scrub: Callable[[str], str],
     internal: bool,
+    county: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     allocated = len(progress)
     returned = sum(1 for p in progress if p["audit_back"])
@@ -163,5 +164,30 @@ def build_summary(
         "themes": [{"theme": t, "count": shown_count(n, threshold)}
                    for t, n in themes.most_common()],
         "message": scrub(message),
+        "resources": [{"title": t, "url": u} for t, u in resources],
+        "county": county,
+    }
+
+
+def build_highlights(
+    *, cycle: str, generated: date, audits: Sequence[dict[str, Any]],
+    themes: Sequence[str], resources: Sequence[tuple[str, str]], threshold: int,
+    scrub: Callable[[str], str], internal: bool, type_names: dict[str, str],
+) -> dict[str, Any]:
+    """Themes, good practice excerpts (only from audits the auditor marked shareable, with
+    every known name and id scrubbed), resources: for the Senior Practitioners' Network."""
+    counts = Counter(t for t in themes if t)
+    excerpts = [
+        {"type": type_names.get(a["audit_type"], a["audit_type"]),
+         "text": scrub(a["fields"].get("strengths", ""))}
+        for a in audits
+        if a["fields"].get("share_good_practice") == "Yes" and a["fields"].get("strengths")
+    ]
+    return {
+        "cycle": cycle, "generated": generated.strftime("%d/%m/%Y"), "internal": internal,
+        "threshold": threshold,
+        "themes": [{"theme": t, "count": shown_count(n, threshold)}
+                   for t, n in counts.most_common()],
+        "excerpts": excerpts,
         "resources": [{"title": t, "url": u} for t, u in resources],
     }

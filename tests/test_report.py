@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
-from qaudit.cycle_report import render_summary, summary_data
+from qaudit.cycle_report import render_all
 from qaudit.workspace import Workspace, open_workspace
 
 sys.path.insert(0, str(EXAMPLES))
@@ -53,10 +55,10 @@ def ws(reported: Path, tmp_path: Path) -> Workspace:
     return open_workspace(tmp_path / "ws")
 
 
-def render(ws: Workspace, out: Path, internal: bool = False, message: str = "") -> list[Path]:
-    store = ws.store()
-    data = summary_data(ws, store, CYCLE, internal=internal, message=message, today=FIXED_DAY)
-    return render_summary(ws, data, out, {"md", "html"})
+def render(ws: Workspace, out: Path, internal: bool = False, message: str = "",
+           kinds: frozenset[str] = frozenset({"summary"})) -> list[Path]:
+    return render_all(ws, ws.store(), CYCLE, set(kinds), out, {"md", "html"},
+                      internal=internal, message=message, today=FIXED_DAY)
 
 
 def test_markdown_summary_matches_the_golden_file(
@@ -76,14 +78,16 @@ def test_published_report_names_nobody_and_shows_no_small_count(
     store = ws.store()
     victim = store.allocations(CYCLE)[0]
     message = f"Thanks to {victim.worker_name} for case {victim.person_id}."
-    paths = render(ws, tmp_path, message=message)
+    paths = render(ws, tmp_path, message=message,
+                   kinds=frozenset({"summary", "highlights", "quadrant"}))
+    assert len([p for p in paths if p.suffix == ".html"]) == 2 + len(ws.settings.quadrants)
     identifiers = [*store.known_identifiers(), *(a.reference for a in store.allocations(CYCLE))]
     for path in paths:
         text = path.read_text()
         for identifier in identifiers:
             assert not re.search(rf"(?<![\w-]){re.escape(identifier)}(?![\w-])", text), (
                 path.name, identifier)
-    md = next(p for p in paths if p.suffix == ".md").read_text()
+    md = "\n".join(p.read_text() for p in paths if p.suffix == ".md")
     for row in re.findall(r"^\|.*\|$", md, flags=re.M):
         for cell in row.strip("|").split("|")[1:]:
             value = cell.strip()
@@ -157,3 +161,29 @@ def test_html_renders_in_headless_chromium(ws: Workspace, tmp_path: Path) -> Non
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
 
+
+
+def test_highlights_quote_only_shareable_audits(ws: Workspace, tmp_path: Path) -> None:
+    store = ws.store()
+    with sqlite3.connect(ws.db_path) as conn:
+        rows = conn.execute("SELECT id, fields_json FROM returns WHERE kind = 'audit'").fetchall()
+        for n, (rid, fields) in enumerate(rows):
+            data = json.loads(fields)
+            data["share_good_practice"] = "Yes" if n == 0 else "No"
+            data["strengths"] = f"Strength number {n}"
+            conn.execute("UPDATE returns SET fields_json = ? WHERE id = ?",
+                         (json.dumps(data), rid))
+    paths = render(ws, tmp_path, kinds=frozenset({"highlights"}))
+    md = next(p for p in paths if p.suffix == ".md").read_text()
+    assert "Strength number 0" in md and "Strength number 1" not in md
+    assert store.allocations(CYCLE)[0].reference not in md
+
+
+def test_one_outcome_report_per_quadrant_beside_the_county(ws: Workspace,
+                                                           tmp_path: Path) -> None:
+    paths = render(ws, tmp_path, kinds=frozenset({"quadrant"}))
+    reports = sorted(p.name for p in paths if p.suffix == ".md")
+    assert reports == sorted(f"2026-27-C3-quadrant-{q.lower().replace(' ', '-')}.md"
+                             for q in ws.settings.quadrants)
+    mid = (tmp_path / "2026-27-C3-quadrant-mid.md").read_text()
+    assert "Mid ·" in mid and "The county as a whole:" in mid

@@ -355,14 +355,16 @@ class Store(_ReturnsStore):
         return [{"reference": r[0], "quadrant": r[1], "audit_type": r[2], "grade": r[3],
                  "fields": json.loads(r[4])} for r in rows]
 
-    def answer_counts(self, cycle: str) -> list[tuple[str, str, str, str, int]]:
-        """(audit type, aspect, question id, answer, count) over the cycle's current audits."""
+    def answer_counts(self, cycle: str) -> list[tuple[str, str, str, str, str, int]]:
+        """(quadrant, audit type, aspect, question id, answer, count) over the cycle's
+        current audits."""
         return [tuple(r) for r in self.conn.execute(
-            "SELECT a.audit_type, n.aspect, n.question_id, n.answer, count(*) FROM answers n"
+            "SELECT a.quadrant, a.audit_type, n.aspect, n.question_id, n.answer, count(*)"
+            " FROM answers n"
             " JOIN returns r ON r.id = n.return_id JOIN allocations a ON a.id = r.allocation_id"
             " JOIN draws d ON d.id = a.draw_id JOIN cycles c ON c.id = d.cycle_id"
             " WHERE c.name = ? AND d.replaced_at IS NULL AND r.replaced_at IS NULL"
-            " GROUP BY a.audit_type, n.aspect, n.question_id, n.answer", (cycle,))]
+            " GROUP BY a.quadrant, a.audit_type, n.aspect, n.question_id, n.answer", (cycle,))]
 
     def cycles_up_to(self, cycle: str, most: int = 8) -> list[str]:
         """This cycle and the drawn cycles before it, oldest first, at most ``most``."""
