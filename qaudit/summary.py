@@ -166,6 +166,9 @@ def build_summary(
         "message": scrub(message),
         "resources": [{"title": t, "url": u} for t, u in resources],
         "county": county,
+        # Only the QA team's internal version lists cases by reference.
+        "internal_ri": [{"reference": i["reference"], "quadrant": i["quadrant"],
+                         "status": i["status"]} for i in ri_items] if internal else [],
     }
 
 

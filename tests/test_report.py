@@ -113,10 +113,13 @@ def test_published_report_names_nobody_and_shows_no_small_count(
 
 
 def test_internal_report_is_marked_as_such(ws: Workspace, tmp_path: Path) -> None:
+    ri = [i["reference"] for i in ws.store().ri_list(CYCLE)]
     for path in render(ws, tmp_path, internal=True):
         if path.suffix in (".md", ".html"):
-            assert "INTERNAL: identifiable" in path.read_text()
+            text = path.read_text()
+            assert "INTERNAL: identifiable" in text
             assert "-internal" in path.name
+            assert ri and all(r in text for r in ri)
 
 
 def test_hostile_text_is_escaped(ws: Workspace, tmp_path: Path) -> None:
