@@ -23,7 +23,7 @@ from qaudit.db import Store
 from qaudit.moderating import stats
 from qaudit.privacy import scrubber
 from qaudit.questions import ASPECTS, package_templates
-from qaudit.summary import HIDDEN, build_highlights, build_summary, good_or_better
+from qaudit.summary import HIDDEN, build_highlights, build_summary, hidden_across
 from qaudit.workspace import Workspace, cycle_slug
 
 
@@ -74,9 +74,13 @@ def summary_data(ws: Workspace, figures: CycleFigures, *, internal: bool, messag
 
     county = None
     if quadrant is not None:
-        whole = good_or_better(f.audits, settings.reporting.suppression_threshold)
-        county = {"good_or_better": whole["percent"], "interval": whole["interval"],
-                  "n": whole["n"]}
+        whole = summary_data(ws, figures, internal=internal, message="", today=today)
+        county = {"completion": whole["headline"]["completion"],
+                  "returned": whole["headline"]["returned"],
+                  "good_or_better": whole["good_or_better"]["percent"],
+                  "interval": whole["good_or_better"]["interval"],
+                  "n": whole["good_or_better"]["n"], "ri": whole["ri"]["count"],
+                  "aspects": {a["aspect"]: a["percent"] for a in whole["aspects"]}}
     quotas = settings.quotas if quadrant is None else {quadrant: settings.quotas[quadrant]}
     moderation = dict(f.moderation)
     if quadrant is not None:
@@ -87,7 +91,7 @@ def summary_data(ws: Workspace, figures: CycleFigures, *, internal: bool, messag
                       "exact_agreement": (sum(1 for p in pairs
                                               if p["auditor_grade"] == p["moderated_grade"])
                                           / len(pairs)) if pairs else 0.0}
-    return build_summary(
+    data = build_summary(
         cycle=f.cycle, generated=today,
         scope=quadrant or "All quadrants and countywide services",
         quadrants=[] if quadrant else settings.quadrants,  # one quadrant: its own row is "All"
@@ -104,6 +108,24 @@ def summary_data(ws: Workspace, figures: CycleFigures, *, internal: bool, messag
         threshold=settings.reporting.suppression_threshold, scrub=f.scrub, internal=internal,
         county=county,
     )
+    if quadrant is not None:
+        _hide_across_quadrants(data, f, quadrant, settings.quadrants,
+                               settings.reporting.suppression_threshold)
+    return data
+
+
+def _hide_across_quadrants(data: dict[str, Any], f: CycleFigures, quadrant: str,
+                           quadrants: list[str], threshold: int) -> None:
+    """A quadrant's figure is hidden where, with the county's and the other quadrants'
+    reports in hand, a small count could be worked out by subtraction."""
+    good = {q: sum(1 for a in f.audits if a["quadrant"] == q
+                   and a["grade"] in ("good", "outstanding")) for q in quadrants}
+    n = {q: sum(1 for a in f.audits if a["quadrant"] == q) for q in quadrants}
+    if quadrant in hidden_across({q: (good[q], n[q] - good[q]) for q in quadrants}, threshold):
+        data["good_or_better"].update(count=HIDDEN, percent=HIDDEN, interval=HIDDEN)
+    ri = {q: sum(1 for i in f.ri_items if i["quadrant"] == q) for q in quadrants}
+    if quadrant in hidden_across({q: (ri[q], n[q] - ri[q]) for q in quadrants}, threshold):
+        data["ri"] = {"count": HIDDEN, "open": HIDDEN, "closed": HIDDEN}
 
 
 def highlights_data(ws: Workspace, figures: CycleFigures, *, internal: bool,

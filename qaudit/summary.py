@@ -93,6 +93,14 @@ def compliance(answers: Sequence[tuple[str, str, str, str, int]],
     return [q for _, q in per_question], per_aspect
 
 
+def hidden_across(groups: dict[str, tuple[int, int]], threshold: int) -> set[str]:
+    """Groups whose (count, rest) must be hidden in their own report, so that the county
+    figure minus the other groups' figures cannot reveal it (suppression across reports)."""
+    names = list(groups)
+    mask = suppress_table([list(groups[g]) for g in names], threshold)
+    return {g for g, row in zip(names, mask, strict=True) if any(row)}
+
+
 def shown_count(n: int, threshold: int) -> str:
     return HIDDEN if 0 < n < threshold else str(n)
 

@@ -210,3 +210,20 @@ def test_one_outcome_report_per_quadrant_beside_the_county(ws: Workspace,
                              for q in ws.settings.quadrants)
     mid = (tmp_path / "2026-27-C3-quadrant-mid.md").read_text()
     assert "Mid ·" in mid and "The county as a whole:" in mid
+
+
+def test_a_quadrant_figure_cannot_be_worked_out_from_the_county_and_the_others(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    render(ws, tmp_path, kinds=frozenset({"summary", "quadrant"}))
+    county = (tmp_path / "2026-27-C3-summary.md").read_text()
+    total_ri = re.search(r"Requires improvement: (\S+) \(", county)
+    assert total_ri is not None
+    shown = []
+    for q in ws.settings.quadrants:
+        text = (tmp_path / f"2026-27-C3-quadrant-{q.lower().replace(' ', '-')}.md").read_text()
+        found = re.search(r"- Requires improvement: (\S+) \(", text)
+        assert found is not None
+        shown.append(found[1])
+    if total_ri[1] != "*":
+        assert shown.count("*") != 1, shown  # one hidden among shown ones is derivable
