@@ -97,24 +97,20 @@ def allocate(
         dry_run=dry_run,
     )
     ws = current_workspace()
-    store = ws.store()
-    try:
-        with progress_bar(quiet=as_json) as progress:
-            task = progress.add_task("Reading export", total=None)
-            plan = plan_allocation(
-                ws, store, request,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+    with ws.store() as store, progress_bar(quiet=as_json) as progress:
+        task = progress.add_task("Reading export", total=None)
+        plan = plan_allocation(
+            ws, store, request,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+        progress.update(task, completed=plan.export.rows_read, total=plan.export.rows_read)
+        if not dry_run:
+            writing = progress.add_task("Writing workbooks", total=None)
+            commit_allocation(
+                ws, store, plan,
+                on_file=lambda done, total: progress.update(
+                    writing, completed=done, total=total),
             )
-            progress.update(task, completed=plan.export.rows_read, total=plan.export.rows_read)
-            if not dry_run:
-                writing = progress.add_task("Writing workbooks", total=None)
-                commit_allocation(
-                    ws, store, plan,
-                    on_file=lambda done, total: progress.update(
-                        writing, completed=done, total=total),
-                )
-    finally:
-        store.close()
     if as_json:
         result = plan.to_json()
         result["dry_run"] = dry_run

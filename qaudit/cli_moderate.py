@@ -56,12 +56,9 @@ def moderate_select(
     grade appears where the numbers allow.
     """
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         chosen = select(ws, store, cycle, rate=rate, seed=seed, redraw=redraw, blind=blind,
                         out=out_dir, dry_run=dry_run)
-    finally:
-        store.close()
     if as_json:
         print(json.dumps(chosen.to_json(), indent=2))
         return
@@ -93,11 +90,8 @@ def moderate_ingest(
     Checked whole before anything is stored; the same workbook twice changes nothing.
     """
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         result = ingest_outcomes(store, file, replace=replace)
-    finally:
-        store.close()
     findings = result.findings or []
     if as_json:
         print(json.dumps({"file": str(file), "status": result.status, "cycle": result.cycle,
@@ -136,11 +130,8 @@ def moderate_stats(
     if (cycle is None) == (not all_cycles):
         raise QauditError("give either --cycle NAME or --all.")
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         figures = stats(store, cycle)
-    finally:
-        store.close()
     if as_json:
         print(json.dumps(figures, indent=2))
         return
@@ -210,11 +201,8 @@ def moderate_learning(
     """Moderation learning per theme and per auditor, for the Service Manager for Practice
     Quality and the Principal Social Worker, or anonymised for workshops."""
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         text = learning_markdown(store, cycle, anonymise)
-    finally:
-        store.close()
     if out_file is None:
         print(text)
         return

@@ -56,13 +56,10 @@ def report(
         except (OSError, UnicodeDecodeError) as exc:
             raise QauditError(f"cannot read --message {message}: {exc}") from exc
     ws = current_workspace()
-    store = ws.store()
     target = out_dir or ws.root / "cycles" / cycle_slug(cycle) / "reports"
-    try:
+    with ws.store() as store:
         written = render_all(ws, store, cycle, kinds, target, formats, internal=internal,
                              message=text, today=date.today())
-    finally:
-        store.close()
     for path in written:
         if path.suffix != ".svg":
             out.print(escape(f"Wrote {path}"))

@@ -51,16 +51,12 @@ def ingest(
     if not files:
         raise QauditError("no workbooks found in " + ", ".join(map(str, paths))
                           + "; give the returned .xlsx forms or a folder holding them.")
-    store = ws.store()
-    try:
-        with progress_bar(quiet=as_json or len(files) < 20) as progress:
-            task = progress.add_task("Checking returns", total=len(files))
-            report = ingest_files(
-                store, files, replace=replace,
-                on_file=lambda done, total: progress.update(task, completed=done),
-            )
-    finally:
-        store.close()
+    with ws.store() as store, progress_bar(quiet=as_json or len(files) < 20) as progress:
+        task = progress.add_task("Checking returns", total=len(files))
+        report = ingest_files(
+            store, files, replace=replace,
+            on_file=lambda done, total: progress.update(task, completed=done),
+        )
     if as_json:
         print(json.dumps(report.to_json(), indent=2, default=str))
     else:
@@ -125,13 +121,10 @@ def ri_list(
     if ctx.invoked_subcommand is not None:
         return
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         if cycle is not None:
             store.require_cycle(cycle)
         items = store.ri_list(cycle)
-    finally:
-        store.close()
     if as_json:
         print(json.dumps(items, indent=2))
         return
@@ -177,11 +170,8 @@ def ri_record(
     if done_on > date.today():
         raise QauditError(f"--on {on} is in the future; record a step once it has happened.")
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         store.record_ri_step(reference.strip(), step, done_on, note)
-    finally:
-        store.close()
     out.print(escape(f"Recorded for {reference}: {RI_STEPS[step]} on {done_on:%d/%m/%Y}."))
 
 
@@ -195,11 +185,8 @@ def ri_close(
 ) -> None:
     """Close a 'Requires improvement' audit once its follow-up is complete."""
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         store.close_ri(reference.strip(), note)
-    finally:
-        store.close()
     out.print(escape(f"Closed {reference} on the Requires improvement list."))
 
 
@@ -210,13 +197,10 @@ def escalations(
 ) -> None:
     """List concerns escalated by auditors to team or Service Managers, with their age."""
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         if cycle is not None:
             store.require_cycle(cycle)
         items = store.escalation_list(cycle)
-    finally:
-        store.close()
     today = date.today()
     for item in items:
         item["age_days"] = (today - date.fromisoformat(item["escalated_on"])).days

@@ -32,15 +32,12 @@ def status(
     """Where a cycle stands per quadrant and Service Manager: allocated, self-reflections
     and audits back, overdue, moderated, RI open."""
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         name = cycle or store.latest_cycle()
         if name is None:
             raise QauditError("no cycle is drawn yet; run `qaudit allocate` first.")
         found = store.require_cycle(name)
         progress = store.allocation_progress(name)
-    finally:
-        store.close()
     today = date.today()
     result = {
         "cycle": name, "due": found.due_date.isoformat(),
@@ -84,13 +81,10 @@ def export_data(
     if out_file.suffix.lower() != ".xlsx":
         raise QauditError(f"--out {out_file} must end in .xlsx.")
     ws = current_workspace()
-    store = ws.store()
-    try:
+    with ws.store() as store:
         key = workspace_key(ws.root) if anonymise else None
         out_file.parent.mkdir(parents=True, exist_ok=True)
         counts = export_workbook(store, out_file, key)
-    finally:
-        store.close()
     what = "anonymised " if anonymise else ""
     out.print(escape(f"Wrote the {what}data set to {out_file}: "
                      + ", ".join(f"{n} {name.lower()}" for name, n in counts.items()) + "."))
