@@ -9,7 +9,7 @@ with ``benchmarks/make_export.py``, then measures in one run, best of ``--repeat
 
 1. *bare parse*: python-calamine reading the sheet into Python lists and nothing else, the
    fastest available parser and the floor for any reader;
-2. *read+draw*: ``qaudit.allocation.plan_allocation`` on a scratch workspace, which is
+2. *read+draw*: ``qaudit.jobs.allocate.plan_allocation`` on a scratch workspace, which is
    exactly ``qaudit allocate --dry-run`` (read, normalise, filter, draw; nothing written);
 3. *end to end*: ``qaudit allocate`` through the CLI entry point in this process, with a fresh
    workspace and ``--out`` folder each repeat. On top of read+draw it writes 120 audit forms,
@@ -119,7 +119,7 @@ def bare_parse(path: Path) -> int:
 
 
 def _request(path: Path) -> Any:
-    from qaudit.allocation import AllocationRequest
+    from qaudit.jobs.allocate import AllocationRequest
 
     return AllocationRequest(
         export=path, cycle="BENCH", date_from=WINDOW[0], date_to=WINDOW[1], seed=SEED
@@ -128,8 +128,8 @@ def _request(path: Path) -> Any:
 
 def plan_once(path: Path, scratch: Path) -> dict[str, Any]:
     """One ``qaudit allocate --dry-run`` (read+draw) in a new workspace under ``scratch``."""
-    from qaudit.allocation import plan_allocation
-    from qaudit.exports import BAD_TYPE
+    from qaudit.jobs.allocate import plan_allocation
+    from qaudit.workbooks.case_export import BAD_TYPE
     from qaudit.workspace import init_workspace
 
     ws = init_workspace(Path(tempfile.mkdtemp(prefix="ws-", dir=scratch)))

@@ -12,14 +12,11 @@ import sys
 import typer
 from rich.markup import escape
 
-from qaudit import cli_allocate, cli_moderate, cli_report, cli_returns, cli_status
+from qaudit.commands import allocate, moderate, report, returns, status
+from qaudit.commands.common import app, err, out
 from qaudit.errors import QauditError
-from qaudit.shell import app, err, out
 
-__all__ = [
-    "app", "cli_allocate", "cli_moderate", "cli_report", "cli_returns", "cli_status", "err",
-    "main", "out",
-]
+__all__ = ["allocate", "app", "err", "main", "moderate", "out", "report", "returns", "status"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,9 +15,10 @@ from datetime import date, datetime
 from typing import Any
 
 from qaudit.errors import Finding
-from qaudit.exports import parse_date
-from qaudit.formread import NamedCell, RawForm
-from qaudit.forms import (
+from qaudit.grading import GRADE_LABELS, GRADES, parse_grade
+from qaudit.questions import QuestionSet
+from qaudit.workbooks.case_export import parse_date
+from qaudit.workbooks.forms import (
     ANSWERS,
     AUDIT_FIELDS,
     AUDIT_FORM,
@@ -26,8 +27,7 @@ from qaudit.forms import (
     answer_name,
     comment_name,
 )
-from qaudit.grading import GRADE_LABELS, GRADES, parse_grade
-from qaudit.questions import QuestionSet
+from qaudit.workbooks.reader import NamedCell, RawForm
 
 COMMENT_MAX = 2000
 #: Dates that record something already done cannot lie in the future.

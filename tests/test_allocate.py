@@ -268,7 +268,7 @@ def test_failure_while_writing_leaves_nothing_behind(
     run: Callable[..., Result], workspace: Workspace, example_export: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import qaudit.allocation as allocation
+    import qaudit.jobs.allocate as allocation
 
     def boom(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")

@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES
 from qaudit.config import Settings, parse_settings
 from qaudit.errors import ExportError
-from qaudit.exports import (
+from qaudit.workbooks.case_export import (
     BAD_DATE,
     BAD_QUADRANT,
     BAD_TYPE,

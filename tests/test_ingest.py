@@ -427,7 +427,7 @@ def test_round_trip_gives_back_exactly_the_answers_in_any_file_order(
             for n in names
         }
         paths.append(path)
-    from qaudit.ingest import ingest_files
+    from qaudit.jobs.ingest import ingest_files
 
     order = data.draw(st.permutations(paths))
     store = ws.store()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
-from qaudit.cycle_report import render_all
+from qaudit.jobs.report import render_all
 from qaudit.workspace import Workspace, open_workspace
 
 sys.path.insert(0, str(EXAMPLES))

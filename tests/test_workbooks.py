@@ -13,7 +13,9 @@ from openpyxl import load_workbook
 
 from conftest import FIXTURES, Result
 from qaudit.config import Settings
-from qaudit.forms import (
+from qaudit.questions import load_question_set
+from qaudit.workbooks.cells import read_text
+from qaudit.workbooks.forms import (
     AUDIT_FIELDS,
     SELF_REFLECTION_FIELDS,
     FormCase,
@@ -22,9 +24,7 @@ from qaudit.forms import (
     comment_name,
     self_reflection_form,
 )
-from qaudit.questions import load_question_set
 from qaudit.workspace import Workspace
-from qaudit.xlsx import read_text
 
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTabbed", "=1+1",
            "\rReturn", "line\r\nbreak", "bell\x07", "_x000D_ literal"]

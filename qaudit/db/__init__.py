@@ -5,10 +5,10 @@ SQLite, with the schema kept as numbered migrations recorded in ``schema_migrati
 one ``BEGIN IMMEDIATE`` transaction, so a crash leaves the database as it was.
 """
 
-from qaudit.db.draws import AllocationRow, Cycle, DrawRecord
 from qaudit.db.moderation import Outcome, ReturnedAudit, SampleItem, Store
 from qaudit.db.returns import RI_STEPS, IssuedAllocation, StoredReturn
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION
+from qaudit.db.store import AllocationRow, Cycle, DrawRecord
 
 __all__ = [
     "MIGRATIONS", "RI_STEPS", "SCHEMA_VERSION", "AllocationRow", "Cycle", "DrawRecord",

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qaudit.db.draws import Cycle, _now
 from qaudit.db.returns import _ReturnsStore
+from qaudit.db.store import Cycle, _now
 from qaudit.errors import CycleError
-from qaudit.forms import AUDITOR_ROLES, ESCALATED_TO
+from qaudit.workbooks.forms import AUDITOR_ROLES, ESCALATED_TO
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from qaudit.db.draws import AllocationRow, _DrawStore, _now
+from qaudit.db.store import AllocationRow, _DrawStore, _now
 from qaudit.errors import CycleError, QuestionSetError
 from qaudit.questions import QuestionSet
 

@@ -21,12 +21,10 @@ from openpyxl.utils import get_column_letter
 from qaudit import __version__
 from qaudit.db import Outcome, SampleItem
 from qaudit.errors import Finding
-from qaudit.formread import RawForm
-from qaudit.forms import YES_NO, InputField
 from qaudit.grading import GRADE_LABELS, GRADES, parse_grade
 from qaudit.questions import QuestionSet
 from qaudit.validation import Checker
-from qaudit.xlsx import (
+from qaudit.workbooks.cells import (
     BOLD,
     BOX,
     HEADER_FILL,
@@ -44,6 +42,8 @@ from qaudit.xlsx import (
     save,
     write_meta,
 )
+from qaudit.workbooks.forms import YES_NO, InputField
+from qaudit.workbooks.reader import RawForm
 
 MODERATION_FORM = "moderation"
 THEMES = (

@@ -20,7 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from qaudit.db import Store
-from qaudit.moderating import stats
+from qaudit.jobs.moderate import stats
 from qaudit.privacy import scrubber
 from qaudit.questions import ASPECTS, package_templates
 from qaudit.summary import HIDDEN, build_highlights, build_summary, hidden_across

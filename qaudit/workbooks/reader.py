@@ -18,7 +18,7 @@ from typing import Any
 import openpyxl
 
 from qaudit.errors import QauditError
-from qaudit.xlsx import read_text
+from qaudit.workbooks.cells import read_text
 
 MAX_FILE_BYTES = 20 * 1024**2
 MAX_ENTRIES = 400

@@ -11,9 +11,8 @@ import pandas as pd
 from openpyxl import Workbook
 
 from qaudit.db import AllocationRow
-from qaudit.exports import BAD_TYPE
-from qaudit.forms import AUDITOR_ROLES
-from qaudit.xlsx import (
+from qaudit.workbooks.case_export import BAD_TYPE
+from qaudit.workbooks.cells import (
     BOLD,
     BOX,
     HEADER_FILL,
@@ -30,6 +29,7 @@ from qaudit.xlsx import (
     save,
     write_table,
 )
+from qaudit.workbooks.forms import AUDITOR_ROLES
 
 ALLOCATION_HEADERS = (
     "Reference", "Quadrant", "Audit type", "Drawn for", "Topped up", "Record ID", "Person ID",

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from qaudit.db import Store
 from qaudit.errors import Finding
-from qaudit.formread import FormFileError, read_form
-from qaudit.forms import AUDIT_FORM, SELF_REFLECTION_FORM
 from qaudit.grading import GRADES
 from qaudit.validation import Issued, validate
+from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM
+from qaudit.workbooks.reader import FormFileError, read_form
 
 ACCEPTED = "accepted"
 UNCHANGED = "unchanged"

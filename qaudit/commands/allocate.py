@@ -13,16 +13,16 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from qaudit.allocation import (
+from qaudit.commands.common import app, current_workspace, date_option, out, progress_bar
+from qaudit.jobs.allocate import (
     AllocationPlan,
     AllocationRequest,
     commit_allocation,
     manager_files,
     plan_allocation,
 )
-from qaudit.exports import BAD_TYPE
 from qaudit.reports import shortfall_sentence, unaudited_types_hint
-from qaudit.shell import app, current_workspace, date_option, out, progress_bar
+from qaudit.workbooks.case_export import BAD_TYPE
 from qaudit.workspace import Workspace, init_workspace
 
 

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from qaudit import __version__
 from qaudit.errors import QauditError
-from qaudit.exports import parse_date
+from qaudit.workbooks.case_export import parse_date
 from qaudit.workspace import ENV_VAR, Workspace, open_workspace
 
 out = Console(highlight=False, soft_wrap=False)

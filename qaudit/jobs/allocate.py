@@ -24,11 +24,11 @@ import numpy as np
 from qaudit import __version__
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
 from qaudit.errors import CycleError, ExportError
-from qaudit.exports import CaseExport, Progress, read_export
-from qaudit.forms import FormCase, FormTemplate, audit_form, self_reflection_form
 from qaudit.questions import QuestionSet, load_question_set
-from qaudit.registers import write_manager_workbook, write_register
 from qaudit.sampling import Draw, DrawRules, History, draw_allocation, eligible_cases
+from qaudit.workbooks.case_export import CaseExport, Progress, read_export
+from qaudit.workbooks.forms import FormCase, FormTemplate, audit_form, self_reflection_form
+from qaudit.workbooks.registers import write_manager_workbook, write_register
 from qaudit.workspace import Workspace, cycle_slug
 
 MAX_SEED = 2**32

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from qaudit.cycle_report import render_all
+from qaudit.commands.common import app, current_workspace, out
 from qaudit.errors import QauditError
-from qaudit.shell import app, current_workspace, out
+from qaudit.jobs.report import render_all
 from qaudit.workspace import cycle_slug
 
 

@@ -16,7 +16,7 @@ from openpyxl import Workbook
 
 from qaudit.db import Store
 from qaudit.privacy import pseudonymiser, scrubber
-from qaudit.xlsx import save, write_table
+from qaudit.workbooks.cells import save, write_table
 
 #: Column header -> pseudonym kind, for identifying columns.
 PSEUDONYMS = {

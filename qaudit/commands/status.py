@@ -12,11 +12,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from qaudit.analyst import export_workbook
+from qaudit.commands.common import app, current_workspace, out
 from qaudit.errors import QauditError
+from qaudit.jobs.export import export_workbook
 from qaudit.privacy import workspace_key
 from qaudit.reports import status_rows
-from qaudit.shell import app, current_workspace, out
 
 COLUMNS = (("allocated", "Allocated"), ("self_reflections", "Reflections"),
            ("audits", "Audits"), ("overdue", "Overdue"), ("moderated", "Moderated"),

@@ -17,7 +17,7 @@ from openpyxl.styles import Alignment
 from qaudit import __version__
 from qaudit.grading import GRADE_LABELS, GRADES
 from qaudit.questions import ASPECTS, QuestionSet
-from qaudit.xlsx import (
+from qaudit.workbooks.cells import (
     BOLD,
     BOX,
     INPUT_FILL,

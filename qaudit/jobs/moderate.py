@@ -13,16 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.allocation import MAX_SEED
 from qaudit.db import Store
 from qaudit.errors import CycleError, Finding
-from qaudit.formread import FormFileError, read_form
 from qaudit.grading import GRADES
-from qaudit.ingest import ACCEPTED, REFUSED, REPLACED, UNCHANGED
-from qaudit.modbook import SampleSheet, read_moderation, write_moderation_workbook
+from qaudit.jobs.allocate import MAX_SEED
+from qaudit.jobs.ingest import ACCEPTED, REFUSED, REPLACED, UNCHANGED
 from qaudit.moderation import Candidate, agreement, leniency, moderation_sample, sample_size
 from qaudit.privacy import scrubber
 from qaudit.questions import QuestionSet
+from qaudit.workbooks.moderation import SampleSheet, read_moderation, write_moderation_workbook
+from qaudit.workbooks.reader import FormFileError, read_form
 from qaudit.workspace import Workspace, cycle_slug
 
 RANK = {g.key: g.rank for g in GRADES}

@@ -11,11 +11,11 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from qaudit.commands.common import app, current_workspace, out
 from qaudit.errors import QauditError
 from qaudit.grading import GRADE_LABELS
-from qaudit.ingest import REFUSED
-from qaudit.moderating import ingest_outcomes, learning_markdown, select, stats
-from qaudit.shell import app, current_workspace, out
+from qaudit.jobs.ingest import REFUSED
+from qaudit.jobs.moderate import ingest_outcomes, learning_markdown, select, stats
 
 moderate_app = typer.Typer(
     help="Moderation by the Practice Leads: the 20% sample, its workbook, the outcomes and"

@@ -12,9 +12,10 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from qaudit.commands.common import app, current_workspace, date_option, out, progress_bar, uk_date
 from qaudit.db import RI_STEPS
 from qaudit.errors import QauditError
-from qaudit.ingest import (
+from qaudit.jobs.ingest import (
     ACCEPTED,
     REFUSED,
     REPLACED,
@@ -23,7 +24,6 @@ from qaudit.ingest import (
     find_forms,
     ingest_files,
 )
-from qaudit.shell import app, current_workspace, date_option, out, progress_bar, uk_date
 
 
 @app.command(

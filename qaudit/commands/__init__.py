@@ -1,0 +1,1 @@
+"""The face of qaudit: each module parses options, calls one job, prints."""
