@@ -1,3 +1,8 @@
 """qaudit: run the case audit cycle of an Adult Social Care Quality Assurance Framework."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("qaudit")
+except PackageNotFoundError:  # pragma: no cover - run from a checkout without installing
+    __version__ = "0+unknown"

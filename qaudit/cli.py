@@ -1,22 +1,65 @@
-"""The command line: parse, call the library, print, set the exit status.
+"""The command line: the root app, its global options, and the one place errors end.
 
-Library errors (``QauditError``) become one ``Error: ...`` line and exit status 1.
-Tracebacks only with ``--debug``. The commands live in ``cli_*`` modules; importing them
-registers them on the shared ``app``.
+Each module of ``qaudit.commands`` is registered here explicitly. A ``QauditError``
+becomes one ``Error: ...`` line and exit status 1; tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from qaudit.commands import allocate, moderate, report, returns, status
-from qaudit.commands.common import app, err, out
+from qaudit import __version__
+from qaudit.commands import allocate, common, moderate, report, returns, status
+from qaudit.commands.common import err, out
 from qaudit.errors import QauditError
+from qaudit.workspace import ENV_VAR
 
-__all__ = ["allocate", "app", "err", "main", "moderate", "out", "report", "returns", "status"]
+app = typer.Typer(
+    name="qaudit",
+    help="Run the case audit cycle of an Adult Social Care Quality Assurance Framework.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    ctx: typer.Context,
+    workspace: Annotated[Path | None, typer.Option(
+        "--workspace", "-w", envvar=ENV_VAR, file_okay=False,
+        help="Workspace folder (default: the current folder or the nearest parent with"
+        " qaudit.toml).")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and stop.", is_eager=True)
+    ] = False,
+) -> None:
+    """Run the case audit cycle of an Adult Social Care Quality Assurance Framework.
+
+    Start with [bold]qaudit init[/bold], then [bold]qaudit allocate[/bold] each cycle.
+    """
+    if version:
+        out.print(f"qaudit {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
+        raise typer.Exit()
+    common.state.workspace = workspace
+
+
+allocate.register(app)
+returns.register(app)
+moderate.register(app)
+status.register(app)
+report.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

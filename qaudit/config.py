@@ -7,7 +7,6 @@ default. Command-line flags that override a setting are applied by the command i
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from qaudit.errors import ConfigError
 from qaudit.grading import GRADES
+from qaudit.values import normalise_label
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "record_id",
@@ -59,46 +59,42 @@ DEFAULT_QUADRANT_LABELS: dict[str, str] = {
 }
 
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
-def normalise_label(text: str) -> str:
-    """Fold a header or label for comparison: case, spaces, underscores, punctuation ignored."""
-    return _NON_ALNUM.sub("", str(text).casefold())
+class Strict(BaseModel):
+    """A settings or template model: unknown keys refused, values frozen."""
 
-
-class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class AuditTypeSettings(_Strict):
+class AuditTypeSettings(Strict):
     name: Annotated[str, Field(min_length=1, max_length=60)]
     short_name: Annotated[str, Field(max_length=16)] = ""
     labels: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     questions: str = ""
 
 
-class SamplingSettings(_Strict):
+class SamplingSettings(Strict):
     worker_cooldown_cycles: Annotated[int, Field(ge=0, le=20)] = 1
     max_cases_per_worker: Annotated[int, Field(ge=1, le=50)] = 1
     exclude_previously_audited_persons: bool = True
     top_up_from_other_types: bool = True
 
 
-class CycleSettings(_Strict):
+class CycleSettings(Strict):
     return_days: Annotated[int, Field(ge=1, le=365)] = 28
 
 
-class ModerationSettings(_Strict):
+class ModerationSettings(Strict):
     rate: Annotated[float, Field(gt=0, le=1)] = 0.2
 
 
-class ResourceLink(_Strict):
+class ResourceLink(Strict):
     title: Annotated[str, Field(min_length=1, max_length=120)]
     url: Annotated[str, Field(pattern=r"^https?://\S+$")]
 
 
-class ReportingSettings(_Strict):
+class ReportingSettings(Strict):
     suppression_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     resources: list[ResourceLink] = Field(default_factory=list)
 
@@ -143,7 +139,7 @@ def _default_quotas() -> dict[str, dict[str, int]]:
     return {q: {t: 6 for t in _default_audit_types()} for q in DEFAULT_QUADRANTS}
 
 
-class Settings(_Strict):
+class Settings(Strict):
     """Everything ``qaudit.toml`` can say. Unknown keys are refused."""
 
     quadrants: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
@@ -272,7 +268,12 @@ class Settings(_Strict):
         lookup.update({normalise_label(k): v for k, v in self.quadrant_labels.items()})
         return lookup
 
+    def type_names(self) -> dict[str, str]:
+        """Audit type key → the name forms and reports show."""
+        return {k: v.name for k, v in self.audit_types.items()}
+
     def short_names(self) -> dict[str, str]:
+        """Audit type key → the name terminal tables show."""
         return {k: v.short_name or v.name for k, v in self.audit_types.items()}
 
     def question_set_id(self, audit_type: str) -> str:
@@ -312,93 +313,87 @@ def load_settings(path: Path) -> Settings:
     return parse_settings(data, str(path))
 
 
-def _q(text: str) -> str:
-    """A TOML basic string (JSON string syntax is a subset TOML accepts)."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _list(items: list[str]) -> str:
-    return "[" + ", ".join(_q(i) for i in items) + "]"
-
-
 def default_toml() -> str:
     """The commented configuration ``qaudit init`` writes. Parses to ``Settings()``."""
+    import tomlkit
+
     s = Settings()
-    out: list[str] = [
-        "# qaudit workspace settings.",
-        "# Every setting is shown with its default. Edit, save, and the next command uses it.",
-        "# A wrong setting stops every command with a message naming the key.",
-        "",
-        "# The areas teams belong to. An export's quadrant column must name one of these",
-        "# (case, spaces and punctuation are ignored) or a label in [quadrant_labels].",
-        f"quadrants = {_list(list(s.quadrants))}",
-        "",
-        "# Other spellings of a quadrant found in exports: label = quadrant.",
-        "[quadrant_labels]",
-        *(f"{_q(k)} = {_q(v)}" for k, v in s.quadrant_labels.items()),
-        "",
-        "# The audit types. The key (e.g. care_act_assessment) is used everywhere else;",
-        "# `name` is shown on forms and reports, `short_name` in terminal tables;",
-        "# `labels` are the work type names in the export that mean this type;",
-        "# `questions` names the question set (templates/questions/<id>.toml; a workspace",
-        "# may hold its own copy in <workspace>/templates/questions/). Empty = the key.",
-    ]
+    doc = tomlkit.document()
+
+    def comments(container: Any, *lines: str) -> None:
+        for line in lines:
+            container.add(tomlkit.comment(line))
+
+    def table(name: str, *lines: str) -> Any:
+        section = tomlkit.table()
+        comments(section, *lines)
+        doc.add(tomlkit.nl())
+        doc.add(name, section)
+        return section
+
+    comments(doc, "qaudit workspace settings.",
+             "Every setting is shown with its default. Edit, save, and the next command uses it.",
+             "A wrong setting stops every command with a message naming the key.")
+    doc.add(tomlkit.nl())
+    comments(doc, "The areas teams belong to. An export's quadrant column must name one of these",
+             "(case, spaces and punctuation are ignored) or a label in [quadrant_labels].")
+    doc.add("quadrants", list(s.quadrants))
+    labels = table("quadrant_labels", "Other spellings of a quadrant found in exports:"
+                   " label = quadrant.")
+    labels.update(s.quadrant_labels)
+    doc.add(tomlkit.nl())
+    comments(doc, "The audit types. The key (e.g. care_act_assessment) is used everywhere else;",
+             "`name` is shown on forms and reports, `short_name` in terminal tables;",
+             "`labels` are the work type names in the export that mean this type;",
+             "`questions` names the question set (templates/questions/<id>.toml; a workspace",
+             "may hold its own copy in <workspace>/templates/questions/). Empty = the key.")
+    types = tomlkit.table(is_super_table=True)
     for key, spec in s.audit_types.items():
-        out += [
-            "",
-            f"[audit_types.{key}]",
-            f"name = {_q(spec.name)}",
-            f"short_name = {_q(spec.short_name)}",
-            f"labels = {_list(spec.labels)}",
-            f"questions = {_q(spec.questions)}",
-        ]
-    out += [
-        "",
-        "# Cases to draw each cycle, per quadrant and audit type (the framework: 120 a",
-        "# cycle across the quadrants and countywide services). Every quadrant needs a line;",
-        "# a type left out of a line gets 0.",
-        "[quotas]",
-    ]
+        entry = tomlkit.table()
+        entry.update(spec.model_dump())
+        types.add(key, entry)
+    doc.add("audit_types", types)
+    quotas = table(
+        "quotas",
+        "Cases to draw each cycle, per quadrant and audit type (the framework: 120 a",
+        "cycle across the quadrants and countywide services). Every quadrant needs a line;",
+        "a type left out of a line gets 0.",
+    )
     for quadrant, per_type in s.quotas.items():
-        inner = ", ".join(f"{k} = {v}" for k, v in per_type.items())
-        out.append(f"{_q(quadrant)} = {{ {inner} }}")
-    out += [
-        "",
-        "# Header names that mean each field in a case export. Compared ignoring case,",
-        "# spaces, underscores and punctuation. A field you set here replaces its defaults.",
-        "[columns]",
-        *(f"{k} = {_list(v)}" for k, v in s.columns.items()),
-        "",
-        "[sampling]",
-        "# A worker drawn in any of the last N cycles is not drawn (0 = no cool-down).",
-        f"worker_cooldown_cycles = {s.sampling.worker_cooldown_cycles}",
-        "# Most cases drawn for one worker in one cycle.",
-        f"max_cases_per_worker = {s.sampling.max_cases_per_worker}",
-        "# Never draw a person whose work was drawn in an earlier cycle.",
-        f"exclude_previously_audited_persons = {str(s.sampling.exclude_previously_audited_persons).lower()}",  # noqa: E501
-        "# When a quadrant x type has too few eligible cases, fill the gap from the same",
-        "# quadrant's other types.",
-        f"top_up_from_other_types = {str(s.sampling.top_up_from_other_types).lower()}",
-        "",
-        "[cycle]",
-        "# Returns are due this many days after the draw, unless `allocate --due` says.",
-        f"return_days = {s.cycle.return_days}",
-        "",
-        "[moderation]",
-        "# Share of each cycle's returned audits moderated by the Practice Leads.",
-        f"rate = {s.moderation.rate}",
-        "",
-        "[reporting]",
-        "# Published reports suppress counts from 1 to this number minus one.",
-        f"suppression_threshold = {s.reporting.suppression_threshold}",
-        "# Practice resources listed at the end of reports, e.g.",
-        '# resources = [{ title = "Eligibility guide", url = "https://example.org/guide" }]',
-        "resources = []",
-        "",
-        "# The framework's four grades and the descriptor shown beside the grade on forms.",
-        "# The keys are fixed; the wording may be adapted.",
-        "[grades]",
-        *(f"{k} = {_q(v)}" for k, v in s.grades.items()),
-        "",
-    ]
-    return "\n".join(out)
+        line = tomlkit.inline_table()
+        line.update(per_type)
+        quotas.add(quadrant, line)
+    columns = table(
+        "columns",
+        "Header names that mean each field in a case export. Compared ignoring case,",
+        "spaces, underscores and punctuation. A field you set here replaces its defaults.",
+    )
+    columns.update(s.columns)
+    sampling = table("sampling")
+    comments(sampling,
+             "A worker drawn in any of the last N cycles is not drawn (0 = no cool-down).")
+    sampling.add("worker_cooldown_cycles", s.sampling.worker_cooldown_cycles)
+    comments(sampling, "Most cases drawn for one worker in one cycle.")
+    sampling.add("max_cases_per_worker", s.sampling.max_cases_per_worker)
+    comments(sampling, "Never draw a person whose work was drawn in an earlier cycle.")
+    sampling.add("exclude_previously_audited_persons",
+                 s.sampling.exclude_previously_audited_persons)
+    comments(sampling, "When a quadrant x type has too few eligible cases, fill the gap from the"
+             " same", "quadrant's other types.")
+    sampling.add("top_up_from_other_types", s.sampling.top_up_from_other_types)
+    cycle = table("cycle", "Returns are due this many days after the draw, unless"
+                  " `allocate --due` says.")
+    cycle.add("return_days", s.cycle.return_days)
+    moderation = table("moderation", "Share of each cycle's returned audits moderated by the"
+                       " Practice Leads.")
+    moderation.add("rate", s.moderation.rate)
+    reporting = table("reporting", "Published reports suppress counts from 1 to this number"
+                      " minus one.")
+    reporting.add("suppression_threshold", s.reporting.suppression_threshold)
+    comments(reporting, "Practice resources listed at the end of reports, e.g.",
+             'resources = [{ title = "Eligibility guide", url = "https://example.org/guide" }]')
+    reporting.add("resources", tomlkit.array())
+    grades = table("grades", "The framework's four grades and the descriptor shown beside the"
+                   " grade on forms.", "The keys are fixed; the wording may be adapted.")
+    grades.update(s.grades)
+    return tomlkit.dumps(doc)

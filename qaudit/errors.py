@@ -7,6 +7,7 @@ and exit status 1. Every message says what was wrong and what to do next.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 class QauditError(Exception):
@@ -33,12 +34,34 @@ class QuestionSetError(QauditError):
     """An audit question set is missing or malformed."""
 
 
+class FormFileError(QauditError):
+    """A returned file as a whole cannot be taken: not a workbook, locked, damaged, unsafe."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One problem found in a file: where it is and what is allowed instead."""
+    """One problem found in a file: where it is and what is allowed instead.
 
+    ``code`` is stable (tests and ``--json`` consumers match it); ``message`` is for people
+    and may be reworded.
+    """
+
+    code: str
     file: str
     sheet: str
     cell: str
     message: str
     value: str = ""
+
+
+class Status(StrEnum):
+    """What became of one returned file."""
+
+    ACCEPTED = "accepted"
+    UNCHANGED = "unchanged"
+    REPLACED = "replaced"
+    REFUSED = "refused"

@@ -1,9 +1,16 @@
-"""The framework's four grades: their order, wording, descriptors and how people type them."""
+"""The framework's four grades, and what a grade of record sets in motion.
+
+The only place grade keys, labels, short labels and ranks are spelled; the only place
+the rules live that the moderated grade is the grade of record and that a "Requires
+improvement" grade of record puts the audit on the Practice Quality Team's monitoring
+list (and that a regrade takes it off again).
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -12,6 +19,7 @@ class Grade:
     label: str
     rank: int  # 1 = Requires improvement ... 4 = Outstanding
     descriptor: str
+    short: str  # for narrow tables
 
 
 GRADES: tuple[Grade, ...] = (
@@ -23,6 +31,7 @@ GRADES: tuple[Grade, ...] = (
         " a lack of reference to the application of relevant legislation and organisational"
         " guidance. Work is poorly structured and recorded. Limited or no evidence of the"
         " person's voice or involvement in the assessment.",
+        "RI",
     ),
     Grade(
         "adequate",
@@ -31,6 +40,7 @@ GRADES: tuple[Grade, ...] = (
         "Some evidence of professional practice backed up by application of relevant"
         " legislation and organisational guidance. Some evidence of involving the person, and"
         " collaborative working. Quality of recording could be improved.",
+        "Adequate",
     ),
     Grade(
         "good",
@@ -41,6 +51,7 @@ GRADES: tuple[Grade, ...] = (
         " supported to participate, and the work includes their views and wishes. Recording"
         " is clear, consistent, and well-structured. There is evidence of impact and"
         " professional decision-making.",
+        "Good",
     ),
     Grade(
         "outstanding",
@@ -51,10 +62,17 @@ GRADES: tuple[Grade, ...] = (
         " person's circumstances, with innovative interventions to enhance the wellbeing of"
         " the person, utilising their skills and assets to minimise risk, disadvantage, and"
         " adversity.",
+        "Outstanding",
     ),
 )
 
+REQUIRES_IMPROVEMENT = "requires_improvement"
+GRADE_KEYS: tuple[str, ...] = tuple(g.key for g in GRADES)
 GRADE_LABELS: tuple[str, ...] = tuple(g.label for g in GRADES)
+LABEL: dict[str, str] = {g.key: g.label for g in GRADES}
+RANK: dict[str, int] = {g.key: g.rank for g in GRADES}
+GOOD_OR_BETTER: frozenset[str] = frozenset(g.key for g in GRADES if g.rank >= 3)
+GRADE_COUNT = len(GRADES)
 _BY_FOLDED = {re.sub(r"[^a-z]", "", g.label.lower()): g for g in GRADES}
 _BY_FOLDED.update({"ri": GRADES[0], "requiresimprovements": GRADES[0]})
 
@@ -64,3 +82,51 @@ def parse_grade(text: object) -> Grade | None:
     if not isinstance(text, str):
         return None
     return _BY_FOLDED.get(re.sub(r"[^a-z]", "", text.lower()))
+
+
+def grade_of_record(auditor_grade: str, moderated_grade: str | None) -> str:
+    """The grade that counts: the moderators' where the audit was moderated."""
+    return moderated_grade or auditor_grade
+
+
+# --- Requires improvement monitoring ------------------------------------------------------
+
+
+class RiStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # regraded (by a replacement return or at moderation)
+
+
+class RiStep(StrEnum):
+    """The follow-up the framework asks for on every 'Requires improvement' audit."""
+
+    CORRECTIVE_ACTION = "corrective-action"
+    PSW_MEETING = "psw-meeting"
+    ESCA_REFERRAL = "esca-referral"
+
+    @property
+    def label(self) -> str:
+        return RI_STEP_LABELS[self]
+
+
+RI_STEP_LABELS: dict[RiStep, str] = {
+    RiStep.CORRECTIVE_ACTION: "Corrective action by the team manager",
+    RiStep.PSW_MEETING: "Discussed at the six-weekly meeting with the Principal Social Worker",
+    RiStep.ESCA_REFERRAL: "Discussed with the training academy (ESCA)",
+}
+
+
+def ri_status_after(current: RiStatus | None, grade: str) -> RiStatus | None:
+    """The monitoring status an audit moves to when its grade of record becomes ``grade``;
+    ``None`` means no change (and, with no current item, nothing to monitor).
+
+    An RI grade opens an item or reopens a withdrawn one; any other grade withdraws an
+    open item. A closed item stays closed: its follow-up happened.
+    """
+    requires_improvement = grade == REQUIRES_IMPROVEMENT
+    if requires_improvement and current in (None, RiStatus.WITHDRAWN):
+        return RiStatus.OPEN
+    if not requires_improvement and current is RiStatus.OPEN:
+        return RiStatus.WITHDRAWN
+    return None

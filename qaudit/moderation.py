@@ -7,13 +7,13 @@ the agreement formulas are documented for users in ``docs/moderation.md``.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-GRADE_COUNT = 4  # Requires improvement = 1 ... Outstanding = 4
+from qaudit.grading import GRADE_COUNT
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,3 @@ def leniency(rows: Sequence[tuple[str, int, int]]) -> list[Leniency]:
         (Leniency(name, len(d), float(np.mean(d))) for name, d in diffs.items()),
         key=lambda x: (x.mean_difference, x.auditor),
     )
-
-
-def coverage(sample: Sequence[Candidate]) -> tuple[Counter[str], Counter[int]]:
-    return Counter(c.auditor for c in sample), Counter(c.grade for c in sample)

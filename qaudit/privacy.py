@@ -1,39 +1,48 @@
-"""Keeping people out of what is shared: scrubbing known names and ids, keyed pseudonyms."""
+"""Keeping people out of what is shared: scrubbing known names and ids, keyed pseudonyms.
+
+Pure: the key and the identifiers come from the caller (the workspace keeps the key; the
+database knows the identifiers).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
-KEY_FILE = "pseudonym.key"
+#: Words in people's names fields that are not names ("Team manager", "Dr", "Jr").
+_NOT_NAMES = frozenset({"team", "manager", "service", "senior", "practitioner", "the", "and"})
+_NAME_PART = re.compile(r"[^\W\d_][\w'’-]*")
+MIN_LENGTH = 3
+
+
+def identifiers_to_scrub(
+    identifiers: Iterable[str], names: Iterable[str], roles: Iterable[str]
+) -> list[str]:
+    """Every id, every name and every part of a name, longest first, without roles.
+
+    "Ms Adeyemi" or "Niamh" alone must go too, so every part of a person's name counts;
+    a role typed where a name was expected ("Team manager") is not a person, and
+    scrubbing it would only blur the text.
+    """
+    not_people = {r.casefold() for r in roles}
+    people = {n for n in names if n and n.casefold() not in not_people}
+    parts = {p for n in people for p in _NAME_PART.findall(n)
+             if len(p) >= MIN_LENGTH and p.casefold() not in _NOT_NAMES}
+    values = {v for v in identifiers if v} | people | parts
+    return sorted((v for v in values if len(v) >= MIN_LENGTH), key=len, reverse=True)
 
 
 def scrubber(identifiers: Iterable[str], placeholder: str = "(removed)") -> Callable[[str], str]:
     """A function that replaces every known id and name in free text, whole words only,
     ignoring case; longer identifiers first so a full name wins over a part of it."""
-    known = sorted({i for i in identifiers if len(i) >= 3}, key=len, reverse=True)
+    known = sorted({i for i in identifiers if len(i) >= MIN_LENGTH}, key=len, reverse=True)
     if not known:
         return lambda text: text
     pattern = re.compile("|".join(rf"(?<!\w){re.escape(i)}(?!\w)" for i in known),
                          re.IGNORECASE)
     return lambda text: pattern.sub(placeholder, text)
-
-
-def workspace_key(folder: Path) -> bytes:
-    """The workspace's secret pseudonym key, made on first use and kept in the workspace
-    (never in an output): the same id always gets the same pseudonym, and nobody without
-    the key can reverse or recompute it."""
-    path = folder / KEY_FILE
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
 
 
 def pseudonymiser(key: bytes) -> Callable[[str, str], str]:

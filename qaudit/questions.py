@@ -13,9 +13,11 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from qaudit.config import Strict
 from qaudit.errors import QuestionSetError
+from qaudit.resources import package_templates
 
 ASPECTS: dict[str, str] = {
     "voice": "The person's participation and voice",
@@ -26,23 +28,19 @@ ASPECTS: dict[str, str] = {
 _QUESTION_ID = re.compile(r"^[A-Z]{1,3}[0-9]{1,2}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Question(_Strict):
+class Question(Strict):
     id: str
     text: Annotated[str, Field(min_length=5, max_length=250)]
     guidance: Annotated[str, Field(max_length=200)] = ""
 
 
-class Aspect(_Strict):
+class Aspect(Strict):
     key: str
     title: str
     questions: list[Question] = Field(min_length=1)
 
 
-class QuestionSet(_Strict):
+class QuestionSet(Strict):
     id: str
     version: Annotated[str, Field(min_length=1, max_length=20)]
     title: str
@@ -77,17 +75,6 @@ class QuestionSet(_Strict):
         """Hash of the content as issued: forms carry it so returns can be matched."""
         canonical = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def package_templates() -> Path:
-    """The bundled ``templates/`` folder, in an installed wheel or a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "questions").is_dir():
-            return candidate
-    raise QuestionSetError(
-        "qaudit's bundled templates are missing; reinstall qaudit (pip install --force-reinstall)."
-    )
 
 
 def question_set_path(set_id: str, workspace_templates: Path | None) -> Path:

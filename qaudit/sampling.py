@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,17 @@ class StratumResult:
     @property
     def shortfall(self) -> int:
         return max(self.quota - self.drawn - self.topped_up, 0)
+
+    @property
+    def short_or_topped_up(self) -> bool:
+        return self.shortfall > 0 or self.topped_up > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "quadrant": self.quadrant, "audit_type": self.audit_type, "quota": self.quota,
+            "eligible": self.eligible, "drawn": self.drawn, "topped_up": self.topped_up,
+            "topped_up_from": dict(self.topped_up_from), "shortfall": self.shortfall,
+        }
 
 
 @dataclass

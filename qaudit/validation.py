@@ -1,40 +1,43 @@
-"""Checking a returned form against the form contract: findings as data, never half a form.
+"""Checking a returned workbook against its contract: findings as data, never half a form.
 
-Pure: takes what ``formread`` read and what was issued, returns either a parsed return
-or every finding at once (file, sheet, cell, value, what is allowed). What a person
-types is tolerated (case, spaces, ``Y``/``N``, ``NA``, ``n/a``); what is wrong is refused.
+Takes what ``workbooks.reader`` read and what was issued, and returns either a parsed
+return or every finding at once (file, sheet, cell, value, what is allowed, and a stable
+``code``). What a person types is tolerated (case, spaces, ``Y``/``N``, ``NA``,
+``n/a``); what is wrong is refused. Audit forms, self-reflection forms and the
+moderation workbook are all checked here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from qaudit.db import Outcome, Sample
 from qaudit.errors import Finding
-from qaudit.grading import GRADE_LABELS, GRADES, parse_grade
+from qaudit.grading import GRADE_LABELS, LABEL, REQUIRES_IMPROVEMENT, parse_grade
 from qaudit.questions import QuestionSet
-from qaudit.workbooks.case_export import parse_date
+from qaudit.values import fold, normalise_answer, parse_date, person_key
+from qaudit.workbooks.cells import META_SHEET
 from qaudit.workbooks.forms import (
     ANSWERS,
     AUDIT_FIELDS,
     AUDIT_FORM,
     SELF_REFLECTION_FIELDS,
+    SELF_REFLECTION_FORM,
     InputField,
     answer_name,
     comment_name,
 )
+from qaudit.workbooks.moderation import MODERATION_FORM, row_fields
 from qaudit.workbooks.reader import NamedCell, RawForm
 
 COMMENT_MAX = 2000
 #: Dates that record something already done cannot lie in the future.
 PAST_DATES = frozenset({"auditor_date", "esc_date", "sr_date"})
-_YES = {"yes", "y", "true", "✓", "✔"}
-_NO = {"no", "n", "false"}
-_NA = {"na", "notapplicable", "nonapplicable"}
+IDENTIFICATION = "(identification)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,6 @@ class Issued:
 
     reference: str
     cycle: str
-    workspace_id: str
     record_id: str
     practitioner: str
     due: date
@@ -74,21 +76,28 @@ class ParsedReturn:
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def fold(text: str) -> str:
-    return re.sub(r"[^a-z✓✔]", "", text.lower())
+def _identification(raw: RawForm, code: str, message: str) -> Finding:
+    return Finding(code, raw.path.name, META_SHEET, IDENTIFICATION, message)
 
 
-def normalise_answer(value: Any) -> str | None:
-    """Yes, No or N/A from what a person typed; None if it is none of them."""
-    if not isinstance(value, str):
-        return None
-    key = fold(value)
-    if key in _YES:
-        return "Yes"
-    if key in _NO:
-        return "No"
-    if key in _NA:
-        return "N/A"
+def identify(raw: RawForm, workspace_id: str, kinds: tuple[str, ...]) -> Finding | None:
+    """Is this one of ``kinds`` of workbook, issued by this workspace? ``None`` if so."""
+    if raw.meta.get("form_kind") not in kinds:
+        if kinds == (MODERATION_FORM,):
+            return _identification(raw, "not-a-moderation-workbook",
+                                   "this is not a moderation workbook; give the one"
+                                   " `qaudit moderate select` wrote")
+        return _identification(raw, "unknown-form-kind",
+                               "the form's identification sheet is damaged (unknown form"
+                               " kind); use the form that was issued")
+    if raw.meta.get("workspace") != workspace_id:
+        if kinds == (MODERATION_FORM,):
+            return _identification(raw, "foreign-workspace", "the workbook was written by"
+                                   " another qaudit workspace")
+        return _identification(raw, "foreign-workspace",
+                               f"allocation reference {raw.meta.get('reference', '')!r} was"
+                               " issued by another qaudit workspace; check the file is a form"
+                               " this team issued")
     return None
 
 
@@ -98,8 +107,10 @@ class Checker:
         self.today = today
         self.findings: list[Finding] = []
 
-    def finding(self, cell: NamedCell | None, name: str, message: str, value: Any = "") -> None:
+    def finding(self, cell: NamedCell | None, name: str, code: str, message: str,
+                value: Any = "") -> None:
         self.findings.append(Finding(
+            code=code,
             file=self.raw.path.name,
             sheet=cell.sheet if cell else "",
             cell=f"{cell.ref} ({name})" if cell else name,
@@ -110,15 +121,16 @@ class Checker:
     def cell(self, name: str) -> NamedCell | None:
         found = self.raw.cells.get(name)
         if found is None:
-            self.finding(None, name, "the named cell is missing (was the form rebuilt or a"
-                         " sheet deleted?); fill in the form that was issued")
+            self.finding(None, name, "missing-cell", "the named cell is missing (was the form"
+                         " rebuilt or a sheet deleted?); fill in the form that was issued")
             return None
         if found.data_type == "f":
-            self.finding(found, name, "holds a formula; type the value itself", found.value)
+            self.finding(found, name, "formula", "holds a formula; type the value itself",
+                         found.value)
             return None
         if found.data_type == "e":
-            self.finding(found, name, "holds an error value; type the value itself",
-                         found.value)
+            self.finding(found, name, "error-value", "holds an error value; type the value"
+                         " itself", found.value)
             return None
         return found
 
@@ -133,17 +145,17 @@ class Checker:
         if isinstance(found.value, float) and found.value.is_integer():
             text = str(int(found.value))
         if required and not text:
-            self.finding(found, name, "is required; please fill it in")
+            self.finding(found, name, "required", "is required; please fill it in")
         if len(text) > max_length:
-            self.finding(found, name, f"is {len(text):,} characters; at most {max_length:,}"
-                         " fit here", text[:40] + "…")
+            self.finding(found, name, "too-long", f"is {len(text):,} characters; at most"
+                         f" {max_length:,} fit here", text[:40] + "…")
         return text
 
     def choice(self, spec: InputField) -> str:
         found = self.cell(spec.name)
         if found is None or found.value is None or str(found.value).strip() == "":
             if found is not None and spec.required:
-                self.finding(found, spec.name, "is required; choose "
+                self.finding(found, spec.name, "required", "is required; choose "
                              + ", ".join(spec.options))
             return ""
         typed = str(found.value)
@@ -159,24 +171,25 @@ class Checker:
             for option in spec.options:
                 if fold(option) == fold(typed):
                     return option
-        self.finding(found, spec.name, "is not allowed; choose " + ", ".join(spec.options),
-                     typed)
+        self.finding(found, spec.name, "not-allowed", "is not allowed; choose "
+                     + ", ".join(spec.options), typed)
         return ""
 
     def date_field(self, spec: InputField) -> str:
         found = self.cell(spec.name)
         if found is None or found.value is None or str(found.value).strip() == "":
             if found is not None and spec.required:
-                self.finding(found, spec.name, "is required; enter a date as dd/mm/yyyy")
+                self.finding(found, spec.name, "required", "is required; enter a date as"
+                             " dd/mm/yyyy")
             return ""
         parsed = parse_date(found.value)
         if parsed is None:
-            self.finding(found, spec.name, "is not a date; enter it as dd/mm/yyyy",
-                         found.value)
+            self.finding(found, spec.name, "not-a-date", "is not a date; enter it as"
+                         " dd/mm/yyyy", found.value)
             return ""
         if spec.name in PAST_DATES and parsed > self.today:
-            self.finding(found, spec.name, f"is in the future ({parsed:%d/%m/%Y}); enter the"
-                         " date it happened", found.value)
+            self.finding(found, spec.name, "future-date", f"is in the future"
+                         f" ({parsed:%d/%m/%Y}); enter the date it happened", found.value)
         return parsed.isoformat()
 
     def fields(self, specs: tuple[InputField, ...]) -> dict[str, str]:
@@ -192,30 +205,31 @@ class Checker:
 
 
 def check_meta(raw: RawForm, issued: Issued, kind: str) -> list[Finding]:
-    """Is this form the one issued for this allocation, in this workspace?"""
-    problems: list[str] = []
+    """Is this form the one issued for this allocation? (``identify`` has already checked
+    it is a form of this workspace.)"""
     meta = raw.meta
-    if meta.get("workspace") != issued.workspace_id:
-        problems.append("the form was issued by another qaudit workspace; send it to the team"
-                        " that issued it")
-    elif meta.get("record_id") != issued.record_id:
-        problems.append(f"the form was issued for an earlier draw of {issued.cycle!r}, in which"
-                        f" {issued.reference} was a different case; it was replaced by a redraw,"
-                        " so this form cannot be taken")
-    elif meta.get("cycle") != issued.cycle:
-        problems.append(f"the form is for cycle {meta.get('cycle')!r}, but"
-                        f" {issued.reference} belongs to {issued.cycle!r}")
+    if meta.get("record_id") != issued.record_id:
+        return [_identification(
+            raw, "replaced-draw",
+            f"the form was issued for an earlier draw of {issued.cycle!r}, in which"
+            f" {issued.reference} was a different case; it was replaced by a redraw, so this"
+            " form cannot be taken")]
+    if meta.get("cycle") != issued.cycle:
+        return [_identification(
+            raw, "wrong-cycle",
+            f"the form is for cycle {meta.get('cycle')!r}, but {issued.reference} belongs to"
+            f" {issued.cycle!r}")]
     qs = issued.question_set
     if kind == AUDIT_FORM and qs is not None and (
         meta.get("question_set_version") != qs.version
         or meta.get("question_set_hash") != qs.digest
     ):
-        problems.append(
+        return [_identification(
+            raw, "question-set-version",
             f"the form has question set {meta.get('question_set')} version"
             f" {meta.get('question_set_version')!r}, but version {qs.version!r} was issued"
-            f" for {issued.reference}; copy the answers into the issued form"
-        )
-    return [Finding(raw.path.name, "_qaudit", "(identification)", p) for p in problems]
+            f" for {issued.reference}; copy the answers into the issued form")]
+    return []
 
 
 def validate(raw: RawForm, issued: Issued, kind: str, today: date) -> tuple[
@@ -235,14 +249,17 @@ def validate(raw: RawForm, issued: Issued, kind: str, today: date) -> tuple[
                 answer = normalise_answer(cell.value) if cell else None
                 if cell is not None and answer is None:
                     blank = cell.value is None or str(cell.value).strip() == ""
-                    message = ("is required: answer " if blank else "is not an answer: choose ")
-                    check.finding(cell, answer_name(q.id), message + ", ".join(ANSWERS),
+                    check.finding(cell, answer_name(q.id), "required" if blank else
+                                  "not-an-answer",
+                                  ("is required: answer " if blank else
+                                   "is not an answer: choose ") + ", ".join(ANSWERS),
                                   cell.value)
                 comment = check.text(comment_name(q.id), False, COMMENT_MAX)
                 answers.append((q.id, aspect.key, answer or "", comment))
         fields = check.fields(AUDIT_FIELDS)
         _audit_rules(check, fields)
     else:
+        assert kind == SELF_REFLECTION_FORM
         fields = check.fields(SELF_REFLECTION_FIELDS)
     if check.findings:
         return None, check.findings
@@ -257,14 +274,14 @@ def _audit_rules(check: Checker, fields: dict[str, str]) -> None:
         for name, what in (("esc_to", "whom it went to"), ("esc_name", "the manager's name"),
                            ("esc_date", "when")):
             if not fields.get(name):
-                cell = check.raw.cells.get(name)
-                check.finding(cell, name, f"an escalation must say {what}")
-    if fields.get("grade") == GRADES[0].label:
+                check.finding(check.raw.cells.get(name), name, "escalation-incomplete",
+                              f"an escalation must say {what}")
+    if fields.get("grade") == LABEL[REQUIRES_IMPROVEMENT]:
         for name, what in (("ri_action", "the corrective action needed"),
                            ("ri_by", "who will take it"), ("ri_due", "by when")):
             if not fields.get(name):
-                cell = check.raw.cells.get(name)
-                check.finding(cell, name, f"a 'Requires improvement' grade must say {what}")
+                check.finding(check.raw.cells.get(name), name, "ri-incomplete",
+                              f"a 'Requires improvement' grade must say {what}")
 
 
 def _warnings(parsed: ParsedReturn, issued: Issued) -> list[str]:
@@ -278,11 +295,59 @@ def _warnings(parsed: ParsedReturn, issued: Issued) -> list[str]:
             notes.append(f"grade {grade.label} with {no} of {yes + no} answers No")
         if grade and grade.rank == 1 and yes + no and no == 0:
             notes.append("grade Requires improvement but every answer is Yes")
-        auditor = " ".join(fields.get("auditor_name", "").casefold().split())
-        if auditor and auditor == " ".join(issued.practitioner.casefold().split()):
+        auditor = person_key(fields.get("auditor_name", ""))
+        if auditor and auditor == person_key(issued.practitioner):
             notes.append("the auditor is the practitioner whose work was audited")
     done = fields.get("auditor_date") or fields.get("sr_date")
     if done and date.fromisoformat(done) > issued.due:
         late = (date.fromisoformat(done) - issued.due).days
         notes.append(f"completed {late} day(s) after the due date {issued.due:%d/%m/%Y}")
     return notes
+
+
+# --- the moderation workbook ---------------------------------------------------------------
+
+
+@dataclass
+class ModerationReturn:
+    sample_id: int
+    outcomes: dict[int, Outcome]  # position -> outcome
+
+    @property
+    def content_hash(self) -> str:
+        body = json.dumps({str(k): asdict(v) for k, v in sorted(self.outcomes.items())},
+                          sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def check_moderation(raw: RawForm, sample: Sample | None, today: date) -> tuple[
+    ModerationReturn | None, list[Finding]
+]:
+    """Validate a filled moderation workbook (already ``identify``-ed) against the current
+    sample of the cycle it names."""
+    cycle = raw.meta.get("cycle", "")
+    if sample is None:
+        return None, [_identification(raw, "no-sample",
+                                      f"cycle {cycle!r} has no current moderation sample")]
+    if raw.meta.get("sample_id") != str(sample.id):
+        return None, [_identification(
+            raw, "replaced-sample",
+            f"the workbook is for an earlier moderation sample of {cycle!r}, which was"
+            " redrawn; use the workbook of the current sample")]
+    check = Checker(raw, today)
+    outcomes: dict[int, Outcome] = {}
+    for n in (i.position for i in sample.items):
+        values = check.fields(row_fields(n))
+        grade = parse_grade(values[f"mod_{n}_grade"])
+        outcomes[n] = Outcome(
+            moderated_grade=grade.key if grade else "",
+            constructive=values[f"mod_{n}_constructive"],
+            names_strengths=values[f"mod_{n}_strengths"],
+            names_learning=values[f"mod_{n}_learning_named"],
+            theme=values[f"mod_{n}_theme"],
+            comments=values[f"mod_{n}_comments"],
+            learning=values[f"mod_{n}_learning"],
+        )
+    if check.findings:
+        return None, check.findings
+    return ModerationReturn(sample.id, outcomes), []

@@ -1,4 +1,5 @@
-"""The workspace: a folder with ``qaudit.toml``, the database, and per-cycle outputs.
+"""The workspace: a folder with ``qaudit.toml``, the database, the pseudonym key, and
+per-cycle outputs.
 
 Found from ``--workspace``, then ``QAUDIT_WORKSPACE``, then the current folder and its
 parents: the first that holds ``qaudit.toml``.
@@ -8,15 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from qaudit.config import Settings, default_toml, load_settings
 from qaudit.db import Store
 from qaudit.errors import WorkspaceError
+from qaudit.files import write_text
 
 CONFIG_NAME = "qaudit.toml"
 DB_NAME = "qaudit.db"
+KEY_NAME = "pseudonym.key"
 ENV_VAR = "QAUDIT_WORKSPACE"
 
 
@@ -39,6 +43,17 @@ class Workspace:
 
     def store(self) -> Store:
         return Store.open(self.db_path)
+
+    def pseudonym_key(self) -> bytes:
+        """The workspace's secret pseudonym key, made on first use and kept in the workspace
+        (never in an output): the same id always gets the same pseudonym, and nobody
+        without the key can reverse or recompute it."""
+        path = self.root / KEY_NAME
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text().strip())
 
 
 def cycle_slug(name: str) -> str:
@@ -88,8 +103,6 @@ def init_workspace(root: Path) -> Workspace:
             f"{root} is already a qaudit workspace ({CONFIG_NAME} exists); nothing changed."
         )
     root.mkdir(parents=True, exist_ok=True)
-    tmp = config.with_suffix(".toml.tmp")
-    tmp.write_text(default_toml(), encoding="utf-8")
     Store.open(root / DB_NAME, create=True).close()
-    tmp.replace(config)
+    write_text(config, default_toml())
     return Workspace(root, load_settings(config))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import tomlkit
 
 from qaudit import cli
 from qaudit.workspace import Workspace, init_workspace, open_workspace
@@ -58,13 +60,20 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 def small_workspace(root: Path, per_stratum: int) -> Workspace:
     """A new workspace drawing ``per_stratum`` cases per quadrant x type: quicker to write."""
     ws = init_workspace(root)
-    toml = ws.root / "qaudit.toml"
-    toml.write_text("\n".join(
-        line.replace("= 6", f"= {per_stratum}")
-        if line.startswith('"') and "care_act_assessment =" in line else line
-        for line in toml.read_text().splitlines()
-    ) + "\n")
+    with edit_settings(ws.root) as settings:
+        for per_type in settings["quotas"].values():
+            for key in per_type:
+                per_type[key] = per_stratum
     return open_workspace(root)
+
+
+@contextmanager
+def edit_settings(root: Path) -> Iterator[tomlkit.TOMLDocument]:
+    """Change a workspace's qaudit.toml as a person would: keys and comments kept."""
+    path = root / "qaudit.toml"
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    yield document
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
 def qaudit_ok(root: Path, *args: str | Path) -> None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import tomlkit
 from openpyxl import load_workbook
 
-from conftest import Result
+from conftest import Result, edit_settings
 from qaudit.workspace import Workspace
 
 WINDOW = ["--from", "01/09/2026", "--to", "31/10/2026"]
@@ -146,9 +146,8 @@ def test_persons_and_recent_workers_of_earlier_cycles_are_not_drawn(
 def test_cool_down_of_zero_cycles_lets_workers_be_drawn_again(
     run: Callable[..., Result], workspace: Workspace, example_export: Path
 ) -> None:
-    toml = workspace.root / "qaudit.toml"
-    toml.write_text(toml.read_text().replace("worker_cooldown_cycles = 1",
-                                             "worker_cooldown_cycles = 0"))
+    with edit_settings(workspace.root) as settings:
+        settings["sampling"]["worker_cooldown_cycles"] = 0
     allocate(run, workspace, example_export, "C1", "--seed", "3")
     second = json.loads(allocate(run, workspace, example_export, "C2", "--seed", "3",
                                  "--json").stdout)
@@ -158,10 +157,11 @@ def test_cool_down_of_zero_cycles_lets_workers_be_drawn_again(
 def test_shortfall_is_said_plainly_and_topped_up(
     run: Callable[..., Result], workspace: Workspace, example_export: Path
 ) -> None:
-    toml = workspace.root / "qaudit.toml"
-    line = '"Countywide" = { care_act_assessment = 1, mca_assessment = 1, safeguarding_s42 = 60 }'
-    text = re.sub(r'^"Countywide" = .*$', line, toml.read_text(), flags=re.M)
-    toml.write_text(text)
+    with edit_settings(workspace.root) as settings:
+        countywide = tomlkit.inline_table()
+        countywide.update({"care_act_assessment": 1, "mca_assessment": 1,
+                           "safeguarding_s42": 60})
+        settings["quotas"]["Countywide"] = countywide
     result = allocate(run, workspace, example_export, "C1", "--seed", "3")
     assert result.code == 0, result.stderr
     assert "Countywide · Safeguarding: quota 60, only" in result.stdout
@@ -227,9 +227,8 @@ def test_workspace_found_from_environment_and_parent_folder(
 def test_wrong_setting_stops_the_command_naming_the_key(
     run: Callable[..., Result], workspace: Workspace, example_export: Path
 ) -> None:
-    toml = workspace.root / "qaudit.toml"
-    toml.write_text(toml.read_text().replace("max_cases_per_worker = 1",
-                                             "max_cases_per_worker = 0"))
+    with edit_settings(workspace.root) as settings:
+        settings["sampling"]["max_cases_per_worker"] = 0
     result = allocate(run, workspace, example_export, "C1")
     assert result.code == 1
     assert "sampling.max_cases_per_worker" in result.stderr

@@ -81,7 +81,7 @@ def test_filled_form_is_stored_as_meant_whatever_the_typing(
     assert result.code == 0, result.stdout
     reference = path.name.removesuffix("-audit.xlsx")
     store = ws.store()
-    assert store.answers_for(reference) == meant["answers"]
+    assert store.returns.answers_for(reference) == meant["answers"]
     assert returns(ws) == [(1, "audit", "good")]
 
 
@@ -333,7 +333,7 @@ def test_row_inserted_above_the_questions_still_ingests(
     path, meant = fill(ws, tmp_path, insert_row=True)
     assert ingest(run, ws, path).code == 0
     reference = path.name.removesuffix("-audit.xlsx")
-    assert ws.store().answers_for(reference) == meant["answers"]
+    assert ws.store().returns.answers_for(reference) == meant["answers"]
 
 
 def test_requires_improvement_goes_on_the_monitoring_list(
@@ -431,10 +431,10 @@ def test_round_trip_gives_back_exactly_the_answers_in_any_file_order(
 
     order = data.draw(st.permutations(paths))
     store = ws.store()
-    report = ingest_files(store, list(order))
+    report = ingest_files(store, list(order), today=date.today())
     assert report.valid, report.findings
     for reference, expected in meant.items():
-        assert store.answers_for(reference) == expected
+        assert store.returns.answers_for(reference) == expected
 
 
 def _as_stored(text: str) -> str:
@@ -462,7 +462,7 @@ def test_form_saved_by_libreoffice_still_ingests(
     result = ingest(run, ws, resaved)
     assert result.code == 0, result.stdout
     reference = path.name.removesuffix("-audit.xlsx")
-    assert ws.store().answers_for(reference) == meant["answers"]
+    assert ws.store().returns.answers_for(reference) == meant["answers"]
     # The same content from the copy saved by openpyxl is then unchanged, not a second return.
     assert json.loads(ingest(run, ws, path, "--json").stdout)["summary"]["unchanged"] == 1
     assert len(returns(ws, current_only=False)) == 1
@@ -505,11 +505,11 @@ def test_form_of_a_replaced_draw_is_refused(run: Callable[..., Result], ws: Work
                                            tmp_path: Path) -> None:
     old = tmp_path / "old-form.xlsx"
     fill_forms.fill_audit(forms(ws)[0], old, random.Random(1))
-    before = ws.store().allocations(CYCLE)[0].record_id
+    before = ws.store().draws.allocations(CYCLE)[0].record_id
     result = run("-w", ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE,
                  "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "77", "--redraw")
     assert result.code == 0, result.stderr
-    assert ws.store().allocations(CYCLE)[0].record_id != before
+    assert ws.store().draws.allocations(CYCLE)[0].record_id != before
     refused = ingest(run, ws, old)
     assert refused.code == 1 and "earlier draw" in refused.stdout
     assert returns(ws) == []

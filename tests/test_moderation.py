@@ -23,6 +23,7 @@ from openpyxl import load_workbook
 from sklearn.metrics import cohen_kappa_score
 
 from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
+from qaudit.jobs.people import known_identifiers
 from qaudit.moderation import (
     Candidate,
     agreement,
@@ -207,7 +208,7 @@ def test_select_writes_the_session_workbook(run: Callable[..., Result], ws: Work
     text = " ".join(str(c.value) for ws_ in wb.worksheets for row in ws_.iter_rows()
                     for c in row if c.value is not None)
     store = ws.store()
-    for allocation in store.allocations(CYCLE):
+    for allocation in store.draws.allocations(CYCLE):
         assert allocation.person_id not in text.split()
         assert not allocation.worker_name or allocation.worker_name not in text
 
@@ -251,7 +252,7 @@ def test_outcomes_become_the_grade_of_record_and_auditors_grade_is_kept(
     assert result.code == 0, result.stdout
     references = dict(load_workbook(path)["_qaudit"].iter_rows(values_only=True))
     store = ws.store()
-    grades = store.grades_of_record(CYCLE)
+    grades = store.moderation.grades_of_record(CYCLE)
     first = references["item_1"]
     auditor, moderated, of_record = grades[first]
     assert moderated == of_record == "requires_improvement"
@@ -325,10 +326,10 @@ def test_stats_match_the_outcomes(run: Callable[..., Result], ws: Workspace,
     run("-w", ws.root, "moderate", "ingest", tmp_path / "m.xlsx")
     figures = json.loads(run("-w", ws.root, "moderate", "stats", "--cycle", CYCLE,
                              "--json").stdout)
-    pairs = ws.store().moderated_pairs(CYCLE)
+    pairs = ws.store().moderation.moderated_pairs(CYCLE)
     rank = {"requires_improvement": 1, "adequate": 2, "good": 3, "outstanding": 4}
-    a = [rank[p["auditor_grade"]] for p in pairs]
-    m = [rank[p["moderated_grade"]] for p in pairs]
+    a = [rank[p.auditor_grade] for p in pairs]
+    m = [rank[p.moderated_grade] for p in pairs]
     assert figures["moderated"] == 8
     assert figures["exact_agreement"] == pytest.approx(np.mean(np.array(a) == np.array(m)))
     if figures["weighted_kappa"] is not None:
@@ -344,7 +345,7 @@ def test_learning_is_anonymised_for_workshops(run: Callable[..., Result], ws: Wo
                                               tmp_path: Path) -> None:
     select(run, ws)
     store = ws.store()
-    victim = store.allocations(CYCLE)[0]
+    victim = store.draws.allocations(CYCLE)[0]
     secret = f"Spoke to {victim.worker_name or victim.worker_id} about {victim.person_id}."
     fill_forms.fill_moderation(workbook(ws), tmp_path / "m.xlsx", random.Random(7),
                                overrides={"mod_1_learning": secret})
@@ -354,11 +355,11 @@ def test_learning_is_anonymised_for_workshops(run: Callable[..., Result], ws: Wo
     assert run("-w", ws.root, "moderate", "learning", "--cycle", CYCLE, "--anonymise",
                "--out", public).code == 0
     text = public.read_text()
-    auditors = {p["auditor"] for p in store.moderated_pairs(CYCLE)}
+    auditors = {p.auditor for p in store.moderation.moderated_pairs(CYCLE)}
     assert any(name in internal for name in auditors)
     for name in auditors:
         assert name not in text
-    for identifier in store.known_identifiers():
+    for identifier in known_identifiers(store):
         assert not re.search(rf"(?<!\w){re.escape(identifier)}(?!\w)", text, re.I), identifier
     assert "Auditor A" in text and "(removed)" in text
     assert "2026-27-C3-0" not in text
@@ -398,10 +399,10 @@ def test_replacing_a_moderated_audit_keeps_its_moderation(
     fill_forms.fill_audit(form, tmp_path / "again" / form.name, random.Random(11), grade="Good")
     assert run("-w", ws.root, "ingest", tmp_path / "again", "--replace").code == 0
     store = ws.store()
-    assert store.grades_of_record(CYCLE)[reference][1:] == ("requires_improvement",
+    assert store.moderation.grades_of_record(CYCLE)[reference][1:] == ("requires_improvement",
                                                             "requires_improvement")
-    assert len(store.moderated_pairs(CYCLE)) == 8
-    ri = {i["reference"]: i["status"] for i in store.ri_list(CYCLE)}
+    assert len(store.moderation.moderated_pairs(CYCLE)) == 8
+    ri = {i.reference: i.status for i in store.returns.ri_items(CYCLE)}
     assert ri[reference] == "open"
     again = run("-w", ws.root, "moderate", "ingest", path, "--json")
     assert json.loads(again.stdout)["status"] == "unchanged"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
+from qaudit.jobs.people import known_identifiers
 from qaudit.jobs.report import render_all
 from qaudit.workspace import Workspace, open_workspace
 
@@ -93,12 +94,13 @@ def test_published_report_names_nobody_and_shows_no_small_count(
     ws: Workspace, tmp_path: Path
 ) -> None:
     store = ws.store()
-    victim = store.allocations(CYCLE)[0]
+    victim = store.draws.allocations(CYCLE)[0]
     message = f"Thanks to {victim.worker_name} for case {victim.person_id}."
     paths = render(ws, tmp_path, message=message,
                    kinds=frozenset({"summary", "highlights", "quadrant"}))
     assert len([p for p in paths if p.suffix == ".html"]) == 2 + len(ws.settings.quadrants)
-    identifiers = [*store.known_identifiers(), *(a.reference for a in store.allocations(CYCLE))]
+    identifiers = [*known_identifiers(store),
+                   *(a.reference for a in store.draws.allocations(CYCLE))]
     for path in paths:
         text = path.read_text()
         for identifier in identifiers:
@@ -113,7 +115,7 @@ def test_published_report_names_nobody_and_shows_no_small_count(
 
 
 def test_internal_report_is_marked_as_such(ws: Workspace, tmp_path: Path) -> None:
-    ri = [i["reference"] for i in ws.store().ri_list(CYCLE)]
+    ri = [i.reference for i in ws.store().returns.ri_items(CYCLE)]
     for path in render(ws, tmp_path, internal=True):
         if path.suffix in (".md", ".html"):
             text = path.read_text()
@@ -196,7 +198,7 @@ def test_highlights_quote_only_shareable_audits(ws: Workspace, tmp_path: Path) -
     paths = render(ws, tmp_path, kinds=frozenset({"highlights"}))
     md = next(p for p in paths if p.suffix == ".md").read_text()
     assert "Strength number 0" in md and "Strength number 1" not in md
-    assert store.allocations(CYCLE)[0].reference not in md
+    assert store.draws.allocations(CYCLE)[0].reference not in md
     assert "<script>" not in md and r"\<script\>" in md
     html = next(p for p in paths if p.suffix == ".html").read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import EXAMPLES, FIXTURES, Result, qaudit_ok
+from qaudit.jobs.people import known_identifiers
 from qaudit.workspace import Workspace, init_workspace, open_workspace
 
 sys.path.insert(0, str(EXAMPLES))
@@ -63,15 +64,16 @@ def test_status_adds_up_per_quadrant_and_manager(run: Callable[..., Result],
     data = json.loads(run("-w", ws.root, "status", "--json").stdout)
     assert data["cycle"] == CYCLE
     store = ws.store()
-    allocated = len(store.allocations(CYCLE))
+    allocated = len(store.draws.allocations(CYCLE))
     for key in ("by_quadrant", "by_service_manager"):
         *groups, total = data[key]
         assert total["allocated"] == allocated == sum(g["allocated"] for g in groups)
         assert total["audits"] == allocated - 1
         assert total["self_reflections"] == 2
         assert total["overdue"] == 0
-        assert total["moderated"] == len(store.moderated_pairs(CYCLE))
-        assert total["ri_open"] == len([i for i in store.ri_list(CYCLE) if i["status"] == "open"])
+        assert total["moderated"] == len(store.moderation.moderated_pairs(CYCLE))
+        open_ri = [i for i in store.returns.ri_items(CYCLE) if i.status == "open"]
+        assert total["ri_open"] == len(open_ri)
 
 
 def test_missing_audit_is_overdue_after_the_due_date(run: Callable[..., Result],
@@ -118,9 +120,9 @@ def test_anonymised_export_shows_no_identifier_and_keeps_pseudonyms_stable(
     assert run("-w", ws.root, "export", "--anonymise", "--out", second).code == 0
     text = " ".join(str(v) for _, v, _ in _cells(first))
     store = ws.store()
-    for identifier in store.known_identifiers():
+    for identifier in known_identifiers(store):
         assert not re.search(rf"(?<!\w){re.escape(identifier)}(?!\w)", text, re.I), identifier
-    for allocation in store.allocations(CYCLE):
+    for allocation in store.draws.allocations(CYCLE):
         assert allocation.reference not in text
         assert allocation.team not in text
     assert [v for _, v, _ in _cells(first)] == [v for _, v, _ in _cells(second)]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from qaudit.workbooks.case_export import normalise_id, parse_date
+from qaudit.values import normalise_id, parse_date
 
 
 @pytest.mark.parametrize(

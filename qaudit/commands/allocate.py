@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from qaudit.commands.common import app, current_workspace, date_option, out, progress_bar
-from qaudit.jobs.allocate import (
-    AllocationPlan,
-    AllocationRequest,
-    commit_allocation,
-    manager_files,
-    plan_allocation,
+from qaudit.commands.common import (
+    JsonOption,
+    current_workspace,
+    date_option,
+    out,
+    print_json,
+    progress_bar,
+    today,
 )
 from qaudit.reports import shortfall_sentence, unaudited_types_hint
-from qaudit.workbooks.case_export import BAD_TYPE
 from qaudit.workspace import Workspace, init_workspace
 
+if TYPE_CHECKING:
+    from qaudit.jobs.allocate import AllocationPlan
 
-@app.command(
-    epilog="Example: [bold]qaudit init audits/2026-27[/bold]  then  [bold]cd audits/2026-27[/bold]"
+INIT_EXAMPLE = (
+    "Example: [bold]qaudit init audits/2026-27[/bold]  then  [bold]cd audits/2026-27[/bold]"
 )
+ALLOCATE_EXAMPLE = (
+    "Example: [bold]qaudit allocate mosaic-export.xlsx --cycle '2026-27 C3'"
+    " --from 01/09/2026 --to 12/10/2026[/bold]\n\n"
+    "Check a recorded draw: the same command with [bold]--seed N[/bold] (the seed it"
+    " printed) and [bold]--dry-run[/bold] on the same export gives the same cases, row for"
+    " row, even after later cycles were drawn."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=INIT_EXAMPLE)(init)
+    app.command(epilog=ALLOCATE_EXAMPLE)(allocate)
+
+
 def init(
     folder: Annotated[
         Path, typer.Argument(help="Folder for the new workspace (created if missing).")
@@ -43,13 +57,6 @@ def init(
               " `qaudit allocate EXPORT --cycle NAME --from DATE --to DATE`.")
 
 
-@app.command(
-    epilog="Example: [bold]qaudit allocate mosaic-export.xlsx --cycle '2026-27 C3'"
-    " --from 01/09/2026 --to 12/10/2026[/bold]\n\n"
-    "Check a recorded draw: the same command with [bold]--seed N[/bold] (the seed it"
-    " printed) and [bold]--dry-run[/bold] on the same export gives the same cases, row for"
-    " row, even after later cycles were drawn."
-)
 def allocate(
     export: Annotated[Path, typer.Argument(help="Case export: .xlsx, .xlsm or .csv.")],
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle name, e.g. '2026-27 C3'.")],
@@ -80,7 +87,7 @@ def allocate(
     redraw: Annotated[
         bool, typer.Option("--redraw", help="Replace this cycle's draw (no returns yet). Logged.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Draw the cycle's random sample from a case export and write its workbooks.
 
@@ -89,12 +96,13 @@ def allocate(
     audit type quota at random with a recorded seed. Writes register.xlsx, one workbook
     per Service Manager, and an audit form and a self-reflection form per case.
     """
+    from qaudit.jobs.allocate import AllocationRequest, commit_allocation, plan_allocation
+
     request = AllocationRequest(
         export=export, cycle=cycle.strip(),
-        date_from=date_option(date_from, "--from") or date.min,
-        date_to=date_option(date_to, "--to") or date.min,
-        due=date_option(due, "--due"), seed=seed, out=out_dir, sheet=sheet, redraw=redraw,
-        dry_run=dry_run,
+        date_from=date_option(date_from, "--from"), date_to=date_option(date_to, "--to"),
+        today=today(), due=date_option(due, "--due") if due is not None else None, seed=seed,
+        out=out_dir, sheet=sheet, redraw=redraw, dry_run=dry_run,
     )
     ws = current_workspace()
     with ws.store() as store, progress_bar(quiet=as_json) as progress:
@@ -115,7 +123,7 @@ def allocate(
         result = plan.to_json()
         result["dry_run"] = dry_run
         result["out"] = None if dry_run else str(plan.out_dir)
-        print(json.dumps(result, indent=2))
+        print_json(result)
         return
     _show_plan(ws, plan)
     if dry_run:
@@ -123,7 +131,7 @@ def allocate(
     else:
         out.print(
             f"Wrote {len(plan.files)} workbooks to [bold]{escape(str(plan.out_dir))}[/bold]:"
-            f" register.xlsx, {len(manager_files(plan.allocations))} Service Manager"
+            f" register.xlsx, {len(plan.managers)} Service Manager"
             f" workbooks, {len(plan.allocations)} audit forms and"
             f" {len(plan.allocations)} self-reflection forms."
         )
@@ -149,16 +157,16 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
         table.add_column(col, justify="right")
     totals: Counter[str] = Counter()
     for s in plan.strata:
-        if s["quota"] == 0:
+        if s.quota == 0:
             continue
-        short = s["shortfall"]
+        short = s.shortfall
         table.add_row(
-            escape(s["quadrant"]), escape(names[s["audit_type"]]), f"{s['eligible']:,}",
-            str(s["quota"]),
-            str(s["drawn"]), str(s["topped_up"] or ""),
+            escape(s.quadrant), escape(names[s.audit_type]), f"{s.eligible:,}", str(s.quota),
+            str(s.drawn), str(s.topped_up or ""),
             f"[bold red]{short}[/bold red]" if short else "",
         )
-        totals.update({k: s[k] for k in ("eligible", "quota", "drawn", "topped_up", "shortfall")})
+        totals.update({k: getattr(s, k)
+                       for k in ("eligible", "quota", "drawn", "topped_up", "shortfall")})
     table.add_section()
     table.add_row("Total", "", f"{totals['eligible']:,}", str(totals["quota"]),
                   str(totals["drawn"]), str(totals["topped_up"] or ""),
@@ -167,7 +175,7 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
     for s in plan.shortfalls:
         sentence = shortfall_sentence(s, names, ws.settings.sampling.max_cases_per_worker,
                                       ws.settings.sampling.top_up_from_other_types)
-        out.print(escape(sentence), style="bold red" if s["shortfall"] else None)
+        out.print(escape(sentence), style="bold red" if s.shortfall else None)
     if plan.excluded or export.unusable_counts:
         counts = Table(title="Not drawn from", title_justify="left", box=box.SIMPLE_HEAD)
         counts.add_column("Reason")
@@ -175,8 +183,8 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
         for reason, n in {**export.unusable_counts, **plan.excluded}.items():
             counts.add_row(escape(reason), f"{n:,}")
         out.print(counts)
-    if BAD_TYPE in export.unusable_counts:
-        labels = Counter(export.unusable.loc[export.unusable["reason"] == BAD_TYPE, "detail"])
-        out.print(escape(unaudited_types_hint(dict(labels))))
+    labels = plan.unaudited_types
+    if labels:
+        out.print(escape(unaudited_types_hint(labels)))
 
 

@@ -1,32 +1,30 @@
-"""The command-line shell every command shares: the app, the consoles, common helpers."""
+"""What every command shares: the consoles, the workspace, dates, progress, JSON, findings.
+
+Commands parse options, call one job, and print; they hold no rules, no SQL and no
+pandas. Jobs are imported inside each command, so ``qaudit --help`` loads none of them.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from qaudit import __version__
-from qaudit.errors import QauditError
-from qaudit.workbooks.case_export import parse_date
-from qaudit.workspace import ENV_VAR, Workspace, open_workspace
+from qaudit.errors import Finding, QauditError
+from qaudit.values import parse_date
+from qaudit.workspace import Workspace, open_workspace
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
-
-app = typer.Typer(
-    name="qaudit",
-    help="Run the case audit cycle of an Adult Social Care Quality Assurance Framework.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
 
 class _State:
@@ -35,48 +33,23 @@ class _State:
 
 state = _State()
 
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace", "-w", envvar=ENV_VAR, file_okay=False,
-        help="Workspace folder (default: the current folder or the nearest parent with"
-        " qaudit.toml).",
-    ),
-]
-
-
-@app.callback(invoke_without_command=True)
-def _main(
-    ctx: typer.Context,
-    workspace: WorkspaceOption = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", help="Print the version and stop.", is_eager=True)
-    ] = False,
-) -> None:
-    """Run the case audit cycle of an Adult Social Care Quality Assurance Framework.
-
-    Start with [bold]qaudit init[/bold], then [bold]qaudit allocate[/bold] each cycle.
-    """
-    if version:
-        out.print(f"qaudit {__version__}")
-        raise typer.Exit()
-    if ctx.invoked_subcommand is None:
-        out.print(ctx.get_help())
-        raise typer.Exit()
-    state.workspace = workspace
+CycleOption = Annotated[str | None, typer.Option("--cycle", "-c", help="Only this cycle.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def current_workspace() -> Workspace:
-    # Environment variable handled by typer's envvar; explicit=None searches upwards.
+    """The workspace from --workspace (or QAUDIT_WORKSPACE), else the nearest parent."""
     return open_workspace(state.workspace)
 
 
-def date_option(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
+def today() -> date:
+    """The one place a command asks the clock for the date; jobs are given it."""
+    return date.today()
+
+
+def date_option(value: str, option: str) -> date:
     parsed = parse_date(value.strip())
-    if parsed is None or (isinstance(value, str) and value.strip().isdigit()):
+    if parsed is None or value.strip().isdigit():
         raise QauditError(
             f"{option} {value!r} is not a date; write it as dd/mm/yyyy or yyyy-mm-dd."
         )
@@ -91,9 +64,16 @@ def progress_bar(quiet: bool) -> Progress:
     )
 
 
-
-def uk_date(iso: str | None) -> str:
-    """An ISO date as people here write it."""
-    return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
 
 
+def findings_table(title: str, findings: Sequence[Finding], with_file: bool = True) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    columns = ("File", "Sheet", "Cell", "Value found", "Problem")[0 if with_file else 1:]
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        values = (f.file, f.sheet, f.cell, f.value, f.message)[0 if with_file else 1:]
+        table.add_row(*(escape(v) for v in values))
+    return table

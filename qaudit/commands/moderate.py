@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from qaudit.commands.common import app, current_workspace, out
-from qaudit.errors import QauditError
-from qaudit.grading import GRADE_LABELS
-from qaudit.jobs.ingest import REFUSED
-from qaudit.jobs.moderate import ingest_outcomes, learning_markdown, select, stats
+from qaudit.commands.common import (
+    JsonOption,
+    current_workspace,
+    findings_table,
+    out,
+    print_json,
+    today,
+)
+from qaudit.errors import QauditError, Status
+from qaudit.files import write_text
+from qaudit.grading import GRADES
+
+if TYPE_CHECKING:
+    from qaudit.jobs.moderate import ModerationStats
 
 moderate_app = typer.Typer(
     help="Moderation by the Practice Leads: the 20% sample, its workbook, the outcomes and"
@@ -25,8 +33,10 @@ moderate_app = typer.Typer(
     " workbook at the session, then [bold]qaudit moderate ingest FILE[/bold] and"
     " [bold]qaudit moderate stats --cycle '2026-27 C3'[/bold]",
 )
-app.add_typer(moderate_app, name="moderate")
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(moderate_app, name="moderate")
 
 
 @moderate_app.command(
@@ -55,12 +65,14 @@ def moderate_select(
     ceil(rate x returned audits), seeded and recorded, spread so every auditor and every
     grade appears where the numbers allow.
     """
+    from qaudit.jobs.moderate import select
+
     ws = current_workspace()
     with ws.store() as store:
         chosen = select(ws, store, cycle, rate=rate, seed=seed, redraw=redraw, blind=blind,
                         out=out_dir, dry_run=dry_run)
     if as_json:
-        print(json.dumps(chosen.to_json(), indent=2))
+        print_json(chosen.to_json())
         return
     out.print(escape(
         f"Moderation sample for {cycle}: {len(chosen.references)} of {chosen.returned}"
@@ -89,30 +101,24 @@ def moderate_ingest(
 
     Checked whole before anything is stored; the same workbook twice changes nothing.
     """
+    from qaudit.jobs.moderate import ingest_outcomes
+
     ws = current_workspace()
     with ws.store() as store:
-        result = ingest_outcomes(store, file, replace=replace)
-    findings = result.findings or []
+        result = ingest_outcomes(store, file, replace=replace, today=today())
     if as_json:
-        print(json.dumps({"file": str(file), "status": result.status, "cycle": result.cycle,
-                          "items": result.items, "grades_changed": result.changed_grades,
-                          "findings": [f.__dict__ for f in findings]}, indent=2))
-    elif result.status == REFUSED:
-        table = Table(title="Refused: nothing of this workbook was stored", title_justify="left",
-                      box=box.SIMPLE_HEAD)
-        for col in ("Sheet", "Cell", "Value found", "Problem"):
-            table.add_column(col, overflow="fold")
-        for f in findings:
-            table.add_row(*(escape(v) for v in (f.sheet, f.cell, f.value, f.message)))
-        out.print(table)
-    elif result.status == "unchanged":
+        print_json(result.to_json())
+    elif result.status is Status.REFUSED:
+        out.print(findings_table("Refused: nothing of this workbook was stored",
+                                 result.findings, with_file=False))
+    elif result.status is Status.UNCHANGED:
         out.print(escape(f"{file.name}: unchanged; these outcomes of {result.cycle} are already"
                          " recorded."))
     else:
         out.print(escape(f"{file.name}: {result.status}; {result.items} moderated audits of"
                          f" {result.cycle}, {result.changed_grades} grade(s) changed by the"
                          " moderators (now the grades of record)."))
-    if result.status == REFUSED:
+    if result.status is Status.REFUSED:
         raise typer.Exit(1)
 
 
@@ -129,11 +135,13 @@ def moderate_stats(
     """How far auditors and moderators agree, and each auditor's leniency across cycles."""
     if (cycle is None) == (not all_cycles):
         raise QauditError("give either --cycle NAME or --all.")
+    from qaudit.jobs.moderate import stats
+
     ws = current_workspace()
     with ws.store() as store:
         figures = stats(store, cycle)
     if as_json:
-        print(json.dumps(figures, indent=2))
+        print_json(figures.to_json())
         return
     _show_stats(figures)
 
@@ -146,40 +154,39 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def _show_stats(f: dict[str, Any]) -> None:
-    if not f["moderated"]:
-        out.print(escape(f"No moderation outcomes recorded for {f['cycle']}."))
+def _show_stats(f: ModerationStats) -> None:
+    if not f.moderated:
+        out.print(escape(f"No moderation outcomes recorded for {f.cycle}."))
         return
-    ci = f["weighted_kappa_95ci"]
+    a = f.agreement
+    ci = a.kappa_ci
     out.print(escape(
-        f"Moderation, {f['cycle']}: {f['moderated']} audits moderated,"
-        f" {f['grades_changed']} grade(s) changed."
+        f"Moderation, {f.cycle}: {f.moderated} audits moderated,"
+        f" {f.grades_changed} grade(s) changed."
     ))
-    out.print(f"  exact agreement {_pct(f['exact_agreement'])}; within one grade"
-              f" {_pct(f['within_one_grade'])}")
-    out.print(f"  quadratic-weighted kappa {_num(f['weighted_kappa'])}"
-              + (f" (95% CI {ci[0]:.2f} to {ci[1]:.2f})" if ci else "")
-              + f"; Gwet's AC2 {_num(f['gwet_ac2'])}")
-    fb = f["feedback"]
+    out.print(f"  exact agreement {_pct(a.exact)}; within one grade {_pct(a.within_one)}")
+    out.print(f"  quadratic-weighted kappa {_num(a.kappa)}"
+              + (f" (95% CI {ci.low:.2f} to {ci.high:.2f})" if ci else "")
+              + f"; Gwet's AC2 {_num(a.ac2)}")
+    fb = f.feedback
     out.print(f"  feedback constructive {fb['constructive']}, names strengths"
               f" {fb['names_strengths']}, names learning {fb['names_learning']}"
-              f" of {f['moderated']}")
+              f" of {f.moderated}")
     table = Table(title="Auditor's grade (rows) by moderated grade (columns)",
                   title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("")
-    short = ["RI", "Adequate", "Good", "Outstanding"]
-    for label in short:
-        table.add_column(label, justify="right")
-    for label, row in zip(GRADE_LABELS, f["table"]["counts"], strict=True):
-        table.add_row(label, *(str(n) for n in row))
+    for grade in GRADES:
+        table.add_column(grade.short, justify="right")
+    for grade, row in zip(GRADES, a.table, strict=True):
+        table.add_row(grade.label, *(str(n) for n in row))
     out.print(table)
     table = Table(title="Audit the auditor: mean moderated minus auditor grade",
                   title_justify="left", box=box.SIMPLE_HEAD)
-    for col, justify in (("Auditor", "left"), ("n", "right"), ("Mean difference", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for entry in f["leniency"]:
-        table.add_row(escape(entry["auditor"]), str(entry["n"]),
-                      f"{entry['mean_difference']:+.2f}")
+    table.add_column("Auditor")
+    table.add_column("n", justify="right")
+    table.add_column("Mean difference", justify="right")
+    for entry in f.leniency:
+        table.add_row(escape(entry.auditor), str(entry.n), f"{entry.mean_difference:+.2f}")
     out.print(table)
     out.print("A negative difference means the auditor graded higher than the moderators.")
 
@@ -200,14 +207,13 @@ def moderate_learning(
 ) -> None:
     """Moderation learning per theme and per auditor, for the Service Manager for Practice
     Quality and the Principal Social Worker, or anonymised for workshops."""
+    from qaudit.jobs.moderate import learning_markdown
+
     ws = current_workspace()
     with ws.store() as store:
         text = learning_markdown(store, cycle, anonymise)
     if out_file is None:
         print(text)
         return
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_suffix(out_file.suffix + ".tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(out_file)
+    write_text(out_file, text + "\n")
     out.print(escape(f"Wrote {out_file}"))

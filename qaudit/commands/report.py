@@ -1,31 +1,35 @@
-"""`qaudit report`: the cycle's summary for the Practice Governance Board."""
+"""`qaudit report`: the cycle's reports for the Board, the network and the quadrants."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from qaudit.commands.common import app, current_workspace, out
+from qaudit.commands.common import current_workspace, out, today
 from qaudit.errors import QauditError
-from qaudit.jobs.report import render_all
-from qaudit.workspace import cycle_slug
+from qaudit.reports import ReportFormat, ReportKind
 
-
-@app.command(
-    epilog="Example: [bold]qaudit report --cycle '2026-27 C3' --message psw-message.txt[/bold]"
+REPORT_EXAMPLE = (
+    "Example: [bold]qaudit report --cycle '2026-27 C3' --message psw-message.txt[/bold]"
     "\n\nThe QA team's identifiable version: [bold]qaudit report --cycle '2026-27 C3'"
     " --internal[/bold]"
 )
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=REPORT_EXAMPLE)(report)
+
+
 def report(
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle to report.")],
-    kind: Annotated[str, typer.Option(
+    kind: Annotated[ReportKind, typer.Option(
         "--kind", help="summary (Board), highlights (Senior Practitioners' Network),"
-        " quadrant (one per quadrant beside the county) or all.")] = "all",
-    fmt: Annotated[str, typer.Option("--format", help="md, html or both.")] = "both",
+        " quadrant (one per quadrant beside the county) or all.")] = ReportKind.ALL,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Markdown, HTML or both.")
+                   ] = ReportFormat.BOTH,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Folder (default: <workspace>/cycles/<cycle>/reports).",
         file_okay=False)] = None,
@@ -41,14 +45,8 @@ def report(
     Published reports (the default) show no person id or name, suppress small counts
     (with secondary suppression so totals cannot reveal them) and scrub free text.
     """
-    formats = {"md": {"md"}, "html": {"html"}, "both": {"md", "html"}}.get(fmt)
-    if formats is None:
-        raise QauditError(f"--format {fmt!r} is not known; use md, html or both.")
-    kinds = {"summary": {"summary"}, "highlights": {"highlights"}, "quadrant": {"quadrant"},
-             "all": {"summary", "highlights", "quadrant"}}.get(kind)
-    if kinds is None:
-        raise QauditError(f"--kind {kind!r} is not known; use summary, highlights, quadrant"
-                          " or all.")
+    from qaudit.jobs.report import render_all, report_folder
+
     text = ""
     if message is not None:
         try:
@@ -56,10 +54,9 @@ def report(
         except (OSError, UnicodeDecodeError) as exc:
             raise QauditError(f"cannot read --message {message}: {exc}") from exc
     ws = current_workspace()
-    target = out_dir or ws.root / "cycles" / cycle_slug(cycle) / "reports"
     with ws.store() as store:
-        written = render_all(ws, store, cycle, kinds, target, formats, internal=internal,
-                             message=text, today=date.today())
+        written = render_all(ws, store, cycle, kind.kinds(), out_dir or report_folder(ws, cycle),
+                             fmt.formats(), internal=internal, message=text, today=today())
     for path in written:
         if path.suffix != ".svg":
             out.print(escape(f"Wrote {path}"))

@@ -1,6 +1,19 @@
-"""The database schema, as numbered migrations applied in order (never edited once shipped)."""
+"""The database schema, as numbered migrations applied in order (never edited once shipped).
+
+``current_allocations`` is every allocation of a cycle's current draw (a redraw replaces
+a draw but keeps it as history), with its cycle's name and due date: queries start from
+it rather than repeating the join.
+"""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def now() -> str:
+    """The time a row is written (the ``*_at`` columns), in UTC."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -177,6 +190,18 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
                 (SELECT id FROM moderation_samples WHERE replaced_at IS NULL)
             LEFT JOIN moderation_outcomes o ON o.item_id = i.id AND o.replaced_at IS NULL
             WHERE r.kind = 'audit' AND r.replaced_at IS NULL;
+        """,
+    ),
+    (
+        4,
+        "current allocations view",
+        """
+        CREATE VIEW current_allocations AS
+            SELECT a.*, c.id AS cycle_id, c.name AS cycle, c.due_date AS due_date,
+                   c.date_to AS cycle_end
+            FROM allocations a JOIN draws d ON d.id = a.draw_id
+            JOIN cycles c ON c.id = d.cycle_id
+            WHERE d.replaced_at IS NULL;
         """,
     ),
 )

@@ -8,30 +8,32 @@ allocation behind.
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from qaudit import __version__
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
 from qaudit.errors import CycleError, ExportError
+from qaudit.files import staged_folder
 from qaudit.questions import QuestionSet, load_question_set
-from qaudit.sampling import Draw, DrawRules, History, draw_allocation, eligible_cases
-from qaudit.workbooks.case_export import CaseExport, Progress, read_export
+from qaudit.randomness import generator, seed_or_new
+from qaudit.sampling import (
+    Draw,
+    DrawRules,
+    History,
+    StratumResult,
+    draw_allocation,
+    eligible_cases,
+)
+from qaudit.workbooks.case_export import BAD_TYPE, CaseExport, Progress, read_export
 from qaudit.workbooks.forms import FormCase, FormTemplate, audit_form, self_reflection_form
 from qaudit.workbooks.registers import write_manager_workbook, write_register
 from qaudit.workspace import Workspace, cycle_slug
 
-MAX_SEED = 2**32
 _CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
 
 
@@ -41,6 +43,7 @@ class AllocationRequest:
     cycle: str
     date_from: date
     date_to: date
+    today: date
     due: date | None = None
     seed: int | None = None
     out: Path | None = None
@@ -65,19 +68,23 @@ class AllocationPlan:
     files: list[Path] = field(default_factory=list)
 
     @property
-    def shortfalls(self) -> list[dict[str, Any]]:
-        return [s for s in self.strata if s["shortfall"] > 0 or s["topped_up"] > 0]
+    def strata(self) -> list[StratumResult]:
+        return self.draw.strata
 
     @property
-    def strata(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "quadrant": s.quadrant, "audit_type": s.audit_type, "quota": s.quota,
-                "eligible": s.eligible, "drawn": s.drawn, "topped_up": s.topped_up,
-                "topped_up_from": dict(s.topped_up_from), "shortfall": s.shortfall,
-            }
-            for s in self.draw.strata
-        ]
+    def shortfalls(self) -> list[StratumResult]:
+        return [s for s in self.strata if s.short_or_topped_up]
+
+    @property
+    def managers(self) -> dict[str, str]:
+        return manager_files(self.allocations)
+
+    @property
+    def unaudited_types(self) -> dict[str, int]:
+        """Work types in the export that are not an audit type, with their row counts."""
+        unusable = self.export.unusable
+        labels = unusable.loc[unusable["reason"] == BAD_TYPE, "detail"]
+        return {str(k): int(v) for k, v in labels.value_counts(sort=False).items()}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,8 +103,8 @@ class AllocationPlan:
                  "service_manager": a.service_manager, "completed_date": a.completed_date}
                 for a in self.allocations
             ],
-            "strata": self.strata,
-            "shortfalls": self.shortfalls,
+            "strata": [s.to_json() for s in self.strata],
+            "shortfalls": [s.to_json() for s in self.shortfalls],
             "excluded": self.excluded,
             "unusable": self.export.unusable_counts,
         }
@@ -115,33 +122,22 @@ def check_request(store: Store, request: AllocationRequest) -> None:
             f"--from {request.date_from:%d/%m/%Y} is after --to {request.date_to:%d/%m/%Y};"
             " give the window's first day, then its last."
         )
-    if request.seed is not None and not 0 <= request.seed < MAX_SEED:
-        raise CycleError(f"--seed must be a whole number from 0 to {MAX_SEED - 1}.")
-    taken = {cycle_slug(c.name): c.name for c in store.cycles()}
+    taken = {cycle_slug(c.name): c.name for c in store.draws.cycles()}
     clash = taken.get(cycle_slug(request.cycle))
     if clash is not None and clash != request.cycle:
         raise CycleError(
             f"cycle name {request.cycle!r} is too like the existing cycle {clash!r}: both give"
             f" references {cycle_slug(request.cycle)}-NNN. Choose a distinct name."
         )
-    existing = store.cycle(request.cycle)
-    if existing and store.has_current_draw(existing.id) and not request.dry_run:
-        if not request.redraw:
-            raise CycleError(
-                f"cycle {request.cycle!r} is already drawn. A draw is final once written;"
-                " to draw it again add --redraw (only before any return is ingested)."
-            )
-        if store.has_returns(existing.id):
-            raise CycleError(
-                f"cycle {request.cycle!r} already has returned audits, so its draw can no"
-                " longer be replaced."
-            )
+    if not request.dry_run:
+        store.draws.check_can_draw(request.cycle, request.redraw)
 
 
 def plan_allocation(
     ws: Workspace, store: Store, request: AllocationRequest, progress: Progress | None = None
 ) -> AllocationPlan:
     check_request(store, request)
+    seed = seed_or_new(request.seed)
     settings = ws.settings
     question_sets = {
         key: load_question_set(settings.question_set_id(key), ws.templates)
@@ -156,12 +152,12 @@ def plan_allocation(
     )
     # A dry run of a cycle already drawn re-checks that draw: only the draws stored before
     # it count, as they did when it was made.
-    before = store.current_draw_id(request.cycle) if request.dry_run else None
-    persons, records = store.drawn_elsewhere(request.cycle, before)
+    before = store.draws.current_draw_id(request.cycle) if request.dry_run else None
+    persons, records = store.draws.drawn_elsewhere(request.cycle, before)
     history = History(
         persons=persons if settings.sampling.exclude_previously_audited_persons else frozenset(),
         records=records,
-        cooldown_workers=store.recent_workers(
+        cooldown_workers=store.draws.recent_workers(
             request.cycle, request.date_to, settings.sampling.worker_cooldown_cycles, before
         ),
     )
@@ -173,8 +169,7 @@ def plan_allocation(
             f"{request.export} has no usable rows ({_counts(export.unusable_counts)}). Check"
             " it is the right export and that [audit_types] labels and quadrants match it."
         )
-    seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED)
-    draw = draw_allocation(eligible, rules, np.random.default_rng(seed))
+    draw = draw_allocation(eligible, rules, generator(seed))
     slug = cycle_slug(request.cycle)
     allocations = []
     for n, r in enumerate(draw.allocations.to_dict("records"), start=1):
@@ -190,7 +185,7 @@ def plan_allocation(
             question_set_version=questions.version,
             question_set_hash=questions.digest,
         ))
-    due = request.due or datetime.now(UTC).date() + timedelta(days=settings.cycle.return_days)
+    due = request.due or request.today + timedelta(days=settings.cycle.return_days)
     return AllocationPlan(
         request=request, seed=seed, due=due, export=export, excluded=excluded,
         eligible=len(eligible), draw=draw, allocations=allocations,
@@ -228,31 +223,21 @@ def commit_allocation(
         raise CycleError(
             f"{out} already holds files. Choose another --out, or move that folder away."
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".qaudit-", dir=out.parent))
-    try:
+    record = DrawRecord(
+        seed=plan.seed, export_name=plan.export.path.name, export_sha256=plan.export.sha256,
+        export_sheet=plan.export.sheet, rows_read=plan.export.rows_read,
+        settings=_settings_used(ws, plan), excluded=plan.excluded,
+        unusable=plan.export.unusable_counts, strata=[s.to_json() for s in plan.strata],
+        question_sets=list(plan.question_sets.values()),
+    )
+    # Files and rows succeed or fail together: the workbooks are written into a scratch
+    # folder inside the transaction, and moved into place once the draw is stored.
+    with staged_folder(out) as scratch, store.transaction():
         _write_files(ws, plan, scratch, on_file)
-        record = DrawRecord(
-            seed=plan.seed, export_name=plan.export.path.name, export_sha256=plan.export.sha256,
-            export_sheet=plan.export.sheet, rows_read=plan.export.rows_read,
-            settings=_settings_used(ws, plan), excluded=plan.excluded,
-            unusable=plan.export.unusable_counts, strata=plan.strata,
-        )
-        cycle = store.save_draw(
+        cycle = store.draws.save(
             request.cycle, request.date_from, request.date_to, plan.due, record,
             plan.allocations, redraw=request.redraw,
-            question_sets=[
-                (q.digest, q.id, q.version, json.dumps(q.model_dump(), ensure_ascii=False))
-                for q in plan.question_sets.values()
-            ],
         )
-        if out.exists():
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            out.rename(out.with_name(f"{out.name}.replaced-{stamp}"))
-        scratch.rename(out)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
     plan.files = sorted(p for p in out.rglob("*.xlsx"))
     return cycle
 
@@ -269,8 +254,8 @@ def _write_files(
     ws: Workspace, plan: AllocationPlan, folder: Path, on_file: Callable[[int, int], None] | None
 ) -> None:
     settings = ws.settings
-    names = {k: v.name for k, v in settings.audit_types.items()}
-    files = manager_files(plan.allocations)
+    names = settings.type_names()
+    files = plan.managers
     total = 2 * len(plan.allocations) + len(files) + 1
     done = 0
 
@@ -294,7 +279,7 @@ def _write_files(
         case = FormCase(
             cycle=plan.request.cycle, reference=a.reference,
             audit_type_name=names[a.audit_type], person_id=a.person_id,
-            practitioner=a.worker_name or a.worker_id, team=a.team, quadrant=a.quadrant,
+            practitioner=a.practitioner, team=a.team, quadrant=a.quadrant,
             completed_date=date.fromisoformat(a.completed_date), due_date=plan.due,
             record_id=a.record_id,
         )

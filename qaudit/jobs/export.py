@@ -1,9 +1,9 @@
-"""`qaudit export`: the full data set as one workbook for analysts, optionally anonymised.
+"""The export job: the full data set as one workbook for analysts, optionally anonymised.
 
 Anonymised, for workshops: every identifier (reference, record, person, worker, team,
 Service Manager, auditor, manager) becomes a keyed pseudonym (HMAC with the workspace's
 secret key, which never leaves the workspace), and free text is scrubbed of every id and
-name the database knows. Everything is written as text where it is text: no formula.
+name the database knows.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-
 from qaudit.db import Store
-from qaudit.privacy import pseudonymiser, scrubber
-from qaudit.workbooks.cells import save, write_table
+from qaudit.errors import QauditError
+from qaudit.jobs.people import scrub_for_publication
+from qaudit.privacy import pseudonymiser
+from qaudit.workbooks.dataset import write_dataset
+from qaudit.workspace import Workspace
 
 #: Column header -> pseudonym kind, for identifying columns.
 PSEUDONYMS = {
@@ -33,7 +34,7 @@ FREE_TEXT = {
 
 def _anonymise_row(headers: Sequence[str], row: Sequence[Any],
                    pseudonym: Callable[[str, str], str],
-                   scrub: Callable[[str], str]) -> list[Any]:
+                   scrub: Callable[[str], str]) -> tuple[Any, ...]:
     out: list[Any] = []
     for header, value in zip(headers, row, strict=True):
         if header in PSEUDONYMS and isinstance(value, str):
@@ -42,24 +43,22 @@ def _anonymise_row(headers: Sequence[str], row: Sequence[Any],
             out.append(scrub(value))
         else:
             out.append(value)
-    return out
+    return tuple(out)
 
 
-def export_workbook(store: Store, path: Path, key: bytes | None) -> dict[str, int]:
-    """Write every table; with ``key``, anonymised. Returns rows per sheet."""
-    tables = store.export_tables()
-    wb = Workbook(write_only=True)
-    pseudonym = pseudonymiser(key) if key is not None else None
-    scrub = scrubber(store.known_identifiers()) if key is not None else None
-    counts: dict[str, int] = {}
-    for name, (headers, rows) in tables.items():
-        if pseudonym is not None and scrub is not None:
-            rows = [tuple(_anonymise_row(headers, r, pseudonym, scrub)) for r in rows]
-        ws = wb.create_sheet(name)
-        write_table(ws, headers, (["" if v is None else v for v in r] for r in rows),
-                    [max(12, min(40, len(h) + 4)) for h in headers])
-        counts[name] = len(rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save(wb, tmp)
-    tmp.replace(path)
-    return counts
+def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool) -> dict[str, int]:
+    """Write every table; anonymised if asked. Returns rows per sheet."""
+    if path.suffix.lower() != ".xlsx":
+        raise QauditError(f"--out {path} must end in .xlsx.")
+    tables = store.reporting.export_tables()
+    sheets: dict[str, tuple[Sequence[str], Sequence[Sequence[Any]]]] = {}
+    if anonymise:
+        pseudonym = pseudonymiser(ws.pseudonym_key())
+        scrub = scrub_for_publication(store)
+        for name, t in tables.items():
+            sheets[name] = (t.headers, [_anonymise_row(t.headers, r, pseudonym, scrub)
+                                        for r in t.rows])
+    else:
+        sheets = {name: (t.headers, t.rows) for name, t in tables.items()}
+    write_dataset(path, sheets)
+    return {name: len(rows) for name, (_, rows) in sheets.items()}

@@ -9,21 +9,18 @@ version as history.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from qaudit.db import Store
-from qaudit.errors import Finding
-from qaudit.grading import GRADES
-from qaudit.validation import Issued, validate
+from qaudit.db import Escalation, NewReturn, Store
+from qaudit.errors import Finding, FormFileError, Status
+from qaudit.validation import IDENTIFICATION, Issued, identify, validate
+from qaudit.workbooks.cells import META_SHEET
 from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM
-from qaudit.workbooks.reader import FormFileError, read_form
+from qaudit.workbooks.reader import read_form
 
-ACCEPTED = "accepted"
-UNCHANGED = "unchanged"
-REPLACED = "replaced"
-REFUSED = "refused"
 FORM_SUFFIXES = {".xlsx", ".xlsm"}
 #: Other spreadsheet files found in a folder are refused, not skipped: a form saved in
 #: LibreOffice's own format must not silently go missing.
@@ -33,7 +30,7 @@ OTHER_SHEETS = {".ods", ".xls", ".csv", ".numbers", ".xlsb"}
 @dataclass
 class FileOutcome:
     path: Path
-    status: str
+    status: Status
     reference: str = ""
     kind: str = ""
     findings: list[Finding] = field(default_factory=list)
@@ -44,25 +41,28 @@ class FileOutcome:
 class IngestReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status is status)
 
     @property
     def valid(self) -> bool:
-        return self.count(REFUSED) == 0
+        return self.count(Status.REFUSED) == 0
 
     @property
     def findings(self) -> list[Finding]:
         return [f for o in self.outcomes for f in o.findings]
 
-    def to_json(self) -> dict[str, object]:
+    @property
+    def warnings(self) -> int:
+        return sum(len(o.warnings) for o in self.outcomes)
+
+    def to_json(self) -> dict[str, Any]:
         return {
-            "summary": {s: self.count(s) for s in (ACCEPTED, UNCHANGED, REPLACED, REFUSED)}
-            | {"warnings": sum(len(o.warnings) for o in self.outcomes)},
+            "summary": {str(s): self.count(s) for s in Status} | {"warnings": self.warnings},
             "files": [
-                {"file": str(o.path), "status": o.status, "reference": o.reference,
+                {"file": str(o.path), "status": str(o.status), "reference": o.reference,
                  "kind": o.kind, "warnings": o.warnings,
-                 "findings": [f.__dict__ for f in o.findings]}
+                 "findings": [asdict(f) for f in o.findings]}
                 for o in self.outcomes
             ],
         }
@@ -96,71 +96,73 @@ def ingest_files(
     store: Store,
     paths: list[Path],
     *,
+    today: date,
     replace: bool = False,
-    today: date | None = None,
     on_file: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     report = IngestReport()
-    day = today or date.today()
     workspace_id = store.workspace_id()
     for n, path in enumerate(paths, start=1):
-        report.outcomes.append(_ingest_one(store, path, replace, day, workspace_id))
+        report.outcomes.append(_ingest_one(store, path, replace, today, workspace_id))
         if on_file is not None:
             on_file(n, len(paths))
     return report
 
 
-def _refused(path: Path, message: str, cell: str = "", sheet: str = "") -> FileOutcome:
-    return FileOutcome(path, REFUSED, findings=[Finding(path.name, sheet, cell, message)])
+def _refused(path: Path, finding: Finding, reference: str = "", kind: str = "") -> FileOutcome:
+    return FileOutcome(path, Status.REFUSED, reference, kind, [finding])
 
 
 def _ingest_one(
     store: Store, path: Path, replace: bool, today: date, workspace_id: str
 ) -> FileOutcome:
     if not path.is_file():
-        return _refused(path, "no such file")
+        return _refused(path, Finding("no-such-file", path.name, "", "", "no such file"))
     if path.suffix.lower() in OTHER_SHEETS:
-        return _refused(path, f"a {path.suffix} file is not a returned form; open it and save"
-                        " it as an Excel workbook (.xlsx), then ingest it again")
+        return _refused(path, Finding(
+            "other-spreadsheet", path.name, "", "",
+            f"a {path.suffix} file is not a returned form; open it and save it as an Excel"
+            " workbook (.xlsx), then ingest it again"))
     try:
         raw = read_form(path)
     except FormFileError as exc:
-        return _refused(path, str(exc))
-    kind = raw.meta.get("form_kind", "")
+        return _refused(path, Finding(exc.code, path.name, "", "", str(exc)))
+    foreign = identify(raw, workspace_id, (AUDIT_FORM, SELF_REFLECTION_FORM))
+    if foreign is not None:
+        return _refused(path, foreign)
+    kind = raw.meta["form_kind"]
     reference = raw.meta.get("reference", "")
-    if kind not in (AUDIT_FORM, SELF_REFLECTION_FORM):
-        return _refused(path, "the form's identification sheet is damaged (unknown form"
-                        " kind); use the form that was issued", "(identification)", "_qaudit")
-    issued = store.issued(reference)
-    if issued is None or raw.meta.get("workspace") != workspace_id:
-        what = ("was issued by another qaudit workspace" if raw.meta.get("workspace")
-                != workspace_id else "matches no allocation of a current draw")
-        return _refused(path, f"allocation reference {reference!r} {what}; check the file is"
-                        " a form this team issued", "(identification)", "_qaudit")
-    qs = store.issued_question_set(issued.row.question_set_hash) if kind == AUDIT_FORM else None
-    spec = Issued(reference, issued.cycle, workspace_id, issued.row.record_id,
-                  issued.row.worker_name or issued.row.worker_id, issued.due_date, qs)
+    issued = store.draws.issued(reference)
+    if issued is None:
+        return _refused(path, Finding(
+            "unknown-reference", path.name, META_SHEET, IDENTIFICATION,
+            f"allocation reference {reference!r} matches no allocation of a current draw;"
+            " check the file is a form this team issued"))
+    qs = (store.draws.issued_question_set(issued.row.question_set_hash)
+          if kind == AUDIT_FORM else None)
+    spec = Issued(reference, issued.cycle, issued.row.record_id, issued.row.practitioner,
+                  issued.due_date, qs)
     parsed, findings = validate(raw, spec, kind, today)
     if parsed is None:
-        return FileOutcome(path, REFUSED, reference, kind, findings)
-    current = store.current_return(issued.id, kind)
+        return FileOutcome(path, Status.REFUSED, reference, kind, findings)
+    current = store.returns.current(issued.id, kind)
     if current is not None and current.content_hash == parsed.content_hash:
-        return FileOutcome(path, UNCHANGED, reference, kind)
+        return FileOutcome(path, Status.UNCHANGED, reference, kind)
     if current is not None and not replace:
-        return FileOutcome(path, REFUSED, reference, kind, [Finding(
-            path.name, "", "(whole form)",
+        return _refused(path, Finding(
+            "different-answers", path.name, "", "(whole form)",
             f"{reference} already has a returned {kind.replace('_', '-')} form with different"
             " answers; to replace it (the earlier one is kept as history) use --replace",
-        )])
+        ), reference, kind)
+    fields = parsed.fields
     escalation = None
-    if parsed.fields.get("esc_raised") == "Yes":
-        escalation = (parsed.fields["esc_to"], parsed.fields["esc_name"],
-                      parsed.fields["esc_date"], parsed.fields.get("esc_note", ""))
-    store.store_return(
-        issued.id, kind, file_name=path.name, file_sha256=raw.sha256,
-        content_hash=parsed.content_hash, grade=parsed.grade, fields=parsed.fields,
-        answers=parsed.answers, warnings=parsed.warnings, replace=current,
-        escalation=escalation, ri_grade=parsed.grade == GRADES[0].key,
-    )
-    return FileOutcome(path, REPLACED if current else ACCEPTED, reference, kind,
+    if fields.get("esc_raised") == "Yes":
+        escalation = Escalation(fields["esc_to"], fields["esc_name"], fields["esc_date"],
+                                fields.get("esc_note", ""))
+    store.returns.store(NewReturn(
+        allocation_id=issued.id, kind=kind, file_name=path.name, file_sha256=raw.sha256,
+        content_hash=parsed.content_hash, grade=parsed.grade, fields=fields,
+        answers=parsed.answers, warnings=parsed.warnings, escalation=escalation,
+    ), replace=current)
+    return FileOutcome(path, Status.REPLACED if current else Status.ACCEPTED, reference, kind,
                        warnings=parsed.warnings)

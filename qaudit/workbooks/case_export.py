@@ -1,4 +1,4 @@
-"""Reading case exports: find the sheet and header, map columns, normalise every value.
+"""Reading a case export: find the sheet and header, map columns, normalise every value.
 
 Real exports from the case management system are messy: titles above the header, a
 cover sheet, UK dates as text or as dates, ids as numbers or text, blank and total
@@ -16,32 +16,24 @@ import csv
 import gc
 import hashlib
 import io
-import re
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from qaudit.config import CANONICAL_FIELDS, OPTIONAL_FIELDS, Settings, normalise_label
+from qaudit.config import CANONICAL_FIELDS, OPTIONAL_FIELDS, Settings
 from qaudit.errors import ExportError
+from qaudit.values import normalise_id, normalise_label, parse_date
 
 #: Called with (rows done, rows in total or None) while a large export is read.
 Progress = Callable[[int, int | None], None]
 
 HEADER_SCAN_ROWS = 50
 MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
-_EXCEL_EPOCH = date(1899, 12, 30)
-_UK_DATE = re.compile(
-    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
-)
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
-_NAMED_MONTH_FORMATS = ("%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%d %b %y")
-_INT_FLOAT_TEXT = re.compile(r"^([+-]?\d+)\.0*$")
 _TOTAL_WORDS = ("total", "grand total", "count", "sum")
 
 # Unusable-row reasons, in the order they are checked: a row is listed under the first.
@@ -75,76 +67,6 @@ class CaseExport:
     unusable: pd.DataFrame  # source_row, reason, detail + canonical fields as text
     rows_read: int
     unusable_counts: dict[str, int] = field(default_factory=dict)
-
-
-# --- value normalisation (pure, unit-tested) -------------------------------------------
-
-
-def parse_date(value: Any) -> date | None:
-    """A completed date from whatever a cell holds. Text is read day-first (UK), always."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
-        if number != number:  # NaN
-            return None
-        if 19000101 <= number <= 21001231 and number.is_integer():
-            return _ymd(int(number) // 10000, int(number) // 100 % 100, int(number) % 100)
-        if 1 <= number < 2958466:  # an Excel serial date
-            return _EXCEL_EPOCH + timedelta(days=int(number))
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    if m := _UK_DATE.match(text):
-        day, month, year = int(m[1]), int(m[2]), int(m[3])
-        return _ymd(year + 2000 if len(m[3]) == 2 else year, month, day)
-    if m := _ISO_DATE.match(text):
-        return _ymd(int(m[1]), int(m[2]), int(m[3]))
-    if text.isdigit() and len(text) == 5:
-        return parse_date(int(text))
-    for fmt in _NAMED_MONTH_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-def _ymd(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def normalise_id(value: Any) -> str:
-    """One spelling per id: 123456, 123456.0, '123456.0' and ' 123456' are all '123456'."""
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, float | np.floating):
-        if value != value:
-            return ""
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    text = " ".join(str(value).split())
-    if m := _INT_FLOAT_TEXT.match(text):
-        return m[1]
-    return text
-
-
-def normalise_text(value: Any) -> str:
-    """Names, teams and managers: numbers as ids, runs of whitespace folded, ends trimmed."""
-    return normalise_id(value)
 
 
 # --- file sniffing -------------------------------------------------------------------
@@ -400,7 +322,7 @@ def read_export(
 
     ids = {f: _by_unique(raw[f], normalise_id) for f in ("record_id", "person_id", "worker_id")}
     text = {
-        f: _by_unique(raw[f], normalise_text)
+        f: _by_unique(raw[f], normalise_id)
         for f in ("worker_name", "team", "service_manager", "audit_type", "quadrant")
     }
     dates = _by_unique(raw["completed_date"], parse_date, fill=None)
@@ -408,7 +330,7 @@ def read_export(
     quadrants = _by_unique(
         text["quadrant"], lambda t: quadrant_lookup.get(normalise_label(t), "")
     )
-    date_text = _by_unique(raw["completed_date"], normalise_text)
+    date_text = _by_unique(raw["completed_date"], normalise_id)
 
     n = len(dates)
     reason = np.full(n, "", dtype=object)

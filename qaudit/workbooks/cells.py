@@ -1,8 +1,8 @@
-"""Low-level workbook writing shared by every workbook qaudit makes.
+"""Cells, styles and the hidden identification sheet, shared by every workbook qaudit makes.
 
 The rule that matters most lives here: text is always written as text. openpyxl
 treats a string starting with ``=`` as a formula; a worker called ``=HYPERLINK(...)``
-must stay a name, so every string goes through :func:`put`.
+must stay a name, so every string goes through :func:`put` (or :func:`text_row`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 _ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 _UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 MAX_CELL_TEXT = 32_767
+#: The very hidden sheet that identifies a form: workspace, reference, cycle, version.
+META_SHEET = "_qaudit"
 _FORMULA_START = frozenset("=+-@\t\r")
 
 BOLD = Font(bold=True)
@@ -184,7 +186,7 @@ def a4(ws: Worksheet, landscape: bool = False) -> None:
 
 def write_meta(wb: Workbook, values: dict[str, str]) -> None:
     """The very hidden sheet that tells ingest what a returned form is."""
-    ws = wb.create_sheet("_qaudit")
+    ws = wb.create_sheet(META_SHEET)
     ws.sheet_state = "veryHidden"
     for row, (key, value) in enumerate(values.items(), start=1):
         put(ws, f"A{row}", key)

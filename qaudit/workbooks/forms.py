@@ -21,6 +21,7 @@ from qaudit.workbooks.cells import (
     BOLD,
     BOX,
     INPUT_FILL,
+    META_SHEET,
     SECTION_FILL,
     TITLE,
     UNLOCKED,
@@ -229,7 +230,7 @@ class FormTemplate:
         ws = self.sheet.ws
         for attribute, ref in self.sheet.case_cells.items():
             put(ws, ref, getattr(case, attribute))
-        meta = self.sheet.wb["_qaudit"]
+        meta = self.sheet.wb[META_SHEET]
         values = _meta(self.kind, case, self.questions, self.workspace_id).values()
         for row, value in enumerate(values, start=1):
             put(meta, f"B{row}", value)

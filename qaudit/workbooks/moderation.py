@@ -1,4 +1,6 @@
-"""The moderation workbook: written for the Practice Leads' group session, read back after.
+"""The moderation workbook, written for the Practice Leads' group session.
+
+``validation.check_moderation`` reads it back.
 
 Same contract discipline as the audit forms (``docs/forms.md``): every input cell is a
 workbook-level defined name (``mod_<n>_grade`` and so on, ``n`` the row's number), a very
@@ -9,21 +11,16 @@ so the session can work from the workbook alone. No person id or name is written
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from qaudit import __version__
-from qaudit.db import Outcome, SampleItem
-from qaudit.errors import Finding
-from qaudit.grading import GRADE_LABELS, GRADES, parse_grade
+from qaudit.db import SampleItem
+from qaudit.grading import GRADE_LABELS, LABEL
 from qaudit.questions import QuestionSet
-from qaudit.validation import Checker
 from qaudit.workbooks.cells import (
     BOLD,
     BOX,
@@ -43,14 +40,12 @@ from qaudit.workbooks.cells import (
     write_meta,
 )
 from qaudit.workbooks.forms import YES_NO, InputField
-from qaudit.workbooks.reader import RawForm
 
 MODERATION_FORM = "moderation"
 THEMES = (
     "Person's voice", "Quality of practice", "Impact of practice", "Quality of recording",
     "Applying the grading criteria", "Quality of feedback",
 )
-_GRADE_LABEL = {g.key: g.label for g in GRADES}
 
 
 def row_fields(n: int) -> tuple[InputField, ...]:
@@ -103,7 +98,7 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
     for item in sheet.items:
         row = 4 + item.position
         audit = item.audit
-        shown = "(blind)" if sheet.blind else _GRADE_LABEL.get(audit.grade, audit.grade)
+        shown = "(blind)" if sheet.blind else LABEL.get(audit.grade, audit.grade)
         for col, value in enumerate((item.position, audit.reference,
                                      sheet.type_names[audit.audit_type], audit.quadrant, shown),
                                     start=1):
@@ -142,7 +137,7 @@ def _write_audits_sheet(wb: Workbook, sheet: SampleSheet) -> None:
     for item in sheet.items:
         audit = item.audit
         questions = {q.id: q.text for q in sheet.question_sets[audit.audit_type].questions}
-        grade = "" if sheet.blind else f" · auditor's grade: {_GRADE_LABEL.get(audit.grade)}"
+        grade = "" if sheet.blind else f" · auditor's grade: {LABEL.get(audit.grade)}"
         for col in "ABCD":
             ws[f"{col}{row}"].fill = SECTION_FILL
         put(ws, f"A{row}", f"#{item.position} {audit.reference} · "
@@ -164,56 +159,3 @@ def _write_audits_sheet(wb: Workbook, sheet: SampleSheet) -> None:
         row += 1
     protect(ws)
     a4(ws)
-
-
-@dataclass
-class ModerationReturn:
-    sample_id: int
-    outcomes: dict[int, Outcome]  # position -> outcome
-
-    @property
-    def content_hash(self) -> str:
-        body = json.dumps({str(k): v.__dict__ for k, v in sorted(self.outcomes.items())},
-                          sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def read_moderation(raw: RawForm, workspace_id: str, cycle_sample: dict[str, int],
-                    positions: list[int], today: date) -> tuple[
-    ModerationReturn | None, list[Finding]
-]:
-    """Validate a filled moderation workbook against the cycle's current sample."""
-    meta = raw.meta
-    where = ("_qaudit", "(identification)")
-
-    def refuse(message: str) -> tuple[None, list[Finding]]:
-        return None, [Finding(raw.path.name, where[0], where[1], message)]
-
-    if meta.get("form_kind") != MODERATION_FORM:
-        return refuse("this is not a moderation workbook; give the one `qaudit moderate"
-                      " select` wrote")
-    if meta.get("workspace") != workspace_id:
-        return refuse("the workbook was written by another qaudit workspace")
-    cycle = meta.get("cycle", "")
-    if cycle not in cycle_sample:
-        return refuse(f"cycle {cycle!r} has no current moderation sample")
-    if meta.get("sample_id") != str(cycle_sample[cycle]):
-        return refuse(f"the workbook is for an earlier moderation sample of {cycle!r}, which"
-                      " was redrawn; use the workbook of the current sample")
-    check = Checker(raw, today)
-    outcomes: dict[int, Outcome] = {}
-    for n in positions:
-        values = check.fields(row_fields(n))
-        grade = parse_grade(values[f"mod_{n}_grade"])
-        outcomes[n] = Outcome(
-            moderated_grade=grade.key if grade else "",
-            constructive=values[f"mod_{n}_constructive"],
-            names_strengths=values[f"mod_{n}_strengths"],
-            names_learning=values[f"mod_{n}_learning_named"],
-            theme=values[f"mod_{n}_theme"],
-            comments=values[f"mod_{n}_comments"],
-            learning=values[f"mod_{n}_learning"],
-        )
-    if check.findings:
-        return None, check.findings
-    return ModerationReturn(cycle_sample[cycle], outcomes), []

@@ -17,19 +17,13 @@ from typing import Any
 
 import openpyxl
 
-from qaudit.errors import QauditError
-from qaudit.workbooks.cells import read_text
+from qaudit.errors import FormFileError, QauditError
+from qaudit.workbooks.cells import META_SHEET, read_text
 
 MAX_FILE_BYTES = 20 * 1024**2
 MAX_ENTRIES = 400
 MAX_EXPANDED_BYTES = 100 * 1024**2
 MAX_EXPANSION_RATIO = 150
-META_SHEET = "_qaudit"
-
-
-class FormFileError(QauditError):
-    """The file as a whole cannot be taken: not a workbook, locked, damaged, or unsafe."""
-
 
 @dataclass(frozen=True)
 class NamedCell:
@@ -53,36 +47,38 @@ class RawForm:
 def _check_archive(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
-        raise FormFileError("the file is empty; ask for the form to be sent again")
+        raise FormFileError("the file is empty; ask for the form to be sent again", "empty-file")
     if size > MAX_FILE_BYTES:
         raise FormFileError(
             f"the file is {size / 1024**2:.0f} MB, far larger than an audit form; send the"
-            " form itself, without pasted pictures or extra sheets"
+            " form itself, without pasted pictures or extra sheets", "too-large"
         )
     with path.open("rb") as fh:
         head = fh.read(8)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise FormFileError(
             "the workbook is password-protected (or an old .xls file); remove the password"
-            " in Excel (File > Info > Protect Workbook) and send it again"
+            " in Excel (File > Info > Protect Workbook) and send it again", "password-protected"
         )
     if not head.startswith(b"PK\x03\x04"):
-        raise FormFileError("the file is not an Excel workbook; send the .xlsx form")
+        raise FormFileError("the file is not an Excel workbook; send the .xlsx form",
+                            "not-a-workbook")
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
     except zipfile.BadZipFile as exc:
-        raise FormFileError(f"the workbook is damaged ({exc}); send it again") from exc
+        raise FormFileError(f"the workbook is damaged ({exc}); send it again",
+                            "damaged") from exc
     if len(entries) > MAX_ENTRIES:
         raise FormFileError(
             f"the workbook holds {len(entries)} parts, far more than an audit form; refused"
-            " as unsafe"
+            " as unsafe", "unsafe"
         )
     expanded = sum(e.file_size for e in entries)
     if expanded > MAX_EXPANDED_BYTES or expanded > MAX_EXPANSION_RATIO * max(size, 1):
         raise FormFileError(
             f"the workbook would expand to {expanded / 1024**2:.0f} MB from"
-            f" {size / 1024:.0f} KB on disk; refused as unsafe"
+            f" {size / 1024:.0f} KB on disk; refused as unsafe", "unsafe"
         )
 
 
@@ -101,12 +97,13 @@ def read_form(path: Path) -> RawForm:
             wb = openpyxl.load_workbook(path, data_only=False, keep_links=False)
     except Exception as exc:  # damaged parts, forbidden XML entities, unknown content
         raise FormFileError(
-            f"the workbook cannot be read ({type(exc).__name__}: {exc}); send it again"
+            f"the workbook cannot be read ({type(exc).__name__}: {exc}); send it again",
+            "damaged",
         ) from exc
     if META_SHEET not in wb.sheetnames:
         raise FormFileError(
             "this is not a qaudit form (its hidden identification sheet is missing); use"
-            " the form that was issued for the case"
+            " the form that was issued for the case", "not-a-form"
         )
     meta: dict[str, str] = {}
     for key, value, *_ in wb[META_SHEET].iter_rows(values_only=True):

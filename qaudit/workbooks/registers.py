@@ -11,6 +11,7 @@ import pandas as pd
 from openpyxl import Workbook
 
 from qaudit.db import AllocationRow
+from qaudit.sampling import StratumResult
 from qaudit.workbooks.case_export import BAD_TYPE
 from qaudit.workbooks.cells import (
     BOLD,
@@ -44,7 +45,7 @@ def write_register(
     allocations: Sequence[AllocationRow],
     type_names: dict[str, str],
     manager_files: dict[str, str],
-    strata: Sequence[dict[str, Any]],
+    strata: Sequence[StratumResult],
     excluded: dict[str, int],
     unusable_counts: dict[str, int],
     unusable: pd.DataFrame,
@@ -71,10 +72,9 @@ def write_register(
         ("Quadrant", "Audit type", "Eligible", "Quota", "Drawn", "Topped up", "Topped up from",
          "Shortfall"),
         (
-            (s["quadrant"], type_names[s["audit_type"]], s["eligible"], s["quota"], s["drawn"],
-             s["topped_up"],
-             ", ".join(f"{type_names[k]} ({v})" for k, v in s["topped_up_from"].items()),
-             s["shortfall"])
+            (s.quadrant, type_names[s.audit_type], s.eligible, s.quota, s.drawn, s.topped_up,
+             ", ".join(f"{type_names[k]} ({v})" for k, v in s.topped_up_from.items()),
+             s.shortfall)
             for s in strata
         ),
         (14, 32, 10, 8, 8, 10, 40, 10),
@@ -144,7 +144,7 @@ def write_manager_workbook(
     dates = date_validation(ws)
     for row, a in enumerate(allocations, start=6):
         values = (a.reference, type_names[a.audit_type], a.quadrant, a.team,
-                  a.worker_name or a.worker_id, date.fromisoformat(a.completed_date),
+                  a.practitioner, date.fromisoformat(a.completed_date),
                   a.record_id, a.person_id)
         for col, value in enumerate(values, start=1):
             put(ws, ws.cell(row=row, column=col).coordinate, value, border=BOX)

@@ -1,0 +1,302 @@
+"""Cycles, draws and allocations: what was drawn, when, from which export, with which seed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from qaudit.db.schema import now
+from qaudit.errors import CycleError, QuestionSetError
+from qaudit.questions import QuestionSet
+
+if TYPE_CHECKING:
+    from qaudit.db.store import Store
+
+_ALLOCATION_COLUMNS = (
+    "reference, record_id, person_id, audit_type, stratum_type, quadrant, worker_id,"
+    " worker_name, team, service_manager, completed_date, question_set,"
+    " question_set_version, question_set_hash"
+)
+
+
+@dataclass(frozen=True)
+class Cycle:
+    id: int
+    name: str
+    date_from: date
+    date_to: date
+    due_date: date
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    reference: str
+    record_id: str
+    person_id: str
+    audit_type: str
+    stratum_type: str
+    quadrant: str
+    worker_id: str
+    worker_name: str
+    team: str
+    service_manager: str
+    completed_date: str  # ISO
+    question_set: str
+    question_set_version: str
+    question_set_hash: str
+
+    @property
+    def practitioner(self) -> str:
+        """The practitioner as forms show them: the name, or the worker id if none."""
+        return self.worker_name or self.worker_id
+
+
+@dataclass(frozen=True)
+class IssuedAllocation:
+    """An allocation of a current draw, as a returned form is checked against it."""
+
+    id: int
+    row: AllocationRow
+    cycle: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class DrawRecord:
+    """Everything about one draw that is stored beside its allocations."""
+
+    seed: int
+    export_name: str
+    export_sha256: str
+    export_sheet: str | None
+    rows_read: int
+    settings: dict[str, Any]
+    excluded: dict[str, int]
+    unusable: dict[str, int]
+    strata: list[dict[str, Any]]
+    question_sets: list[QuestionSet] = field(default_factory=list)
+
+
+def _cycle(row: Sequence[Any]) -> Cycle:
+    return Cycle(
+        int(row[0]), row[1], date.fromisoformat(row[2]), date.fromisoformat(row[3]),
+        date.fromisoformat(row[4]),
+    )
+
+
+@dataclass(frozen=True)
+class Draws:
+    db: Store
+
+    # --- cycles ---------------------------------------------------------------------------
+
+    def cycle(self, name: str) -> Cycle | None:
+        row = self.db.conn.execute(
+            "SELECT id, name, date_from, date_to, due_date FROM cycles WHERE name = ?", (name,)
+        ).fetchone()
+        return _cycle(row) if row else None
+
+    def cycles(self) -> list[Cycle]:
+        rows = self.db.conn.execute(
+            "SELECT id, name, date_from, date_to, due_date FROM cycles ORDER BY date_to, id"
+        )
+        return [_cycle(r) for r in rows]
+
+    def require_cycle(self, name: str) -> Cycle:
+        """The cycle, or a clear error listing the cycles there are."""
+        found = self.cycle(name)
+        if found is None:
+            known = ", ".join(repr(c.name) for c in self.cycles()) or "none yet"
+            raise CycleError(f"no cycle {name!r} (cycles: {known}); names are exact, as"
+                             " given to `qaudit allocate`.")
+        return found
+
+    def latest_cycle(self) -> str | None:
+        row = self.db.conn.execute(
+            "SELECT c.name FROM cycles c JOIN draws d ON d.cycle_id = c.id"
+            " WHERE d.replaced_at IS NULL ORDER BY c.date_to DESC, c.id DESC LIMIT 1"
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def cycles_up_to(self, name: str, most: int = 8) -> list[str]:
+        """This cycle and the drawn cycles before it, oldest first, at most ``most``."""
+        end = self.require_cycle(name).date_to.isoformat()
+        rows = self.db.conn.execute(
+            "SELECT c.name FROM cycles c JOIN draws d ON d.cycle_id = c.id"
+            " WHERE d.replaced_at IS NULL AND c.date_to <= ? ORDER BY c.date_to DESC, c.id DESC"
+            " LIMIT ?", (end, most),
+        )
+        return [r[0] for r in rows][::-1]
+
+    # --- draws ----------------------------------------------------------------------------
+
+    def current_draw_id(self, name: str) -> int | None:
+        row = self.db.conn.execute(
+            "SELECT d.id FROM draws d JOIN cycles c ON c.id = d.cycle_id"
+            " WHERE c.name = ? AND d.replaced_at IS NULL", (name,),
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def has_returns(self, name: str) -> bool:
+        """Whether any form of the cycle's current draw has come back."""
+        row = self.db.conn.execute(
+            "SELECT 1 FROM returns r JOIN current_allocations a ON a.id = r.allocation_id"
+            " WHERE a.cycle = ? LIMIT 1", (name,),
+        ).fetchone()
+        return row is not None
+
+    def check_can_draw(self, name: str, redraw: bool) -> None:
+        """A draw is final once stored: drawing a cycle again needs ``redraw``, and is
+        refused once any return has come back. Checked early by the job (before the
+        export is read) and again inside the transaction that stores the draw."""
+        if self.current_draw_id(name) is None:
+            return
+        if not redraw:
+            raise CycleError(
+                f"cycle {name!r} is already drawn. A draw is final once written; to draw it"
+                " again add --redraw (only before any return is ingested)."
+            )
+        if self.has_returns(name):
+            raise CycleError(
+                f"cycle {name!r} already has returned audits, so its draw can no longer be"
+                " replaced."
+            )
+
+    def drawn_elsewhere(
+        self, name: str, before_draw: int | None = None
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """Persons and records in the current draw of every other cycle; with
+        ``before_draw``, only draws stored before that one (to re-check a recorded draw)."""
+        rows = self.db.conn.execute(
+            "SELECT person_id, record_id FROM current_allocations"
+            " WHERE cycle != ? AND (? IS NULL OR draw_id < ?)",
+            (name, before_draw, before_draw),
+        ).fetchall()
+        return frozenset(r[0] for r in rows), frozenset(r[1] for r in rows)
+
+    def recent_workers(
+        self, name: str, before: date, cycles: int, before_draw: int | None = None
+    ) -> frozenset[str]:
+        """Workers drawn in the ``cycles`` latest other drawn cycles ending on or before
+        ``before``; with ``before_draw``, only cycles drawn before that draw."""
+        if cycles <= 0:
+            return frozenset()
+        rows = self.db.conn.execute(
+            "SELECT DISTINCT a.worker_id FROM current_allocations a WHERE a.cycle_id IN ("
+            "   SELECT c.id FROM cycles c JOIN draws k ON k.cycle_id = c.id"
+            "   AND k.replaced_at IS NULL WHERE c.name != ? AND c.date_to <= ?"
+            "   AND (? IS NULL OR k.id < ?) ORDER BY c.date_to DESC, c.id DESC LIMIT ?)",
+            (name, before.isoformat(), before_draw, before_draw, cycles),
+        ).fetchall()
+        return frozenset(r[0] for r in rows)
+
+    def save(
+        self,
+        name: str,
+        date_from: date,
+        date_to: date,
+        due_date: date,
+        record: DrawRecord,
+        allocations: Sequence[AllocationRow],
+        redraw: bool,
+    ) -> Cycle:
+        """Store a cycle's draw in one transaction; with ``redraw``, replace the current one."""
+        db = self.db
+        with db.transaction() as conn:
+            self.check_can_draw(name, redraw)
+            existing = self.cycle(name)
+            if existing is None:
+                cur = conn.execute(
+                    "INSERT INTO cycles (name, date_from, date_to, due_date, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (name, date_from.isoformat(), date_to.isoformat(), due_date.isoformat(),
+                     now()),
+                )
+                cycle_id = int(cur.lastrowid or 0)
+            else:
+                cycle_id = existing.id
+                current = self.current_draw_id(name)
+                if current is not None:
+                    conn.execute("UPDATE draws SET replaced_at = ? WHERE id = ?",
+                                 (now(), current))
+                    conn.execute(
+                        "UPDATE cycles SET date_from = ?, date_to = ?, due_date = ? WHERE id = ?",
+                        (date_from.isoformat(), date_to.isoformat(), due_date.isoformat(),
+                         cycle_id),
+                    )
+                    db.log(cycle_id, "redraw", {"replaced_draw": current})
+            cur = conn.execute(
+                "INSERT INTO draws (cycle_id, seed, export_name, export_sha256, export_sheet,"
+                " rows_read, settings_json, excluded_json, unusable_json, strata_json,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cycle_id, record.seed, record.export_name, record.export_sha256,
+                    record.export_sheet, record.rows_read, json.dumps(record.settings),
+                    json.dumps(record.excluded), json.dumps(record.unusable),
+                    json.dumps(record.strata), now(),
+                ),
+            )
+            draw_id = int(cur.lastrowid or 0)
+            conn.executemany(
+                "INSERT OR IGNORE INTO question_sets (hash, id, version, content_json)"
+                " VALUES (?, ?, ?, ?)",
+                [(q.digest, q.id, q.version, json.dumps(q.model_dump(), ensure_ascii=False))
+                 for q in record.question_sets],
+            )
+            conn.executemany(
+                f"INSERT INTO allocations (draw_id, {_ALLOCATION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(draw_id, *astuple(a)) for a in allocations],
+            )
+            db.log(
+                cycle_id, "draw",
+                {"draw_id": draw_id, "seed": record.seed, "allocations": len(allocations),
+                 "export_sha256": record.export_sha256},
+            )
+        cycle = self.cycle(name)
+        assert cycle is not None
+        return cycle
+
+    # --- allocations ----------------------------------------------------------------------
+
+    def allocations(self, name: str) -> list[AllocationRow]:
+        rows = self.db.conn.execute(
+            f"SELECT {_ALLOCATION_COLUMNS} FROM current_allocations WHERE cycle = ? ORDER BY id",
+            (name,),
+        )
+        return [AllocationRow(*r) for r in rows]
+
+    def issued(self, reference: str) -> IssuedAllocation | None:
+        row = self.db.conn.execute(
+            f"SELECT id, {_ALLOCATION_COLUMNS}, cycle, due_date FROM current_allocations"
+            " WHERE reference = ?", (reference,),
+        ).fetchone()
+        if row is None:
+            return None
+        return IssuedAllocation(int(row[0]), AllocationRow(*row[1:15]), row[15],
+                                date.fromisoformat(row[16]))
+
+    def issued_question_set(self, digest: str) -> QuestionSet:
+        """The question set exactly as it was issued (forms are checked against it, not
+        against today's templates)."""
+        cache = self._question_sets
+        if digest not in cache:
+            row = self.db.conn.execute(
+                "SELECT content_json FROM question_sets WHERE hash = ?", (digest,)
+            ).fetchone()
+            if row is None:
+                raise QuestionSetError(
+                    "a question set issued with this cycle is missing from the database;"
+                    " restore the database from a backup"
+                )
+            cache[digest] = QuestionSet.model_validate_json(row[0])
+        return cache[digest]
+
+    @property
+    def _question_sets(self) -> dict[str, QuestionSet]:
+        # Issued question sets never change, so one read per open store is enough.
+        cache: dict[str, QuestionSet] = self.db.__dict__.setdefault("_question_set_cache", {})
+        return cache

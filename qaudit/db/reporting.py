@@ -1,0 +1,194 @@
+"""Read-only queries for status, reports and the analysts' export."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qaudit.db.store import Store
+
+
+@dataclass(frozen=True)
+class AllocationProgress:
+    """One allocation of a cycle's current draw: what has come back."""
+
+    reference: str
+    quadrant: str
+    service_manager: str
+    due: str  # ISO
+    audit_back: bool
+    reflection_back: bool
+    moderated: bool
+    ri_open: bool
+
+
+@dataclass(frozen=True)
+class GradedAudit:
+    """A current audit return with its grade of record."""
+
+    reference: str
+    quadrant: str
+    audit_type: str
+    grade: str  # grade key of record
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AnswerCount:
+    quadrant: str
+    audit_type: str
+    aspect: str
+    question_id: str
+    answer: str
+    count: int
+
+
+@dataclass(frozen=True)
+class DataTable:
+    """One sheet of the analysts' export."""
+
+    headers: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class KnownPeople:
+    """Every identifier and name the record holds: nothing of it may be published."""
+
+    identifiers: frozenset[str]  # person, record and worker ids, teams
+    names: frozenset[str]  # workers, Service Managers, auditors, managers named on forms
+
+
+_EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
+    "Allocations": (
+        "SELECT a.cycle, a.reference, a.quadrant, a.audit_type, a.stratum_type,"
+        " a.record_id, a.person_id, a.completed_date, a.worker_id, a.worker_name,"
+        " a.team, a.service_manager, a.question_set, a.question_set_version"
+        " FROM current_allocations a ORDER BY a.cycle_end, a.id",
+        ["Cycle", "Reference", "Quadrant", "Audit type", "Drawn for", "Record ID",
+         "Person ID", "Work completed", "Worker ID", "Worker", "Team",
+         "Service Manager", "Question set", "Version"],
+    ),
+    "Audits": (
+        "SELECT a.reference, g.auditor_grade, g.moderated_grade, g.grade_of_record,"
+        " json_extract(r.fields_json, '$.rationale'),"
+        " json_extract(r.fields_json, '$.strengths'),"
+        " json_extract(r.fields_json, '$.learning'),"
+        " json_extract(r.fields_json, '$.share_good_practice'),"
+        " json_extract(r.fields_json, '$.auditor_name'),"
+        " json_extract(r.fields_json, '$.auditor_role'),"
+        " json_extract(r.fields_json, '$.auditor_date'), r.received_at, r.warnings_json"
+        " FROM returns r JOIN audit_grades g ON g.return_id = r.id"
+        " JOIN allocations a ON a.id = r.allocation_id ORDER BY a.reference",
+        ["Reference", "Auditor's grade", "Moderated grade", "Grade of record",
+         "Rationale", "Strengths", "Learning", "Shareable", "Auditor", "Role",
+         "Completed", "Received", "Warnings"],
+    ),
+    "Answers": (
+        "SELECT a.reference, n.aspect, n.question_id, n.answer, n.comment"
+        " FROM answers n JOIN returns r ON r.id = n.return_id"
+        " JOIN allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
+        " ORDER BY a.reference, n.rowid",
+        ["Reference", "Aspect", "Question", "Answer", "Comment"],
+    ),
+    "Self-reflections": (
+        "SELECT a.reference, json_extract(r.fields_json, '$.sr_went_well'),"
+        " json_extract(r.fields_json, '$.sr_differently'),"
+        " json_extract(r.fields_json, '$.sr_support'),"
+        " json_extract(r.fields_json, '$.sr_grade'),"
+        " json_extract(r.fields_json, '$.sr_date')"
+        " FROM returns r JOIN allocations a ON a.id = r.allocation_id"
+        " WHERE r.kind = 'self_reflection' AND r.replaced_at IS NULL"
+        " ORDER BY a.reference",
+        ["Reference", "Went well", "Would do differently", "Support wanted",
+         "Own grade", "Date"],
+    ),
+    "Moderation": (
+        "SELECT a.reference, o.moderated_grade, o.constructive, o.names_strengths,"
+        " o.names_learning, o.theme, o.comments, o.learning"
+        " FROM moderation_outcomes o JOIN moderation_items i ON i.id = o.item_id"
+        " JOIN moderation_samples s ON s.id = i.sample_id"
+        " JOIN returns r ON r.id = i.return_id JOIN allocations a"
+        " ON a.id = r.allocation_id WHERE o.replaced_at IS NULL"
+        " AND s.replaced_at IS NULL AND r.replaced_at IS NULL ORDER BY a.reference",
+        ["Reference", "Moderated grade", "Constructive", "Names strengths",
+         "Names learning", "Theme", "Comments", "Learning for the auditor"],
+    ),
+    "RI follow-up": (
+        "SELECT a.reference, i.status, i.opened_at, i.closed_at, i.note, s.step,"
+        " s.done_on, s.note FROM ri_items i JOIN allocations a"
+        " ON a.id = i.allocation_id LEFT JOIN ri_steps s ON s.ri_id = i.id"
+        " ORDER BY a.reference, s.id",
+        ["Reference", "Status", "Opened", "Closed", "Note", "Step", "Done on",
+         "Step note"],
+    ),
+    "Escalations": (
+        "SELECT a.reference, e.escalated_to, e.manager_name, e.escalated_on, e.note"
+        " FROM escalations e JOIN returns r ON r.id = e.return_id"
+        " JOIN allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
+        " ORDER BY e.escalated_on",
+        ["Reference", "Escalated to", "Manager", "On", "Note"],
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Reporting:
+    db: Store
+
+    def allocation_progress(self, cycle: str) -> list[AllocationProgress]:
+        rows = self.db.conn.execute(
+            "SELECT a.reference, a.quadrant, a.service_manager, a.due_date,"
+            " EXISTS (SELECT 1 FROM returns r WHERE r.allocation_id = a.id AND r.kind = 'audit'"
+            "   AND r.replaced_at IS NULL),"
+            " EXISTS (SELECT 1 FROM returns r WHERE r.allocation_id = a.id"
+            "   AND r.kind = 'self_reflection' AND r.replaced_at IS NULL),"
+            " EXISTS (SELECT 1 FROM audit_grades g WHERE g.allocation_id = a.id"
+            "   AND g.moderated_grade IS NOT NULL),"
+            " EXISTS (SELECT 1 FROM ri_items i WHERE i.allocation_id = a.id"
+            "   AND i.status = 'open')"
+            " FROM current_allocations a WHERE a.cycle = ? ORDER BY a.id",
+            (cycle,),
+        ).fetchall()
+        return [AllocationProgress(r[0], r[1], r[2], r[3], *(bool(v) for v in r[4:]))
+                for r in rows]
+
+    def graded_audits(self, cycle: str) -> list[GradedAudit]:
+        rows = self.db.conn.execute(
+            "SELECT a.reference, a.quadrant, a.audit_type, g.grade_of_record, r.fields_json"
+            " FROM audit_grades g JOIN returns r ON r.id = g.return_id"
+            " JOIN current_allocations a ON a.id = g.allocation_id WHERE a.cycle = ?"
+            " ORDER BY a.reference", (cycle,),
+        )
+        return [GradedAudit(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    def answer_counts(self, cycle: str) -> list[AnswerCount]:
+        """Answers to each question over the cycle's current audits."""
+        rows = self.db.conn.execute(
+            "SELECT a.quadrant, a.audit_type, n.aspect, n.question_id, n.answer, count(*)"
+            " FROM answers n JOIN returns r ON r.id = n.return_id"
+            " JOIN current_allocations a ON a.id = r.allocation_id"
+            " WHERE a.cycle = ? AND r.replaced_at IS NULL"
+            " GROUP BY a.quadrant, a.audit_type, n.aspect, n.question_id, n.answer", (cycle,))
+        return [AnswerCount(*r) for r in rows]
+
+    def export_tables(self) -> dict[str, DataTable]:
+        """Every table an analyst needs, current rows only."""
+        return {name: DataTable(headers, [tuple(r) for r in self.db.conn.execute(sql)])
+                for name, (sql, headers) in _EXPORT_QUERIES.items()}
+
+    def known_people(self) -> KnownPeople:
+        identifiers: set[str] = set()
+        names: set[str] = set()
+        for person, record, worker, worker_name, manager, team in self.db.conn.execute(
+            "SELECT person_id, record_id, worker_id, worker_name, service_manager, team"
+            " FROM allocations"
+        ):
+            identifiers.update(v for v in (person, record, worker, team) if v)
+            names.update(v for v in (worker_name, manager) if v)
+        for (fields,) in self.db.conn.execute("SELECT fields_json FROM returns"):
+            data = json.loads(fields)
+            names.update(v for k in ("auditor_name", "esc_name", "ri_by") if (v := data.get(k)))
+        return KnownPeople(frozenset(identifiers), frozenset(names))

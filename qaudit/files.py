@@ -1,0 +1,57 @@
+"""Writing files so that nobody ever finds half of one.
+
+Every file qaudit writes for people (workbooks, reports, settings, the analysts' data
+set) is written beside its target under a temporary name and renamed into place, so a
+crash or a full disk leaves either the old file or the new one, never a torn one. A
+folder of outputs (a cycle's workbooks) is written whole into a scratch folder and
+moved into place the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target`` to write to; renamed onto ``target`` if the block
+    succeeds, removed if it fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(target: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``target`` atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A scratch folder beside ``target`` to fill; moved into place if the block succeeds,
+    removed if it fails. An existing ``target`` is kept beside it as
+    ``<name>.replaced-<UTC time>``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".qaudit-", dir=target.parent))
+    try:
+        yield scratch
+        if target.exists():
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            target.rename(target.with_name(f"{target.name}.replaced-{stamp}"))
+        scratch.rename(target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise

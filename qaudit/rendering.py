@@ -1,0 +1,117 @@
+"""Rendering reports: Jinja templates to Markdown and self-contained HTML, charts as SVG.
+
+Templates live in ``templates/reports/`` (a workspace's own ``templates/reports/`` wins).
+HTML autoescapes everything, whatever a template's file name; Markdown escapes the
+characters that would break a table or become HTML. Charts are drawn by matplotlib as
+SVG (inline in the HTML, files beside the Markdown), with fixed ids and no timestamp.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from qaudit.files import write_text
+from qaudit.reports import HIDDEN
+from qaudit.resources import package_templates
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+
+
+def md_text(text: str) -> str:
+    """Text safe in Markdown, even in a table cell: one line, no HTML, no stray emphasis."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def md_escape(value: Any) -> Any:
+    """Jinja's finalize for Markdown: every string printed goes through ``md_text``, but
+    the hidden-figure mark stays a plain ``*``."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return value if value == HIDDEN else md_text(value)
+    return value
+
+
+def _svg(figure: Any) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def charts(data: dict[str, Any]) -> dict[str, str]:
+    """Grade distribution and the trend of 'Good or better': hidden figures are not drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "qaudit"
+    plt.rcParams["font.size"] = 11
+    overall = data["overall"][0]
+    labels = [g["label"] for g in data["grades"]]
+    values = [float(p.rstrip("%")) if p not in (HIDDEN, "–") else 0.0
+              for p in overall["percents"]]
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    bars = ax.bar(labels, values, color="#1f4e79")
+    for bar, shown in zip(bars, overall["percents"], strict=True):
+        ax.annotate(shown, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom")
+    ax.set_ylabel("% of audits")
+    ax.set_ylim(0, 100)
+    ax.spines[["top", "right"]].set_visible(False)
+    grades_svg = _svg(fig)
+    plt.close(fig)
+    trend = [t for t in data["trend"] if t["percent"] != HIDDEN]
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.plot([t["cycle"] for t in trend], [float(t["percent"].rstrip("%")) for t in trend],
+            marker="o", color="#1f4e79")
+    ax.set_ylabel("% good or better")
+    ax.set_ylim(0, 100)
+    ax.spines[["top", "right"]].set_visible(False)
+    trend_svg = _svg(fig)
+    plt.close(fig)
+    return {"grades_svg": grades_svg, "trend_svg": trend_svg}
+
+
+def environment(workspace_templates: Path, html: bool) -> jinja2.Environment:
+    loader = jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(str(workspace_templates / "reports")),
+        jinja2.FileSystemLoader(str(package_templates() / "reports")),
+    ])
+    if html:
+        return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    return jinja2.Environment(loader=loader, autoescape=False, finalize=md_escape,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def render(workspace_templates: Path, template: str, stem: str, data: dict[str, Any], out: Path,
+           formats: set[str], with_charts: bool = True) -> list[Path]:
+    """Write one report as Markdown (charts beside it) and/or one self-contained HTML file."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem += "-internal" if data["internal"] else ""
+    drawn = charts(data) if with_charts else {}
+    written: list[Path] = []
+    if "md" in formats:
+        files = {k.removesuffix("_svg"): f"{stem}-{k.removesuffix('_svg')}.svg" for k in drawn}
+        for key, name in files.items():
+            write_text(out / name, drawn[f"{key}_svg"])
+            written.append(out / name)
+        text = environment(workspace_templates, html=False).get_template(
+            f"{template}.md.j2").render(**data, charts=files)
+        write_text(out / f"{stem}.md", text)
+        written.append(out / f"{stem}.md")
+    if "html" in formats:
+        svg = {k: Markup(_strip_xml_header(v)) for k, v in drawn.items()}
+        text = environment(workspace_templates, html=True).get_template(
+            f"{template}.html.j2").render(**data, charts=svg)
+        write_text(out / f"{stem}.html", text)
+        written.append(out / f"{stem}.html")
+    return written
+
+
+def _strip_xml_header(svg: str) -> str:
+    return svg[svg.index("<svg"):]

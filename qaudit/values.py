@@ -1,0 +1,127 @@
+"""What people and case systems put in cells, read one way everywhere.
+
+Pure, and light: no numpy or pandas here (numpy's number types register with the
+``numbers`` ABCs, so they are recognised without importing numpy). Dates are read day
+first, as people in the UK write them; ids get one spelling however they were stored;
+labels and names are folded for comparison.
+"""
+
+from __future__ import annotations
+
+import numbers
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+_EXCEL_EPOCH = date(1899, 12, 30)
+_UK_DATE = re.compile(
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+_NAMED_MONTH_FORMATS = ("%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%d %b %y")
+_INT_FLOAT_TEXT = re.compile(r"^([+-]?\d+)\.0*$")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_YES = {"yes", "y", "true", "✓", "✔"}
+_NO = {"no", "n", "false"}
+_NA = {"na", "notapplicable", "nonapplicable"}
+
+
+def parse_date(value: Any) -> date | None:
+    """A date from whatever a cell holds. Text is read day-first (UK), always."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if number != number:  # NaN
+            return None
+        if 19000101 <= number <= 21001231 and number.is_integer():
+            return _ymd(int(number) // 10000, int(number) // 100 % 100, int(number) % 100)
+        if 1 <= number < 2958466:  # an Excel serial date
+            return _EXCEL_EPOCH + timedelta(days=int(number))
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if m := _UK_DATE.match(text):
+        day, month, year = int(m[1]), int(m[2]), int(m[3])
+        return _ymd(year + 2000 if len(m[3]) == 2 else year, month, day)
+    if m := _ISO_DATE.match(text):
+        return _ymd(int(m[1]), int(m[2]), int(m[3]))
+    if text.isdigit() and len(text) == 5:
+        return parse_date(int(text))
+    for fmt in _NAMED_MONTH_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _ymd(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def normalise_id(value: Any) -> str:
+    """One spelling per id: 123456, 123456.0, '123456.0' and ' 123456' are all '123456'.
+
+    Names, teams and managers go through the same folding: numbers as ids, runs of
+    whitespace folded, ends trimmed.
+    """
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if number != number:
+            return ""
+        return str(int(number)) if number.is_integer() else repr(number)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    text = " ".join(str(value).split())
+    if m := _INT_FLOAT_TEXT.match(text):
+        return m[1]
+    return text
+
+
+def normalise_label(text: object) -> str:
+    """Fold a header or label for comparison: case, spaces, underscores, punctuation ignored."""
+    return _NON_ALNUM.sub("", str(text).casefold())
+
+
+def person_key(name: str) -> str:
+    """One key per person however their name was typed: case and spacing ignored."""
+    return " ".join(name.casefold().split())
+
+
+def fold(text: str) -> str:
+    """Letters only (and tick marks), lower case: how a typed choice is compared."""
+    return re.sub(r"[^a-z✓✔]", "", text.lower())
+
+
+def normalise_answer(value: Any) -> str | None:
+    """Yes, No or N/A from what a person typed; None if it is none of them."""
+    if not isinstance(value, str):
+        return None
+    key = fold(value)
+    if key in _YES:
+        return "Yes"
+    if key in _NO:
+        return "No"
+    if key in _NA:
+        return "N/A"
+    return None
+
+
+def uk_date(iso: str | None) -> str:
+    """An ISO date as people here write it; blank stays blank."""
+    return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
