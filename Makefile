@@ -24,6 +24,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check qaudit tests examples benchmarks
 	$(BIN)/mypy qaudit
+	$(BIN)/lint-imports
 
 fixtures: $(STAMP)
 	$(BIN)/python tests/fixtures/build_exports.py

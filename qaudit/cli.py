@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from qaudit import __version__
+import qaudit
 from qaudit.commands import allocate, common, moderate, report, returns, status
 from qaudit.commands.common import err, out
 from qaudit.errors import QauditError
@@ -47,7 +47,7 @@ def _main(
     Start with [bold]qaudit init[/bold], then [bold]qaudit allocate[/bold] each cycle.
     """
     if version:
-        out.print(f"qaudit {__version__}")
+        out.print(f"qaudit {qaudit.__version__}")
         raise typer.Exit()
     if ctx.invoked_subcommand is None:
         out.print(ctx.get_help())

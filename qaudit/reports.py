@@ -18,11 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qaudit.disclosure import suppress_counts, suppress_table, wilson_interval
 from qaudit.grading import GOOD_OR_BETTER, GRADE_KEYS, GRADES, RiStatus
-from qaudit.sampling import StratumResult
+
+if TYPE_CHECKING:
+    from qaudit.sampling import StratumResult
 
 HIDDEN = "*"
 

@@ -12,11 +12,17 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qaudit.config import Settings, default_toml, load_settings
-from qaudit.db import Store
 from qaudit.errors import WorkspaceError
 from qaudit.files import write_text
+
+if TYPE_CHECKING:
+    from qaudit.config import Settings
+    from qaudit.db import Store
+
+# Settings (pydantic) and the database are imported where they are used, so that
+# `qaudit --help` and `qaudit --version`, which only need to know ENV_VAR, start fast.
 
 CONFIG_NAME = "qaudit.toml"
 DB_NAME = "qaudit.db"
@@ -42,6 +48,8 @@ class Workspace:
         return self.root / "cycles" / cycle_slug(cycle)
 
     def store(self) -> Store:
+        from qaudit.db import Store
+
         return Store.open(self.db_path)
 
     def pseudonym_key(self) -> bytes:
@@ -89,12 +97,17 @@ def find_workspace(explicit: Path | None) -> Path:
 
 
 def open_workspace(explicit: Path | None) -> Workspace:
+    from qaudit.config import load_settings
+
     root = find_workspace(explicit)
     return Workspace(root, load_settings(root / CONFIG_NAME))
 
 
 def init_workspace(root: Path) -> Workspace:
     """Create a workspace; refuses to overwrite an existing one."""
+    from qaudit.config import default_toml, load_settings
+    from qaudit.db import Store
+
     if root.exists() and not root.is_dir():
         raise WorkspaceError(f"{root} is a file; give a folder for the workspace.")
     config = root / CONFIG_NAME
