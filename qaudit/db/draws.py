@@ -90,6 +90,8 @@ def _cycle(row: Sequence[Any]) -> Cycle:
 @dataclass(frozen=True)
 class Draws:
     db: Store
+    # Issued question sets never change, so one read per open store is enough.
+    _question_sets: dict[str, QuestionSet] = field(default_factory=dict, repr=False)
 
     # --- cycles ---------------------------------------------------------------------------
 
@@ -294,9 +296,3 @@ class Draws:
                 )
             cache[digest] = QuestionSet.model_validate_json(row[0])
         return cache[digest]
-
-    @property
-    def _question_sets(self) -> dict[str, QuestionSet]:
-        # Issued question sets never change, so one read per open store is enough.
-        cache: dict[str, QuestionSet] = self.db.__dict__.setdefault("_question_set_cache", {})
-        return cache

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from qaudit.grading import RiStatus
+
 if TYPE_CHECKING:
     from qaudit.db.store import Store
 
@@ -148,9 +150,9 @@ class Reporting:
             " EXISTS (SELECT 1 FROM audit_grades g WHERE g.allocation_id = a.id"
             "   AND g.moderated_grade IS NOT NULL),"
             " EXISTS (SELECT 1 FROM ri_items i WHERE i.allocation_id = a.id"
-            "   AND i.status = 'open')"
+            "   AND i.status = ?)"
             " FROM current_allocations a WHERE a.cycle = ? ORDER BY a.id",
-            (cycle,),
+            (RiStatus.OPEN, cycle),
         ).fetchall()
         return [AllocationProgress(r[0], r[1], r[2], r[3], *(bool(v) for v in r[4:]))
                 for r in rows]
