@@ -1,22 +1,34 @@
-"""Shared fixtures: workspaces, the CLI run in-process, and stable terminal width."""
+"""Shared fixtures: workspaces, the CLI run in-process, stable terminal width, and every
+store a test opens closed at its end.
+
+The tests are in three folders by kind: ``core/`` (pure, fast), ``workbooks/`` (reading and
+writing files) and ``commands/`` (the CLI end to end). ``tests/`` and ``examples/`` are on
+``sys.path`` through the ``pythonpath`` setting in pyproject.toml, so tests import these
+helpers with ``from conftest import ...`` and the example form-filler with
+``import fill_forms``."""
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomlkit
 
 from qaudit import cli
+from qaudit.db import Store
 from qaudit.workspace import Workspace, init_workspace, open_workspace
 
-REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 EXAMPLES = REPO / "examples"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "exports"
+FIXTURES = TESTS / "fixtures" / "exports"
+GOLDEN = TESTS / "golden"
 EXAMPLE_EXPORT = EXAMPLES / "case-export.xlsx"
 
 
@@ -39,6 +51,24 @@ def _stable_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     for console in (cli.out, cli.err):
         monkeypatch.setattr(console, "_width", 200)
         monkeypatch.setattr(console, "_color_system", None)
+
+
+@pytest.fixture(autouse=True)
+def _close_stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Store]]:
+    """Close every store opened during the test (``ws.store()`` and the commands' own), so
+    no SQLite connection outlives its test, whether or not the test closed it."""
+    opened: list[Store] = []
+    open_store = Store.open.__func__  # type: ignore[attr-defined]
+
+    def open_and_remember(cls: type[Store], *args: Any, **kwargs: Any) -> Store:
+        store: Store = open_store(cls, *args, **kwargs)
+        opened.append(store)
+        return store
+
+    monkeypatch.setattr(Store, "open", classmethod(open_and_remember))
+    yield opened
+    for store in opened:
+        store.close()  # closing a closed store does nothing
 
 
 @pytest.fixture
@@ -81,6 +111,21 @@ def qaudit_ok(root: Path, *args: str | Path) -> None:
     with pytest.raises(SystemExit) as done:
         cli.main(["-w", str(root), *map(str, args)])
     assert done.value.code == 0
+
+
+@contextmanager
+def raw_database(ws: Workspace) -> Iterator[sqlite3.Connection]:
+    """The workspace database as plain SQLite, committed and closed after the block.
+
+    Only for a test that tampers with the database on purpose or checks what no API shows
+    (such as the rows of a history table); everything else reads through ``ws.store()``.
+    """
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import EXAMPLES
 from qaudit.config import DEFAULT_COLUMNS, Settings, default_toml, load_settings, parse_settings
 from qaudit.errors import ConfigError
 
-EXAMPLE_TOML = Path(__file__).resolve().parent.parent / "examples" / "qaudit.toml"
+EXAMPLE_TOML = EXAMPLES / "qaudit.toml"
 
 
 def test_init_file_says_every_default() -> None:

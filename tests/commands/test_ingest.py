@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+import os
 import random
+import select
 import shutil
-import sqlite3
+import signal
 import subprocess
 import sys
+import textwrap
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -16,18 +18,18 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import fill_forms
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
+from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from qaudit.jobs.ingest import ingest_files
 from qaudit.workspace import Workspace, open_workspace
 
-sys.path.insert(0, str(EXAMPLES))
-import fill_forms
-
 CYCLE = "2026-27 C3"
+FIRST = "2026-27-C3-001"  # the reference of the first allocation, and of forms(ws)[0]
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +53,22 @@ def forms(ws: Workspace, kind: str = "audit-forms") -> list[Path]:
     return sorted((ws.cycle_dir(CYCLE) / kind).glob("*.xlsx"))
 
 
-def returns(ws: Workspace, current_only: bool = True) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(ws.db_path) as conn:
-        where = " WHERE replaced_at IS NULL" if current_only else ""
-        return conn.execute(f"SELECT allocation_id, kind, grade FROM returns{where}").fetchall()
+def returns(ws: Workspace) -> list[tuple[str, str, str | None]]:
+    """The cycle's current returns as (reference, kind, auditor's grade), from the store."""
+    with ws.store() as store:
+        grades = {a.reference: a.grade for a in store.moderation.returned_audits(CYCLE)}
+        progress = store.reporting.allocation_progress(CYCLE)
+    audits = [(p.reference, "audit", grades[p.reference]) for p in progress if p.audit_back]
+    reflections = [(p.reference, "self_reflection", None) for p in progress
+                   if p.reflection_back]
+    return [*audits, *reflections]
 
 
-def answer_rows(ws: Workspace) -> int:
-    with sqlite3.connect(ws.db_path) as conn:
-        return int(conn.execute("SELECT count(*) FROM answers").fetchone()[0])
+def rows_of(ws: Workspace, table: str) -> int:
+    """Every row of a table, replaced (history) rows included. Raw SQL on purpose: the store
+    shows current returns only, and these tests check that nothing else was written."""
+    with raw_database(ws) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def ingest(run: Callable[..., Result], ws: Workspace, *args: Any) -> Result:
@@ -80,9 +89,9 @@ def test_filled_form_is_stored_as_meant_whatever_the_typing(
     result = ingest(run, ws, path)
     assert result.code == 0, result.stdout
     reference = path.name.removesuffix("-audit.xlsx")
-    store = ws.store()
-    assert store.returns.answers_for(reference) == meant["answers"]
-    assert returns(ws) == [(1, "audit", "good")]
+    with ws.store() as store:
+        assert store.returns.answers_for(reference) == meant["answers"]
+    assert returns(ws) == [(FIRST, "audit", "good")]
 
 
 def test_self_reflection_is_stored(run: Callable[..., Result], ws: Workspace,
@@ -90,7 +99,7 @@ def test_self_reflection_is_stored(run: Callable[..., Result], ws: Workspace,
     src = forms(ws, "self-reflection")[0]
     fill_forms.fill_reflection(src, tmp_path / src.name, random.Random(1))
     assert ingest(run, ws, tmp_path / src.name).code == 0
-    assert returns(ws) == [(1, "self_reflection", None)]
+    assert returns(ws) == [(FIRST, "self_reflection", None)]
 
 
 FUTURE = date.today() + timedelta(days=5)
@@ -155,7 +164,7 @@ def test_wrong_form_is_refused_with_the_cell_and_nothing_stored(
     assert any(cell in f["cell"] and message in f["message"] for f in outcome["findings"]), (
         outcome["findings"])
     assert all(f["sheet"] == "Audit" for f in outcome["findings"])
-    assert returns(ws) == [] and answer_rows(ws) == 0
+    assert returns(ws) == [] and rows_of(ws, "returns") == rows_of(ws, "answers") == 0
 
 
 def test_every_finding_is_reported_together(
@@ -281,8 +290,8 @@ def test_same_file_or_resaved_copy_changes_nothing(
     assert copy.read_bytes() != path.read_bytes()
     result = ingest(run, ws, path, copy, "--json")
     assert json.loads(result.stdout)["summary"]["unchanged"] == 2
-    assert len(returns(ws, current_only=False)) == 1
-    assert answer_rows(ws) == 20
+    assert rows_of(ws, "returns") == 1
+    assert rows_of(ws, "answers") == 20
 
 
 def test_changed_resubmission_needs_replace_and_keeps_history(
@@ -293,10 +302,10 @@ def test_changed_resubmission_needs_replace_and_keeps_history(
     changed, _ = fill(ws, tmp_path / "again", grade="Adequate")
     refused = ingest(run, ws, changed)
     assert refused.code == 1 and "--replace" in refused.stdout
-    assert returns(ws) == [(1, "audit", "good")]
+    assert returns(ws) == [(FIRST, "audit", "good")]
     assert ingest(run, ws, changed, "--replace").code == 0
-    assert returns(ws) == [(1, "audit", "adequate")]
-    assert len(returns(ws, current_only=False)) == 2
+    assert returns(ws) == [(FIRST, "audit", "adequate")]
+    assert rows_of(ws, "returns") == 2  # the first is kept as history
 
 
 def test_warnings_do_not_block(run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
@@ -320,9 +329,11 @@ def test_warnings_do_not_block(run: Callable[..., Result], ws: Workspace, tmp_pa
 
 def test_late_return_is_a_warning(run: Callable[..., Result], ws: Workspace,
                                   tmp_path: Path) -> None:
-    with sqlite3.connect(ws.db_path) as conn:
-        conn.execute("UPDATE cycles SET due_date = '2020-01-01'")
-    path, _ = fill(ws, tmp_path)
+    redrawn = run("-w", ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE,
+                  "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "9", "--due",
+                  "01/01/2020", "--redraw")
+    assert redrawn.code == 0, redrawn.stderr
+    path, _ = fill(ws, tmp_path)  # a form of the new draw, due 01/01/2020
     outcome = json.loads(ingest(run, ws, path, "--json").stdout)["files"][0]
     assert any("after the due date 01/01/2020" in w for w in outcome["warnings"])
 
@@ -333,7 +344,8 @@ def test_row_inserted_above_the_questions_still_ingests(
     path, meant = fill(ws, tmp_path, insert_row=True)
     assert ingest(run, ws, path).code == 0
     reference = path.name.removesuffix("-audit.xlsx")
-    assert ws.store().returns.answers_for(reference) == meant["answers"]
+    with ws.store() as store:
+        assert store.returns.answers_for(reference) == meant["answers"]
 
 
 def test_requires_improvement_goes_on_the_monitoring_list(
@@ -427,14 +439,12 @@ def test_round_trip_gives_back_exactly_the_answers_in_any_file_order(
             for n in names
         }
         paths.append(path)
-    from qaudit.jobs.ingest import ingest_files
-
     order = data.draw(st.permutations(paths))
-    store = ws.store()
-    report = ingest_files(store, list(order), today=date.today())
-    assert report.valid, report.findings
-    for reference, expected in meant.items():
-        assert store.returns.answers_for(reference) == expected
+    with ws.store() as store:
+        report = ingest_files(store, list(order), today=date.today())
+        assert report.valid, report.findings
+        for reference, expected in meant.items():
+            assert store.returns.answers_for(reference) == expected
 
 
 def _as_stored(text: str) -> str:
@@ -462,10 +472,11 @@ def test_form_saved_by_libreoffice_still_ingests(
     result = ingest(run, ws, resaved)
     assert result.code == 0, result.stdout
     reference = path.name.removesuffix("-audit.xlsx")
-    assert ws.store().returns.answers_for(reference) == meant["answers"]
+    with ws.store() as store:
+        assert store.returns.answers_for(reference) == meant["answers"]
     # The same content from the copy saved by openpyxl is then unchanged, not a second return.
     assert json.loads(ingest(run, ws, path, "--json").stdout)["summary"]["unchanged"] == 1
-    assert len(returns(ws, current_only=False)) == 1
+    assert rows_of(ws, "returns") == 1
 
 
 @pytest.fixture
@@ -476,43 +487,128 @@ def many_returns(ws: Workspace, tmp_path: Path) -> Iterator[Path]:
     yield folder
 
 
+# `qaudit ingest ARGS...` in a child process that, once the first file is stored and
+# committed, stops inside the next file's transaction (its rows written, not committed),
+# says so on stdout, and waits there to be killed: the kill always lands mid-ingest, however
+# fast the machine, with no sleeping and guessing.
+KILLABLE_INGEST = textwrap.dedent("""
+    import os
+    import sys
+    from contextlib import contextmanager
+
+    import qaudit.jobs.ingest as job
+    from qaudit import cli
+    from qaudit.db.store import Store
+
+    real_ingest_files = job.ingest_files
+    real_transaction = Store.transaction
+    state = {"first_file_stored": False, "depth": 0}
+
+    def ingest_files(store, paths, *, on_file=None, **options):
+        def stored(done, total):
+            if on_file is not None:
+                on_file(done, total)
+            state["first_file_stored"] = True
+
+        return real_ingest_files(store, paths, on_file=stored, **options)
+
+    @contextmanager
+    def transaction(self):
+        state["depth"] += 1
+        try:
+            with real_transaction(self) as conn:
+                yield conn
+                if state["first_file_stored"] and state["depth"] == 1:
+                    held = conn.execute("SELECT count(*) FROM returns").fetchone()[0]
+                    print(f"holding uncommitted: {held} returns", flush=True)
+                    sys.stdin.read()  # until killed (or the test went away)
+                    os._exit(3)  # never commit
+        finally:
+            state["depth"] -= 1
+
+    job.ingest_files = ingest_files
+    Store.transaction = transaction
+    cli.main(sys.argv[1:])
+""")
+
+
+def _read_until(child: subprocess.Popen[bytes], marker: bytes, timeout: float) -> bytes:
+    """What the child printed, up to and including ``marker`` (or all it printed before it
+    ended or ``timeout`` passed)."""
+    assert child.stdout is not None
+    fd = child.stdout.fileno()
+    said = b""
+    deadline = time.monotonic() + timeout
+    while marker not in said:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        said += chunk
+    return said
+
+
 def test_process_killed_mid_ingest_leaves_whole_returns_only(
     ws: Workspace, many_returns: Path
 ) -> None:
-    cmd = [sys.executable, "-m", "qaudit", "-w", str(ws.root), "ingest", str(many_returns)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Kill it (SIGKILL: no clean-up runs) as soon as some returns are stored.
-    stored = 0
-    while proc.poll() is None and stored < 3:
-        time.sleep(0.01)
-        with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(ws.db_path) as c:
-            stored = c.execute("SELECT count(*) FROM returns").fetchone()[0]
-    proc.kill()
-    proc.wait()
-    assert 3 <= stored < 20, "the ingest finished before it could be killed"
-    with sqlite3.connect(ws.db_path) as conn:
+    args = ["-w", str(ws.root), "ingest", str(many_returns), "--json"]
+    child = subprocess.Popen([sys.executable, "-c", KILLABLE_INGEST, *args],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    try:
+        said = _read_until(child, b" returns\n", timeout=120)
+    finally:
+        child.kill()  # SIGKILL: no clean-up, no rollback, no commit runs
+        _, stderr = child.communicate(timeout=60)
+    assert said == b"holding uncommitted: 2 returns\n", (said, stderr)
+    assert child.returncode == -signal.SIGKILL
+
+    # The killed transaction is gone; the first return is there whole.
+    with ws.store() as store:
+        audits = store.moderation.returned_audits(CYCLE)
+        answers = {a.reference: store.returns.answers_for(a.reference) for a in audits}
+    assert len(audits) == 1
+    assert [len(a) for a in answers.values()] == [20]
+    # Raw SQL for what no API shows: the file is sound, and no row of the killed return is
+    # left anywhere (no return row without its answers, no answer without its return).
+    with raw_database(ws) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         per_return = conn.execute(
             "SELECT r.id, count(n.question_id) FROM returns r LEFT JOIN answers n"
             " ON n.return_id = r.id GROUP BY r.id").fetchall()
-    assert all(count == 20 for _, count in per_return)
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout
-    assert len(returns(ws)) == 20
+    assert [count for _, count in per_return] == [20]
+    assert rows_of(ws, "answers") == 20
+
+    # Running the same ingest again takes in the rest, and the stored one is unchanged.
+    done = subprocess.run([sys.executable, "-m", "qaudit", *args], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout)["summary"]
+    assert (summary["accepted"], summary["unchanged"], summary["refused"]) == (19, 1, 0)
+    back = returns(ws)
+    assert len(back) == 20 and {kind for _, kind, _ in back} == {"audit"}
+    with ws.store() as store:
+        assert all(len(store.returns.answers_for(ref)) == 20 for ref, _, _ in back)
+    assert rows_of(ws, "returns") == 20 and rows_of(ws, "answers") == 20 * 20
 
 
 def test_form_of_a_replaced_draw_is_refused(run: Callable[..., Result], ws: Workspace,
                                            tmp_path: Path) -> None:
     old = tmp_path / "old-form.xlsx"
     fill_forms.fill_audit(forms(ws)[0], old, random.Random(1))
-    before = ws.store().draws.allocations(CYCLE)[0].record_id
+    with ws.store() as store:
+        before = store.draws.allocations(CYCLE)[0].record_id
     result = run("-w", ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE,
                  "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "77", "--redraw")
     assert result.code == 0, result.stderr
-    assert ws.store().draws.allocations(CYCLE)[0].record_id != before
+    with ws.store() as store:
+        assert store.draws.allocations(CYCLE)[0].record_id != before
     refused = ingest(run, ws, old)
     assert refused.code == 1 and "earlier draw" in refused.stdout
-    assert returns(ws) == []
+    # Nothing stored, not even against the replaced draw (which the store no longer shows).
+    assert returns(ws) == [] and rows_of(ws, "returns") == 0
 
 
 def test_other_spreadsheet_files_in_a_folder_are_refused_not_skipped(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 import tomlkit
 from openpyxl import load_workbook
 
-from conftest import Result, edit_settings
+from conftest import EXAMPLES, FIXTURES, Result, edit_settings, raw_database
 from qaudit.workspace import Workspace
 
 WINDOW = ["--from", "01/09/2026", "--to", "31/10/2026"]
@@ -23,8 +22,8 @@ def allocate(run: Callable[..., Result], ws: Workspace, export: Path, cycle: str
 
 
 def stored_cycles(ws: Workspace) -> list[str]:
-    with sqlite3.connect(ws.db_path) as conn:
-        return [r[0] for r in conn.execute("SELECT name FROM cycles")]
+    with ws.store() as store:
+        return [c.name for c in store.draws.cycles()]
 
 
 def test_allocate_writes_register_forms_and_manager_workbooks(
@@ -97,9 +96,12 @@ def test_fresh_seed_is_printed_and_stored(
     run: Callable[..., Result], workspace: Workspace, example_export: Path
 ) -> None:
     data = json.loads(allocate(run, workspace, example_export, "C1", "--json").stdout)
-    with sqlite3.connect(workspace.db_path) as conn:
+    # Raw SQL: no API reads a draw's seed back; the register shows it too.
+    with raw_database(workspace) as conn:
         (seed,) = conn.execute("SELECT seed FROM draws").fetchone()
     assert seed == data["seed"]
+    register = load_workbook(workspace.cycle_dir("C1") / "register.xlsx", read_only=True)
+    assert dict(register["Draw"].iter_rows(min_row=2, values_only=True))["Seed"] == str(seed)
 
 
 def test_a_cycle_is_drawn_once(
@@ -117,7 +119,8 @@ def test_redraw_replaces_keeps_the_old_files_and_is_logged(
 ) -> None:
     allocate(run, workspace, example_export, "C1", "--seed", "1")
     assert allocate(run, workspace, example_export, "C1", "--seed", "2", "--redraw").code == 0
-    with sqlite3.connect(workspace.db_path) as conn:
+    # Raw SQL: the replaced draw and the event log are history, which no API reads back.
+    with raw_database(workspace) as conn:
         draws = conn.execute("SELECT seed, replaced_at IS NULL FROM draws ORDER BY id").fetchall()
         kinds = [r[0] for r in conn.execute("SELECT kind FROM events ORDER BY id")]
     assert draws == [(1, 0), (2, 1)]
@@ -239,6 +242,10 @@ def test_unknown_option_exits_1_with_usage_help(
 ) -> None:
     result = allocate(run, workspace, example_export, "C1", "--sede", "4")
     assert result.code == 1
+    assert "Usage: qaudit allocate [OPTIONS]" in result.stderr
+    assert "No such option: --sede" in result.stderr and "--seed" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert stored_cycles(workspace) == []
 
 
 def test_debug_shows_the_traceback(
@@ -290,8 +297,6 @@ def test_init_refuses_an_existing_workspace(
 def test_csv_export_is_drawn_like_a_workbook(
     run: Callable[..., Result], workspace: Workspace
 ) -> None:
-    from conftest import EXAMPLES
-
     result = allocate(run, workspace, EXAMPLES / "case-export.csv", "C1", "--seed", "4",
                       "--dry-run", "--json")
     data = json.loads(result.stdout)
@@ -310,8 +315,6 @@ def test_csv_export_is_drawn_like_a_workbook(
 def test_wrong_export_is_one_line_exit_1_and_nothing_stored(
     run: Callable[..., Result], workspace: Workspace, fixture: str, message: str
 ) -> None:
-    from conftest import FIXTURES
-
     result = allocate(run, workspace, FIXTURES / fixture, "C1")
     assert result.code == 1
     assert message in result.stderr and result.stderr.startswith("Error:")

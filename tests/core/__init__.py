@@ -1,0 +1,1 @@
+"""Pure, fast tests of the framework's rules: no workspace, no files, no CLI."""
