@@ -171,10 +171,10 @@ def fill_moderation(src: Path, dst: Path, rng: random.Random,
                     overrides: Mapping[str, Any] = ()) -> dict[int, str]:
     """The Practice Leads' session: mostly agreeing, sometimes a grade apart."""
     wb = load_workbook(src)
-    count = int(meta(wb)["items"])
+    positions = sorted(int(k[5:]) for k in meta(wb) if k.startswith("item_"))
     sheet = wb["Moderation"]
     agreed: dict[int, str] = {}
-    for n in range(1, count + 1):
+    for n in positions:
         _, ref = named_cell(wb, f"mod_{n}_grade")
         shown = sheet[f"E{ref[1:]}"].value
         rank = GRADES.index(shown) if shown in GRADES else rng.randrange(4)

@@ -32,7 +32,8 @@ def sample_size(returned: int, rate: float) -> int:
 
 
 def moderation_sample(
-    candidates: Sequence[Candidate], rate: float, rng: np.random.Generator
+    candidates: Sequence[Candidate], rate: float, rng: np.random.Generator,
+    taken: frozenset[int] = frozenset(),
 ) -> list[Candidate]:
     """ceil(rate x n) audits at random, spread so every auditor and grade appears if it can.
 
@@ -41,15 +42,20 @@ def moderation_sample(
     yet in the sample (0, 1 or 2), lowest key first; once nothing new can be brought in,
     the rest are taken in key order. A sample at least as large as the number of
     auditors plus the number of grades therefore covers them all.
+
+    ``taken`` are the return ids an earlier round already picked: they stay in the sample,
+    count towards ceil(rate x n), and what they cover is not sought again. Only the new
+    picks are returned (all of them on a first round).
     """
     ordered = sorted(candidates, key=lambda c: c.reference)
     keys = rng.random(len(ordered))
-    k = sample_size(len(ordered), rate)
+    k = sample_size(len(ordered), rate) - sum(1 for c in ordered if c.return_id in taken)
     by_key = sorted(range(len(ordered)), key=lambda i: keys[i])
-    missing_auditors = {c.auditor for c in ordered}
-    missing_grades = {c.grade for c in ordered}
+    already = [c for c in ordered if c.return_id in taken]
+    missing_auditors = {c.auditor for c in ordered} - {c.auditor for c in already}
+    missing_grades = {c.grade for c in ordered} - {c.grade for c in already}
     chosen: list[int] = []
-    left = list(by_key)
+    left = [i for i in by_key if ordered[i].return_id not in taken]
     while len(chosen) < k and (missing_auditors or missing_grades):
         best, gain = -1, 0
         for i in left:  # key order, so the first of the best gain wins
@@ -65,7 +71,7 @@ def moderation_sample(
         left.remove(best)
         missing_auditors.discard(ordered[best].auditor)
         missing_grades.discard(ordered[best].grade)
-    chosen += left[: k - len(chosen)]
+    chosen += left[: max(k - len(chosen), 0)]
     return sorted((ordered[i] for i in chosen), key=lambda c: c.reference)
 
 
@@ -81,8 +87,8 @@ class Interval:
 @dataclass(frozen=True)
 class Agreement:
     n: int
-    exact: float
-    within_one: float
+    exact: float | None  # None when nothing was moderated: no agreement to speak of
+    within_one: float | None
     kappa: float | None  # quadratic-weighted Cohen's kappa; None when undefined
     kappa_ci: Interval | None
     ac2: float | None  # Gwet's AC2 with quadratic weights
@@ -156,8 +162,8 @@ def agreement(pairs: Sequence[tuple[int, int]], resamples: int = 2000) -> Agreem
             ci = Interval(float(low), float(high))
     return Agreement(
         n=n,
-        exact=float(np.mean(a == m)) if n else 0.0,
-        within_one=float(np.mean(np.abs(a - m) <= 1)) if n else 0.0,
+        exact=float(np.mean(a == m)) if n else None,
+        within_one=float(np.mean(np.abs(a - m) <= 1)) if n else None,
         kappa=kappa,
         kappa_ci=ci,
         ac2=gwet_ac2(table),

@@ -51,6 +51,8 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
 
     plt.rcParams["svg.hashsalt"] = "qaudit"
     plt.rcParams["font.size"] = 11
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, read aloud
+    plt.rcParams["font.sans-serif"] = ["DejaVu Sans"]  # the SVG names one font, no list
     overall = data["overall"][0]
     labels = [g["label"] for g in data["grades"]]
     values = [float(p.rstrip("%")) if p not in (HIDDEN, "–") else 0.0
@@ -65,10 +67,15 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
     ax.spines[["top", "right"]].set_visible(False)
     grades_svg = _svg(fig)
     plt.close(fig)
-    trend = [t for t in data["trend"] if t["percent"] != HIDDEN]
+    trend = [t for t in data["trend"] if t["percent"] not in (HIDDEN, "–")]
     fig, ax = plt.subplots(figsize=(7, 2.8))
-    ax.plot([t["cycle"] for t in trend], [float(t["percent"].rstrip("%")) for t in trend],
-            marker="o", color="#1f4e79")
+    if trend:
+        ax.plot([t["cycle"] for t in trend], [float(t["percent"].rstrip("%")) for t in trend],
+                marker="o", color="#1f4e79")
+    else:  # every point hidden (too few audits): say so, rather than draw empty axes
+        ax.set_xticks([])
+        ax.text(0.5, 0.5, "Too few audits in any cycle to show a trend", ha="center",
+                va="center", transform=ax.transAxes)
     ax.set_ylabel("% good or better")
     ax.set_ylim(0, 100)
     ax.spines[["top", "right"]].set_visible(False)

@@ -13,6 +13,7 @@ Inputs are the database's rows, described here by what the builders read of them
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qaudit.disclosure import suppress_counts, suppress_table, wilson_interval
-from qaudit.grading import GOOD_OR_BETTER, GRADE_KEYS, GRADES, RiStatus
+from qaudit.grading import GOOD_OR_BETTER, GRADE_KEYS, GRADES, REQUIRES_IMPROVEMENT, RiStatus
 
 if TYPE_CHECKING:
     from qaudit.sampling import StratumResult
@@ -71,6 +72,8 @@ class Progress(Protocol):
 
 
 class Graded(Protocol):
+    @property
+    def reference(self) -> str: ...
     @property
     def quadrant(self) -> str: ...
     @property
@@ -224,11 +227,19 @@ def good_or_better(audits: Sequence[Graded], threshold: int) -> dict[str, str]:
             "interval": f"{100 * interval[0]:.0f}%–{100 * interval[1]:.0f}%", "n": str(n)}
 
 
+def _natural(text: str) -> tuple[Any, ...]:
+    """Sort key that puts P2 before P10."""
+    return tuple(int(part) if part.isdigit() else part
+                 for part in re.split(r"(\d+)", text.casefold()))
+
+
 def compliance(answers: Sequence[Answers],
                questions: dict[tuple[str, str], str], type_names: dict[str, str],
-               threshold: int) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Per question (of each audit type) and per aspect: Yes among Yes+No (N/A left out),
-    lowest first. A base smaller than the threshold is not shown."""
+               threshold: int, aspect_order: Sequence[str] = ()
+               ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Per question (of each audit type) and per aspect: Yes among Yes+No (N/A left out).
+    Questions lowest first, then those whose base is smaller than the threshold (not shown)
+    in audit type and question order; aspects in the framework's order."""
     yes: Counter[tuple[str, str, str]] = Counter()
     base: Counter[tuple[str, str, str]] = Counter()
     for a in answers:
@@ -237,24 +248,30 @@ def compliance(answers: Sequence[Answers],
             base[key] += a.count
             yes[key] += a.count if a.answer == "Yes" else 0
     per_question = []
+    types = list(type_names)
     for key, n in base.items():
         audit_type, aspect, question = key
         rate = yes[key] / n
-        per_question.append((rate if n >= threshold else 2.0, {
+        order = (types.index(audit_type) if audit_type in types else len(types),
+                 _natural(question))
+        per_question.append(((n < threshold, rate if n >= threshold else 0.0, order), {
             "question": f"{type_names.get(audit_type, audit_type)} {question}",
             "aspect": aspect, "text": questions.get((audit_type, question), ""),
             "n": str(n) if n >= threshold else HIDDEN,
             "percent": _pct(yes[key], n) if n >= threshold else HIDDEN,
         }))
-    per_question.sort(key=lambda x: (x[0], x[1]["question"]))
+    per_question.sort(key=lambda x: x[0])
     aspects: Counter[str] = Counter()
     aspect_yes: Counter[str] = Counter()
     for key, n in base.items():
         aspects[key[1]] += n
         aspect_yes[key[1]] += yes[key]
-    per_aspect = [{"aspect": a, "n": str(n) if n >= threshold else HIDDEN,
-                   "percent": _pct(aspect_yes[a], n) if n >= threshold else HIDDEN}
-                  for a, n in aspects.items()]
+    ordered = [a for a in aspect_order if a in aspects] + sorted(
+        a for a in aspects if a not in aspect_order)
+    per_aspect = [{"aspect": a, "n": str(aspects[a]) if aspects[a] >= threshold else HIDDEN,
+                   "percent": _pct(aspect_yes[a], aspects[a]) if aspects[a] >= threshold
+                   else HIDDEN}
+                  for a in ordered]
     return [q for _, q in per_question], per_aspect
 
 
@@ -287,27 +304,40 @@ def build_summary(
     ri_items: Sequence[Monitored],
     escalations: int,
     moderated: Sequence[Moderated],
+    moderation_rate: float,
+    moderation_target: int | None,
     message: str,
+    message_scrubbed: bool,
     resources: Sequence[tuple[str, str]],
     threshold: int,
     scrub: Callable[[str], str],
     internal: bool,
+    audience: str = "the Practice Governance Board",
     county: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The Board summary (or, with ``audience`` and ``county``, a quadrant's outcomes).
+
+    ``threshold`` is 1 for the QA team's internal version: nothing is hidden there.
+    ``message`` is the practice message as it will be shown; ``message_scrubbed`` says
+    names were taken out of it for publication, which the report then says."""
     allocated = len(progress)
     returned = sum(1 for p in progress if p.audit_back)
     overdue = sum(1 for p in progress
                   if not p.audit_back and generated > date.fromisoformat(p.due))
-    per_question, per_aspect = compliance(answers, questions, type_names, threshold)
+    per_question, per_aspect = compliance(answers, questions, type_names, threshold,
+                                          list(aspect_titles))
     for a in per_aspect:
         a["title"] = aspect_titles.get(a["aspect"], a["aspect"])
-    ri_status = Counter(i.status for i in ri_items)
+    # Every RI figure counts grades of record: an item withdrawn by a regrade is not one.
+    requires_improvement = {a.reference for a in audits if a.grade == REQUIRES_IMPROVEMENT}
+    ri_status = Counter(i.status for i in ri_items if i.reference in requires_improvement)
     themes = Counter(p.theme for p in moderated if p.theme)
     agreed = sum(1 for p in moderated if p.auditor_grade == p.moderated_grade)
     exact = agreed / len(moderated) if moderated else 0.0
     return {
         "cycle": cycle,
         "scope": scope,
+        "audience": audience,
         "generated": generated.strftime("%d/%m/%Y"),
         "internal": internal,
         "threshold": threshold,
@@ -326,18 +356,29 @@ def build_summary(
         "trend": [{"cycle": name, **good_or_better(items, threshold)} for name, items in trend],
         "compliance": per_question,
         "aspects": per_aspect,
-        "ri": {"count": shown_count(len(ri_items), threshold),
+        "ri": {"count": shown_count(len(requires_improvement), threshold),
                "open": shown_count(ri_status[RiStatus.OPEN], threshold),
                "closed": shown_count(ri_status[RiStatus.CLOSED], threshold)},
         "escalations": shown_count(escalations, threshold),
         "moderation": {
             "moderated": shown_count(len(moderated), threshold),
+            "share": _pct(len(moderated), returned) if len(moderated) >= threshold
+            or not moderated else HIDDEN,
+            "rate": f"{moderation_rate:.0%}",
+            # The share is of the cycle's audits as a whole: a quadrant report has no target.
+            "target": None if moderation_target is None else str(moderation_target),
+            # Whether the target is met would narrow a hidden count: hidden with it.
+            "met": HIDDEN if 0 < len(moderated) < threshold else (
+                "met" if returned > 0 and len(moderated) >= (moderation_target or 0)
+                else "not met yet"),
             "exact": _pct(round(exact * 100), 100) if len(moderated) >= threshold else HIDDEN,
             "changed": shown_count(len(moderated) - agreed, threshold),
         },
         "themes": [{"theme": t, "count": shown_count(n, threshold)}
                    for t, n in themes.most_common()],
-        "message": scrub(message),
+        "message": [" ".join(block.split()) for block in re.split(r"\n\s*\n", message)
+                    if block.strip()],
+        "message_scrubbed": message_scrubbed,
         "resources": [{"title": t, "url": u} for t, u in resources],
         "county": county,
         # Only the QA team's internal version lists cases by reference.

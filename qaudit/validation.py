@@ -311,6 +311,7 @@ def _warnings(parsed: ParsedReturn, issued: Issued) -> list[str]:
 @dataclass
 class ModerationReturn:
     sample_id: int
+    round: int
     outcomes: dict[int, Outcome]  # position -> outcome
 
     @property
@@ -334,9 +335,17 @@ def check_moderation(raw: RawForm, sample: Sample | None, today: date) -> tuple[
             raw, "replaced-sample",
             f"the workbook is for an earlier moderation sample of {cycle!r}, which was"
             " redrawn; use the workbook of the current sample")]
+    number = raw.meta.get("round") or "1"
+    items = sample.round_items(int(number)) if number.isdigit() else []
+    if not items:
+        return None, [_identification(
+            raw, "unknown-round",
+            f"the workbook names round {number!r} of the moderation sample of {cycle!r},"
+            f" which has {sample.rounds} round(s); use a workbook `qaudit moderate select`"
+            " wrote")]
     check = Checker(raw, today)
     outcomes: dict[int, Outcome] = {}
-    for n in (i.position for i in sample.items):
+    for n in (i.position for i in items):
         values = check.fields(row_fields(n))
         grade = parse_grade(values[f"mod_{n}_grade"])
         outcomes[n] = Outcome(
@@ -350,4 +359,4 @@ def check_moderation(raw: RawForm, sample: Sample | None, today: date) -> tuple[
         )
     if check.findings:
         return None, check.findings
-    return ModerationReturn(sample.id, outcomes), []
+    return ModerationReturn(sample.id, int(number), outcomes), []

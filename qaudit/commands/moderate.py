@@ -13,6 +13,7 @@ from rich.table import Table
 from qaudit.commands.common import (
     JsonOption,
     current_workspace,
+    err,
     findings_table,
     out,
     print_json,
@@ -42,7 +43,9 @@ def register(app: typer.Typer) -> None:
 @moderate_app.command(
     "select",
     epilog="Example: [bold]qaudit moderate select --cycle '2026-27 C3'[/bold]\n\n"
-    "Blind session: [bold]qaudit moderate select --cycle '2026-27 C3' --blind[/bold]",
+    "Blind session: [bold]qaudit moderate select --cycle '2026-27 C3' --blind[/bold]\n\n"
+    "More audits came back since: the same command again tops the sample up (a new round"
+    " with its own workbook; earlier picks and outcomes stay).",
 )
 def moderate_select(
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle to moderate.")],
@@ -60,24 +63,35 @@ def moderate_select(
         "--dry-run", help="Show the sample; write and store nothing.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Draw the cycle's moderation sample and write the workbook for the group session.
+    """Draw the cycle's moderation sample, or top it up, and write the session's workbook.
 
     ceil(rate x returned audits), seeded and recorded, spread so every auditor and every
-    grade appears where the numbers allow.
+    grade appears where the numbers allow. Run again after more audits come back: the
+    sample is topped up to ceil(rate x audits returned now), keeping every earlier pick.
     """
     from qaudit.jobs.moderate import select
 
     ws = current_workspace()
     with ws.store() as store:
-        chosen = select(ws, store, cycle, rate=rate, seed=seed, redraw=redraw, blind=blind,
-                        out=out_dir, dry_run=dry_run)
+        chosen = select(ws, store, cycle, today=today(), rate=rate, seed=seed, redraw=redraw,
+                        blind=blind, out=out_dir, dry_run=dry_run)
+    for warning in chosen.warnings:
+        err.print(escape(f"Warning: {warning}"), style="yellow")
     if as_json:
         print_json(chosen.to_json())
         return
+    if not chosen.references:
+        out.print(escape(
+            f"The moderation sample of {cycle} already holds {chosen.in_sample} of"
+            f" {chosen.returned} returned audits (target {chosen.target}, {chosen.rate:.0%});"
+            " nothing to add."))
+        return
+    what = "Moderation sample" if chosen.round == 1 else f"Top-up (round {chosen.round})"
     out.print(escape(
-        f"Moderation sample for {cycle}: {len(chosen.references)} of {chosen.returned}"
-        f" returned audits ({chosen.rate:.0%}); auditors {chosen.auditors_covered} of"
-        f" {chosen.auditors}, grades {chosen.grades_covered} of {chosen.grades}."
+        f"{what} for {cycle}: {len(chosen.references)} audits added, {chosen.in_sample} of"
+        f" {chosen.returned} returned audits in the sample (target {chosen.target},"
+        f" {chosen.rate:.0%}); auditors {chosen.auditors_covered} of {chosen.auditors},"
+        f" grades {chosen.grades_covered} of {chosen.grades}."
     ))
     out.print(escape("References: " + ", ".join(chosen.references)))
     if chosen.workbook:

@@ -37,7 +37,7 @@ def status(
 
     ws = current_workspace()
     with ws.store() as store:
-        result = cycle_status(store, cycle, today())
+        result = cycle_status(store, cycle, today(), ws.settings.moderation.rate)
     if as_json:
         print_json(result.to_json())
         return
@@ -54,6 +54,11 @@ def status(
                 table.add_section()
             table.add_row(escape(row.group), *(str(getattr(row, k)) for k in HEADERS))
         out.print(table)
+    m = result.moderation
+    verdict = "met" if m.met else "not met yet"
+    out.print(escape(
+        f"Moderation: {m.moderated} of {m.returned} returned audits moderated"
+        f" ({m.selected} selected); the {m.rate:.0%} target is {m.target}: {verdict}."))
 
 
 def export_data(

@@ -32,16 +32,25 @@ class SampleItem:
     item_id: int
     position: int
     audit: ReturnedAudit
+    round: int = 1
 
 
 @dataclass(frozen=True)
 class Sample:
-    """A cycle's current moderation sample."""
+    """A cycle's current moderation sample: every round of picks, in order."""
 
     id: int
     seed: int
     blind: bool
+    rate: float
     items: list[SampleItem]
+
+    @property
+    def rounds(self) -> int:
+        return max((i.round for i in self.items), default=1)
+
+    def round_items(self, number: int) -> list[SampleItem]:
+        return [i for i in self.items if i.round == number]
 
 
 @dataclass(frozen=True)
@@ -98,20 +107,23 @@ class ModerationRecords:
     def current_sample(self, cycle: str) -> Sample | None:
         cycle_id = self.db.draws.require_cycle(cycle).id
         row = self.db.conn.execute(
-            "SELECT id, seed, blind FROM moderation_samples WHERE cycle_id = ?"
-            " AND replaced_at IS NULL", (cycle_id,),
+            "SELECT s.id, s.seed, s.blind, coalesce(("
+            "  SELECT r.rate FROM moderation_rounds r WHERE r.sample_id = s.id"
+            "  ORDER BY r.round DESC LIMIT 1), s.rate)"
+            " FROM moderation_samples s WHERE s.cycle_id = ? AND s.replaced_at IS NULL",
+            (cycle_id,),
         ).fetchone()
         if row is None:
             return None
         audits = {a.return_id: a for a in self.returned_audits(cycle)}
         items = [
-            SampleItem(item_id, position, audits[return_id])
-            for item_id, position, return_id in self.db.conn.execute(
-                "SELECT id, position, return_id FROM moderation_items WHERE sample_id = ?"
-                " ORDER BY position", (row[0],))
+            SampleItem(item_id, position, audits[return_id], number)
+            for item_id, position, return_id, number in self.db.conn.execute(
+                "SELECT id, position, return_id, round FROM moderation_items"
+                " WHERE sample_id = ? ORDER BY position", (row[0],))
             if return_id in audits
         ]
-        return Sample(int(row[0]), int(row[1]), bool(row[2]), items)
+        return Sample(int(row[0]), int(row[1]), bool(row[2]), float(row[3]), items)
 
     def has_outcomes(self, sample_id: int) -> bool:
         return self.db.conn.execute(
@@ -119,27 +131,28 @@ class ModerationRecords:
             " WHERE i.sample_id = ? LIMIT 1", (sample_id,),
         ).fetchone() is not None
 
-    def check_can_select(self, cycle: str, redraw: bool) -> Sample | None:
-        """A moderation sample is final once drawn: drawing it again needs ``redraw``, and
-        is refused once any outcome is recorded. Returns the sample a redraw replaces."""
+    def check_can_redraw(self, cycle: str) -> Sample | None:
+        """A moderation sample is drawn again only before any outcome is recorded (then it
+        can only be topped up). Returns the sample a redraw would replace. Checked early by
+        the job and again inside the transaction that stores the new sample."""
         current = self.current_sample(cycle)
-        if current is None:
-            return None
-        if not redraw:
-            raise CycleError(f"the moderation sample of {cycle!r} is already drawn; use --redraw"
-                             " to draw it again (only before any outcome is recorded).")
-        if self.has_outcomes(current.id):
+        if current is not None and self.has_outcomes(current.id):
             raise CycleError(f"moderation outcomes of {cycle!r} are already recorded, so its"
-                             " sample can no longer be redrawn.")
+                             " sample can no longer be redrawn; `qaudit moderate select`"
+                             " without --redraw tops it up.")
         return current
 
     def save_sample(self, cycle: str, seed: int, rate: float, blind: bool,
-                    return_ids: Sequence[int], redraw: bool) -> int:
-        """Store a sample (replacing the current one with ``redraw``); returns its id."""
+                    return_ids: Sequence[int], redraw: bool, returned: int) -> int:
+        """Store a sample's first round (replacing the current sample with ``redraw``);
+        returns its id."""
         db = self.db
         cycle_id = db.draws.require_cycle(cycle).id
         with db.transaction() as conn:
-            replaced = self.check_can_select(cycle, redraw)
+            replaced = self.check_can_redraw(cycle)
+            if replaced is not None and not redraw:
+                raise CycleError(f"the moderation sample of {cycle!r} is already drawn; run"
+                                 " `qaudit moderate select` again to top it up.")
             if replaced is not None:
                 conn.execute("UPDATE moderation_samples SET replaced_at = ? WHERE id = ?",
                              (now(), replaced.id))
@@ -149,13 +162,43 @@ class ModerationRecords:
                 " VALUES (?, ?, ?, ?, ?)", (cycle_id, seed, rate, int(blind), now()),
             )
             sample_id = int(cur.lastrowid or 0)
-            conn.executemany(
-                "INSERT INTO moderation_items (sample_id, position, return_id) VALUES (?, ?, ?)",
-                [(sample_id, n, rid) for n, rid in enumerate(return_ids, start=1)],
-            )
+            self._add_items(sample_id, 1, seed, rate, returned, return_ids, first_position=1)
             db.log(cycle_id, "moderation_sample",
                    {"sample_id": sample_id, "seed": seed, "items": len(return_ids)})
         return sample_id
+
+    def add_round(self, cycle: str, sample: Sample, seed: int, rate: float, returned: int,
+                  return_ids: Sequence[int]) -> int:
+        """Top a sample up: the new picks as the next round, after every earlier one."""
+        db = self.db
+        cycle_id = db.draws.require_cycle(cycle).id
+        number = sample.rounds + 1
+        with db.transaction():
+            current = self.current_sample(cycle)
+            if current is None or current.id != sample.id or current.rounds + 1 != number:
+                raise CycleError(f"the moderation sample of {cycle!r} changed while it was being"
+                                 " topped up; run `qaudit moderate select` again.")
+            last = max((i.position for i in sample.items), default=0)
+            self._add_items(sample.id, number, seed, rate, returned, return_ids,
+                            first_position=last + 1)
+            db.log(cycle_id, "moderation_top_up",
+                   {"sample_id": sample.id, "round": number, "seed": seed,
+                    "items": len(return_ids), "returned": returned})
+        return number
+
+    def _add_items(self, sample_id: int, number: int, seed: int, rate: float, returned: int,
+                   return_ids: Sequence[int], first_position: int) -> None:
+        conn = self.db.conn
+        conn.execute(
+            "INSERT INTO moderation_rounds (sample_id, round, seed, rate, returned, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)", (sample_id, number, seed, rate, returned, now()),
+        )
+        conn.executemany(
+            "INSERT INTO moderation_items (sample_id, position, return_id, round)"
+            " VALUES (?, ?, ?, ?)",
+            [(sample_id, n, rid, number)
+             for n, rid in enumerate(return_ids, start=first_position)],
+        )
 
     def current_outcomes(self, sample_id: int) -> dict[int, tuple[Outcome, str]]:
         """item id -> (outcome, content hash of the workbook it came from)."""

@@ -204,5 +204,24 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             WHERE d.replaced_at IS NULL;
         """,
     ),
+    (
+        5,
+        "moderation rounds",
+        """
+        ALTER TABLE moderation_items ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+        CREATE TABLE moderation_rounds (
+            id INTEGER PRIMARY KEY,
+            sample_id INTEGER NOT NULL REFERENCES moderation_samples(id),
+            round INTEGER NOT NULL,
+            seed INTEGER NOT NULL,
+            rate REAL NOT NULL,
+            returned INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (sample_id, round)
+        );
+        INSERT INTO moderation_rounds (sample_id, round, seed, rate, returned, created_at)
+            SELECT id, 1, seed, rate, 0, created_at FROM moderation_samples;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

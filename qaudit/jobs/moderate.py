@@ -38,82 +38,117 @@ from qaudit.workspace import Workspace, cycle_slug
 
 @dataclass
 class Selection:
+    """One round of the moderation sample: what it added, and where the sample stands."""
+
     cycle: str
+    round: int
     seed: int
     rate: float
     returned: int
-    references: list[str]
+    target: int  # ceil(rate x returned audits)
+    references: list[str]  # this round's new picks
+    in_sample: int  # every round's picks together
     auditors: int
     auditors_covered: int
     grades: int
     grades_covered: int
     workbook: Path | None
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"workbook": str(self.workbook) if self.workbook else None}
 
 
 def select(
-    ws: Workspace, store: Store, cycle: str, *, rate: float | None = None,
+    ws: Workspace, store: Store, cycle: str, *, today: date, rate: float | None = None,
     seed: int | None = None, redraw: bool = False, blind: bool = False,
     out: Path | None = None, dry_run: bool = False,
 ) -> Selection:
+    """Draw the cycle's moderation sample, or top it up to ceil(rate x audits returned now).
+
+    A top-up keeps every earlier pick and outcome, and is recorded as a new round with its
+    own workbook; only ``redraw`` (before any outcome) replaces the sample.
+    """
     rate = ws.settings.moderation.rate if rate is None else rate
     if not 0 < rate <= 1:
         raise CycleError(f"--rate {rate} is not a share of audits; give a number above 0 and"
                          " at most 1, e.g. 0.2 for 20%.")
-    seed = seed_or_new(seed)
-    store.draws.require_cycle(cycle)
+    found = store.draws.require_cycle(cycle)
     audits = store.moderation.returned_audits(cycle)
     if not audits:
         raise CycleError(f"cycle {cycle!r} has no returned audits yet; run `qaudit ingest`"
                          " first.")
-    store.moderation.check_can_select(cycle, redraw)
+    current = (store.moderation.check_can_redraw(cycle) if redraw
+               else store.moderation.current_sample(cycle))
+    top_up = current is not None and not redraw
+    if top_up:
+        assert current is not None
+        seed = current.seed if seed is None else seed_or_new(seed)
+        taken = frozenset(i.audit.return_id for i in current.items)
+        blind = blind or current.blind
+        number = current.rounds + 1
+    else:
+        seed = seed_or_new(seed)
+        taken = frozenset()
+        number = 1
     candidates = [Candidate(a.return_id, a.reference, person_key(a.auditor), RANK[a.grade])
                   for a in audits]
-    chosen = moderation_sample(candidates, rate, generator(seed))
+    chosen = moderation_sample(candidates, rate, generator(seed), taken)
+    sample = [c for c in candidates if c.return_id in taken] + chosen
     selection = Selection(
-        cycle=cycle, seed=seed, rate=rate, returned=len(audits),
-        references=[c.reference for c in chosen],
-        auditors=len({c.auditor for c in candidates}),
-        auditors_covered=len({c.auditor for c in chosen}),
+        cycle=cycle, round=number, seed=seed, rate=rate, returned=len(audits),
+        target=sample_size(len(audits), rate), references=[c.reference for c in chosen],
+        in_sample=len(sample), auditors=len({c.auditor for c in candidates}),
+        auditors_covered=len({c.auditor for c in sample}),
         grades=len({c.grade for c in candidates}),
-        grades_covered=len({c.grade for c in chosen}), workbook=None,
+        grades_covered=len({c.grade for c in sample}), workbook=None,
     )
-    assert len(chosen) == sample_size(len(audits), rate)
-    if dry_run:
+    if today <= found.due_date:
+        selection.warnings.append(
+            f"returns for {cycle} are due by {found.due_date:%d/%m/%Y} and may still be coming"
+            " in: once they are, run `qaudit moderate select` again to top the sample up to"
+            f" {rate:.0%} of all returned audits.")
+    if dry_run or not chosen:
         return selection
-    path = (out or ws.cycle_dir(cycle) / "moderation") / f"{cycle_slug(cycle)}-moderation.xlsx"
-    # The workbook carries the sample's id, so it is written inside the transaction that
-    # stores the sample; both succeed or neither does.
+    folder = out or ws.cycle_dir(cycle) / "moderation"
+    name = f"{cycle_slug(cycle)}-moderation" + (f"-round-{number}" if number > 1 else "")
+    path = folder / f"{name}.xlsx"
+    ids = [c.return_id for c in chosen]
+    # The workbook carries the sample's id and round, so it is written inside the
+    # transaction that stores them; both succeed or neither does.
     with atomic_path(path) as draft:
         with store.transaction():
-            sample_id = store.moderation.save_sample(
-                cycle, seed, rate, blind, [c.return_id for c in chosen], redraw
-            )
-            write_moderation_workbook(draft, _sample_sheet(ws, store, cycle))
+            if top_up:
+                assert current is not None
+                store.moderation.add_round(cycle, current, seed, rate, len(audits), ids)
+                sample_id = current.id
+            else:
+                sample_id = store.moderation.save_sample(cycle, seed, rate, blind, ids, redraw,
+                                                         len(audits))
+            write_moderation_workbook(draft, _sample_sheet(ws, store, cycle, number))
         if path.exists():
             path.rename(path.with_name(f"{path.stem}.replaced-{sample_id}.xlsx"))
     selection.workbook = path
     return selection
 
 
-def _sample_sheet(ws: Workspace, store: Store, cycle: str) -> SampleSheet:
+def _sample_sheet(ws: Workspace, store: Store, cycle: str, number: int) -> SampleSheet:
     sample = store.moderation.current_sample(cycle)
     assert sample is not None
+    items = sample.round_items(number)
     question_sets: dict[str, QuestionSet] = {}
-    for item in sample.items:
+    for item in items:
         a = item.audit
         issued = store.draws.issued(a.reference)
         if a.audit_type not in question_sets and issued is not None:
             question_sets[a.audit_type] = store.draws.issued_question_set(
                 issued.row.question_set_hash)
     return SampleSheet(
-        workspace_id=store.workspace_id(), cycle=cycle, sample_id=sample.id,
-        blind=sample.blind, items=sample.items, type_names=ws.settings.type_names(),
+        workspace_id=store.workspace_id(), cycle=cycle, sample_id=sample.id, round=number,
+        blind=sample.blind, items=items, type_names=ws.settings.type_names(),
         question_sets=question_sets,
         answers={i.audit.return_id: store.moderation.answers_of(i.audit.return_id)
-                 for i in sample.items},
+                 for i in items},
     )
 
 
@@ -153,8 +188,10 @@ def ingest_outcomes(store: Store, path: Path, *, today: date,
     parsed, findings = check_moderation(raw, sample, today)
     if parsed is None or sample is None:
         return ModerationIngest(path, Status.REFUSED, cycle, findings=findings)
-    by_position = {i.position: i for i in sample.items}
-    stored = store.moderation.current_outcomes(parsed.sample_id)
+    by_position = {i.position: i for i in sample.round_items(parsed.round)}
+    stored = {item: outcome for item, outcome
+              in store.moderation.current_outcomes(parsed.sample_id).items()
+              if item in {i.item_id for i in by_position.values()}}
     content = parsed.content_hash
     if stored and all(h == content for _, h in stored.values()) and len(stored) == len(
         by_position
@@ -211,6 +248,7 @@ class ModerationStats:
         a = self.agreement
         return {
             "cycle": self.cycle,
+            "n": a.n,
             "moderated": self.moderated,
             "grades_changed": self.grades_changed,
             "exact_agreement": a.exact,

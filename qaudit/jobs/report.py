@@ -24,6 +24,7 @@ from qaudit.db import (
 )
 from qaudit.grading import GOOD_OR_BETTER
 from qaudit.jobs.people import scrub_for_publication
+from qaudit.moderation import sample_size
 from qaudit.questions import ASPECTS
 from qaudit.rendering import render
 from qaudit.reports import (
@@ -57,10 +58,11 @@ class CycleFigures:
     ri_items: list[RiItem]
     escalations: list[EscalationItem]
     moderated: list[ModeratedPair]
+    moderation_rate: float
     scrub: Callable[[str], str]
 
 
-def cycle_figures(store: Store, cycle: str, internal: bool) -> CycleFigures:
+def cycle_figures(store: Store, cycle: str, internal: bool, rate: float) -> CycleFigures:
     store.draws.require_cycle(cycle)
     questions: dict[tuple[str, str], str] = {}
     for allocation in store.draws.allocations(cycle):
@@ -76,8 +78,15 @@ def cycle_figures(store: Store, cycle: str, internal: bool) -> CycleFigures:
                for name in store.draws.cycles_up_to(cycle)],
         ri_items=store.returns.ri_items(cycle), escalations=store.returns.escalations(cycle),
         moderated=store.moderation.moderated_pairs(cycle),
+        moderation_rate=sample.rate if (sample := store.moderation.current_sample(cycle))
+        else rate,
         scrub=(lambda t: t) if internal else scrub_for_publication(store),
     )
+
+
+def threshold(ws: Workspace, internal: bool) -> int:
+    """The smallest count published; the QA team's internal version shows every figure."""
+    return 1 if internal else ws.settings.reporting.suppression_threshold
 
 
 def summary_data(ws: Workspace, figures: CycleFigures, *, internal: bool, message: str,
@@ -85,6 +94,7 @@ def summary_data(ws: Workspace, figures: CycleFigures, *, internal: bool, messag
     """The Board summary, for the county or (with ``quadrant``) one quadrant beside it."""
     settings = ws.settings
     f = figures
+    shown_message = f.scrub(message)
 
     def mine(rows: Sequence[_Row]) -> list[_Row]:
         return [r for r in rows if quadrant is None or r.quadrant == quadrant]
@@ -110,12 +120,17 @@ def summary_data(ws: Workspace, figures: CycleFigures, *, internal: bool, messag
         questions=f.questions,
         trend=[(name, mine(items)) for name, items in f.trend],
         ri_items=mine(f.ri_items), escalations=len(mine(f.escalations)),
-        moderated=mine(f.moderated), message=f.scrub(message) if message else "",
+        moderated=mine(f.moderated), moderation_rate=f.moderation_rate,
+        moderation_target=None if quadrant else sample_size(
+            sum(p.audit_back for p in f.progress), f.moderation_rate),
+        message=shown_message, message_scrubbed=shown_message != message,
         resources=[(r.title, r.url) for r in settings.reporting.resources],
-        threshold=settings.reporting.suppression_threshold, scrub=f.scrub, internal=internal,
+        threshold=threshold(ws, internal), scrub=f.scrub, internal=internal,
+        audience=("quadrant and Countywide Directors and Service Managers" if quadrant
+                  else "the Practice Governance Board"),
         county=county,
     )
-    if quadrant is not None:
+    if quadrant is not None and not internal:
         _hide_across_quadrants(data, f, quadrant, settings.quadrants,
                                settings.reporting.suppression_threshold)
     return data
@@ -142,7 +157,7 @@ def highlights_data(ws: Workspace, figures: CycleFigures, *, internal: bool,
         cycle=figures.cycle, generated=today, audits=figures.audits,
         themes=[p.theme for p in figures.moderated],
         resources=[(r.title, r.url) for r in settings.reporting.resources],
-        threshold=settings.reporting.suppression_threshold, scrub=figures.scrub,
+        threshold=threshold(ws, internal), scrub=figures.scrub,
         internal=internal, type_names=settings.type_names(),
     )
 
@@ -154,7 +169,7 @@ def report_folder(ws: Workspace, cycle: str) -> Path:
 def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind], out: Path,
                formats: set[str], *, internal: bool, message: str, today: date) -> list[Path]:
     """Every report asked for: the summary, the highlights, one outcome per quadrant."""
-    figures = cycle_figures(store, cycle, internal)
+    figures = cycle_figures(store, cycle, internal, ws.settings.moderation.rate)
     slug = cycle_slug(cycle)
     templates = ws.templates
     written: list[Path] = []

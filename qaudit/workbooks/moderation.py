@@ -3,9 +3,10 @@
 ``validation.check_moderation`` reads it back.
 
 Same contract discipline as the audit forms (``docs/forms.md``): every input cell is a
-workbook-level defined name (``mod_<n>_grade`` and so on, ``n`` the row's number), a very
-hidden ``_qaudit`` sheet identifies the workspace, cycle and sample, and only input cells
-are unlocked. A second sheet carries each sampled audit's answers, rationale and feedback,
+workbook-level defined name (``mod_<n>_grade`` and so on, ``n`` the item's number in the
+sample), a very hidden ``_qaudit`` sheet identifies the workspace, cycle, sample and round,
+and only input cells are unlocked. A top-up round gets a workbook of its own new picks.
+A second sheet carries each sampled audit's answers, rationale and feedback,
 so the session can work from the workbook alone. No person id or name is written.
 """
 
@@ -49,7 +50,7 @@ THEMES = (
 
 
 def row_fields(n: int) -> tuple[InputField, ...]:
-    """The named inputs of row ``n`` of the moderation sheet."""
+    """The named inputs of item ``n`` of the sample (its row of the moderation sheet)."""
     return (
         InputField(f"mod_{n}_grade", "Moderated grade", "choice", GRADE_LABELS, required=True),
         InputField(f"mod_{n}_constructive", "Feedback constructive?", "choice", YES_NO,
@@ -68,8 +69,9 @@ class SampleSheet:
     workspace_id: str
     cycle: str
     sample_id: int
+    round: int
     blind: bool
-    items: list[SampleItem]
+    items: list[SampleItem]  # this round's
     type_names: dict[str, str]
     question_sets: dict[str, QuestionSet]  # by audit type
     answers: dict[int, list[tuple[str, str, str]]]  # return id -> (question, answer, comment)
@@ -79,7 +81,8 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "Moderation"
-    put(ws, "A1", f"Moderation session: {sheet.cycle}", font=TITLE)
+    title = f"Moderation session: {sheet.cycle}"
+    put(ws, "A1", title + (f" (round {sheet.round})" if sheet.round > 1 else ""), font=TITLE)
     put(ws, "A2", "For each audit agree the grade the group would give, whether the feedback is"
         " constructive and names strengths and learning, and what the auditor can learn."
         " Fill the yellow cells; the audits are on the next sheet." +
@@ -95,8 +98,7 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
         put(ws, f"{letter}4", text, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP)
         ws.column_dimensions[letter].width = width
     validations = {opts: list_validation(ws, opts) for opts in (GRADE_LABELS, YES_NO, THEMES)}
-    for item in sheet.items:
-        row = 4 + item.position
+    for row, item in enumerate(sheet.items, start=5):
         audit = item.audit
         shown = "(blind)" if sheet.blind else LABEL.get(audit.grade, audit.grade)
         for col, value in enumerate((item.position, audit.reference,
@@ -121,7 +123,8 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
     _write_audits_sheet(wb, sheet)
     meta = {
         "form_kind": MODERATION_FORM, "workspace": sheet.workspace_id, "cycle": sheet.cycle,
-        "sample_id": str(sheet.sample_id), "items": str(len(sheet.items)),
+        "sample_id": str(sheet.sample_id), "round": str(sheet.round),
+        "items": str(len(sheet.items)),
         "qaudit_version": __version__,
     }
     meta.update({f"item_{i.position}": i.audit.reference for i in sheet.items})

@@ -123,13 +123,68 @@ def test_sample_is_drawn_once_redrawn_before_outcomes_only(
     run: Callable[..., Result], ws: Workspace, tmp_path: Path
 ) -> None:
     assert select(run, ws).code == 0
-    again = select(run, ws)
-    assert again.code == 1 and "already drawn" in again.stderr
+    again = select(run, ws)  # every audit is back: the sample is already at 20%
+    assert again.code == 0 and "already holds 8 of 40 returned audits" in again.stdout
+    assert len(moderated_items(ws)) == 8
     assert select(run, ws, "--redraw").code == 0
     fill_forms.fill_moderation(workbook(ws), tmp_path / "m.xlsx", random.Random(1))
     assert run("-w", ws.root, "moderate", "ingest", tmp_path / "m.xlsx").code == 0
     late = select(run, ws, "--redraw")
     assert late.code == 1 and "can no longer be redrawn" in late.stderr
+
+
+def moderated_items(ws: Workspace) -> list[str]:
+    with ws.store() as store:
+        sample = store.moderation.current_sample(CYCLE)
+        return [] if sample is None else [i.audit.reference for i in sample.items]
+
+
+def test_a_sample_selected_early_is_topped_up_to_twenty_percent_of_all_returns(
+    run: Callable[..., Result], drawn: Path, tmp_path: Path
+) -> None:
+    """10 of 40 audits back when the sample is drawn: 2 are picked (and warned about);
+    once all 40 are back the same command adds a second round to reach 8, keeping the
+    first picks and their recorded outcomes."""
+    shutil.copytree(drawn, tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
+    rng = random.Random(5)
+    forms = audit_forms(ws)
+    first, rest = tmp_path / "first", tmp_path / "rest"
+    for i, form in enumerate(forms):
+        fill_forms.fill_audit(form, (first if i < 10 else rest) / form.name, rng,
+                              grade=fill_forms.GRADES[i % 4])
+    assert run("-w", ws.root, "ingest", first).code == 0
+    early = select(run, ws, "--json")
+    assert early.code == 0, early.stderr
+    assert "may still be coming in" in early.stderr  # due in 10 days
+    assert json.loads(early.stdout)["references"] == moderated_items(ws)
+    assert len(moderated_items(ws)) == 2  # ceil(0.2 x 10)
+    picked = moderated_items(ws)
+    fill_forms.fill_moderation(workbook(ws), tmp_path / "m1.xlsx", random.Random(1))
+    assert run("-w", ws.root, "moderate", "ingest", tmp_path / "m1.xlsx").code == 0
+
+    assert run("-w", ws.root, "ingest", rest).code == 0
+    status = json.loads(run("-w", ws.root, "status", "--json").stdout)["moderation"]
+    assert status == {"returned": 40, "selected": 2, "moderated": 2, "target": 8,
+                      "rate": 0.2, "met": False}
+    topped = select(run, ws, "--json")
+    assert topped.code == 0, topped.stderr
+    data = json.loads(topped.stdout)
+    assert data["round"] == 2 and data["in_sample"] == 8 and len(data["references"]) == 6
+    assert moderated_items(ws)[:2] == picked  # earlier picks kept, in order
+    second = ws.cycle_dir(CYCLE) / "moderation" / "2026-27-C3-moderation-round-2.xlsx"
+    assert second.is_file()
+    assert len(moderated_pairs(ws)) == 2  # the first round's outcomes stay recorded
+    fill_forms.fill_moderation(second, tmp_path / "m2.xlsx", random.Random(2))
+    assert run("-w", ws.root, "moderate", "ingest", tmp_path / "m2.xlsx").code == 0
+    assert len(moderated_pairs(ws)) == 8
+    status = json.loads(run("-w", ws.root, "status", "--json").stdout)["moderation"]
+    assert status["moderated"] == 8 and status["met"] is True
+    assert "8 of 40" in run("-w", ws.root, "status").stdout
+    # Nothing more to add, and the first round's workbook still ingests as unchanged.
+    assert "nothing to add" in select(run, ws).stdout
+    again = run("-w", ws.root, "moderate", "ingest", tmp_path / "m1.xlsx", "--json")
+    assert json.loads(again.stdout)["status"] == "unchanged"
 
 
 def test_same_seed_same_sample(run: Callable[..., Result], ws: Workspace) -> None:
@@ -341,3 +396,14 @@ def test_auditor_typed_two_ways_is_one_auditor(run: Callable[..., Result], ws: W
     run("-w", ws.root, "moderate", "ingest", tmp_path / "m.xlsx")
     figures = json.loads(run("-w", ws.root, "moderate", "stats", "--all", "--json").stdout)
     assert [x["n"] for x in figures["leniency"]] == [8]
+
+
+def test_stats_before_any_moderation_are_null_with_n_zero(
+    run: Callable[..., Result], ws: Workspace
+) -> None:
+    figures = json.loads(run("-w", ws.root, "moderate", "stats", "--cycle", CYCLE,
+                             "--json").stdout)
+    assert figures["n"] == figures["moderated"] == 0
+    for key in ("exact_agreement", "within_one_grade", "weighted_kappa", "gwet_ac2",
+                "weighted_kappa_95ci"):
+        assert figures[key] is None, key

@@ -238,3 +238,87 @@ def test_a_quadrant_figure_cannot_be_worked_out_from_the_county_and_the_others(
     # hidden quadrant could be worked out from it and the others: never one alone.
     assert total_ri[1] == "5"
     assert shown.count("*") >= 2, shown
+
+
+def summary_md(paths: list[Path]) -> str:
+    return next(p for p in paths if p.name.endswith("summary.md")
+                or p.name.endswith("summary-internal.md")).read_text()
+
+
+def test_every_ri_figure_is_the_grade_of_record_count(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """An RI audit regraded by a replacement return leaves a withdrawn RI item behind; the
+    summary counts grades of record, so it says 4 where the grade table says 4."""
+    with ws.store() as store:
+        before = [i for i in store.returns.ri_items(CYCLE) if i.status == "open"]
+        unmoderated = [i.reference for i in before
+                       if store.moderation.grades_of_record(CYCLE)[i.reference][1] is None]
+    assert len(before) == 5 and unmoderated
+    form = next(f for f in audit_forms(ws) if f.name.startswith(unmoderated[0]))
+    fill_forms.fill_audit(form, tmp_path / "again" / form.name, random.Random(1),
+                          grade="Good", when=date(2026, 11, 20))
+    assert run("-w", ws.root, "ingest", tmp_path / "again", "--replace").code == 0
+    with ws.store() as store:
+        statuses = sorted(i.status for i in store.returns.ri_items(CYCLE))
+    assert statuses.count("withdrawn") == 1
+    md = summary_md(render(ws, tmp_path / "out", internal=True))
+    assert "- Requires improvement: 4 (4 open, 0 closed)" in md
+    all_row = next(line for line in md.splitlines() if line.startswith("| All |"))
+    assert all_row.split("|")[2].strip().startswith("4 ")
+
+
+def test_internal_report_shows_exact_figures(ws: Workspace, tmp_path: Path) -> None:
+    md = summary_md(render(ws, tmp_path, internal=True))
+    assert "nothing is suppressed" in md and "are shown as" not in md
+    cells = [c.strip() for line in md.splitlines() if line.startswith("|")
+             for c in line.strip("|").split("|")]
+    assert cells and "*" not in cells
+    assert "(* open" not in md
+
+
+def test_message_keeps_its_paragraphs_and_names_only_internally(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    with ws.store() as store:
+        auditor = store.moderation.returned_audits(CYCLE)[0].auditor
+    message = f"Thank you to {auditor} for the audits.\n\nRecord the person's own words."
+    published = render(ws, tmp_path / "pub", message=message)
+    md = summary_md(published)
+    assert "for the audits.\n\nRecord the person" in md
+    assert auditor not in md and "Names in the message are removed" in md
+    html = next(p for p in published if p.suffix == ".html").read_text()
+    assert html.count("<p>Thank you to (removed) for the audits.</p>") == 1
+    assert "<p>Record the person&#39;s own words.</p>" in html
+    internal = summary_md(render(ws, tmp_path / "int", message=message, internal=True))
+    assert f"Thank you to {auditor}" in internal and "Names in the message" not in internal
+
+
+def test_quadrant_reports_say_who_they_are_for(ws: Workspace, tmp_path: Path) -> None:
+    render(ws, tmp_path, kinds=frozenset({"summary", "quadrant"}))
+    assert "for the Practice Governance Board" in (tmp_path / "2026-27-C3-summary.md").read_text()
+    mid = (tmp_path / "2026-27-C3-quadrant-mid.md").read_text()
+    assert "for quadrant and Countywide Directors and Service Managers" in mid
+    assert "Practice Governance Board" not in mid
+
+
+def test_aspects_follow_the_framework_and_hidden_questions_their_order(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    md = summary_md(render(ws, tmp_path))
+    aspects = md.split("## The four quality aspects")[1].split("##")[0]
+    order = [line.split("|")[1].strip() for line in aspects.splitlines()
+             if line.startswith("| ") and not line.startswith("| Aspect")]
+    assert order == ["The person's participation and voice", "Quality of practice",
+                     "Impact of practice", "Quality of recording"]
+
+
+def test_a_trend_with_every_point_hidden_says_so() -> None:
+    from qaudit.rendering import charts
+
+    data = {"grades": [{"label": g} for g in fill_forms.GRADES],
+            "overall": [{"percents": ["*", "*", "*", "*"]}],
+            "trend": [{"cycle": "C1", "percent": "*"}]}
+    svg = charts(data)["trend_svg"]
+    assert "Too few audits in any cycle to show a trend" in svg
+    assert "0.04" not in svg

@@ -59,6 +59,30 @@ def test_sample_is_the_right_size_spread_and_reproducible(
     assert again == chosen
 
 
+@settings(max_examples=200, deadline=None)
+@given(candidates(), st.integers(0, 60), st.sampled_from([0.1, 0.2, 0.5]),
+       st.integers(0, 2**32 - 1))
+def test_a_top_up_keeps_earlier_picks_and_reaches_the_rate_of_all_returns(
+    pool: list[Candidate], early: int, rate: float, seed: int
+) -> None:
+    """A first round over the audits back early, then a top-up over all of them: together
+    exactly ceil(rate x all), no pick twice, the first round untouched, reproducible."""
+    first_pool = sorted(pool, key=lambda c: c.reference)[: max(1, min(early, len(pool)))]
+    first = moderation_sample(first_pool, rate, np.random.default_rng(seed))
+    taken = frozenset(c.return_id for c in first)
+    added = moderation_sample(pool, rate, np.random.default_rng(seed), taken)
+    assert not taken & {c.return_id for c in added}
+    assert len(first) + len(added) == max(sample_size(len(pool), rate), len(first))
+    assert added == moderation_sample(list(reversed(pool)), rate, np.random.default_rng(seed),
+                                      taken)
+    # The new picks bring in auditors and grades the first round left out, where they can.
+    missing = ({c.auditor for c in pool} - {c.auditor for c in first},
+               {c.grade for c in pool} - {c.grade for c in first})
+    brought = ({c.auditor for c in added} & missing[0], {c.grade for c in added} & missing[1])
+    room = min(len(added), len(missing[0]) + len(missing[1]))
+    assert len(brought[0]) + len(brought[1]) >= room
+
+
 def test_twenty_percent_of_eleven_is_three() -> None:
     pool = [Candidate(i, f"R{i}", "a", 3) for i in range(11)]
     assert len(moderation_sample(pool, 0.2, np.random.default_rng(1))) == 3
@@ -139,3 +163,9 @@ def test_leniency_is_moderated_minus_auditor_per_auditor() -> None:
     result = {x.auditor: (x.n, x.mean_difference) for x in leniency(rows)}
     assert result == {"a": (2, -0.5), "b": (1, 1.0)}
 
+
+
+def test_no_pairs_no_agreement() -> None:
+    empty = agreement([])
+    assert empty.n == 0
+    assert (empty.exact, empty.within_one, empty.kappa, empty.ac2) == (None, None, None, None)
