@@ -64,4 +64,5 @@ class Status(StrEnum):
     ACCEPTED = "accepted"
     UNCHANGED = "unchanged"
     REPLACED = "replaced"
+    SUPERSEDED = "superseded"  # an older copy of a return since replaced: skipped
     REFUSED = "refused"

@@ -19,7 +19,7 @@ from qaudit.db import Outcome, Sample
 from qaudit.errors import Finding
 from qaudit.grading import GRADE_LABELS, LABEL, REQUIRES_IMPROVEMENT, parse_grade
 from qaudit.questions import QuestionSet
-from qaudit.values import fold, normalise_answer, parse_date, person_key
+from qaudit.values import fold, fold_line_endings, normalise_answer, parse_date, person_key
 from qaudit.workbooks.cells import META_SHEET
 from qaudit.workbooks.forms import (
     ANSWERS,
@@ -141,7 +141,9 @@ class Checker:
         value = found.value
         if isinstance(value, datetime | date):
             value = value.strftime("%d/%m/%Y")
-        text = "" if value is None else str(value).strip()
+        # Excel keeps CR LF in a cell, LibreOffice writes LF: line endings are folded, so a
+        # re-save by either is the same return.
+        text = "" if value is None else fold_line_endings(str(value)).strip()
         if isinstance(found.value, float) and found.value.is_integer():
             text = str(int(found.value))
         if required and not text:

@@ -122,6 +122,11 @@ def normalise_answer(value: Any) -> str | None:
     return None
 
 
+def fold_line_endings(text: str) -> str:
+    """CR LF and a lone CR become LF: the same text, however a program saved it."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def uk_date(iso: str | None) -> str:
     """An ISO date as people here write it; blank stays blank."""
     return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""

@@ -55,13 +55,18 @@ def ingest(
         bool, typer.Option("--replace", help="Replace an earlier return with different content"
                            " (the earlier one is kept as history).")
     ] = False,
+    restore: Annotated[
+        bool, typer.Option("--restore", help="With --replace: let an older copy, since"
+                           " replaced, become the return of record again.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Take back returned audit forms and self-reflection forms.
 
     Each file is checked whole before anything of it is stored, and stored in one
     transaction. Every problem is listed with file, sheet, cell, the value found and what
-    is allowed. The same file twice changes nothing. Exit status 1 if any file was refused.
+    is allowed. The same file twice changes nothing, and an older copy of a return since
+    replaced is reported "superseded" and skipped. Exit status 1 if any file was refused.
     """
     from qaudit.jobs.ingest import find_forms, ingest_files
 
@@ -73,7 +78,7 @@ def ingest(
     with ws.store() as store, progress_bar(quiet=as_json or len(files) < 20) as progress:
         task = progress.add_task("Checking returns", total=len(files))
         report = ingest_files(
-            store, files, replace=replace, today=today(),
+            store, files, replace=replace, restore=restore, today=today(),
             on_file=lambda done, total: progress.update(task, completed=done),
         )
     if as_json:
@@ -86,15 +91,16 @@ def ingest(
 
 def _show_ingest(report: IngestReport) -> None:
     summary = Table(title="Returns", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Accepted", "Unchanged", "Replaced", "Refused", "Warnings"):
-        summary.add_column(col, justify="right")
+    for status in Status:
+        summary.add_column(status.capitalize(), justify="right")
+    summary.add_column("Warnings", justify="right")
     summary.add_row(*(str(report.count(s)) for s in Status), str(report.warnings))
     out.print(summary)
     if report.findings:
         out.print(findings_table("Refused: nothing of these files was stored", report.findings))
     noted = [(o, w) for o in report.outcomes for w in o.warnings]
     if noted:
-        table = Table(title="Warnings (stored; worth a look)", title_justify="left",
+        table = Table(title="Warnings (worth a look; not refusals)", title_justify="left",
                       box=box.SIMPLE_HEAD)
         table.add_column("File")
         table.add_column("Reference")

@@ -93,6 +93,23 @@ class Returns:
         ).fetchone()
         return StoredReturn(int(row[0]), row[1], row[2]) if row else None
 
+    def superseded(self, allocation_id: int, kind: str) -> dict[str, str]:
+        """Content hash -> when it was replaced, for every earlier return of an allocation."""
+        rows = self.db.conn.execute(
+            "SELECT content_hash, replaced_at FROM returns WHERE allocation_id = ? AND kind = ?"
+            " AND replaced_at IS NOT NULL ORDER BY id", (allocation_id, kind),
+        )
+        return {h: at for h, at in rows}
+
+    def content(self, return_id: int) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """What a stored return says: its fields, and question -> (answer, comment)."""
+        (fields,) = self.db.conn.execute(
+            "SELECT fields_json FROM returns WHERE id = ?", (return_id,)).fetchone()
+        answers = {q: (a, c) for q, a, c in self.db.conn.execute(
+            "SELECT question_id, answer, comment FROM answers WHERE return_id = ?",
+            (return_id,))}
+        return json.loads(fields), answers
+
     def store(self, new: NewReturn, replace: StoredReturn | None) -> int:
         """Store one returned form, all of it or nothing; ``replace`` keeps the old as history."""
         db = self.db

@@ -16,9 +16,9 @@ from typing import Any
 
 from qaudit.db import Escalation, NewReturn, Store
 from qaudit.errors import Finding, FormFileError, Status
-from qaudit.validation import IDENTIFICATION, Issued, identify, validate
+from qaudit.validation import IDENTIFICATION, Issued, ParsedReturn, identify, validate
 from qaudit.workbooks.cells import META_SHEET
-from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM
+from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM, answer_name, comment_name
 from qaudit.workbooks.reader import read_form
 
 FORM_SUFFIXES = {".xlsx", ".xlsm"}
@@ -98,15 +98,41 @@ def ingest_files(
     *,
     today: date,
     replace: bool = False,
+    restore: bool = False,
     on_file: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
+    """Take every file back; ``replace`` lets a return with other answers replace the
+    current one, and ``restore`` (with it) lets an older, superseded copy come back."""
     report = IngestReport()
     workspace_id = store.workspace_id()
     for n, path in enumerate(paths, start=1):
-        report.outcomes.append(_ingest_one(store, path, replace, today, workspace_id))
+        report.outcomes.append(
+            _ingest_one(store, path, replace or restore, restore, today, workspace_id))
         if on_file is not None:
             on_file(n, len(paths))
     return report
+
+
+def _differences(store: Store, path: Path, reference: str, kind: str, return_id: int,
+                 parsed: ParsedReturn) -> list[Finding]:
+    """One finding per field whose answer differs from the return already stored."""
+    fields, answers = store.returns.content(return_id)
+    found = [(name, fields.get(name, ""), value) for name, value in parsed.fields.items()
+             if fields.get(name, "") != value]
+    for question, _, answer, comment in parsed.answers:
+        was_answer, was_comment = answers.get(question, ("", ""))
+        if answer != was_answer:
+            found.append((answer_name(question), was_answer, answer))
+        if comment != was_comment:
+            found.append((comment_name(question), was_comment, comment))
+    what = f"{reference} already has a returned {kind.replace('_', '-')} form"
+    advice = "to replace it (the earlier one is kept as history) use --replace"
+    if not found:  # same answers, other identification: cannot happen for one reference
+        return [Finding("different-answers", path.name, "", "(whole form)",
+                        f"{what} with different content; {advice}")]
+    return [Finding("different-answers", path.name, "", name,
+                    f"{what} with a different answer here (stored: {stored[:60]!r}); {advice}",
+                    new) for name, stored, new in found]
 
 
 def _refused(path: Path, finding: Finding, reference: str = "", kind: str = "") -> FileOutcome:
@@ -114,7 +140,7 @@ def _refused(path: Path, finding: Finding, reference: str = "", kind: str = "") 
 
 
 def _ingest_one(
-    store: Store, path: Path, replace: bool, today: date, workspace_id: str
+    store: Store, path: Path, replace: bool, restore: bool, today: date, workspace_id: str
 ) -> FileOutcome:
     if not path.is_file():
         return _refused(path, Finding("no-such-file", path.name, "", "", "no such file"))
@@ -148,12 +174,20 @@ def _ingest_one(
     current = store.returns.current(issued.id, kind)
     if current is not None and current.content_hash == parsed.content_hash:
         return FileOutcome(path, Status.UNCHANGED, reference, kind)
+    # A correction is never undone by an old copy still lying in the returns folder.
+    replaced_on = store.returns.superseded(issued.id, kind).get(parsed.content_hash)
+    if replaced_on is not None and not restore:
+        if replace:
+            return _refused(path, Finding(
+                "superseded-copy", path.name, "", "(whole form)",
+                f"this is an older copy of {reference}'s {kind.replace('_', '-')} form, replaced"
+                f" on {replaced_on[:10]}; to bring it back as the return of record add"
+                " --restore"), reference, kind)
+        return FileOutcome(path, Status.SUPERSEDED, reference, kind, warnings=[
+            f"superseded (an older copy): replaced on {replaced_on[:10]}; skipped"])
     if current is not None and not replace:
-        return _refused(path, Finding(
-            "different-answers", path.name, "", "(whole form)",
-            f"{reference} already has a returned {kind.replace('_', '-')} form with different"
-            " answers; to replace it (the earlier one is kept as history) use --replace",
-        ), reference, kind)
+        return FileOutcome(path, Status.REFUSED, reference, kind,
+                           _differences(store, path, reference, kind, current.id, parsed))
     fields = parsed.fields
     escalation = None
     if fields.get("esc_raised") == "Yes":

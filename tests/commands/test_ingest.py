@@ -26,6 +26,7 @@ from openpyxl import load_workbook
 
 from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
 from qaudit.jobs.ingest import ingest_files
+from qaudit.workbooks.cells import clean_text
 from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "2026-27 C3"
@@ -308,6 +309,48 @@ def test_changed_resubmission_needs_replace_and_keeps_history(
     assert rows_of(ws, "returns") == 2  # the first is kept as history
 
 
+def test_a_different_answer_is_named_with_what_is_stored_and_what_was_found(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    path, _ = fill(ws, tmp_path, grade="Good")
+    ingest(run, ws, path)
+    changed, _ = fill(ws, tmp_path / "again", grade="Adequate",
+                      overrides={"rationale": "Regraded after a second look."})
+    refused = json.loads(ingest(run, ws, changed, "--json").stdout)["files"][0]
+    assert refused["status"] == "refused"
+    by_cell = {f["cell"]: f for f in refused["findings"]}
+    assert {f["code"] for f in refused["findings"]} == {"different-answers"}
+    assert by_cell["grade"]["value"] == "Adequate" and "stored: 'Good'" in by_cell["grade"][
+        "message"]
+    assert by_cell["rationale"]["value"] == "Regraded after a second look."
+    assert all("--replace" in f["message"] for f in refused["findings"])
+
+
+def test_a_superseded_copy_left_in_the_folder_never_undoes_the_correction(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    folder = tmp_path / "returns"
+    first, _ = fill(ws, tmp_path, grade="Good")  # written into returns/
+    assert ingest(run, ws, folder).code == 0
+    corrected, _ = fill(ws, tmp_path / "corrected", grade="Adequate")
+    assert ingest(run, ws, corrected, "--replace").code == 0
+    shutil.copy(corrected, folder / "corrected-copy.xlsx")  # both now lie in the folder
+    again = ingest(run, ws, folder, "--json")
+    assert again.code == 0, again.stdout
+    data = json.loads(again.stdout)
+    assert data["summary"]["superseded"] == 1 and data["summary"]["unchanged"] == 1
+    old = next(f for f in data["files"] if f["file"] == str(first))
+    assert old["status"] == "superseded" and "older copy" in old["warnings"][0]
+    assert returns(ws) == [(FIRST, "audit", "adequate")]
+    # --replace does not bring the older copy back; --restore does, on purpose.
+    refused = json.loads(ingest(run, ws, first, "--replace", "--json").stdout)
+    assert refused["files"][0]["findings"][0]["code"] == "superseded-copy"
+    assert returns(ws) == [(FIRST, "audit", "adequate")]
+    assert ingest(run, ws, first, "--replace", "--restore").code == 0
+    assert returns(ws) == [(FIRST, "audit", "good")]
+    assert rows_of(ws, "returns") == 3
+
+
 def test_warnings_do_not_block(run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
     src = forms(ws)[0]
     wb = load_workbook(src)
@@ -476,6 +519,28 @@ def test_form_saved_by_libreoffice_still_ingests(
         assert store.returns.answers_for(reference) == meant["answers"]
     # The same content from the copy saved by openpyxl is then unchanged, not a second return.
     assert json.loads(ingest(run, ws, path, "--json").stdout)["summary"]["unchanged"] == 1
+    assert rows_of(ws, "returns") == 1
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed; .ci/run"
+                    " installs it with apt-get")
+def test_libreoffice_resave_of_a_line_broken_text_is_unchanged(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """Excel keeps CR LF inside a cell (written as _x000D_ and a line feed); LibreOffice
+    writes LF. Same answers, same return."""
+    path, _ = fill(ws, tmp_path, grade="Good", overrides={
+        "rationale": clean_text("First line of the rationale.\r\nSecond line."),
+        "strengths": clean_text("One\rtwo")})
+    assert ingest(run, ws, path).code == 0
+    out = tmp_path / "lo"
+    subprocess.run(
+        [str(SOFFICE), f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
+         "--convert-to", "xlsx", "--outdir", str(out), str(path)],
+        check=True, capture_output=True, timeout=240,
+    )
+    result = ingest(run, ws, out / path.name, "--json")
+    assert json.loads(result.stdout)["summary"]["unchanged"] == 1, result.stdout
     assert rows_of(ws, "returns") == 1
 
 
