@@ -37,6 +37,9 @@ def _main(
         "--workspace", "-w", envvar=ENV_VAR, file_okay=False,
         help="Workspace folder (default: the current folder or the nearest parent with"
         " qaudit.toml).")] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", envvar="QAUDIT_BY", help="Who is doing this, for the history (default: the"
+        " user logged in).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and stop.", is_eager=True)
@@ -53,6 +56,7 @@ def _main(
         out.print(ctx.get_help())
         raise typer.Exit()
     common.state.workspace = workspace
+    common.state.by = by.strip() if by else None
 
 
 allocate.register(app)

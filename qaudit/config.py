@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qaudit.errors import ConfigError
-from qaudit.grading import GRADES
+from qaudit.grading import DEFAULT_RI_STEPS, GRADES
 from qaudit.values import normalise_label
 
 CANONICAL_FIELDS: tuple[str, ...] = (
@@ -94,6 +94,13 @@ class ResourceLink(Strict):
     url: Annotated[str, Field(pattern=r"^https?://\S+$")]
 
 
+class RiSettings(Strict):
+    steps: dict[
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,29}$")],
+        Annotated[str, Field(min_length=1, max_length=200)],
+    ] = Field(default_factory=lambda: dict(DEFAULT_RI_STEPS), min_length=1)
+
+
 class ReportingSettings(Strict):
     suppression_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     resources: list[ResourceLink] = Field(default_factory=list)
@@ -159,6 +166,7 @@ class Settings(Strict):
     cycle: CycleSettings = CycleSettings()
     moderation: ModerationSettings = ModerationSettings()
     reporting: ReportingSettings = ReportingSettings()
+    ri: RiSettings = RiSettings()
     grades: dict[str, str] = Field(default_factory=lambda: {g.key: g.descriptor for g in GRADES})
 
     @field_validator("quadrants")
@@ -393,6 +401,15 @@ def default_toml() -> str:
     comments(reporting, "Practice resources listed at the end of reports, e.g.",
              'resources = [{ title = "Eligibility guide", url = "https://example.org/guide" }]')
     reporting.add("resources", tomlkit.array())
+    steps = tomlkit.table()
+    comments(steps, "Follow-up of every 'Requires improvement' audit: each step below must be",
+             "recorded (`qaudit ri record REF --step KEY`) before it can be closed.",
+             "key = what the step is; keys are lower-case letters, digits and -.")
+    steps.update(s.ri.steps)
+    ri = tomlkit.table(is_super_table=True)
+    ri.add("steps", steps)
+    doc.add(tomlkit.nl())
+    doc.add("ri", ri)
     grades = table("grades", "The framework's four grades and the descriptor shown beside the"
                    " grade on forms.", "The keys are fixed; the wording may be adapted.")
     grades.update(s.grades)

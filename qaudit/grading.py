@@ -98,22 +98,15 @@ class RiStatus(StrEnum):
     WITHDRAWN = "withdrawn"  # regraded (by a replacement return or at moderation)
 
 
-class RiStep(StrEnum):
-    """The follow-up the framework asks for on every 'Requires improvement' audit."""
-
-    CORRECTIVE_ACTION = "corrective-action"
-    PSW_MEETING = "psw-meeting"
-    ESCA_REFERRAL = "esca-referral"
-
-    @property
-    def label(self) -> str:
-        return RI_STEP_LABELS[self]
-
-
-RI_STEP_LABELS: dict[RiStep, str] = {
-    RiStep.CORRECTIVE_ACTION: "Corrective action by the team manager",
-    RiStep.PSW_MEETING: "Discussed at the six-weekly meeting with the Principal Social Worker",
-    RiStep.ESCA_REFERRAL: "Discussed with the training academy (ESCA)",
+#: The follow-up the framework asks for on every 'Requires improvement' audit: corrective
+#: action by the team manager, discussion at the six-weekly meeting of the Practice Quality
+#: Team and the Principal Social Worker, and discussion with the training academy (ESCA).
+#: The defaults of ``[ri] steps`` in qaudit.toml.
+DEFAULT_RI_STEPS: dict[str, str] = {
+    "corrective-action": "Corrective action by the team manager",
+    "psw-meeting": "Discussed at the six-weekly PQT/PSW meeting (risk, legal compliance,"
+                   " any injustice to the person addressed)",
+    "esca-referral": "Discussed with ESCA (training completed, support offered)",
 }
 
 
@@ -129,4 +122,32 @@ def ri_status_after(current: RiStatus | None, grade: str) -> RiStatus | None:
         return RiStatus.OPEN
     if not requires_improvement and current is RiStatus.OPEN:
         return RiStatus.WITHDRAWN
+    return None
+
+
+def ri_step_refusal(status: RiStatus, done: dict[str, str], step: str,
+                    steps: dict[str, str]) -> str | None:
+    """Why a follow-up step cannot be recorded now, or None if it can."""
+    if step not in steps:
+        return f"--step {step!r} is not a follow-up step; use one of {', '.join(steps)}."
+    if status is RiStatus.CLOSED:
+        return "it is closed; reopen it first with `qaudit ri reopen REF --reason TEXT`."
+    if status is RiStatus.WITHDRAWN:
+        return "it was withdrawn (regraded), so it needs no follow-up."
+    if step in done:
+        return (f"{step} is already recorded (on {done[step]}); the history keeps what was"
+                " recorded, so a step is recorded once.")
+    return None
+
+
+def ri_close_refusal(status: RiStatus, done: dict[str, str], steps: dict[str, str],
+                     force: bool) -> str | None:
+    """Why an RI audit cannot be closed now, or None if it can. Every step the settings
+    require must be recorded first, unless ``force`` (which needs a reason, kept)."""
+    if status is not RiStatus.OPEN:
+        return f"it is {status}, not open."
+    missing = [s for s in steps if s not in done]
+    if missing and not force:
+        return (f"follow-up not complete: {', '.join(missing)} not recorded. Record them with"
+                " `qaudit ri record`, or close anyway with --force --reason TEXT.")
     return None

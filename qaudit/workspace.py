@@ -34,6 +34,7 @@ ENV_VAR = "QAUDIT_WORKSPACE"
 class Workspace:
     root: Path
     settings: Settings
+    actor: str = ""  # who runs the commands: recorded with every event
 
     @property
     def db_path(self) -> Path:
@@ -50,7 +51,7 @@ class Workspace:
     def store(self) -> Store:
         from qaudit.db import Store
 
-        return Store.open(self.db_path)
+        return Store.open(self.db_path, actor=self.actor)
 
     def pseudonym_key(self) -> bytes:
         """The workspace's secret pseudonym key, made on first use and kept in the workspace
@@ -96,11 +97,11 @@ def find_workspace(explicit: Path | None) -> Path:
     )
 
 
-def open_workspace(explicit: Path | None) -> Workspace:
+def open_workspace(explicit: Path | None, actor: str = "") -> Workspace:
     from qaudit.config import load_settings
 
     root = find_workspace(explicit)
-    return Workspace(root, load_settings(root / CONFIG_NAME))
+    return Workspace(root, load_settings(root / CONFIG_NAME), actor)
 
 
 def init_workspace(root: Path) -> Workspace:

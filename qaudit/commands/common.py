@@ -6,6 +6,7 @@ pandas. Jobs are imported inside each command, so ``qaudit --help`` loads none o
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Sequence
 from datetime import date
@@ -29,6 +30,7 @@ err = Console(stderr=True, highlight=False)
 
 class _State:
     workspace: Path | None = None
+    by: str | None = None
 
 
 state = _State()
@@ -38,8 +40,18 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 
 def current_workspace() -> Workspace:
-    """The workspace from --workspace (or QAUDIT_WORKSPACE), else the nearest parent."""
-    return open_workspace(state.workspace)
+    """The workspace from --workspace (or QAUDIT_WORKSPACE), else the nearest parent; what
+    is done in it is recorded as done by --by, else the user logged in."""
+    return open_workspace(state.workspace, actor=actor())
+
+
+def actor() -> str:
+    if state.by:
+        return state.by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "unknown"
 
 
 def today() -> date:

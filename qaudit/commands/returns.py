@@ -23,7 +23,6 @@ from qaudit.commands.common import (
     today,
 )
 from qaudit.errors import QauditError, Status
-from qaudit.grading import RI_STEP_LABELS, RiStep
 from qaudit.values import uk_date
 
 if TYPE_CHECKING:
@@ -40,13 +39,21 @@ ri_app = typer.Typer(
     help="The Practice Quality Team's monitoring list of 'Requires improvement' audits.",
     no_args_is_help=False, rich_markup_mode="rich",
 )
+escalations_app = typer.Typer(
+    help="Concerns auditors escalated to team or Service Managers, and their outcomes.",
+    no_args_is_help=False, rich_markup_mode="rich",
+)
+LOG_EXAMPLE = (
+    "Example: [bold]qaudit log --cycle '2026-27 C3'[/bold]  or  [bold]qaudit log --ref"
+    " 2026-27-C3-004[/bold]"
+)
 
 
 def register(app: typer.Typer) -> None:
     app.command(epilog=INGEST_EXAMPLE)(ingest)
     app.add_typer(ri_app, name="ri")
-    app.command(epilog="Example: [bold]qaudit escalations --cycle '2026-27 C3'[/bold]")(
-        escalations)
+    app.add_typer(escalations_app, name="escalations")
+    app.command(epilog=LOG_EXAMPLE)(log)
 
 
 def ingest(
@@ -113,16 +120,15 @@ def _show_ingest(report: IngestReport) -> None:
 @ri_app.callback(
     invoke_without_command=True,
     epilog="Example: [bold]qaudit ri --cycle '2026-27 C3'[/bold]\n\n"
-    "Record a step: [bold]qaudit ri record 2026-27-C3-004 --step psw-meeting --on"
-    " 14/01/2027[/bold]",
+    "One audit's steps and history: [bold]qaudit ri show 2026-27-C3-004[/bold]",
 )
 def ri_list(ctx: typer.Context, cycle: CycleOption = None, as_json: JsonOption = False) -> None:
     """List every 'Requires improvement' audit with its follow-up steps and status.
 
-    Each RI audit needs corrective action by the team manager, discussion at the
-    six-weekly meeting with the Principal Social Worker, and discussion with the training
-    academy (ESCA). Record each with [bold]qaudit ri record[/bold]; close with
-    [bold]qaudit ri close[/bold].
+    Each RI audit needs the follow-up steps of [bold]\\[ri] steps[/bold] in qaudit.toml (by
+    default: corrective action by the team manager, discussion at the six-weekly PQT/PSW
+    meeting, discussion with ESCA). Record each with [bold]qaudit ri record[/bold]; close
+    with [bold]qaudit ri close[/bold] once all are recorded.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -137,22 +143,60 @@ def ri_list(ctx: typer.Context, cycle: CycleOption = None, as_json: JsonOption =
     if not items:
         out.print("No 'Requires improvement' audits" + (f" in {escape(cycle)}." if cycle else "."))
         return
+    steps = ws.settings.ri.steps
     table = Table(title="Requires improvement: monitoring list (internal)", title_justify="left",
                   box=box.SIMPLE_HEAD)
     table.add_column("Reference", no_wrap=True)
     table.add_column("Quadrant")
     table.add_column("Action due", no_wrap=True)
-    for header in ("Action", "PSW", "ESCA"):
-        table.add_column(header, no_wrap=True)
+    for key in steps:
+        table.add_column(escape(key), no_wrap=True)
     table.add_column("Status")
     for item in items:
         table.add_row(
             escape(item.reference), escape(item.quadrant), uk_date(item.action_due),
-            *(uk_date(item.steps.get(k)) or "—" for k in RiStep), str(item.status),
+            *(uk_date(item.steps.get(k)) or "—" for k in steps), str(item.status),
         )
     out.print(table)
-    out.print("Steps: " + ", ".join(f"{k} = {v}" for k, v in RI_STEP_LABELS.items())
-              + ". Details with --json.")
+    out.print(escape("Steps: " + "; ".join(f"{k} = {v}" for k, v in steps.items())
+                     + ". One audit in full: qaudit ri show REF."))
+
+
+ReferenceArgument = Annotated[str, typer.Argument(help="Allocation reference of the RI audit.")]
+
+
+@ri_app.command("show", epilog="Example: [bold]qaudit ri show 2026-27-C3-004[/bold]")
+def ri_show(reference: ReferenceArgument, as_json: JsonOption = False) -> None:
+    """One 'Requires improvement' audit: its status, every step recorded, its history."""
+    from qaudit.jobs.followup import ri_detail
+
+    ws = current_workspace()
+    with ws.store() as store:
+        detail = ri_detail(store, reference.strip(), ws.settings.ri.steps)
+    if as_json:
+        print_json(detail.to_json())
+        return
+    item = detail.item
+    out.print(escape(f"{item.reference} ({item.cycle}, {item.quadrant}): {item.status}"))
+    if item.action:
+        out.print(escape(f"  Corrective action: {item.action} (by {item.action_by or '?'},"
+                         f" due {uk_date(item.action_due) or '?'})"))
+    table = Table(title="Follow-up steps", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("Step", "Done on", "Note", "Recorded by"):
+        table.add_column(col)
+    for step in detail.steps:
+        table.add_row(escape(step.step), uk_date(step.done_on), escape(step.note),
+                      escape(step.actor))
+    for missing in detail.missing:
+        table.add_row(escape(missing), "—", "not recorded yet", "")
+    out.print(table)
+    history = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("When (UTC)", "What", "By", "Note"):
+        history.add_column(col)
+    for h in detail.history:
+        history.add_row(escape(h.at.replace("T", " ")[:16]), escape(h.action), escape(h.actor),
+                        escape(h.note))
+    out.print(history)
 
 
 @ri_app.command(
@@ -161,40 +205,75 @@ def ri_list(ctx: typer.Context, cycle: CycleOption = None, as_json: JsonOption =
     " 09/01/2027 --note 'Reassessment booked'[/bold]",
 )
 def ri_record(
-    reference: Annotated[str, typer.Argument(help="Allocation reference of the RI audit.")],
-    step: Annotated[RiStep, typer.Option("--step", help="The follow-up step.")],
+    reference: ReferenceArgument,
+    step: Annotated[str, typer.Option(
+        "--step", help="The follow-up step: a key of \\[ri] steps in qaudit.toml (default:"
+        " corrective-action, psw-meeting, esca-referral).")],
     on: Annotated[str, typer.Option("--on", help="Date the step happened (dd/mm/yyyy).")],
     note: Annotated[str, typer.Option("--note", help="What was done or agreed.")] = "",
 ) -> None:
-    """Record a follow-up step of a 'Requires improvement' audit."""
+    """Record a follow-up step of a 'Requires improvement' audit (once; not after closing)."""
     from qaudit.jobs.followup import record_ri_step
 
     done_on = date_option(on, "--on")
     ws = current_workspace()
+    steps = ws.settings.ri.steps
     with ws.store() as store:
-        record_ri_step(store, reference.strip(), step, done_on, note, today())
-    out.print(escape(f"Recorded for {reference}: {step.label} on {done_on:%d/%m/%Y}."))
+        record_ri_step(store, reference.strip(), step.strip(), done_on, note, today(), steps)
+    out.print(escape(f"Recorded for {reference}: {steps[step.strip()]} on {done_on:%d/%m/%Y}."))
 
 
 @ri_app.command(
     "close", epilog="Example: [bold]qaudit ri close 2026-27-C3-004 --note 'Actions complete'"
-    "[/bold]",
+    "[/bold]\n\nWith a step missing, on purpose: [bold]qaudit ri close 2026-27-C3-004 --force"
+    " --reason 'Practitioner left; ESCA informed in writing'[/bold]",
 )
 def ri_close(
-    reference: Annotated[str, typer.Argument(help="Allocation reference of the RI audit.")],
+    reference: ReferenceArgument,
     note: Annotated[str, typer.Option("--note", help="Why it can be closed.")] = "",
+    force: Annotated[bool, typer.Option(
+        "--force", help="Close although a required step is not recorded (needs --reason).")
+    ] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why, with --force.")] = "",
 ) -> None:
-    """Close a 'Requires improvement' audit once its follow-up is complete."""
+    """Close a 'Requires improvement' audit once every follow-up step is recorded."""
     from qaudit.jobs.followup import close_ri
 
     ws = current_workspace()
     with ws.store() as store:
-        close_ri(store, reference.strip(), note)
+        close_ri(store, reference.strip(), note, ws.settings.ri.steps, force, reason)
     out.print(escape(f"Closed {reference} on the Requires improvement list."))
 
 
-def escalations(cycle: CycleOption = None, as_json: JsonOption = False) -> None:
-    """List concerns escalated by auditors to team or Service Managers, with their age."""
+@ri_app.command(
+    "reopen", epilog="Example: [bold]qaudit ri reopen 2026-27-C3-004 --reason 'Action not"
+    " taken after all'[/bold]",
+)
+def ri_reopen(
+    reference: ReferenceArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is reopened.")],
+) -> None:
+    """Reopen a closed 'Requires improvement' audit (kept in its history)."""
+    from qaudit.jobs.followup import reopen_ri
+
+    ws = current_workspace()
+    with ws.store() as store:
+        reopen_ri(store, reference.strip(), reason)
+    out.print(escape(f"Reopened {reference} on the Requires improvement list."))
+
+
+@escalations_app.callback(
+    invoke_without_command=True,
+    epilog="Example: [bold]qaudit escalations --cycle '2026-27 C3'[/bold]\n\n"
+    "Record the outcome: [bold]qaudit escalations close 2026-27-C3-004 --outcome 'Team"
+    " manager reviewed the plan with the practitioner'[/bold]",
+)
+def escalations(ctx: typer.Context, cycle: CycleOption = None,
+                as_json: JsonOption = False) -> None:
+    """List concerns escalated by auditors to team or Service Managers: open ones with
+    their age, closed ones with their outcome."""
+    if ctx.invoked_subcommand is not None:
+        return
     from qaudit.jobs.followup import escalations as aged_escalations
 
     ws = current_workspace()
@@ -207,13 +286,60 @@ def escalations(cycle: CycleOption = None, as_json: JsonOption = False) -> None:
         out.print("No escalations recorded" + (f" in {escape(cycle)}." if cycle else "."))
         return
     table = Table(title="Escalations (internal)", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Reference", "Quadrant", "To", "Manager", "On", "Age", "Note"):
+    for col in ("Reference", "Quadrant", "To", "Manager", "On", "Age", "Note", "Outcome"):
         table.add_column(col, no_wrap=col in {"Reference", "On", "Age"},
                          justify="right" if col == "Age" else "left")
     for aged in items:
         e = aged.item
+        outcome = f"closed {uk_date(e.closed_at[:10])}: {e.outcome}" if e.closed_at else "open"
         table.add_row(
             escape(e.reference), escape(e.quadrant), escape(e.escalated_to),
-            escape(e.manager), uk_date(e.escalated_on), f"{aged.age_days} d", escape(e.note),
+            escape(e.manager), uk_date(e.escalated_on),
+            f"{aged.age_days} d" if not aged.closed else "", escape(e.note), escape(outcome),
         )
+    out.print(table)
+
+
+@escalations_app.command(
+    "close", epilog="Example: [bold]qaudit escalations close 2026-27-C3-004 --outcome 'Safety"
+    " plan agreed with the team manager'[/bold]",
+)
+def escalation_close(
+    reference: Annotated[str, typer.Argument(help="Allocation reference of the audit.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="What came of the escalation.")],
+) -> None:
+    """Record the outcome of an escalation and close it."""
+    from qaudit.jobs.followup import close_escalation
+
+    ws = current_workspace()
+    with ws.store() as store:
+        close_escalation(store, reference.strip(), outcome)
+    out.print(escape(f"Closed the escalation of {reference}."))
+
+
+def log(
+    cycle: CycleOption = None,
+    reference: Annotated[str | None, typer.Option("--ref", help="Only this allocation.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The history: every draw, return, moderation, follow-up step and closure, with who
+    did it and when."""
+    ws = current_workspace()
+    with ws.store() as store:
+        if cycle is not None:
+            store.draws.require_cycle(cycle)
+        events = store.events(cycle, reference.strip() if reference else None)
+    if as_json:
+        print_json([asdict(e) for e in events])
+        return
+    if not events:
+        out.print("Nothing recorded" + (" for that." if cycle or reference else " yet."))
+        return
+    table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("When (UTC)", "By", "What", "Cycle", "Reference", "Detail"):
+        table.add_column(col, no_wrap=col in {"When (UTC)", "Reference"})
+    for e in events:
+        detail = ", ".join(f"{k} {v}" for k, v in e.detail.items())
+        table.add_row(escape(e.at.replace("T", " ")[:16]), escape(e.actor), escape(e.kind),
+                      escape(e.cycle or ""), escape(e.reference or ""), escape(detail))
     out.print(table)

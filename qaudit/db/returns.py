@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 from qaudit.db.schema import now
 from qaudit.errors import CycleError
-from qaudit.grading import RiStatus, RiStep, grade_of_record, ri_status_after
+from qaudit.grading import (
+    RiStatus,
+    grade_of_record,
+    ri_close_refusal,
+    ri_status_after,
+    ri_step_refusal,
+)
 
 if TYPE_CHECKING:
     from qaudit.db.store import Store
@@ -79,6 +85,26 @@ class EscalationItem:
     manager: str
     escalated_on: str  # ISO
     note: str
+    closed_at: str | None = None
+    outcome: str = ""
+    closed_by: str = ""
+
+
+@dataclass(frozen=True)
+class RiStepDone:
+    step: str
+    done_on: str  # ISO
+    note: str
+    actor: str
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class RiHistoryEntry:
+    at: str
+    action: str  # opened, step, closed, closed (forced), reopened, withdrawn
+    actor: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -145,9 +171,11 @@ class Returns:
                 moderated = db.moderation.moderated_grade(return_id)
                 self.sync_ri(new.allocation_id, grade_of_record(new.grade, moderated), stamp,
                              "regraded by a replacement return")
+            (reference,) = conn.execute("SELECT reference FROM allocations WHERE id = ?",
+                                        (new.allocation_id,)).fetchone()
             db.log(None, "replace" if replace else "return",
                    {"allocation_id": new.allocation_id, "kind": new.kind,
-                    "return_id": return_id, "file": new.file_name})
+                    "return_id": return_id, "file": new.file_name}, reference)
         return return_id
 
     def sync_ri(self, allocation_id: int, grade: str, stamp: str, reason: str) -> None:
@@ -161,14 +189,22 @@ class Returns:
         if status is None:
             return
         if item is None:
-            conn.execute("INSERT INTO ri_items (allocation_id, opened_at, status)"
-                         " VALUES (?, ?, ?)", (allocation_id, stamp, status))
+            cur = conn.execute("INSERT INTO ri_items (allocation_id, opened_at, status)"
+                               " VALUES (?, ?, ?)", (allocation_id, stamp, status))
+            self._history(int(cur.lastrowid or 0), "opened", "")
         elif status is RiStatus.OPEN:
             conn.execute("UPDATE ri_items SET status = ?, closed_at = NULL, note = ''"
                          " WHERE id = ?", (status, item[0]))
+            self._history(item[0], "reopened", "graded Requires improvement again")
         else:
             conn.execute("UPDATE ri_items SET status = ?, closed_at = ?, note = ? WHERE id = ?",
                          (status, stamp, reason, item[0]))
+            self._history(item[0], str(status), reason)
+
+    def _history(self, ri_id: int, action: str, note: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO ri_history (ri_id, at, action, actor, note) VALUES (?, ?, ?, ?, ?)",
+            (ri_id, now(), action, self.db.actor, note))
 
     def answers_for(self, reference: str) -> dict[str, tuple[str, str]]:
         rows = self.db.conn.execute(
@@ -205,42 +241,102 @@ class Returns:
                        steps=steps.get(r[0], {}))
                 for r in rows]
 
-    def _ri_id(self, reference: str) -> int:
+    def _ri(self, reference: str) -> tuple[int, RiStatus, dict[str, str]]:
+        """The RI item of a current allocation: id, status, step -> ISO date done."""
         row = self.db.conn.execute(
-            "SELECT i.id FROM ri_items i JOIN current_allocations a ON a.id = i.allocation_id"
-            " WHERE a.reference = ?", (reference,),
+            "SELECT i.id, i.status FROM ri_items i JOIN current_allocations a"
+            " ON a.id = i.allocation_id WHERE a.reference = ?", (reference,),
         ).fetchone()
         if row is None:
             raise CycleError(
                 f"{reference} is not on the Requires improvement list; `qaudit ri` lists it."
             )
-        return int(row[0])
+        done = {step: on for step, on in self.db.conn.execute(
+            "SELECT step, done_on FROM ri_steps WHERE ri_id = ? ORDER BY id", (row[0],))}
+        return int(row[0]), RiStatus(row[1]), done
 
-    def record_ri_step(self, reference: str, step: RiStep, done_on: date, note: str) -> None:
-        ri_id = self._ri_id(reference)
+    def record_ri_step(self, reference: str, step: str, done_on: date, note: str,
+                       steps: dict[str, str]) -> None:
+        """Record a follow-up step, once, on an open item (``grading.ri_step_refusal``)."""
         with self.db.transaction() as conn:
+            ri_id, status, done = self._ri(reference)
+            refusal = ri_step_refusal(status, done, step, steps)
+            if refusal:
+                raise CycleError(f"cannot record {step} for {reference}: {refusal}")
             conn.execute(
-                "INSERT INTO ri_steps (ri_id, step, done_on, note, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (ri_id, str(step), done_on.isoformat(), note, now()),
+                "INSERT INTO ri_steps (ri_id, step, done_on, note, recorded_at, actor)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (ri_id, step, done_on.isoformat(), note, now(), self.db.actor),
             )
-            self.db.log(None, "ri_step", {"reference": reference, "step": str(step)})
+            self._history(ri_id, "step", f"{step} on {done_on.isoformat()}"
+                          + (f": {note}" if note else ""))
+            self.db.log(None, "ri_step", {"step": step, "done_on": done_on.isoformat()},
+                        reference)
 
-    def close_ri(self, reference: str, note: str) -> None:
-        ri_id = self._ri_id(reference)
+    def close_ri(self, reference: str, note: str, steps: dict[str, str], force: bool) -> None:
+        """Close an open item once every required step is recorded, or with ``force`` (the
+        caller gives the reason as ``note``)."""
         with self.db.transaction() as conn:
+            ri_id, status, done = self._ri(reference)
+            refusal = ri_close_refusal(status, done, steps, force)
+            if refusal:
+                raise CycleError(f"cannot close {reference}: {refusal}")
+            missing = [s for s in steps if s not in done]
             conn.execute(
                 "UPDATE ri_items SET status = ?, closed_at = ?, note = ? WHERE id = ?",
                 (RiStatus.CLOSED, now(), note, ri_id),
             )
-            self.db.log(None, "ri_closed", {"reference": reference})
+            action = "closed (forced)" if missing else "closed"
+            self._history(ri_id, action, note + (f" (not recorded: {', '.join(missing)})"
+                                                 if missing else ""))
+            self.db.log(None, "ri_closed", {"forced": bool(missing), "missing": missing},
+                        reference)
+
+    def reopen_ri(self, reference: str, reason: str) -> None:
+        with self.db.transaction() as conn:
+            ri_id, status, _ = self._ri(reference)
+            if status is not RiStatus.CLOSED:
+                raise CycleError(f"cannot reopen {reference}: it is {status}, not closed.")
+            conn.execute("UPDATE ri_items SET status = ?, closed_at = NULL WHERE id = ?",
+                         (RiStatus.OPEN, ri_id))
+            self._history(ri_id, "reopened", reason)
+            self.db.log(None, "ri_reopened", {"reason": reason}, reference)
+
+    def ri_detail(self, reference: str) -> tuple[list[RiStepDone], list[RiHistoryEntry]]:
+        """Every step recorded and every change of an RI item, oldest first."""
+        ri_id, _, _ = self._ri(reference)
+        steps = [RiStepDone(*r) for r in self.db.conn.execute(
+            "SELECT step, done_on, note, actor, recorded_at FROM ri_steps WHERE ri_id = ?"
+            " ORDER BY id", (ri_id,))]
+        history = [RiHistoryEntry(*r) for r in self.db.conn.execute(
+            "SELECT at, action, actor, note FROM ri_history WHERE ri_id = ? ORDER BY id",
+            (ri_id,))]
+        return steps, history
 
     def escalations(self, cycle: str | None) -> list[EscalationItem]:
         rows = self.db.conn.execute(
             "SELECT a.reference, a.cycle, a.quadrant, a.team, e.escalated_to, e.manager_name,"
-            " e.escalated_on, e.note FROM escalations e JOIN returns r ON r.id = e.return_id"
+            " e.escalated_on, e.note, e.closed_at, e.outcome, e.closed_by"
+            " FROM escalations e JOIN returns r ON r.id = e.return_id"
             " JOIN current_allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
             " AND (? IS NULL OR a.cycle = ?) ORDER BY e.escalated_on, a.reference",
             (cycle, cycle),
         ).fetchall()
         return [EscalationItem(*r) for r in rows]
+
+    def close_escalation(self, reference: str, outcome: str) -> None:
+        """Record what came of an escalation, and close it."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT e.id, e.closed_at FROM escalations e JOIN returns r ON r.id = e.return_id"
+                " JOIN current_allocations a ON a.id = r.allocation_id"
+                " WHERE r.replaced_at IS NULL AND a.reference = ?", (reference,),
+            ).fetchone()
+            if row is None:
+                raise CycleError(f"{reference} has no escalation recorded; `qaudit escalations`"
+                                 " lists them.")
+            if row[1] is not None:
+                raise CycleError(f"the escalation of {reference} was closed on {row[1][:10]}.")
+            conn.execute("UPDATE escalations SET closed_at = ?, outcome = ?, closed_by = ?"
+                         " WHERE id = ?", (now(), outcome, self.db.actor, row[0]))
+            self.db.log(None, "escalation_closed", {"outcome": outcome}, reference)

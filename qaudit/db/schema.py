@@ -223,5 +223,30 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             SELECT id, 1, seed, rate, 0, created_at FROM moderation_samples;
         """,
     ),
+    (
+        6,
+        "who did what: event actors and references, RI history, escalation outcomes",
+        """
+        ALTER TABLE events ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+        ALTER TABLE events ADD COLUMN reference TEXT;
+        CREATE INDEX events_reference ON events(reference);
+        ALTER TABLE ri_steps ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+        CREATE TABLE ri_history (
+            id INTEGER PRIMARY KEY,
+            ri_id INTEGER NOT NULL REFERENCES ri_items(id),
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT NOT NULL
+        );
+        INSERT INTO ri_history (ri_id, at, action, actor, note)
+            SELECT id, opened_at, 'opened', '', '' FROM ri_items;
+        INSERT INTO ri_history (ri_id, at, action, actor, note)
+            SELECT id, closed_at, status, '', note FROM ri_items WHERE status != 'open';
+        ALTER TABLE escalations ADD COLUMN closed_at TEXT;
+        ALTER TABLE escalations ADD COLUMN outcome TEXT NOT NULL DEFAULT '';
+        ALTER TABLE escalations ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -26,9 +27,10 @@ from qaudit.errors import WorkspaceError
 class Store:
     """One open workspace database."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, actor: str = "") -> None:
         self.conn = conn
         self.path = path
+        self.actor = actor  # who is at the keyboard: every event records it
         self._depth = 0
         self.draws = Draws(self)
         self.returns = Returns(self)
@@ -36,7 +38,7 @@ class Store:
         self.reporting = Reporting(self)
 
     @classmethod
-    def open(cls, path: Path, create: bool = False) -> Self:
+    def open(cls, path: Path, create: bool = False, actor: str = "") -> Self:
         if not create and not path.exists():
             raise WorkspaceError(
                 f"the workspace database {path} is missing. Run `qaudit init` in the"
@@ -46,7 +48,7 @@ class Store:
             conn = sqlite3.connect(path, isolation_level=None)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA busy_timeout = 5000")
-            store = cls(conn, path)
+            store = cls(conn, path, actor)
             store._migrate()
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(
@@ -117,9 +119,38 @@ class Store:
         workspace is recognised as foreign."""
         return str(self.conn.execute("SELECT id FROM workspace").fetchone()[0])
 
-    def log(self, cycle_id: int | None, kind: str, detail: dict[str, Any]) -> None:
-        """Record an event in the history, inside the caller's transaction."""
+    def log(self, cycle_id: int | None, kind: str, detail: dict[str, Any],
+            reference: str | None = None) -> None:
+        """Record an event in the history (who, when, what), inside the caller's transaction."""
         self.conn.execute(
-            "INSERT INTO events (at, cycle_id, kind, detail_json) VALUES (?, ?, ?, ?)",
-            (now(), cycle_id, kind, json.dumps(detail)),
+            "INSERT INTO events (at, cycle_id, kind, detail_json, actor, reference)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (now(), cycle_id, kind, json.dumps(detail, ensure_ascii=False), self.actor,
+             reference),
         )
+
+    def events(self, cycle: str | None, reference: str | None) -> list[Event]:
+        """The history, oldest first: of one cycle, one allocation, or everything."""
+        rows = self.conn.execute(
+            "SELECT e.at, e.actor, e.kind, c.name, e.reference, e.detail_json FROM events e"
+            " LEFT JOIN cycles c ON c.id = e.cycle_id"
+            " WHERE (? IS NULL OR c.name = ? OR e.reference IN"
+            "   (SELECT reference FROM allocations a JOIN draws d ON d.id = a.draw_id"
+            "    JOIN cycles k ON k.id = d.cycle_id WHERE k.name = ?))"
+            " AND (? IS NULL OR e.reference = ?) ORDER BY e.id",
+            (cycle, cycle, cycle, reference, reference),
+        )
+        return [Event(at, actor, kind, name, ref, json.loads(detail))
+                for at, actor, kind, name, ref, detail in rows]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the history."""
+
+    at: str
+    actor: str
+    kind: str
+    cycle: str | None
+    reference: str | None
+    detail: dict[str, Any]

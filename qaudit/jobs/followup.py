@@ -1,4 +1,11 @@
-"""Following returns up: the Requires improvement monitoring list and escalations."""
+"""Following returns up: the Requires improvement monitoring list and escalations.
+
+The framework: every RI audit is reviewed and monitored by the Practice Quality Team,
+may need corrective action by the team manager, is discussed at the six-weekly meeting
+with the Principal Social Worker and with ESCA. The steps are ``[ri] steps`` in the
+settings; the rules for recording and closing are ``grading.ri_step_refusal`` and
+``grading.ri_close_refusal``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,8 @@ from datetime import date
 from typing import Any
 
 from qaudit.db import EscalationItem, RiItem, Store
+from qaudit.db.returns import RiHistoryEntry, RiStepDone
 from qaudit.errors import QauditError
-from qaudit.grading import RiStep
 
 
 def ri_items(store: Store, cycle: str | None) -> list[RiItem]:
@@ -17,31 +24,84 @@ def ri_items(store: Store, cycle: str | None) -> list[RiItem]:
     return store.returns.ri_items(cycle)
 
 
-def record_ri_step(store: Store, reference: str, step: RiStep, done_on: date, note: str,
-                   today: date) -> None:
+@dataclass(frozen=True)
+class RiDetail:
+    """One RI audit: where it stands, every step recorded, every change."""
+
+    item: RiItem
+    steps: list[RiStepDone]
+    history: list[RiHistoryEntry]
+    required: dict[str, str]  # step -> what it is
+
+    @property
+    def missing(self) -> list[str]:
+        return [s for s in self.required if s not in self.item.steps]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": asdict(self.item), "steps": [asdict(s) for s in self.steps],
+                "history": [asdict(h) for h in self.history], "missing": self.missing}
+
+
+def ri_detail(store: Store, reference: str, required: dict[str, str]) -> RiDetail:
+    items = {i.reference: i for i in store.returns.ri_items(None)}
+    if reference not in items:
+        raise QauditError(
+            f"{reference} is not on the Requires improvement list; `qaudit ri` lists it.")
+    steps, history = store.returns.ri_detail(reference)
+    return RiDetail(items[reference], steps, history, required)
+
+
+def record_ri_step(store: Store, reference: str, step: str, done_on: date, note: str,
+                   today: date, required: dict[str, str]) -> None:
     """Record a follow-up step once it has happened."""
     if done_on > today:
         raise QauditError(f"--on {done_on:%d/%m/%Y} is in the future; record a step once it"
                           " has happened.")
-    store.returns.record_ri_step(reference, step, done_on, note)
+    store.returns.record_ri_step(reference, step, done_on, note, required)
 
 
-def close_ri(store: Store, reference: str, note: str) -> None:
-    store.returns.close_ri(reference, note)
+def close_ri(store: Store, reference: str, note: str, required: dict[str, str],
+             force: bool = False, reason: str = "") -> None:
+    """Close an RI audit once every required step is recorded; ``force`` closes it with
+    steps missing, and then a reason is required (it is kept in the history)."""
+    if force and not reason.strip():
+        raise QauditError("--force needs --reason TEXT: why the follow-up can close with"
+                          " steps missing (it is kept in the history).")
+    text = "; ".join(t for t in (reason.strip() if force else "", note.strip()) if t)
+    store.returns.close_ri(reference, text, required, force)
+
+
+def reopen_ri(store: Store, reference: str, reason: str) -> None:
+    if not reason.strip():
+        raise QauditError("--reason TEXT is required: why the RI audit is reopened.")
+    store.returns.reopen_ri(reference, reason.strip())
 
 
 @dataclass(frozen=True)
 class AgedEscalation:
     item: EscalationItem
-    age_days: int
+    age_days: int  # since it was raised; for a closed one, until it was closed
+
+    @property
+    def closed(self) -> bool:
+        return self.item.closed_at is not None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self.item) | {"age_days": self.age_days}
+        return asdict(self.item) | {"age_days": self.age_days, "closed": self.closed}
 
 
 def escalations(store: Store, cycle: str | None, today: date) -> list[AgedEscalation]:
-    """Every escalation recorded on a current return, with how long ago it was raised."""
+    """Every escalation recorded on a current return, with how long it has been open."""
     if cycle is not None:
         store.draws.require_cycle(cycle)
-    return [AgedEscalation(e, (today - date.fromisoformat(e.escalated_on)).days)
-            for e in store.returns.escalations(cycle)]
+    aged = []
+    for e in store.returns.escalations(cycle):
+        until = date.fromisoformat(e.closed_at[:10]) if e.closed_at else today
+        aged.append(AgedEscalation(e, (until - date.fromisoformat(e.escalated_on)).days))
+    return aged
+
+
+def close_escalation(store: Store, reference: str, outcome: str) -> None:
+    if not outcome.strip():
+        raise QauditError("--outcome TEXT is required: what came of the escalation.")
+    store.returns.close_escalation(reference, outcome.strip())

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from conftest import EXAMPLES, Result, edit_settings, qaudit_ok, raw_database, small_workspace
 from qaudit.jobs.ingest import ingest_files
 from qaudit.workbooks.cells import clean_text
 from qaudit.workspace import Workspace, open_workspace
@@ -406,8 +406,107 @@ def test_requires_improvement_goes_on_the_monitoring_list(
         "esca-referral": (date.today() - timedelta(days=1)).isoformat()}
     escalated = json.loads(run("-w", ws.root, "escalations", "--json").stdout)
     assert [(e["reference"], e["age_days"]) for e in escalated] == [(reference, 0)]
+    for step in ("corrective-action", "psw-meeting"):
+        assert run("-w", ws.root, "ri", "record", reference, "--step", step, "--on",
+                   on).code == 0
     assert run("-w", ws.root, "ri", "close", reference).code == 0
     assert json.loads(run("-w", ws.root, "ri", "--json").stdout)[0]["status"] == "closed"
+
+
+def ri(run: Callable[..., Result], ws: Workspace, *args: str) -> Result:
+    return run("-w", ws.root, "--by", "Ola Officer", "ri", *args)
+
+
+def test_ri_follow_up_closes_only_when_every_step_is_recorded_and_keeps_its_history(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    path, _ = fill(ws, tmp_path, grade="Requires improvement", when=date.today())
+    assert ingest(run, ws, path).code == 0
+    reference = path.name.removesuffix("-audit.xlsx")
+    on = (date.today() - timedelta(days=1)).strftime("%d/%m/%Y")
+    assert ri(run, ws, "record", reference, "--step", "corrective-action", "--on", on,
+              "--note", "Plan reviewed").code == 0
+    twice = ri(run, ws, "record", reference, "--step", "corrective-action", "--on", on)
+    assert twice.code == 1 and "already recorded" in twice.stderr
+    early = ri(run, ws, "close", reference, "--note", "done?")
+    assert early.code == 1 and "psw-meeting, esca-referral not recorded" in early.stderr
+    unknown = ri(run, ws, "record", reference, "--step", "lunch", "--on", on)
+    assert unknown.code == 1 and "not a follow-up step" in unknown.stderr
+    no_reason = ri(run, ws, "close", reference, "--force")
+    assert no_reason.code == 1 and "--reason" in no_reason.stderr
+    for step in ("psw-meeting", "esca-referral"):
+        assert ri(run, ws, "record", reference, "--step", step, "--on", on).code == 0
+    assert ri(run, ws, "close", reference, "--note", "All actions complete").code == 0
+    after = ri(run, ws, "record", reference, "--step", "psw-meeting", "--on", on)
+    assert after.code == 1 and "closed" in after.stderr and "reopen" in after.stderr
+    second = ri(run, ws, "close", reference, "--note", "again")
+    assert second.code == 1 and "closed, not open" in second.stderr
+    assert ri(run, ws, "reopen", reference, "--reason", "Action not taken after all").code == 0
+    assert ri(run, ws, "close", reference, "--note", "Now done").code == 0
+    detail = json.loads(ri(run, ws, "show", reference, "--json").stdout)
+    assert [h["action"] for h in detail["history"]] == [
+        "opened", "step", "step", "step", "closed", "reopened", "closed"]
+    assert {h["note"] for h in detail["history"]} >= {"All actions complete", "Now done",
+                                                      "Action not taken after all"}
+    assert {s["actor"] for s in detail["steps"]} == {"Ola Officer"}
+    assert detail["missing"] == []
+    shown = ri(run, ws, "show", reference)
+    assert shown.code == 0 and "Plan reviewed" in shown.stdout and "reopened" in shown.stdout
+
+
+def test_a_forced_close_keeps_its_reason_and_the_missing_steps(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    path, _ = fill(ws, tmp_path, grade="Requires improvement", when=date.today())
+    ingest(run, ws, path)
+    reference = path.name.removesuffix("-audit.xlsx")
+    assert ri(run, ws, "close", reference, "--force", "--reason",
+              "Practitioner left the council").code == 0
+    history = json.loads(ri(run, ws, "show", reference, "--json").stdout)["history"]
+    assert history[-1]["action"] == "closed (forced)"
+    assert "Practitioner left the council" in history[-1]["note"]
+    assert "not recorded: corrective-action, psw-meeting, esca-referral" in history[-1]["note"]
+
+
+def test_ri_steps_are_a_setting(run: Callable[..., Result], ws: Workspace,
+                                tmp_path: Path) -> None:
+    with edit_settings(ws.root) as settings:
+        settings["ri"]["steps"] = {"review": "Reviewed by the Practice Quality Team"}
+    path, _ = fill(ws, tmp_path, grade="Requires improvement", when=date.today())
+    ingest(run, ws, path)
+    reference = path.name.removesuffix("-audit.xlsx")
+    on = date.today().strftime("%d/%m/%Y")
+    assert ri(run, ws, "record", reference, "--step", "corrective-action", "--on", on).code == 1
+    assert ri(run, ws, "record", reference, "--step", "review", "--on", on).code == 0
+    assert ri(run, ws, "close", reference).code == 0
+
+
+def test_escalations_are_closed_with_their_outcome_and_everything_is_in_the_log(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    path, _ = fill(ws, tmp_path, grade="Requires improvement", escalate=True,
+                   when=date.today())
+    assert run("-w", ws.root, "--by", "Ada Lead", "ingest", path).code == 0
+    reference = path.name.removesuffix("-audit.xlsx")
+    [open_one] = json.loads(run("-w", ws.root, "escalations", "--json").stdout)
+    assert open_one["closed"] is False and open_one["outcome"] == ""
+    assert "open" in run("-w", ws.root, "escalations").stdout
+    assert run("-w", ws.root, "--by", "Ada Lead", "escalations", "close", reference,
+               "--outcome", "Safety plan agreed").code == 0
+    [closed] = json.loads(run("-w", ws.root, "escalations", "--json").stdout)
+    assert closed["closed"] is True and closed["outcome"] == "Safety plan agreed"
+    assert closed["closed_by"] == "Ada Lead"
+    assert "Safety plan agreed" in run("-w", ws.root, "escalations").stdout
+    again = run("-w", ws.root, "escalations", "close", reference, "--outcome", "x")
+    assert again.code == 1 and "was closed on" in again.stderr
+    nothing = run("-w", ws.root, "escalations", "close", "NOPE-1", "--outcome", "x")
+    assert nothing.code == 1 and "has no escalation" in nothing.stderr
+    events = json.loads(run("-w", ws.root, "log", "--ref", reference, "--json").stdout)
+    assert [(e["kind"], e["actor"]) for e in events] == [
+        ("return", "Ada Lead"), ("escalation_closed", "Ada Lead")]
+    whole = json.loads(run("-w", ws.root, "log", "--cycle", CYCLE, "--json").stdout)
+    assert whole[0]["kind"] == "draw" and len(whole) == 3
+    assert "escalation_closed" in run("-w", ws.root, "log").stdout
 
 
 def test_regrading_an_ri_audit_withdraws_it_from_the_list(
