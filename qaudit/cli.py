@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 import qaudit
-from qaudit.commands import allocate, common, moderate, report, returns, status
+from qaudit.commands import allocate, common, cycles, moderate, report, returns, status
 from qaudit.commands.common import err, out
 from qaudit.errors import QauditError
 from qaudit.workspace import ENV_VAR
@@ -60,6 +60,7 @@ def _main(
 
 
 allocate.register(app)
+cycles.register(app)
 returns.register(app)
 moderate.register(app)
 status.register(app)

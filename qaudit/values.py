@@ -130,3 +130,25 @@ def fold_line_endings(text: str) -> str:
 def uk_date(iso: str | None) -> str:
     """An ISO date as people here write it; blank stays blank."""
     return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
+
+
+#: Names Windows will not give a file or folder, whatever the extension.
+WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{d}{n}" for d in ("COM", "LPT") for n in range(1, 10)}
+)
+
+
+def cycle_slug(name: str) -> str:
+    """A file-name-safe form of a cycle name: '2026-27 C3' -> '2026-27-C3'.
+
+    Letters and digits only, runs of anything else one '-', none at either end (so no
+    trailing dot or space), and never a name Windows reserves ('CON' -> 'cycle-CON').
+    """
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+    return f"cycle-{slug}" if slug.upper() in WINDOWS_RESERVED else slug
+
+
+def cycle_key(name: str) -> str:
+    """What makes two cycle names the same cycle: their folder name, ignoring case (on a
+    Windows share '2026-27 C4' and '2026-27 c4' would be one folder)."""
+    return cycle_slug(name).casefold()

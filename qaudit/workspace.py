@@ -8,7 +8,6 @@ parents: the first that holds ``qaudit.toml``.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from qaudit.errors import WorkspaceError
 from qaudit.files import write_text
+from qaudit.values import cycle_slug
 
 if TYPE_CHECKING:
     from qaudit.config import Settings
@@ -63,11 +63,6 @@ class Workspace:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
         return bytes.fromhex(path.read_text().strip())
-
-
-def cycle_slug(name: str) -> str:
-    """A file-name-safe form of a cycle name: '2026-27 C3' -> '2026-27-C3'."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
 
 
 def find_workspace(explicit: Path | None) -> Path:

@@ -87,6 +87,9 @@ def allocate(
     redraw: Annotated[
         bool, typer.Option("--redraw", help="Replace this cycle's draw (no returns yet). Logged.")
     ] = False,
+    allow_overlap: Annotated[bool, typer.Option(
+        "--allow-overlap", help="Draw although the window overlaps another cycle's"
+        " (deliberate only: work in both windows could be audited twice).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Draw the cycle's random sample from a case export and write its workbooks.
@@ -102,7 +105,7 @@ def allocate(
         export=export, cycle=cycle.strip(),
         date_from=date_option(date_from, "--from"), date_to=date_option(date_to, "--to"),
         today=today(), due=date_option(due, "--due") if due is not None else None, seed=seed,
-        out=out_dir, sheet=sheet, redraw=redraw, dry_run=dry_run,
+        out=out_dir, sheet=sheet, redraw=redraw, dry_run=dry_run, allow_overlap=allow_overlap,
     )
     ws = current_workspace()
     with ws.store() as store, progress_bar(quiet=as_json) as progress:

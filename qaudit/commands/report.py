@@ -45,7 +45,7 @@ def report(
     Published reports (the default) show no person id or name, suppress small counts
     (with secondary suppression so totals cannot reveal them) and scrub free text.
     """
-    from qaudit.jobs.report import render_all, report_folder
+    from qaudit.jobs.report import render_all
 
     text = ""
     if message is not None:
@@ -55,8 +55,8 @@ def report(
             raise QauditError(f"cannot read --message {message}: {exc}") from exc
     ws = current_workspace()
     with ws.store() as store:
-        written = render_all(ws, store, cycle, kind.kinds(), out_dir or report_folder(ws, cycle),
-                             fmt.formats(), internal=internal, message=text, today=today())
+        written = render_all(ws, store, cycle, kind.kinds(), out_dir, fmt.formats(),
+                             internal=internal, message=text, today=today())
     for path in written:
         if path.suffix != ".svg":
             out.print(escape(f"Wrote {path}"))

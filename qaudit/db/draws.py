@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from qaudit.db.schema import now
 from qaudit.errors import CycleError, QuestionSetError
 from qaudit.questions import QuestionSet
+from qaudit.values import cycle_key
 
 if TYPE_CHECKING:
     from qaudit.db.store import Store
@@ -29,6 +30,12 @@ class Cycle:
     date_from: date
     date_to: date
     due_date: date
+    cancelled_at: str | None = None
+    cancel_reason: str = ""
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
 
 
 @dataclass(frozen=True)
@@ -80,10 +87,13 @@ class DrawRecord:
     question_sets: list[QuestionSet] = field(default_factory=list)
 
 
+_CYCLE_COLUMNS = "id, name, date_from, date_to, due_date, cancelled_at, cancel_reason"
+
+
 def _cycle(row: Sequence[Any]) -> Cycle:
     return Cycle(
         int(row[0]), row[1], date.fromisoformat(row[2]), date.fromisoformat(row[3]),
-        date.fromisoformat(row[4]),
+        date.fromisoformat(row[4]), row[5], row[6],
     )
 
 
@@ -96,25 +106,85 @@ class Draws:
     # --- cycles ---------------------------------------------------------------------------
 
     def cycle(self, name: str) -> Cycle | None:
-        row = self.db.conn.execute(
-            "SELECT id, name, date_from, date_to, due_date FROM cycles WHERE name = ?", (name,)
-        ).fetchone()
-        return _cycle(row) if row else None
+        """The cycle a name means: names compare by their folder name, ignoring case, so
+        '2026-27 c4' and '2026-27-C4' are the cycle '2026-27 C4' (``values.cycle_key``)."""
+        key = cycle_key(name)
+        return next((c for c in self.cycles() if cycle_key(c.name) == key), None)
+
+    def stored_name(self, name: str) -> str:
+        """The name a cycle was stored under, for a name that means it; else the name."""
+        found = self.cycle(name)
+        return found.name if found else name
 
     def cycles(self) -> list[Cycle]:
         rows = self.db.conn.execute(
-            "SELECT id, name, date_from, date_to, due_date FROM cycles ORDER BY date_to, id"
+            f"SELECT {_CYCLE_COLUMNS} FROM cycles ORDER BY date_to, id"
         )
         return [_cycle(r) for r in rows]
 
     def require_cycle(self, name: str) -> Cycle:
-        """The cycle, or a clear error listing the cycles there are."""
+        """The cycle (as stored), or a clear error listing the cycles there are. Every
+        command resolves a cycle name through here."""
         found = self.cycle(name)
         if found is None:
             known = ", ".join(repr(c.name) for c in self.cycles()) or "none yet"
-            raise CycleError(f"no cycle {name!r} (cycles: {known}); names are exact, as"
-                             " given to `qaudit allocate`.")
+            raise CycleError(f"no cycle {name!r} (cycles: {known}); give one of those names"
+                             " (case and punctuation aside).")
         return found
+
+    def check_window(self, name: str, date_from: date, date_to: date, due: date,
+                     allow_overlap: bool) -> None:
+        """A cycle's returns are due after its window ends, and its window does not overlap
+        another cycle's (unless ``allow_overlap``, for the rare deliberate case)."""
+        if due <= date_to:
+            raise CycleError(
+                f"returns due {due:%d/%m/%Y} is not after the window's last day"
+                f" {date_to:%d/%m/%Y}; work completed on the last day needs time to be"
+                " audited. Give a later --due."
+            )
+        if allow_overlap:
+            return
+        key = cycle_key(name)
+        for other in self.cycles():
+            if (cycle_key(other.name) == key or other.cancelled
+                    or self.current_draw_id(other.name) is None):
+                continue
+            if date_from <= other.date_to and other.date_from <= date_to:
+                raise CycleError(
+                    f"the window {date_from:%d/%m/%Y} to {date_to:%d/%m/%Y} overlaps cycle"
+                    f" {other.name!r} ({other.date_from:%d/%m/%Y} to {other.date_to:%d/%m/%Y});"
+                    " work completed in both windows could be audited twice. Choose a window"
+                    " after it, or add --allow-overlap if this is deliberate."
+                )
+
+    def check_can_cancel(self, name: str, force: bool) -> Cycle:
+        found = self.require_cycle(name)
+        if found.cancelled:
+            raise CycleError(f"cycle {found.name!r} was cancelled on {found.cancelled_at}.")
+        if self.current_draw_id(found.name) is None:
+            raise CycleError(f"cycle {found.name!r} has no draw to cancel.")
+        if self.has_returns(found.name) and not force:
+            raise CycleError(
+                f"cycle {found.name!r} already has returned forms; cancelling it takes them"
+                " out of every figure. Add --force if that is what you mean."
+            )
+        return found
+
+    def cancel(self, name: str, reason: str, force: bool) -> Cycle:
+        """Cancel a mistaken cycle: kept in history, its draw no longer current, so its
+        people, records and workers are free for later draws."""
+        with self.db.transaction() as conn:
+            found = self.check_can_cancel(name, force)
+            draw = self.current_draw_id(found.name)
+            stamp = now()
+            conn.execute("UPDATE draws SET replaced_at = ? WHERE id = ?", (stamp, draw))
+            conn.execute("UPDATE cycles SET cancelled_at = ?, cancel_reason = ? WHERE id = ?",
+                         (stamp, reason, found.id))
+            self.db.log(found.id, "cycle_cancelled",
+                        {"draw_id": draw, "reason": reason, "forced": force})
+        cancelled = self.cycle(found.name)
+        assert cancelled is not None
+        return cancelled
 
     def latest_cycle(self) -> str | None:
         row = self.db.conn.execute(
@@ -136,6 +206,7 @@ class Draws:
     # --- draws ----------------------------------------------------------------------------
 
     def current_draw_id(self, name: str) -> int | None:
+        name = self.stored_name(name)
         row = self.db.conn.execute(
             "SELECT d.id FROM draws d JOIN cycles c ON c.id = d.cycle_id"
             " WHERE c.name = ? AND d.replaced_at IS NULL", (name,),
@@ -144,6 +215,7 @@ class Draws:
 
     def has_returns(self, name: str) -> bool:
         """Whether any form of the cycle's current draw has come back."""
+        name = self.stored_name(name)
         row = self.db.conn.execute(
             "SELECT 1 FROM returns r JOIN current_allocations a ON a.id = r.allocation_id"
             " WHERE a.cycle = ? LIMIT 1", (name,),
@@ -172,6 +244,7 @@ class Draws:
     ) -> tuple[frozenset[str], frozenset[str]]:
         """Persons and records in the current draw of every other cycle; with
         ``before_draw``, only draws stored before that one (to re-check a recorded draw)."""
+        name = self.stored_name(name)
         rows = self.db.conn.execute(
             "SELECT person_id, record_id FROM current_allocations"
             " WHERE cycle != ? AND (? IS NULL OR draw_id < ?)",
@@ -186,6 +259,7 @@ class Draws:
         ``before``; with ``before_draw``, only cycles drawn before that draw."""
         if cycles <= 0:
             return frozenset()
+        name = self.stored_name(name)
         rows = self.db.conn.execute(
             "SELECT DISTINCT a.worker_id FROM current_allocations a WHERE a.cycle_id IN ("
             "   SELECT c.id FROM cycles c JOIN draws k ON k.cycle_id = c.id"
@@ -204,12 +278,16 @@ class Draws:
         record: DrawRecord,
         allocations: Sequence[AllocationRow],
         redraw: bool,
+        allow_overlap: bool = False,
     ) -> Cycle:
         """Store a cycle's draw in one transaction; with ``redraw``, replace the current one."""
         db = self.db
         with db.transaction() as conn:
             self.check_can_draw(name, redraw)
+            self.check_window(name, date_from, date_to, due_date, allow_overlap)
             existing = self.cycle(name)
+            if existing is not None:
+                name = existing.name
             if existing is None:
                 cur = conn.execute(
                     "INSERT INTO cycles (name, date_from, date_to, due_date, created_at)"
@@ -221,7 +299,11 @@ class Draws:
             else:
                 cycle_id = existing.id
                 current = self.current_draw_id(name)
-                if current is not None:
+                if existing.cancelled:  # a cancelled cycle drawn again, afresh
+                    conn.execute("UPDATE cycles SET cancelled_at = NULL, cancel_reason = ''"
+                                 " WHERE id = ?", (cycle_id,))
+                    db.log(cycle_id, "cycle_drawn_again", {"was_cancelled": existing.cancelled_at})
+                if current is not None or existing.cancelled:
                     conn.execute("UPDATE draws SET replaced_at = ? WHERE id = ?",
                                  (now(), current))
                     conn.execute(
@@ -265,6 +347,7 @@ class Draws:
     # --- allocations ----------------------------------------------------------------------
 
     def allocations(self, name: str) -> list[AllocationRow]:
+        name = self.stored_name(name)
         rows = self.db.conn.execute(
             f"SELECT {_ALLOCATION_COLUMNS} FROM current_allocations WHERE cycle = ? ORDER BY id",
             (name,),

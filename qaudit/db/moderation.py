@@ -88,6 +88,7 @@ class ModerationRecords:
     db: Store
 
     def returned_audits(self, cycle: str) -> list[ReturnedAudit]:
+        cycle = self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT r.id, a.reference, a.audit_type, a.quadrant, r.grade,"
             " json_extract(r.fields_json, '$.auditor_name'), r.fields_json"
@@ -251,6 +252,7 @@ class ModerationRecords:
 
     def grades_of_record(self, cycle: str) -> dict[str, tuple[str, str | None, str]]:
         """reference -> (auditor's grade, moderated grade or None, grade of record)."""
+        cycle = self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT a.reference, g.auditor_grade, g.moderated_grade, g.grade_of_record"
             " FROM audit_grades g JOIN current_allocations a ON a.id = g.allocation_id"
@@ -260,6 +262,7 @@ class ModerationRecords:
 
     def moderated_pairs(self, cycle: str | None) -> list[ModeratedPair]:
         """Every current outcome with the auditor's grade, across cycles or for one."""
+        cycle = None if cycle is None else self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT c.name, a.reference, a.audit_type, a.quadrant, r.grade, o.moderated_grade,"
             " json_extract(r.fields_json, '$.auditor_name'), o.constructive, o.names_strengths,"

@@ -141,6 +141,7 @@ class Reporting:
     db: Store
 
     def allocation_progress(self, cycle: str) -> list[AllocationProgress]:
+        cycle = self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT a.reference, a.quadrant, a.service_manager, a.due_date,"
             " EXISTS (SELECT 1 FROM returns r WHERE r.allocation_id = a.id AND r.kind = 'audit'"
@@ -158,6 +159,7 @@ class Reporting:
                 for r in rows]
 
     def graded_audits(self, cycle: str) -> list[GradedAudit]:
+        cycle = self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT a.reference, a.quadrant, a.audit_type, g.grade_of_record, r.fields_json"
             " FROM audit_grades g JOIN returns r ON r.id = g.return_id"
@@ -168,6 +170,7 @@ class Reporting:
 
     def answer_counts(self, cycle: str) -> list[AnswerCount]:
         """Answers to each question over the cycle's current audits."""
+        cycle = self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT a.quadrant, a.audit_type, n.aspect, n.question_id, n.answer, count(*)"
             " FROM answers n JOIN returns r ON r.id = n.return_id"

@@ -219,6 +219,7 @@ class Returns:
     # --- Requires improvement follow-up ---------------------------------------------------
 
     def ri_items(self, cycle: str | None) -> list[RiItem]:
+        cycle = None if cycle is None else self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT i.id, a.reference, a.cycle, a.quadrant, a.team, a.worker_name,"
             " json_extract(r.fields_json, '$.auditor_name'),"
@@ -314,6 +315,7 @@ class Returns:
         return steps, history
 
     def escalations(self, cycle: str | None) -> list[EscalationItem]:
+        cycle = None if cycle is None else self.db.draws.stored_name(cycle)
         rows = self.db.conn.execute(
             "SELECT a.reference, a.cycle, a.quadrant, a.team, e.escalated_to, e.manager_name,"
             " e.escalated_on, e.note, e.closed_at, e.outcome, e.closed_by"

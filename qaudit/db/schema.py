@@ -248,5 +248,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE escalations ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
         """,
     ),
+    (
+        7,
+        "cancelled cycles",
+        """
+        ALTER TABLE cycles ADD COLUMN cancelled_at TEXT;
+        ALTER TABLE cycles ADD COLUMN cancel_reason TEXT NOT NULL DEFAULT '';
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -131,6 +131,7 @@ class Store:
 
     def events(self, cycle: str | None, reference: str | None) -> list[Event]:
         """The history, oldest first: of one cycle, one allocation, or everything."""
+        cycle = None if cycle is None else self.draws.stored_name(cycle)
         rows = self.conn.execute(
             "SELECT e.at, e.actor, e.kind, c.name, e.reference, e.detail_json FROM events e"
             " LEFT JOIN cycles c ON c.id = e.cycle_id"

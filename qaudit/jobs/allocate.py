@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,11 @@ from qaudit.sampling import (
     draw_allocation,
     eligible_cases,
 )
+from qaudit.values import cycle_slug
 from qaudit.workbooks.case_export import BAD_TYPE, CaseExport, Progress, read_export
 from qaudit.workbooks.forms import FormCase, FormTemplate, audit_form, self_reflection_form
 from qaudit.workbooks.registers import write_manager_workbook, write_register
-from qaudit.workspace import Workspace, cycle_slug
+from qaudit.workspace import Workspace
 
 _CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
 
@@ -50,6 +51,7 @@ class AllocationRequest:
     sheet: str | None = None
     redraw: bool = False
     dry_run: bool = False
+    allow_overlap: bool = False
 
 
 @dataclass
@@ -110,8 +112,13 @@ class AllocationPlan:
         }
 
 
-def check_request(store: Store, request: AllocationRequest) -> None:
-    """Refuse a request that cannot succeed before the export is read."""
+def check_request(store: Store, request: AllocationRequest, due: date) -> AllocationRequest:
+    """Refuse a request that cannot succeed before the export is read. Returns it with the
+    cycle named as stored, where the name means an existing cycle ('2026-27 c3' is the
+    cycle '2026-27 C3')."""
+    existing = store.draws.cycle(request.cycle)
+    if existing is not None:
+        request = replace(request, cycle=existing.name)
     if not _CYCLE_NAME.match(request.cycle):
         raise CycleError(
             f"cycle name {request.cycle!r} is not allowed: use up to 40 letters, digits,"
@@ -122,23 +129,20 @@ def check_request(store: Store, request: AllocationRequest) -> None:
             f"--from {request.date_from:%d/%m/%Y} is after --to {request.date_to:%d/%m/%Y};"
             " give the window's first day, then its last."
         )
-    taken = {cycle_slug(c.name): c.name for c in store.draws.cycles()}
-    clash = taken.get(cycle_slug(request.cycle))
-    if clash is not None and clash != request.cycle:
-        raise CycleError(
-            f"cycle name {request.cycle!r} is too like the existing cycle {clash!r}: both give"
-            f" references {cycle_slug(request.cycle)}-NNN. Choose a distinct name."
-        )
     if not request.dry_run:
         store.draws.check_can_draw(request.cycle, request.redraw)
+        store.draws.check_window(request.cycle, request.date_from, request.date_to, due,
+                                 request.allow_overlap)
+    return request
 
 
 def plan_allocation(
     ws: Workspace, store: Store, request: AllocationRequest, progress: Progress | None = None
 ) -> AllocationPlan:
-    check_request(store, request)
-    seed = seed_or_new(request.seed)
     settings = ws.settings
+    due = request.due or request.today + timedelta(days=settings.cycle.return_days)
+    request = check_request(store, request, due)
+    seed = seed_or_new(request.seed)
     question_sets = {
         key: load_question_set(settings.question_set_id(key), ws.templates)
         for key in settings.audit_types
@@ -185,7 +189,6 @@ def plan_allocation(
             question_set_version=questions.version,
             question_set_hash=questions.digest,
         ))
-    due = request.due or request.today + timedelta(days=settings.cycle.return_days)
     return AllocationPlan(
         request=request, seed=seed, due=due, export=export, excluded=excluded,
         eligible=len(eligible), draw=draw, allocations=allocations,
@@ -236,7 +239,7 @@ def commit_allocation(
         _write_files(ws, plan, scratch, on_file)
         cycle = store.draws.save(
             request.cycle, request.date_from, request.date_to, plan.due, record,
-            plan.allocations, redraw=request.redraw,
+            plan.allocations, redraw=request.redraw, allow_overlap=request.allow_overlap,
         )
     plan.files = sorted(p for p in out.rglob("*.xlsx"))
     return cycle

@@ -26,14 +26,14 @@ from qaudit.questions import QuestionSet
 from qaudit.randomness import generator, seed_or_new
 from qaudit.rendering import md_text
 from qaudit.validation import check_moderation, identify
-from qaudit.values import person_key
+from qaudit.values import cycle_slug, person_key
 from qaudit.workbooks.moderation import (
     MODERATION_FORM,
     SampleSheet,
     write_moderation_workbook,
 )
 from qaudit.workbooks.reader import read_form
-from qaudit.workspace import Workspace, cycle_slug
+from qaudit.workspace import Workspace
 
 
 @dataclass
@@ -74,6 +74,7 @@ def select(
         raise CycleError(f"--rate {rate} is not a share of audits; give a number above 0 and"
                          " at most 1, e.g. 0.2 for 20%.")
     found = store.draws.require_cycle(cycle)
+    cycle = found.name
     audits = store.moderation.returned_audits(cycle)
     if not audits:
         raise CycleError(f"cycle {cycle!r} has no returned audits yet; run `qaudit ingest`"
@@ -265,7 +266,7 @@ class ModerationStats:
 
 def stats(store: Store, cycle: str | None) -> ModerationStats:
     if cycle is not None:
-        store.draws.require_cycle(cycle)
+        cycle = store.draws.require_cycle(cycle).name
     pairs = store.moderation.moderated_pairs(cycle)
     result = agreement([(RANK[p.auditor_grade], RANK[p.moderated_grade]) for p in pairs])
     shown: dict[str, str] = {}  # one display name per auditor, however it was typed
@@ -282,7 +283,7 @@ def stats(store: Store, cycle: str | None) -> ModerationStats:
 def learning_markdown(store: Store, cycle: str | None, anonymise: bool) -> str:
     """Moderation learning per auditor and per theme; anonymised for audit workshops."""
     if cycle is not None:
-        store.draws.require_cycle(cycle)
+        cycle = store.draws.require_cycle(cycle).name
     pairs = [p for p in store.moderation.moderated_pairs(cycle) if p.learning or p.comments]
     scrub = scrub_for_publication(store) if anonymise else (lambda t: t)
     aliases: dict[str, str] = {}

@@ -34,7 +34,8 @@ from qaudit.reports import (
     build_summary,
     hidden_across,
 )
-from qaudit.workspace import Workspace, cycle_slug
+from qaudit.values import cycle_slug
+from qaudit.workspace import Workspace
 
 
 class _InQuadrant(Protocol):
@@ -63,7 +64,7 @@ class CycleFigures:
 
 
 def cycle_figures(store: Store, cycle: str, internal: bool, rate: float) -> CycleFigures:
-    store.draws.require_cycle(cycle)
+    cycle = store.draws.require_cycle(cycle).name
     questions: dict[tuple[str, str], str] = {}
     for allocation in store.draws.allocations(cycle):
         if all(k[0] != allocation.audit_type for k in questions):
@@ -166,10 +167,14 @@ def report_folder(ws: Workspace, cycle: str) -> Path:
     return ws.cycle_dir(cycle) / "reports"
 
 
-def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind], out: Path,
-               formats: set[str], *, internal: bool, message: str, today: date) -> list[Path]:
-    """Every report asked for: the summary, the highlights, one outcome per quadrant."""
+def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
+               out: Path | None, formats: set[str], *, internal: bool, message: str,
+               today: date) -> list[Path]:
+    """Every report asked for: the summary, the highlights, one outcome per quadrant;
+    written to ``out``, or the cycle's ``reports`` folder."""
     figures = cycle_figures(store, cycle, internal, ws.settings.moderation.rate)
+    cycle = figures.cycle
+    out = out or report_folder(ws, cycle)
     slug = cycle_slug(cycle)
     templates = ws.templates
     written: list[Path] = []

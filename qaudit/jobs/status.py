@@ -57,6 +57,7 @@ def cycle_status(store: Store, cycle: str | None, today: date, rate: float) -> C
     if name is None:
         raise QauditError("no cycle is drawn yet; run `qaudit allocate` first.")
     found = store.draws.require_cycle(name)
+    name = found.name
     progress = store.reporting.allocation_progress(name)
     sample = store.moderation.current_sample(name)
     rate = sample.rate if sample is not None else rate

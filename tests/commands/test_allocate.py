@@ -136,7 +136,8 @@ def test_persons_and_recent_workers_of_earlier_cycles_are_not_drawn(
                                 "--json").stdout)
     second = json.loads(
         run("-w", workspace.root, "allocate", example_export, "--cycle", "C2", "--from",
-            "01/09/2026", "--to", "20/11/2026", "--seed", "3", "--json").stdout
+            "01/09/2026", "--to", "20/11/2026", "--seed", "3", "--allow-overlap",
+            "--json").stdout
     )
     persons = {a["person_id"] for a in first["allocations"]}
     workers = {a["worker_id"] for a in first["allocations"]}
@@ -153,6 +154,7 @@ def test_cool_down_of_zero_cycles_lets_workers_be_drawn_again(
         settings["sampling"]["worker_cooldown_cycles"] = 0
     allocate(run, workspace, example_export, "C1", "--seed", "3")
     second = json.loads(allocate(run, workspace, example_export, "C2", "--seed", "3",
+                                 "--allow-overlap",
                                  "--json").stdout)
     assert "worker audited too recently (cool-down)" not in second["excluded"]
 
@@ -323,12 +325,73 @@ def test_wrong_export_is_one_line_exit_1_and_nothing_stored(
     assert not (workspace.root / "cycles").exists()
 
 
-def test_cycle_names_that_give_the_same_references_are_refused(
+def test_names_that_mean_the_same_folder_are_one_cycle(
     run: Callable[..., Result], workspace: Workspace, example_export: Path
 ) -> None:
-    assert allocate(run, workspace, example_export, "C 4", "--seed", "1").code == 0
-    clash = allocate(run, workspace, example_export, "C-4", "--seed", "1")
-    assert clash.code == 1 and "too like the existing cycle 'C 4'" in clash.stderr
+    """On a Windows share '2026-27 C4' and '2026-27 c4' are one folder: one cycle."""
+    assert allocate(run, workspace, example_export, "2026-27 C4", "--seed", "1").code == 0
+    for variant in ("2026-27 c4", "2026-27-C4", "2026/27 c4"):
+        again = allocate(run, workspace, example_export, variant, "--seed", "2")
+        assert again.code == 1 and "cycle '2026-27 C4' is already drawn" in again.stderr
+    assert stored_cycles(workspace) == ["2026-27 C4"]
+    assert [p.name for p in (workspace.root / "cycles").iterdir()] == ["2026-27-C4"]
+    status = run("-w", workspace.root, "status", "--cycle", "2026-27 c4", "--json")
+    assert json.loads(status.stdout)["cycle"] == "2026-27 C4"
+
+
+def test_a_cycle_folder_is_safe_on_windows(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    assert allocate(run, workspace, example_export, "con", "--seed", "1").code == 0
+    assert (workspace.root / "cycles" / "cycle-con" / "register.xlsx").is_file()
+
+
+def test_due_date_within_the_window_is_refused(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    result = allocate(run, workspace, example_export, "C1", "--due", "30/10/2026")
+    assert result.code == 1 and "is not after the window's last day 31/10/2026" in result.stderr
+    assert stored_cycles(workspace) == []
+
+
+def test_a_window_overlapping_another_cycle_is_refused_unless_deliberate(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    assert allocate(run, workspace, example_export, "C1", "--seed", "1").code == 0
+    overlap = run("-w", workspace.root, "allocate", example_export, "--cycle", "C2",
+                  "--from", "15/10/2026", "--to", "20/11/2026", "--due", "30/12/2026")
+    assert overlap.code == 1 and "overlaps cycle 'C1'" in overlap.stderr
+    assert "--allow-overlap" in overlap.stderr
+    assert stored_cycles(workspace) == ["C1"]
+    assert run("-w", workspace.root, "allocate", example_export, "--cycle", "C2", "--from",
+               "15/10/2026", "--to", "20/11/2026", "--due", "30/12/2026",
+               "--allow-overlap").code == 0
+
+
+def test_a_cancelled_cycle_is_kept_and_frees_its_people(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    first = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "3",
+                                "--json").stdout)
+    refused = run("-w", workspace.root, "cycle", "cancel", "c1")
+    assert refused.code == 1 and "--reason" in refused.stderr
+    done = run("-w", workspace.root, "--by", "Ola", "cycle", "cancel", "c1", "--reason",
+               "Drawn from the wrong export")
+    assert done.code == 0, done.stderr
+    listed = json.loads(run("-w", workspace.root, "cycle", "list", "--json").stdout)
+    assert [(c["cycle"], c["state"], c["cancel_reason"]) for c in listed] == [
+        ("C1", "cancelled", "Drawn from the wrong export")]
+    assert "cancelled" in run("-w", workspace.root, "cycle", "list").stdout
+    assert any(p.name.startswith("C1.cancelled-") for p in (workspace.root / "cycles").iterdir())
+    # Its window no longer blocks, and its people and workers may be drawn again.
+    second = json.loads(allocate(run, workspace, example_export, "C2", "--seed", "3",
+                                 "--json").stdout)
+    assert {a["person_id"] for a in first["allocations"]} & {
+        a["person_id"] for a in second["allocations"]}
+    log = json.loads(run("-w", workspace.root, "log", "--cycle", "C1", "--json").stdout)
+    assert [(e["kind"], e["actor"]) for e in log][-1] == ("cycle_cancelled", "Ola")
+    again = run("-w", workspace.root, "cycle", "cancel", "C1", "--reason", "x")
+    assert again.code == 1 and "was cancelled on" in again.stderr
 
 
 def test_a_window_with_nothing_eligible_stores_nothing(

@@ -374,11 +374,11 @@ def test_late_return_is_a_warning(run: Callable[..., Result], ws: Workspace,
                                   tmp_path: Path) -> None:
     redrawn = run("-w", ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE,
                   "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "9", "--due",
-                  "01/01/2020", "--redraw")
+                  "01/11/2026", "--redraw")
     assert redrawn.code == 0, redrawn.stderr
-    path, _ = fill(ws, tmp_path)  # a form of the new draw, due 01/01/2020
+    path, _ = fill(ws, tmp_path)  # a form of the new draw, due 01/11/2026, done this week
     outcome = json.loads(ingest(run, ws, path, "--json").stdout)["files"][0]
-    assert any("after the due date 01/01/2020" in w for w in outcome["warnings"])
+    assert any("after the due date 01/11/2026" in w for w in outcome["warnings"])
 
 
 def test_row_inserted_above_the_questions_still_ingests(
@@ -785,3 +785,19 @@ def test_other_spreadsheet_files_in_a_folder_are_refused_not_skipped(
     summary = json.loads(result.stdout)
     assert (summary["summary"]["accepted"], summary["summary"]["refused"]) == (1, 1)
     assert "save it as an Excel workbook" in json.dumps(summary)
+
+
+def test_a_cycle_with_returns_is_cancelled_only_with_force(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    path, _ = fill(ws, tmp_path, grade="Requires improvement", when=date.today())
+    assert ingest(run, ws, path).code == 0
+    refused = run("-w", ws.root, "cycle", "cancel", CYCLE, "--reason", "Wrong window")
+    assert refused.code == 1 and "already has returned forms" in refused.stderr
+    assert "--force" in refused.stderr
+    assert returns(ws) != []
+    assert run("-w", ws.root, "cycle", "cancel", CYCLE, "--reason", "Wrong window",
+               "--force").code == 0
+    assert returns(ws) == []  # out of every figure
+    assert json.loads(run("-w", ws.root, "ri", "--json").stdout) == []
+    assert rows_of(ws, "returns") == 1  # but kept in the record

@@ -344,10 +344,24 @@ def test_selecting_a_cycle_never_drawn_lists_the_cycles(run: Callable[..., Resul
 
 def test_unknown_cycle_is_an_error_everywhere(run: Callable[..., Result], ws: Workspace) -> None:
     for args in (["moderate", "stats", "--cycle", "C9"], ["moderate", "select", "--cycle",
-                 "2026-27 c3"], ["ri", "--cycle", "C9"], ["escalations", "--cycle", "C9"],
-                 ["moderate", "learning", "--cycle", "C9"]):
+                 "C9"], ["ri", "--cycle", "C9"], ["escalations", "--cycle", "C9"],
+                 ["moderate", "learning", "--cycle", "C9"], ["status", "--cycle", "C9"],
+                 ["report", "--cycle", "C9"], ["log", "--cycle", "C9"],
+                 ["cycle", "cancel", "C9", "--reason", "x"]):
         result = run("-w", ws.root, *args)
-        assert result.code == 1 and "no cycle" in result.stderr, args
+        assert result.code == 1 and "no cycle 'C9'" in result.stderr, args
+        assert "'2026-27 C3'" in result.stderr, args  # the cycles there are
+
+
+def test_every_command_resolves_a_cycle_name_the_same_way(
+    run: Callable[..., Result], ws: Workspace
+) -> None:
+    for args in (["moderate", "select", "--dry-run"], ["moderate", "stats"], ["ri"],
+                 ["escalations"], ["status"], ["moderate", "learning"], ["log"]):
+        result = run("-w", ws.root, *args, "--cycle", "2026-27 c3")
+        assert result.code == 0, (args, result.stderr)
+    data = json.loads(select(run, ws, "--dry-run", "--json").stdout)
+    assert data["cycle"] == "2026-27 C3"
 
 
 def test_missing_moderation_workbook_is_one_clear_line(run: Callable[..., Result],
