@@ -101,6 +101,18 @@ class RiSettings(Strict):
     ] = Field(default_factory=lambda: dict(DEFAULT_RI_STEPS), min_length=1)
 
 
+class OrganisationSettings(Strict):
+    team: Annotated[str, Field(min_length=1, max_length=80)] = "Practice Quality Team"
+    mailbox: Annotated[
+        str, Field(max_length=120, pattern=r"^$|^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+    ] = ""
+
+    @property
+    def return_to(self) -> str:
+        """Where forms go back to, as the forms say it."""
+        return f"{self.team} ({self.mailbox})" if self.mailbox else self.team
+
+
 class ReportingSettings(Strict):
     suppression_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     resources: list[ResourceLink] = Field(default_factory=list)
@@ -167,6 +179,7 @@ class Settings(Strict):
     moderation: ModerationSettings = ModerationSettings()
     reporting: ReportingSettings = ReportingSettings()
     ri: RiSettings = RiSettings()
+    organisation: OrganisationSettings = OrganisationSettings()
     grades: dict[str, str] = Field(default_factory=lambda: {g.key: g.descriptor for g in GRADES})
 
     @field_validator("quadrants")
@@ -389,6 +402,11 @@ def default_toml() -> str:
     comments(sampling, "When a quadrant x type has too few eligible cases, fill the gap from the"
              " same", "quadrant's other types.")
     sampling.add("top_up_from_other_types", s.sampling.top_up_from_other_types)
+    organisation = table("organisation", "Who forms go back to: shown on every form and"
+                         " Service Manager workbook.",
+                         "mailbox: the team's email address (blank = not shown).")
+    organisation.add("team", s.organisation.team)
+    organisation.add("mailbox", s.organisation.mailbox)
     cycle = table("cycle", "Returns are due this many days after the draw, unless"
                   " `allocate --due` says.")
     cycle.add("return_days", s.cycle.return_days)

@@ -1,4 +1,5 @@
-"""Keeping people out of what is shared: scrubbing known names and ids, keyed pseudonyms.
+"""Keeping people out of what is shared (scrubbing known names and ids, keyed pseudonyms),
+and keyed signatures, so what a form says about itself cannot be edited undetected.
 
 Pure: the key and the identifiers come from the caller (the workspace keeps the key; the
 database knows the identifiers).
@@ -43,6 +44,16 @@ def scrubber(identifiers: Iterable[str], placeholder: str = "(removed)") -> Call
     pattern = re.compile("|".join(rf"(?<!\w){re.escape(i)}(?!\w)" for i in known),
                          re.IGNORECASE)
     return lambda text: pattern.sub(placeholder, text)
+
+
+def sign(values: Iterable[str], key: bytes) -> str:
+    """A keyed signature (HMAC-SHA256) of some values: whoever lacks the workspace's key
+    cannot make one, so values changed after signing are detected."""
+    return hmac.new(key, "\x1f".join(values).encode(), hashlib.sha256).hexdigest()
+
+
+def signature_matches(values: Iterable[str], key: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(values, key), signature)
 
 
 def pseudonymiser(key: bytes) -> Callable[[str, str], str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,18 +19,29 @@ from typing import Any
 from qaudit.db import Outcome, Sample
 from qaudit.errors import Finding
 from qaudit.grading import GRADE_LABELS, LABEL, REQUIRES_IMPROVEMENT, parse_grade
+from qaudit.privacy import signature_matches
 from qaudit.questions import QuestionSet
-from qaudit.values import fold, fold_line_endings, normalise_answer, parse_date, person_key
-from qaudit.workbooks.cells import META_SHEET
+from qaudit.values import (
+    fold,
+    fold_line_endings,
+    normalise_answer,
+    normalise_id,
+    parse_date,
+    person_key,
+)
+from qaudit.workbooks.cells import META_SHEET, split_ref
 from qaudit.workbooks.forms import (
     ANSWERS,
     AUDIT_FIELDS,
     AUDIT_FORM,
+    CASE_NAME_PREFIX,
     SELF_REFLECTION_FIELDS,
     SELF_REFLECTION_FORM,
+    SIGNED_KEYS,
     InputField,
     answer_name,
     comment_name,
+    form_layout,
 )
 from qaudit.workbooks.moderation import MODERATION_FORM, row_fields
 from qaudit.workbooks.reader import NamedCell, RawForm
@@ -38,6 +50,11 @@ COMMENT_MAX = 2000
 #: Dates that record something already done cannot lie in the future.
 PAST_DATES = frozenset({"auditor_date", "esc_date", "sr_date"})
 IDENTIFICATION = "(identification)"
+
+
+#: How far a named cell may have moved down from where it was issued: users may insert
+#: rows for notes; any further, or sideways, or onto another sheet, is an edited form.
+MAX_INSERTED_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,10 @@ class Issued:
     practitioner: str
     due: date
     question_set: QuestionSet | None  # None for self-reflection forms
+    person_id: str = ""
+    audit_type_name: str = ""
+    signing_key: bytes = b""  # empty: issued before forms were signed
+    redrawn_records: frozenset[str] = frozenset()  # the reference's records in redraws
 
 
 @dataclass
@@ -208,14 +229,28 @@ class Checker:
 
 def check_meta(raw: RawForm, issued: Issued, kind: str) -> list[Finding]:
     """Is this form the one issued for this allocation? (``identify`` has already checked
-    it is a form of this workspace.)"""
+    it is a form of this workspace.) Its hidden identification must carry the signature
+    made when it was issued, name the issued record, and agree with what the form shows."""
     meta = raw.meta
-    if meta.get("record_id") != issued.record_id:
+    if issued.signing_key and not signature_matches(
+        [meta.get(k, "") for k in SIGNED_KEYS], issued.signing_key, meta.get("signature", "")
+    ):
         return [_identification(
-            raw, "replaced-draw",
-            f"the form was issued for an earlier draw of {issued.cycle!r}, in which"
-            f" {issued.reference} was a different case; it was replaced by a redraw, so this"
-            " form cannot be taken")]
+            raw, "signature-mismatch",
+            f"the form's hidden identification was edited (its signature does not match what"
+            f" was issued for {meta.get('reference', '')!r}); use the form that was issued")]
+    if meta.get("record_id") != issued.record_id:
+        if meta.get("record_id") in issued.redrawn_records:
+            return [_identification(
+                raw, "replaced-draw",
+                f"the form was issued for an earlier draw of {issued.cycle!r}, in which"
+                f" {issued.reference} was a different case; it was replaced by a redraw, so"
+                " this form cannot be taken")]
+        return [_identification(
+            raw, "identification-mismatch",
+            f"the form says {issued.reference} is record {meta.get('record_id')!r}, but"
+            f" {issued.reference} was issued for record {issued.record_id!r}; use the form"
+            " that was issued")]
     if meta.get("cycle") != issued.cycle:
         return [_identification(
             raw, "wrong-cycle",
@@ -231,7 +266,58 @@ def check_meta(raw: RawForm, issued: Issued, kind: str) -> list[Finding]:
             f"the form has question set {meta.get('question_set')} version"
             f" {meta.get('question_set_version')!r}, but version {qs.version!r} was issued"
             f" for {issued.reference}; copy the answers into the issued form")]
-    return []
+    return _case_block(raw, issued)
+
+
+def _case_block(raw: RawForm, issued: Issued) -> list[Finding]:
+    """What the form shows about the case must be what its identification says."""
+    findings = []
+    for attribute, label, expected in (
+        ("reference", "allocation reference", issued.reference),
+        ("record_id", "record ID", issued.record_id),
+        ("person_id", "person ID", issued.person_id),
+        ("audit_type_name", "audit type", issued.audit_type_name),
+    ):
+        name = CASE_NAME_PREFIX + attribute
+        cell = raw.cells.get(name)
+        if cell is None:
+            if issued.signing_key:  # forms issued with a signature name their case block
+                findings.append(Finding(
+                    "missing-cell", raw.path.name, "", name,
+                    f"the form's {label} cell is missing; use the form that was issued"))
+            continue
+        shown = normalise_id(cell.value)
+        if expected and shown != expected:
+            findings.append(Finding(
+                "case-mismatch", raw.path.name, cell.sheet, f"{cell.ref} ({name})",
+                f"the form shows {label} {shown!r}, but its identification says"
+                f" {issued.reference} is {expected!r}: the form was edited; use the form"
+                " that was issued", shown))
+    return findings
+
+
+def check_layout(raw: RawForm, layout: dict[str, tuple[str, str, int]]) -> list[Finding]:
+    """Every named cell where it was issued: on the form's own sheet, in its column, at its
+    row or below it (rows a user inserted), never on another sheet or the hidden one."""
+    sheets = Counter(raw.cells[n].sheet for n in layout if n in raw.cells)
+    own = layout and next(iter(layout.values()))[0]
+    if own not in sheets and sheets:
+        own = sheets.most_common(1)[0][0]  # the user renamed the sheet: that is allowed
+    findings = []
+    for name, (sheet, column, row) in layout.items():
+        cell = raw.cells.get(name)
+        if cell is None:
+            continue
+        found_column, found_row = split_ref(cell.ref)
+        if cell.sheet != own or found_column != column or not (
+            0 <= int(found_row) - row <= MAX_INSERTED_ROWS
+        ):
+            findings.append(Finding(
+                "moved-name", raw.path.name, cell.sheet, f"{cell.ref} ({name})",
+                f"the name {name} now points to {cell.sheet}!{cell.ref}, not to the cell it"
+                f" was issued for ({sheet}!{column}{row}, or below it where rows were"
+                " inserted); use the form that was issued"))
+    return findings
 
 
 def validate(raw: RawForm, issued: Issued, kind: str, today: date) -> tuple[
@@ -241,6 +327,9 @@ def validate(raw: RawForm, issued: Issued, kind: str, today: date) -> tuple[
     meta_findings = check_meta(raw, issued, kind)
     if meta_findings:
         return None, meta_findings
+    moved = check_layout(raw, form_layout(kind, issued.question_set))
+    if moved:
+        return None, moved
     check = Checker(raw, today)
     answers: list[tuple[str, str, str, str]] = []
     if kind == AUDIT_FORM:

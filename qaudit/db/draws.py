@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _ALLOCATION_COLUMNS = (
     "reference, record_id, person_id, audit_type, stratum_type, quadrant, worker_id,"
     " worker_name, team, service_manager, completed_date, question_set,"
-    " question_set_version, question_set_hash"
+    " question_set_version, question_set_hash, work_type"
 )
 
 
@@ -54,6 +54,7 @@ class AllocationRow:
     question_set: str
     question_set_version: str
     question_set_hash: str
+    work_type: str = ""  # as the case record calls it
 
     @property
     def practitioner(self) -> str:
@@ -69,6 +70,8 @@ class IssuedAllocation:
     row: AllocationRow
     cycle: str
     due_date: date
+    signed: bool  # its forms carry a signature of their identification
+    redrawn_records: frozenset[str]  # records its reference had in replaced draws
 
 
 @dataclass(frozen=True)
@@ -315,7 +318,7 @@ class Draws:
             cur = conn.execute(
                 "INSERT INTO draws (cycle_id, seed, export_name, export_sha256, export_sheet,"
                 " rows_read, settings_json, excluded_json, unusable_json, strata_json,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, signed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (
                     cycle_id, record.seed, record.export_name, record.export_sha256,
                     record.export_sheet, record.rows_read, json.dumps(record.settings),
@@ -332,7 +335,7 @@ class Draws:
             )
             conn.executemany(
                 f"INSERT INTO allocations (draw_id, {_ALLOCATION_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(draw_id, *astuple(a)) for a in allocations],
             )
             db.log(
@@ -356,13 +359,16 @@ class Draws:
 
     def issued(self, reference: str) -> IssuedAllocation | None:
         row = self.db.conn.execute(
-            f"SELECT id, {_ALLOCATION_COLUMNS}, cycle, due_date FROM current_allocations"
+            f"SELECT id, {_ALLOCATION_COLUMNS}, cycle, due_date, signed FROM current_allocations"
             " WHERE reference = ?", (reference,),
         ).fetchone()
         if row is None:
             return None
-        return IssuedAllocation(int(row[0]), AllocationRow(*row[1:15]), row[15],
-                                date.fromisoformat(row[16]))
+        redrawn = frozenset(r[0] for r in self.db.conn.execute(
+            "SELECT a.record_id FROM allocations a JOIN draws d ON d.id = a.draw_id"
+            " WHERE a.reference = ? AND d.replaced_at IS NOT NULL", (reference,)))
+        return IssuedAllocation(int(row[0]), AllocationRow(*row[1:16]), row[16],
+                                date.fromisoformat(row[17]), bool(row[18]), redrawn)
 
     def issued_question_set(self, digest: str) -> QuestionSet:
         """The question set exactly as it was issued (forms are checked against it, not

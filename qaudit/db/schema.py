@@ -256,5 +256,22 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE cycles ADD COLUMN cancel_reason TEXT NOT NULL DEFAULT '';
         """,
     ),
+    (
+        8,
+        "signed forms and the work type as exported",
+        """
+        ALTER TABLE allocations ADD COLUMN work_type TEXT NOT NULL DEFAULT '';
+        ALTER TABLE draws ADD COLUMN signed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE workspace ADD COLUMN signing_key TEXT;
+        UPDATE workspace SET signing_key = lower(hex(randomblob(32)));
+        DROP VIEW current_allocations;
+        CREATE VIEW current_allocations AS
+            SELECT a.*, c.id AS cycle_id, c.name AS cycle, c.due_date AS due_date,
+                   c.date_to AS cycle_end, d.signed AS signed
+            FROM allocations a JOIN draws d ON d.id = a.draw_id
+            JOIN cycles c ON c.id = d.cycle_id
+            WHERE d.replaced_at IS NULL;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

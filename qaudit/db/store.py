@@ -119,6 +119,12 @@ class Store:
         workspace is recognised as foreign."""
         return str(self.conn.execute("SELECT id FROM workspace").fetchone()[0])
 
+    def signing_key(self) -> bytes:
+        """The workspace's secret for signing what forms say about themselves; it never
+        leaves the database."""
+        return bytes.fromhex(str(self.conn.execute(
+            "SELECT signing_key FROM workspace").fetchone()[0]))
+
     def log(self, cycle_id: int | None, kind: str, detail: dict[str, Any],
             reference: str | None = None) -> None:
         """Record an event in the history (who, when, what), inside the caller's transaction."""

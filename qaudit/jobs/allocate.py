@@ -67,6 +67,7 @@ class AllocationPlan:
     question_sets: dict[str, QuestionSet]
     out_dir: Path
     workspace_id: str
+    signing_key: bytes
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -188,12 +189,13 @@ def plan_allocation(
             question_set=questions.id,
             question_set_version=questions.version,
             question_set_hash=questions.digest,
+            work_type=str(r["work_type"]),
         ))
     return AllocationPlan(
         request=request, seed=seed, due=due, export=export, excluded=excluded,
         eligible=len(eligible), draw=draw, allocations=allocations,
         question_sets=question_sets, out_dir=request.out or ws.cycle_dir(request.cycle),
-        workspace_id=store.workspace_id(),
+        workspace_id=store.workspace_id(), signing_key=store.signing_key(),
     )
 
 
@@ -274,17 +276,18 @@ def _write_files(
         if a.audit_type not in audit_forms:
             audit_forms[a.audit_type] = audit_form(
                 plan.question_sets[a.audit_type], names[a.audit_type], settings.grades,
-                plan.workspace_id,
+                plan.workspace_id, plan.signing_key,
             )
             reflection_forms[a.audit_type] = self_reflection_form(
-                names[a.audit_type], plan.workspace_id
+                names[a.audit_type], plan.workspace_id, plan.signing_key
             )
         case = FormCase(
             cycle=plan.request.cycle, reference=a.reference,
             audit_type_name=names[a.audit_type], person_id=a.person_id,
             practitioner=a.practitioner, team=a.team, quadrant=a.quadrant,
             completed_date=date.fromisoformat(a.completed_date), due_date=plan.due,
-            record_id=a.record_id,
+            record_id=a.record_id, work_type=a.work_type,
+            return_to=settings.organisation.return_to,
         )
         audit_forms[a.audit_type].write(folder / "audit-forms" / f"{a.reference}-audit.xlsx", case)
         tick()
@@ -296,7 +299,7 @@ def _write_files(
         write_manager_workbook(
             folder / "service-managers" / filename, cycle=plan.request.cycle, manager=manager,
             due=plan.due, allocations=[a for a in plan.allocations if a.service_manager == manager],
-            type_names=names,
+            type_names=names, return_to=settings.organisation.return_to,
         )
         tick()
     r = plan.request

@@ -99,15 +99,17 @@ def ingest_files(
     today: date,
     replace: bool = False,
     restore: bool = False,
+    type_names: dict[str, str] | None = None,
     on_file: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Take every file back; ``replace`` lets a return with other answers replace the
-    current one, and ``restore`` (with it) lets an older, superseded copy come back."""
+    current one, and ``restore`` (with it) lets an older, superseded copy come back.
+    ``type_names`` (audit type key -> name) lets the audit type a form shows be checked."""
     report = IngestReport()
-    workspace_id = store.workspace_id()
+    context = _Context(store.workspace_id(), store.signing_key(), type_names or {}, today,
+                       replace or restore, restore)
     for n, path in enumerate(paths, start=1):
-        report.outcomes.append(
-            _ingest_one(store, path, replace or restore, restore, today, workspace_id))
+        report.outcomes.append(_ingest_one(store, path, context))
         if on_file is not None:
             on_file(n, len(paths))
     return report
@@ -139,9 +141,19 @@ def _refused(path: Path, finding: Finding, reference: str = "", kind: str = "") 
     return FileOutcome(path, Status.REFUSED, reference, kind, [finding])
 
 
-def _ingest_one(
-    store: Store, path: Path, replace: bool, restore: bool, today: date, workspace_id: str
-) -> FileOutcome:
+@dataclass(frozen=True)
+class _Context:
+    workspace_id: str
+    signing_key: bytes
+    type_names: dict[str, str]
+    today: date
+    replace: bool
+    restore: bool
+
+
+def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
+    workspace_id, today = context.workspace_id, context.today
+    replace, restore = context.replace, context.restore
     if not path.is_file():
         return _refused(path, Finding("no-such-file", path.name, "", "", "no such file"))
     if path.suffix.lower() in OTHER_SHEETS:
@@ -167,7 +179,10 @@ def _ingest_one(
     qs = (store.draws.issued_question_set(issued.row.question_set_hash)
           if kind == AUDIT_FORM else None)
     spec = Issued(reference, issued.cycle, issued.row.record_id, issued.row.practitioner,
-                  issued.due_date, qs)
+                  issued.due_date, qs, person_id=issued.row.person_id,
+                  audit_type_name=context.type_names.get(issued.row.audit_type, ""),
+                  signing_key=context.signing_key if issued.signed else b"",
+                  redrawn_records=issued.redrawn_records)
     parsed, findings = validate(raw, spec, kind, today)
     if parsed is None:
         return FileOutcome(path, Status.REFUSED, reference, kind, findings)

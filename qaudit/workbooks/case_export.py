@@ -385,6 +385,7 @@ def read_export(
             "team": text["team"][usable],
             "service_manager": text["service_manager"][usable],
             "quadrant": quadrants[usable],
+            "work_type": text["audit_type"][usable],  # as the case record calls it
             "source_row": source_row[usable],
         }
     )

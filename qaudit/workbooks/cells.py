@@ -127,12 +127,12 @@ def write_table(
 
 def define_name(wb: Workbook, name: str, ws: Worksheet, ref: str) -> None:
     """A workbook-level name for an input cell: ingest finds the cell by it."""
-    col, row = _split(ref)
+    col, row = split_ref(ref)
     target = f"{quote_sheetname(ws.title)}!${col}${row}"
     wb.defined_names[name] = DefinedName(name, attr_text=target)
 
 
-def _split(ref: str) -> tuple[str, str]:
+def split_ref(ref: str) -> tuple[str, str]:
     m = re.match(r"^([A-Z]+)(\d+)$", ref)
     if not m:
         raise ValueError(f"not a cell reference: {ref}")

@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment
 
 from qaudit import __version__
 from qaudit.grading import GRADE_LABELS, GRADES
+from qaudit.privacy import sign
 from qaudit.questions import ASPECTS, QuestionSet
 from qaudit.workbooks.cells import (
     BOLD,
@@ -33,6 +34,7 @@ from qaudit.workbooks.cells import (
     protect,
     put,
     save,
+    split_ref,
     write_meta,
 )
 
@@ -109,9 +111,15 @@ CASE_DETAILS: tuple[tuple[str, str], ...] = (
     ("Practitioner", "practitioner"),
     ("Team", "team"),
     ("Quadrant", "quadrant"),
+    ("Record ID", "record_id"),
+    ("Work type in the case record", "work_type"),
     ("Work completed", "completed_date"),
     ("Return by", "due_date"),
+    ("Return to", "return_to"),
 )
+#: The case block's value cells are named too (``case_<field>``, locked): ingest checks
+#: that what a form shows is what its hidden sheet says and what was issued.
+CASE_NAME_PREFIX = "case_"
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,9 @@ class FormCase:
     quadrant: str
     completed_date: date
     due_date: date
-    record_id: str = ""  # in the hidden sheet only: ties the form to the drawn record
+    record_id: str = ""  # ties the form to the drawn record (a person has several)
+    work_type: str = ""  # the work type as the case record calls it
+    return_to: str = ""  # who to send the form back to: the team and its mailbox
 
 
 class _Sheet:
@@ -170,6 +180,7 @@ class _Sheet:
         self.ws[f"C{self.row}"].alignment = Alignment(horizontal="left")
         self.case_cells[attribute] = f"C{self.row}"
         self.ws.merge_cells(f"C{self.row}:D{self.row}")
+        define_name(self.wb, CASE_NAME_PREFIX + attribute, self.ws, f"C{self.row}")
         self.row += 1
 
     def case_block(self) -> None:
@@ -219,26 +230,30 @@ class FormTemplate:
     """
 
     def __init__(
-        self, sheet: _Sheet, kind: str, questions: QuestionSet | None, workspace_id: str
+        self, sheet: _Sheet, kind: str, questions: QuestionSet | None, workspace_id: str,
+        signing_key: bytes = b"",
     ) -> None:
         self.sheet = sheet
         self.kind = kind
         self.questions = questions
         self.workspace_id = workspace_id
+        self.signing_key = signing_key
 
     def write(self, path: Path, case: FormCase) -> None:
         ws = self.sheet.ws
         for attribute, ref in self.sheet.case_cells.items():
             put(ws, ref, getattr(case, attribute))
         meta = self.sheet.wb[META_SHEET]
-        values = _meta(self.kind, case, self.questions, self.workspace_id).values()
+        values = _meta(self.kind, case, self.questions, self.workspace_id,
+                       self.signing_key).values()
         for row, value in enumerate(values, start=1):
             put(meta, f"B{row}", value)
         save(self.sheet.wb, path)
 
 
 def audit_form(
-    questions: QuestionSet, type_name: str, grades: dict[str, str], workspace_id: str
+    questions: QuestionSet, type_name: str, grades: dict[str, str], workspace_id: str,
+    signing_key: bytes = b"",
 ) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Audit")
@@ -290,10 +305,11 @@ def audit_form(
     a4(ws)
     ws.print_title_rows = "1:1"
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
-    return FormTemplate(sheet, AUDIT_FORM, questions, workspace_id)
+    return FormTemplate(sheet, AUDIT_FORM, questions, workspace_id, signing_key)
 
 
-def self_reflection_form(type_name: str, workspace_id: str) -> FormTemplate:
+def self_reflection_form(type_name: str, workspace_id: str,
+                         signing_key: bytes = b"") -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Self-reflection")
     sheet.title(
@@ -308,18 +324,22 @@ def self_reflection_form(type_name: str, workspace_id: str) -> FormTemplate:
     protect(sheet.ws)
     a4(sheet.ws)
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
-    return FormTemplate(sheet, SELF_REFLECTION_FORM, None, workspace_id)
+    return FormTemplate(sheet, SELF_REFLECTION_FORM, None, workspace_id, signing_key)
 
 
 _META_KEYS = (
     "form_kind", "workspace", "reference", "record_id", "cycle", "question_set",
     "question_set_version",
-    "question_set_hash", "qaudit_version",
+    "question_set_hash", "qaudit_version", "signature",
 )
+#: What the signature covers: a form's identification cannot be edited undetected.
+SIGNED_KEYS = ("form_kind", "workspace", "reference", "record_id", "cycle",
+               "question_set_hash")
 
 
 def _meta(
-    kind: str, case: FormCase, questions: QuestionSet | None, workspace_id: str
+    kind: str, case: FormCase, questions: QuestionSet | None, workspace_id: str,
+    signing_key: bytes,
 ) -> dict[str, str]:
     values = {
         "form_kind": kind,
@@ -332,5 +352,29 @@ def _meta(
         "question_set_hash": questions.digest if questions else "",
         "qaudit_version": __version__,
     }
+    values["signature"] = (sign([values[k] for k in SIGNED_KEYS], signing_key)
+                           if signing_key else "")
     assert tuple(values) == _META_KEYS
     return values
+
+
+_LAYOUTS: dict[tuple[str, str], dict[str, tuple[str, str, int]]] = {}
+
+
+def form_layout(kind: str, questions: QuestionSet | None) -> dict[str, tuple[str, str, int]]:
+    """Where each named cell of a form is as issued: name -> (sheet, column, row). The
+    layout depends only on the kind and question set, so it is built once of each."""
+    key = (kind, questions.digest if questions else "")
+    if key not in _LAYOUTS:
+        if kind == AUDIT_FORM:
+            assert questions is not None
+            template = audit_form(questions, "", {}, "")
+        else:
+            template = self_reflection_form("", "")
+        layout: dict[str, tuple[str, str, int]] = {}
+        for name, definition in template.sheet.wb.defined_names.items():
+            for sheet, ref in definition.destinations:
+                column, row = split_ref(ref.replace("$", ""))
+                layout[name] = (sheet, column, int(row))
+        _LAYOUTS[key] = layout
+    return _LAYOUTS[key]

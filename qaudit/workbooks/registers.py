@@ -117,6 +117,7 @@ def write_manager_workbook(
     due: date,
     allocations: Sequence[AllocationRow],
     type_names: dict[str, str],
+    return_to: str = "",
 ) -> None:
     """One Service Manager's cases, with cells to name the auditor for each."""
     wb = Workbook()
@@ -128,7 +129,8 @@ def write_manager_workbook(
         ws, "A3",
         "Please give each case to an auditor at Senior Practitioner level or above who does"
         " not manage the practitioner, and fill in the yellow cells. Audits and the"
-        f" practitioners' self-reflections are due back by {due:%d/%m/%Y}.",
+        f" practitioners' self-reflections are due back by {due:%d/%m/%Y}"
+        + (f", to {return_to}." if return_to else "."),
         alignment=WRAP,
     )
     ws.merge_cells("A3:K3")

@@ -192,9 +192,10 @@ def _rewrite_meta(src: Path, dst: Path, **changes: str) -> None:
         ({"reference": "2026-27-C3-999"}, "matches no allocation"),
         ({"workspace": "0" * 32}, "another qaudit workspace"),
         ({"question_set_version": "1999.1"}, "but version"),
-        ({"question_set_hash": "abc"}, "but version"),
+        ({"question_set_hash": "abc"}, "hidden identification was edited"),
         ({"form_kind": "survey"}, "unknown form kind"),
-        ({"cycle": "2025-26 C8"}, "belongs to '2026-27 C3'"),
+        ({"cycle": "2025-26 C8"}, "hidden identification was edited"),
+        ({"signature": "0" * 64}, "hidden identification was edited"),
     ],
 )
 def test_foreign_or_mismatched_form_is_refused(
@@ -205,6 +206,66 @@ def test_foreign_or_mismatched_form_is_refused(
     _rewrite_meta(path, path, **change)
     result = ingest(run, ws, path)
     assert result.code == 1 and message in result.stdout
+    assert returns(ws) == []
+
+
+def _findings(result: Result) -> list[dict[str, str]]:
+    return [f for file in json.loads(result.stdout)["files"] for f in file["findings"]]
+
+
+def _unsigned_draw(ws: Workspace) -> None:
+    """Tamper on purpose: make the current draw one issued before forms were signed, to
+    show what protects such forms."""
+    with raw_database(ws) as conn:
+        conn.execute("UPDATE draws SET signed = 0")
+
+
+def test_a_form_retargeted_to_another_case_is_refused(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """The hidden sheet edited to another allocation's reference and record id, while the
+    form still shows its own case: the signature catches it, and on a form issued without
+    one, the case block does, naming both."""
+    with ws.store() as store:
+        first, *rest = store.draws.allocations(CYCLE)
+    other = next(a for a in rest if a.audit_type == first.audit_type)  # same question set
+    path, _ = fill(ws, tmp_path)
+    _rewrite_meta(path, path, reference=other.reference, record_id=other.record_id)
+    signed = _findings(ingest(run, ws, path, "--json"))
+    assert [f["code"] for f in signed] == ["signature-mismatch"]
+    _unsigned_draw(ws)
+    unsigned = _findings(ingest(run, ws, path, "--json"))
+    mismatch = {f["cell"].split(" ")[-1]: f for f in unsigned if f["code"] == "case-mismatch"}
+    assert set(mismatch) >= {"(case_reference)", "(case_record_id)", "(case_person_id)"}
+    assert FIRST in mismatch["(case_reference)"]["message"]
+    assert other.reference in mismatch["(case_reference)"]["message"]
+    assert returns(ws) == []
+
+
+def test_a_tampered_record_id_is_a_mismatch_not_a_redraw(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    _unsigned_draw(ws)
+    path, _ = fill(ws, tmp_path)
+    _rewrite_meta(path, path, record_id="999999")
+    findings = _findings(ingest(run, ws, path, "--json"))
+    assert [f["code"] for f in findings] == ["identification-mismatch"]
+    assert "redraw" not in findings[0]["message"] and "999999" in findings[0]["message"]
+
+
+@pytest.mark.parametrize("target", ["'_qaudit'!$B$3", "Audit!$C$5", "Audit!$D$40"])
+def test_a_name_pointed_elsewhere_is_refused(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path, target: str
+) -> None:
+    """A defined name moved onto the hidden sheet, into the case block, or sideways: the
+    form no longer says what the auditor answered where the name says."""
+    path, _ = fill(ws, tmp_path)
+    wb = load_workbook(path)
+    wb.defined_names["grade"].attr_text = target
+    wb.save(path)
+    findings = _findings(ingest(run, ws, path, "--json"))
+    assert [f["code"] for f in findings] == ["moved-name"]
+    assert "grade" in findings[0]["message"] and "now points to" in findings[0]["message"]
     assert returns(ws) == []
 
 

@@ -91,3 +91,15 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     path.write_text("quadrants = [\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_settings(path)
+
+
+def test_organisation_mailbox_must_look_like_an_address() -> None:
+    message = _error({"organisation": {"mailbox": "pqt at example"}})
+    assert "organisation.mailbox" in message
+    ok = parse_settings({"organisation": {"mailbox": "pqt@example.org"}}, "qaudit.toml")
+    assert ok.organisation.return_to == "Practice Quality Team (pqt@example.org)"
+
+
+def test_ri_step_keys_are_checked() -> None:
+    assert "ri.steps" in _error({"ri": {"steps": {"Bad Key!": "x"}}})
+    assert "ri.steps" in _error({"ri": {"steps": {}}})

@@ -68,6 +68,31 @@ def test_audit_form_names_every_input_cell(tmp_path: Path) -> None:
     assert ws.protection.sheet is True and not ws.protection.password
 
 
+def test_the_case_block_says_which_record_and_where_to_return_it(tmp_path: Path) -> None:
+    """A person may have several pieces of work of one type: the form names the record and
+    the work type as the case record calls it, and where the form goes back to. Each of
+    these cells is named (locked), so ingest can compare it with the hidden sheet."""
+    questions = load_question_set("care_act_assessment")
+    form = audit_form(questions, "Care Act assessment", Settings().grades, "ws1", b"k" * 32)
+    form.write(tmp_path / "a.xlsx", case(record_id="WS-778812",
+                                         work_type="Care Act Needs Assessment",
+                                         return_to="Practice Quality Team (pqt@example.org)"))
+    wb = load_workbook(tmp_path / "a.xlsx")
+    shown = {}
+    for name in ("case_reference", "case_record_id", "case_work_type", "case_return_to",
+                 "case_person_id"):
+        ((sheet, ref),) = wb.defined_names[name].destinations
+        cell = wb[sheet][ref.replace("$", "")]
+        assert cell.protection.locked is not False, name
+        shown[name] = cell.value
+    assert shown == {"case_reference": "2026-27-C3-001", "case_record_id": "WS-778812",
+                     "case_work_type": "Care Act Needs Assessment",
+                     "case_return_to": "Practice Quality Team (pqt@example.org)",
+                     "case_person_id": "123456"}
+    meta = {r[0].value: r[1].value for r in wb["_qaudit"].iter_rows()}
+    assert len(meta["signature"]) == 64
+
+
 def test_question_text_and_case_details_are_on_the_form(tmp_path: Path) -> None:
     questions = load_question_set("safeguarding_s42")
     form = audit_form(questions, "Safeguarding", Settings().grades, "ws1")
