@@ -60,6 +60,14 @@ DEFAULT_QUADRANT_LABELS: dict[str, str] = {
 
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
+#: "Senior Practitioner level or above": who may audit (the framework's methodology).
+DEFAULT_AUDITOR_ROLES: tuple[str, ...] = (
+    "Senior Practitioner", "Advanced Practitioner", "Practice Lead", "Team Manager",
+    "Service Manager", "Principal Social Worker",
+)
+#: Excel keeps a drop-down's choices in one formula of at most 255 characters.
+MAX_DROP_DOWN = 255
+
 
 class Strict(BaseModel):
     """A settings or template model: unknown keys refused, values frozen."""
@@ -181,6 +189,19 @@ class Settings(Strict):
     ri: RiSettings = RiSettings()
     organisation: OrganisationSettings = OrganisationSettings()
     grades: dict[str, str] = Field(default_factory=lambda: {g.key: g.descriptor for g in GRADES})
+    auditor_roles: list[Annotated[str, Field(min_length=2, max_length=60,
+                                             pattern=r"^[^,\"]+$")]] = Field(
+        default_factory=lambda: list(DEFAULT_AUDITOR_ROLES), min_length=1)
+
+    @field_validator("auditor_roles")
+    @classmethod
+    def _roles_fit_a_drop_down(cls, value: list[str]) -> list[str]:
+        if len(",".join(value)) + 2 > MAX_DROP_DOWN:
+            raise ValueError(f"the roles together are longer than the {MAX_DROP_DOWN}"
+                             " characters an Excel drop-down holds; shorten or merge some")
+        if len({normalise_label(r) for r in value}) != len(value):
+            raise ValueError("a role is listed twice")
+        return value
 
     @field_validator("quadrants")
     @classmethod
@@ -402,6 +423,11 @@ def default_toml() -> str:
     comments(sampling, "When a quadrant x type has too few eligible cases, fill the gap from the"
              " same", "quadrant's other types.")
     sampling.add("top_up_from_other_types", s.sampling.top_up_from_other_types)
+    doc.add(tomlkit.nl())
+    comments(doc, "Who may audit: 'Senior Practitioner level or above' (the framework). The",
+             "auditor role drop-down of forms and Service Manager workbooks; add a local title",
+             "(e.g. \"Senior Social Worker\") here. No commas; 255 characters in all.")
+    doc.add("auditor_roles", list(s.auditor_roles))
     organisation = table("organisation", "Who forms go back to: shown on every form and"
                          " Service Manager workbook.",
                          "mailbox: the team's email address (blank = not shown).")

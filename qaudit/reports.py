@@ -121,13 +121,17 @@ class Moderated(Protocol):
 def shortfall_sentence(
     s: StratumResult, names: dict[str, str], per_worker: int, top_up: bool
 ) -> str:
-    """Say plainly why a stratum was short and what was done about it."""
-    head = f"{s.quadrant} · {names[s.audit_type]}: quota {s.quota},"
-    if s.eligible < s.quota:
-        head += f" only {s.eligible} eligible"
-    else:
-        head += (f" {s.eligible} eligible but only {s.drawn} could be drawn within"
-                 f" {per_worker} case(s) per worker and one per person")
+    """Say plainly why a stratum was short and what was done about it: how many were
+    eligible, drawn and passed over (and why), topped up, still short."""
+    eligible = f"only {s.eligible}" if s.eligible < s.quota else str(s.eligible)
+    head = f"{s.quadrant} · {names[s.audit_type]}: quota {s.quota}, {eligible} eligible,"
+    head += f" {s.drawn} drawn"
+    passed = sum(s.passed_over.values())
+    if passed:
+        why = ", ".join(f"{reason} {n}" if len(s.passed_over) > 1 else reason
+                        for reason, n in s.passed_over.items())
+        head += (f", {passed} passed over: {why} (at most {per_worker} case(s) per worker,"
+                 " one per person)")
     parts = [head]
     if s.topped_up:
         sources = ", ".join(f"{names[k]} ({v})" for k, v in s.topped_up_from.items())
@@ -138,12 +142,32 @@ def shortfall_sentence(
     return "; ".join(parts) + "."
 
 
+def _listed(labels: dict[str, int], most: int) -> str:
+    top = sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{label!r} ({n:,})" for label, n in top[:most])
+    return shown + (f" and {len(top) - most} more" if len(top) > most else "")
+
+
 def unaudited_types_hint(labels: dict[str, int], most: int = 5) -> str:
     """Which export work types were not recognised, most frequent first."""
-    top = sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))[:most]
-    listed = ", ".join(f"{label!r} ({n:,})" for label, n in top)
-    return (f"Work types not audited: {listed}. If one should be, add it to the labels of its"
-            " type under [audit_types] in qaudit.toml.")
+    return (f"Work types not audited: {_listed(labels, most)}. If one should be, add it to the"
+            " labels of its type under [audit_types] in qaudit.toml.")
+
+
+def unknown_quadrants_hint(labels: dict[str, int]) -> str:
+    """Every quadrant label of the export that names no quadrant: its rows are not drawn."""
+    return (f"Quadrants not recognised: {_listed(labels, len(labels))}. Their rows are not"
+            " drawn from. Add each to [quadrant_labels] in qaudit.toml as"
+            " \"label\" = \"quadrant\".")
+
+
+def missing_columns_hint(missing: dict[str, str]) -> str:
+    """Optional columns the export lacks, and what that costs."""
+    what = {"worker_name": "the practitioner's name: forms show the worker id instead, and"
+            " the warning that an auditor audited their own work cannot work"}
+    return " ".join(
+        f"No column found for {field} ({what.get(field, 'optional')}). If the export has it,"
+        f" add its header to {key} in qaudit.toml." for field, key in missing.items())
 
 
 @dataclass

@@ -26,6 +26,10 @@ EXCLUSION_REASONS = (
 
 Stratum = tuple[str, str]  # (quadrant, audit type key)
 
+WORKER_HAS_CASE = "worker already has a case this cycle"
+PERSON_DRAWN = "person already drawn this cycle"
+PASSED_OVER_REASONS = (WORKER_HAS_CASE, PERSON_DRAWN)
+
 
 @dataclass(frozen=True)
 class DrawRules:
@@ -53,6 +57,8 @@ class StratumResult:
     eligible: int
     drawn: int = 0
     topped_up_from: Counter[str] = field(default_factory=Counter)
+    #: Eligible cases of this stratum passed over, by why (``PASSED_OVER_REASONS``).
+    passed_over: Counter[str] = field(default_factory=Counter)
 
     @property
     def topped_up(self) -> int:
@@ -71,6 +77,7 @@ class StratumResult:
             "quadrant": self.quadrant, "audit_type": self.audit_type, "quota": self.quota,
             "eligible": self.eligible, "drawn": self.drawn, "topped_up": self.topped_up,
             "topped_up_from": dict(self.topped_up_from), "shortfall": self.shortfall,
+            "passed_over": dict(self.passed_over),
         }
 
 
@@ -160,6 +167,10 @@ def draw_allocation(eligible: pd.DataFrame, rules: DrawRules, rng: np.random.Gen
         worker_count[workers[i]] += 1
         taken_persons.add(persons[i])
 
+    def why_not(i: int) -> str:
+        return WORKER_HAS_CASE if worker_count[workers[i]] >= rules.max_per_worker else (
+            PERSON_DRAWN)
+
     def take_turns(need: list[Stratum], source: dict[Stratum, list[int]], top_up: bool) -> None:
         # Rejected candidates stay rejected (limits only tighten), so pointers only move on.
         pointer: Counter[Stratum] = Counter()
@@ -168,6 +179,10 @@ def draw_allocation(eligible: pd.DataFrame, rules: DrawRules, rng: np.random.Gen
             for stratum in need:
                 queue = source[stratum]
                 while pointer[stratum] < len(queue) and not acceptable(queue[pointer[stratum]]):
+                    candidate = queue[pointer[stratum]]
+                    if not top_up and candidate not in taken:
+                        # one of its own eligible cases it could not take, and why
+                        results[stratum].passed_over[why_not(candidate)] += 1
                     pointer[stratum] += 1
                 if pointer[stratum] == len(queue):
                     continue

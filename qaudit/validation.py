@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import Outcome, Sample
 from qaudit.errors import Finding
 from qaudit.grading import GRADE_LABELS, LABEL, REQUIRES_IMPROVEMENT, parse_grade
@@ -32,7 +33,6 @@ from qaudit.values import (
 from qaudit.workbooks.cells import META_SHEET, split_ref
 from qaudit.workbooks.forms import (
     ANSWERS,
-    AUDIT_FIELDS,
     AUDIT_FORM,
     CASE_NAME_PREFIX,
     SELF_REFLECTION_FIELDS,
@@ -40,6 +40,7 @@ from qaudit.workbooks.forms import (
     SIGNED_KEYS,
     InputField,
     answer_name,
+    audit_fields,
     comment_name,
     form_layout,
 )
@@ -71,6 +72,7 @@ class Issued:
     audit_type_name: str = ""
     signing_key: bytes = b""  # empty: issued before forms were signed
     redrawn_records: frozenset[str] = frozenset()  # the reference's records in redraws
+    auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
 
 
 @dataclass
@@ -347,7 +349,7 @@ def validate(raw: RawForm, issued: Issued, kind: str, today: date) -> tuple[
                                   cell.value)
                 comment = check.text(comment_name(q.id), False, COMMENT_MAX)
                 answers.append((q.id, aspect.key, answer or "", comment))
-        fields = check.fields(AUDIT_FIELDS)
+        fields = check.fields(audit_fields(issued.auditor_roles))
         _audit_rules(check, fields)
     else:
         assert kind == SELF_REFLECTION_FORM

@@ -20,7 +20,12 @@ from qaudit.commands.common import (
     progress_bar,
     today,
 )
-from qaudit.reports import shortfall_sentence, unaudited_types_hint
+from qaudit.reports import (
+    missing_columns_hint,
+    shortfall_sentence,
+    unaudited_types_hint,
+    unknown_quadrants_hint,
+)
 from qaudit.workspace import Workspace, init_workspace
 
 if TYPE_CHECKING:
@@ -186,8 +191,11 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
         for reason, n in {**export.unusable_counts, **plan.excluded}.items():
             counts.add_row(escape(reason), f"{n:,}")
         out.print(counts)
-    labels = plan.unaudited_types
-    if labels:
-        out.print(escape(unaudited_types_hint(labels)))
+    if plan.unaudited_types:
+        out.print(escape(unaudited_types_hint(plan.unaudited_types)))
+    if plan.unknown_quadrants:
+        out.print(escape(unknown_quadrants_hint(plan.unknown_quadrants)), style="bold")
+    if plan.missing_columns:
+        out.print(escape(missing_columns_hint(plan.missing_columns)), style="bold")
 
 

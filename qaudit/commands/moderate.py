@@ -225,7 +225,7 @@ def moderate_learning(
 
     ws = current_workspace()
     with ws.store() as store:
-        text = learning_markdown(store, cycle, anonymise)
+        text = learning_markdown(store, cycle, anonymise, tuple(ws.settings.auditor_roles))
     if out_file is None:
         print(text)
         return

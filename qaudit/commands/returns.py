@@ -86,7 +86,7 @@ def ingest(
         task = progress.add_task("Checking returns", total=len(files))
         report = ingest_files(
             store, files, replace=replace, restore=restore, today=today(),
-            type_names=ws.settings.type_names(),
+            settings=ws.settings,
             on_file=lambda done, total: progress.update(task, completed=done),
         )
     if as_json:

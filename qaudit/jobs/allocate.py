@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qaudit import __version__
+from qaudit.config import OPTIONAL_FIELDS
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import staged_folder
@@ -30,7 +31,7 @@ from qaudit.sampling import (
     eligible_cases,
 )
 from qaudit.values import cycle_slug
-from qaudit.workbooks.case_export import BAD_TYPE, CaseExport, Progress, read_export
+from qaudit.workbooks.case_export import BAD_QUADRANT, BAD_TYPE, CaseExport, Progress, read_export
 from qaudit.workbooks.forms import FormCase, FormTemplate, audit_form, self_reflection_form
 from qaudit.workbooks.registers import write_manager_workbook, write_register
 from qaudit.workspace import Workspace
@@ -85,9 +86,25 @@ class AllocationPlan:
     @property
     def unaudited_types(self) -> dict[str, int]:
         """Work types in the export that are not an audit type, with their row counts."""
+        return self._labels(BAD_TYPE)
+
+    @property
+    def unknown_quadrants(self) -> dict[str, int]:
+        """Quadrant labels in the export that name no quadrant, with their row counts."""
+        return self._labels(BAD_QUADRANT)
+
+    def _labels(self, reason: str) -> dict[str, int]:
         unusable = self.export.unusable
-        labels = unusable.loc[unusable["reason"] == BAD_TYPE, "detail"]
-        return {str(k): int(v) for k, v in labels.value_counts(sort=False).items()}
+        labels = unusable.loc[unusable["reason"] == reason, "detail"]
+        counts = labels.value_counts(sort=False)
+        return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1],
+                                                                                  str(kv[0])))}
+
+    @property
+    def missing_columns(self) -> dict[str, str]:
+        """Optional fields the export has no column for -> the setting that names it."""
+        return {f: f"columns.{f}" for f in sorted(OPTIONAL_FIELDS)
+                if f not in self.export.columns}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +127,9 @@ class AllocationPlan:
             "shortfalls": [s.to_json() for s in self.shortfalls],
             "excluded": self.excluded,
             "unusable": self.export.unusable_counts,
+            "unrecognised": {"work_types": self.unaudited_types,
+                             "quadrants": self.unknown_quadrants},
+            "missing_optional_columns": self.missing_columns,
         }
 
 
@@ -276,7 +296,7 @@ def _write_files(
         if a.audit_type not in audit_forms:
             audit_forms[a.audit_type] = audit_form(
                 plan.question_sets[a.audit_type], names[a.audit_type], settings.grades,
-                plan.workspace_id, plan.signing_key,
+                plan.workspace_id, plan.signing_key, tuple(settings.auditor_roles),
             )
             reflection_forms[a.audit_type] = self_reflection_form(
                 names[a.audit_type], plan.workspace_id, plan.signing_key
@@ -300,6 +320,7 @@ def _write_files(
             folder / "service-managers" / filename, cycle=plan.request.cycle, manager=manager,
             due=plan.due, allocations=[a for a in plan.allocations if a.service_manager == manager],
             type_names=names, return_to=settings.organisation.return_to,
+            auditor_roles=tuple(settings.auditor_roles),
         )
         tick()
     r = plan.request

@@ -54,7 +54,7 @@ def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool) -> 
     sheets: dict[str, tuple[Sequence[str], Sequence[Sequence[Any]]]] = {}
     if anonymise:
         pseudonym = pseudonymiser(ws.pseudonym_key())
-        scrub = scrub_for_publication(store)
+        scrub = scrub_for_publication(store, tuple(ws.settings.auditor_roles))
         for name, t in tables.items():
             sheets[name] = (t.headers, [_anonymise_row(t.headers, r, pseudonym, scrub)
                                         for r in t.rows])

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from qaudit.config import Settings
 from qaudit.db import Escalation, NewReturn, Store
 from qaudit.errors import Finding, FormFileError, Status
 from qaudit.validation import IDENTIFICATION, Issued, ParsedReturn, identify, validate
@@ -99,15 +100,16 @@ def ingest_files(
     today: date,
     replace: bool = False,
     restore: bool = False,
-    type_names: dict[str, str] | None = None,
+    settings: Settings | None = None,
     on_file: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Take every file back; ``replace`` lets a return with other answers replace the
     current one, and ``restore`` (with it) lets an older, superseded copy come back.
-    ``type_names`` (audit type key -> name) lets the audit type a form shows be checked."""
+    ``settings`` give the audit type names a form shows and the auditor roles allowed."""
     report = IngestReport()
-    context = _Context(store.workspace_id(), store.signing_key(), type_names or {}, today,
-                       replace or restore, restore)
+    settings = settings or Settings()
+    context = _Context(store.workspace_id(), store.signing_key(), settings.type_names(),
+                       tuple(settings.auditor_roles), today, replace or restore, restore)
     for n, path in enumerate(paths, start=1):
         report.outcomes.append(_ingest_one(store, path, context))
         if on_file is not None:
@@ -146,6 +148,7 @@ class _Context:
     workspace_id: str
     signing_key: bytes
     type_names: dict[str, str]
+    auditor_roles: tuple[str, ...]
     today: date
     replace: bool
     restore: bool
@@ -182,7 +185,8 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
                   issued.due_date, qs, person_id=issued.row.person_id,
                   audit_type_name=context.type_names.get(issued.row.audit_type, ""),
                   signing_key=context.signing_key if issued.signed else b"",
-                  redrawn_records=issued.redrawn_records)
+                  redrawn_records=issued.redrawn_records,
+                  auditor_roles=context.auditor_roles)
     parsed, findings = validate(raw, spec, kind, today)
     if parsed is None:
         return FileOutcome(path, Status.REFUSED, reference, kind, findings)

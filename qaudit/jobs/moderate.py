@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import ModeratedPair, Store
 from qaudit.errors import CycleError, Finding, FormFileError, Status
 from qaudit.files import atomic_path
@@ -280,12 +281,13 @@ def stats(store: Store, cycle: str | None) -> ModerationStats:
 # --- learning ----------------------------------------------------------------------------
 
 
-def learning_markdown(store: Store, cycle: str | None, anonymise: bool) -> str:
+def learning_markdown(store: Store, cycle: str | None, anonymise: bool,
+                      roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES) -> str:
     """Moderation learning per auditor and per theme; anonymised for audit workshops."""
     if cycle is not None:
         cycle = store.draws.require_cycle(cycle).name
     pairs = [p for p in store.moderation.moderated_pairs(cycle) if p.learning or p.comments]
-    scrub = scrub_for_publication(store) if anonymise else (lambda t: t)
+    scrub = scrub_for_publication(store, roles) if anonymise else (lambda t: t)
     aliases: dict[str, str] = {}
     shown: dict[str, str] = {}
 

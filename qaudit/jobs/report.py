@@ -63,7 +63,8 @@ class CycleFigures:
     scrub: Callable[[str], str]
 
 
-def cycle_figures(store: Store, cycle: str, internal: bool, rate: float) -> CycleFigures:
+def cycle_figures(store: Store, cycle: str, internal: bool, rate: float,
+                  roles: tuple[str, ...]) -> CycleFigures:
     cycle = store.draws.require_cycle(cycle).name
     questions: dict[tuple[str, str], str] = {}
     for allocation in store.draws.allocations(cycle):
@@ -81,7 +82,7 @@ def cycle_figures(store: Store, cycle: str, internal: bool, rate: float) -> Cycl
         moderated=store.moderation.moderated_pairs(cycle),
         moderation_rate=sample.rate if (sample := store.moderation.current_sample(cycle))
         else rate,
-        scrub=(lambda t: t) if internal else scrub_for_publication(store),
+        scrub=(lambda t: t) if internal else scrub_for_publication(store, roles),
     )
 
 
@@ -172,7 +173,8 @@ def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
                today: date) -> list[Path]:
     """Every report asked for: the summary, the highlights, one outcome per quadrant;
     written to ``out``, or the cycle's ``reports`` folder."""
-    figures = cycle_figures(store, cycle, internal, ws.settings.moderation.rate)
+    figures = cycle_figures(store, cycle, internal, ws.settings.moderation.rate,
+                            tuple(ws.settings.auditor_roles))
     cycle = figures.cycle
     out = out or report_folder(ws, cycle)
     slug = cycle_slug(cycle)

@@ -7,7 +7,7 @@ The field lists below are the contract; ingest reads the same lists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment
 
 from qaudit import __version__
+from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.grading import GRADE_LABELS, GRADES
 from qaudit.privacy import sign
 from qaudit.questions import ASPECTS, QuestionSet
@@ -41,10 +42,6 @@ from qaudit.workbooks.cells import (
 ANSWERS = ("Yes", "No", "N/A")
 YES_NO = ("Yes", "No")
 ESCALATED_TO = ("Team manager", "Service Manager")
-AUDITOR_ROLES = (
-    "Senior Practitioner", "Advanced Practitioner", "Practice Lead", "Team Manager",
-    "Service Manager", "Principal Social Worker",
-)
 AUDIT_FORM = "audit"
 SELF_REFLECTION_FORM = "self_reflection"
 
@@ -59,6 +56,14 @@ class InputField:
     options: tuple[str, ...] = ()
     required: bool = False
     max_length: int = 4000
+
+
+def audit_fields(auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
+                 ) -> tuple[InputField, ...]:
+    """The audit form's named fields; the auditor's role is one of the workspace's roles
+    (``auditor_roles`` in qaudit.toml: Senior Practitioner and above)."""
+    return tuple(replace(f, options=auditor_roles) if f.name == "auditor_role" else f
+                 for f in AUDIT_FIELDS)
 
 
 AUDIT_FIELDS: tuple[InputField, ...] = (
@@ -81,7 +86,7 @@ AUDIT_FIELDS: tuple[InputField, ...] = (
     InputField("ri_due", "Action by when", "date"),
     InputField("auditor_name", "Auditor name", "text", required=True, max_length=200),
     InputField("auditor_role", "Auditor role (Senior Practitioner or above)", "choice",
-               AUDITOR_ROLES, required=True),
+               DEFAULT_AUDITOR_ROLES, required=True),
     InputField("auditor_date", "Date audit completed", "date", required=True),
 )
 
@@ -156,7 +161,6 @@ class _Sheet:
             YES_NO: list_validation(self.ws, YES_NO),
             GRADE_LABELS: list_validation(self.ws, GRADE_LABELS, "Choose the overall grade"),
             ESCALATED_TO: list_validation(self.ws, ESCALATED_TO),
-            AUDITOR_ROLES: list_validation(self.ws, AUDITOR_ROLES),
         }
         self.dates = date_validation(self.ws)
 
@@ -215,6 +219,8 @@ class _Sheet:
         cell.border = BOX
         cell.alignment = WRAP
         if options:
+            if options not in self.validations:
+                self.validations[options] = list_validation(self.ws, options)
             self.validations[options].add(ref)
         if date_cell:
             cell.number_format = "dd/mm/yyyy"
@@ -253,7 +259,7 @@ class FormTemplate:
 
 def audit_form(
     questions: QuestionSet, type_name: str, grades: dict[str, str], workspace_id: str,
-    signing_key: bytes = b"",
+    signing_key: bytes = b"", auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES,
 ) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Audit")
@@ -277,7 +283,7 @@ def audit_form(
             sheet.input(f"D{sheet.row}", comment_name(q.id))
             sheet.row += 1
         sheet.row += 1
-    fields = {f.name: f for f in AUDIT_FIELDS}
+    fields = {f.name: f for f in audit_fields(auditor_roles)}
     sheet.section("Overall grade")
     sheet.field(fields["grade"])
     for grade in GRADES:

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from openpyxl import Workbook
 
+from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import AllocationRow
 from qaudit.sampling import StratumResult
 from qaudit.workbooks.case_export import BAD_TYPE
@@ -30,7 +31,6 @@ from qaudit.workbooks.cells import (
     save,
     write_table,
 )
-from qaudit.workbooks.forms import AUDITOR_ROLES
 
 ALLOCATION_HEADERS = (
     "Reference", "Quadrant", "Audit type", "Drawn for", "Topped up", "Record ID", "Person ID",
@@ -118,6 +118,7 @@ def write_manager_workbook(
     allocations: Sequence[AllocationRow],
     type_names: dict[str, str],
     return_to: str = "",
+    auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES,
 ) -> None:
     """One Service Manager's cases, with cells to name the auditor for each."""
     wb = Workbook()
@@ -142,7 +143,7 @@ def write_manager_workbook(
         cell = ws.cell(row=5, column=col)
         put(ws, cell.coordinate, text, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP)
         ws.column_dimensions[cell.column_letter].width = width
-    roles = list_validation(ws, AUDITOR_ROLES)
+    roles = list_validation(ws, auditor_roles)
     dates = date_validation(ws)
     for row, a in enumerate(allocations, start=6):
         values = (a.reference, type_names[a.audit_type], a.quadrant, a.team,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import fill_forms
 import pytest
 import tomlkit
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, FIXTURES, Result, edit_settings, raw_database
+from conftest import EXAMPLES, FIXTURES, REPO, Result, edit_settings, raw_database
 from qaudit.workspace import Workspace
 
 WINDOW = ["--from", "01/09/2026", "--to", "31/10/2026"]
@@ -412,3 +415,70 @@ def test_a_recorded_draw_can_be_checked_after_later_cycles(
     check = json.loads(allocate(run, workspace, example_export, "C1", "--seed", "1",
                                 "--dry-run", "--json").stdout)
     assert check["allocations"] == first["allocations"]
+
+
+def _export_without_worker_names_and_with_odd_quadrants(source: Path, target: Path) -> Path:
+    """The example CSV with its Worker Name column dropped and some quadrants misspelt."""
+    import csv
+
+    rows = list(csv.reader(source.read_text(encoding="utf-8-sig").splitlines()))
+    header = rows.index(next(r for r in rows if "Worker Name" in r))
+    drop = rows[header].index("Worker Name")
+    quadrant = rows[header].index("Quadrant")
+    for n, row in enumerate(rows[header + 1:]):
+        if len(row) > quadrant and n % 10 == 0:
+            row[quadrant] = "NE Quad" if n % 20 == 0 else "Mid-Essex Quad"
+    with target.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([r[:drop] + r[drop + 1:] if len(r) > drop else r
+                                  for r in rows])
+    return target
+
+
+def test_dry_run_names_what_to_fix_in_the_settings(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path
+) -> None:
+    export = _export_without_worker_names_and_with_odd_quadrants(
+        REPO / "examples" / "case-export.csv", tmp_path / "odd.csv")
+    result = allocate(run, workspace, export, "C1", "--dry-run", "--json")
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+    quadrants = data["unrecognised"]["quadrants"]
+    assert set(quadrants) >= {"NE Quad", "Mid-Essex Quad"} and all(quadrants.values())
+    assert data["missing_optional_columns"] == {"worker_name": "columns.worker_name"}
+    text = allocate(run, workspace, export, "C1", "--dry-run").stdout
+    assert "Quadrants not recognised: 'NE Quad' (" in text and "'Mid-Essex Quad' (" in text
+    assert "[quadrant_labels]" in text
+    assert "No column found for worker_name" in text and "columns.worker_name" in text
+
+
+def test_shortfall_says_how_many_were_eligible_drawn_and_passed_over(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path
+) -> None:
+    with edit_settings(workspace.root) as settings:
+        settings["quotas"]["Mid"]["care_act_assessment"] = 400
+        settings["sampling"]["top_up_from_other_types"] = False
+    result = allocate(run, workspace, example_export, "C1", "--seed", "3")
+    assert result.code == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines()
+                if line.startswith("Mid · CA assessment"))
+    assert re.search(r"quota 400, only \d+ eligible, \d+ drawn, \d+ passed over: worker"
+                     r" already has a case this cycle", line), line
+
+
+def test_auditor_roles_are_a_setting(
+    run: Callable[..., Result], workspace: Workspace, example_export: Path, tmp_path: Path
+) -> None:
+    with edit_settings(workspace.root) as settings:
+        settings["auditor_roles"].append("Senior Social Worker")
+    assert allocate(run, workspace, example_export, "C1", "--seed", "1").code == 0
+    book = load_workbook(next((workspace.cycle_dir("C1") / "service-managers").glob("*.xlsx")))
+    choices = [dv.formula1 for dv in book["Allocation"].data_validations.dataValidation]
+    assert any("Senior Social Worker" in (f or "") for f in choices)
+    form = sorted((workspace.cycle_dir("C1") / "audit-forms").glob("*.xlsx"))[0]
+    fill_forms.fill_audit(form, tmp_path / "back" / form.name, random.Random(1),
+                          overrides={"auditor_role": "senior social worker"})
+    assert run("-w", workspace.root, "ingest", tmp_path / "back").code == 0
+    with edit_settings(workspace.root) as settings:
+        settings["auditor_roles"] = ["Senior Practitioner", "Practice Lead, Team Manager"]
+    bad = run("-w", workspace.root, "status")
+    assert bad.code == 1 and "auditor_roles" in bad.stderr

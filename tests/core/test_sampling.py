@@ -15,8 +15,10 @@ from qaudit.sampling import (
     BEFORE_WINDOW,
     NO_QUOTA,
     PERSON_AUDITED,
+    PERSON_DRAWN,
     RECORD_AUDITED,
     WORKER_COOLDOWN,
+    WORKER_HAS_CASE,
     DrawRules,
     History,
     draw_allocation,
@@ -229,3 +231,27 @@ def test_one_case_per_worker_limits_a_stratum() -> None:
     rows = [case(i, worker="W1") for i in range(10)]
     s = _draw(cases_frame(rows), DrawRules({("Mid", "mca_assessment"): 3}), History(), 0)[2]
     assert (s.strata[0].eligible, s.strata[0].drawn, s.strata[0].shortfall) == (10, 1, 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_a_short_stratum_accounts_for_every_eligible_case(per_worker: int, seed: int) -> None:
+    """Eligible = drawn + passed over (with why) wherever a stratum fell short."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    cases = pd.DataFrame({
+        "record_id": [f"R{i}" for i in range(n)],
+        "person_id": [f"P{rng.integers(0, 25)}" for _ in range(n)],
+        "worker_id": [f"W{rng.integers(0, 6)}" for _ in range(n)],
+        "quadrant": ["Mid"] * n,
+        "audit_type": [("a", "b")[i % 2] for i in range(n)],
+    })
+    rules = DrawRules({("Mid", "a"): 15, ("Mid", "b"): 15}, max_per_worker=per_worker,
+                      top_up=False)
+    draw = draw_allocation(cases, rules, np.random.default_rng(seed))
+    for s in draw.strata:
+        passed = sum(s.passed_over.values())
+        assert s.drawn + passed <= s.eligible
+        if s.shortfall:
+            assert s.drawn + passed == s.eligible, s
+        assert set(s.passed_over) <= {WORKER_HAS_CASE, PERSON_DRAWN}
