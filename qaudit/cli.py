@@ -6,16 +6,16 @@ becomes one ``Error: ...`` line and exit status 1; tracebacks only with ``--debu
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 import qaudit
 from qaudit.commands import allocate, common, cycles, moderate, report, returns, status
-from qaudit.commands.common import err, out
+from qaudit.commands.common import err, escape, out
 from qaudit.errors import QauditError
 from qaudit.workspace import ENV_VAR
 
@@ -70,6 +70,8 @@ report.register(app)
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line and exit 1."""
     args = sys.argv[1:] if argv is None else argv
+    # Everything qaudit writes holds personal data: readable by its owner only.
+    os.umask(0o077)
     debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("Interrupted; nothing was stored.")
+        err.print("Interrupted: what the command reported as done is stored, the rest is not.")
         sys.exit(1)
     except Exception as exc:
         if debug:
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         err.print(
             f"[bold red]Error:[/bold red] unexpected failure ({type(exc).__name__}:"
             f" {escape(str(exc))})."
-            " Nothing was stored. Run again with --debug and report the output.",
+            " What the command reported as done is stored; the rest is not. Run again with"
+            " --debug and report the output.",
             soft_wrap=True,
         )
         sys.exit(1)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from qaudit.errors import QauditError
 from qaudit.files import write_text
 from qaudit.reports import HIDDEN
 from qaudit.resources import package_templates
@@ -84,15 +88,87 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
     return {"grades_svg": grades_svg, "trend_svg": trend_svg}
 
 
+#: A template may loop, but not for ever: the numbers ``range`` hands out over one report
+#: are capped, and so is the output.
+MAX_RANGE = 100_000
+MAX_OUTPUT = 20 * 1024 * 1024
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox (no attribute tricks, no mutation of the data), with
+    ``range`` bounded: a workspace's own template is text from a shared folder, and must
+    never run code, read files or hang a report."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.range_left = MAX_RANGE
+        self.globals["range"] = self._bounded_range
+
+    def _bounded_range(self, *args: int) -> range:
+        numbers = range(*args)
+        self.range_left -= len(numbers)
+        if self.range_left < 0:
+            raise SecurityError(f"loops over more than {MAX_RANGE:,} numbers in all")
+        return numbers
+
+
+class _OwnFiles(jinja2.FileSystemLoader):
+    """Templates from one folder, refusing links that lead out of it."""
+
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        root = Path(self.searchpath[0]).resolve()
+        if not Path(filename).resolve().is_relative_to(root):
+            raise TemplateError(f"{filename} links outside {root}; a report template must"
+                                " be a file in the templates folder itself")
+        return source, filename, uptodate
+
+
 def environment(workspace_templates: Path, html: bool) -> jinja2.Environment:
     loader = jinja2.ChoiceLoader([
-        jinja2.FileSystemLoader(str(workspace_templates / "reports")),
+        _OwnFiles(str(workspace_templates / "reports")),
         jinja2.FileSystemLoader(str(package_templates() / "reports")),
     ])
     if html:
-        return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    return jinja2.Environment(loader=loader, autoescape=False, finalize=md_escape,
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        return _Sandbox(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+    return _Sandbox(loader=loader, autoescape=False, finalize=md_escape,
+                    undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _render(workspace_templates: Path, html: bool, name: str, data: dict[str, Any]) -> str:
+    """Render one template; a broken or unsafe one is a clear error naming its file and
+    line, never a traceback or a half-written report."""
+    try:
+        template = environment(workspace_templates, html).get_template(name)
+        parts = []
+        size = 0
+        for chunk in template.generate(**data):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise SecurityError(f"the report would be over {MAX_OUTPUT // 2**20} MB")
+            parts.append(chunk)
+        return "".join(parts)
+    except jinja2.TemplateSyntaxError as exc:
+        raise QauditError(f"report template {exc.filename or name}, line {exc.lineno}:"
+                          f" {exc.message}. Fix it, or remove it to use qaudit's own.") from exc
+    except (SecurityError, jinja2.TemplateError) as exc:
+        where = _template_line(exc, name)
+        raise QauditError(f"report template {where}: {str(exc).rstrip('.')}. Templates may"
+                          " only show the"
+                          " report's figures; fix it, or remove it to use qaudit's own.") from exc
+
+
+def _template_line(exc: BaseException, name: str) -> str:
+    """The template file and line an error happened on, from its traceback."""
+    tb = exc.__traceback__
+    where = name
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            where = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def render(workspace_templates: Path, template: str, stem: str, data: dict[str, Any], out: Path,
@@ -107,14 +183,12 @@ def render(workspace_templates: Path, template: str, stem: str, data: dict[str, 
         for key, name in files.items():
             write_text(out / name, drawn[f"{key}_svg"])
             written.append(out / name)
-        text = environment(workspace_templates, html=False).get_template(
-            f"{template}.md.j2").render(**data, charts=files)
+        text = _render(workspace_templates, False, f"{template}.md.j2", {**data, "charts": files})
         write_text(out / f"{stem}.md", text)
         written.append(out / f"{stem}.md")
     if "html" in formats:
         svg = {k: Markup(_strip_xml_header(v)) for k, v in drawn.items()}
-        text = environment(workspace_templates, html=True).get_template(
-            f"{template}.html.j2").render(**data, charts=svg)
+        text = _render(workspace_templates, True, f"{template}.html.j2", {**data, "charts": svg})
         write_text(out / f"{stem}.html", text)
         written.append(out / f"{stem}.html")
     return written

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qaudit.errors import WorkspaceError
-from qaudit.files import write_text
+from qaudit.files import atomic_path, write_text
 from qaudit.values import cycle_slug
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 CONFIG_NAME = "qaudit.toml"
 DB_NAME = "qaudit.db"
 KEY_NAME = "pseudonym.key"
+KEY_BYTES = 32
 ENV_VAR = "QAUDIT_WORKSPACE"
 
 
@@ -55,14 +56,30 @@ class Workspace:
 
     def pseudonym_key(self) -> bytes:
         """The workspace's secret pseudonym key, made on first use and kept in the workspace
-        (never in an output): the same id always gets the same pseudonym, and nobody
-        without the key can reverse or recompute it."""
+        (never in an output, readable by its owner only): the same id always gets the same
+        pseudonym, and nobody without the key can reverse or recompute it.
+
+        It is written whole or not at all; a key file that is empty, short or not a key
+        (a crash, a full disk, a hand edit) is refused, never used: an empty key would let
+        anyone recompute the pseudonyms."""
         path = self.root / KEY_NAME
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-        return bytes.fromhex(path.read_text().strip())
+            with atomic_path(path) as tmp:
+                tmp.write_text(secrets.token_hex(KEY_BYTES) + "\n", encoding="ascii")
+                os.chmod(tmp, 0o600)
+        try:
+            text = path.read_text(encoding="ascii").strip()
+            key = bytes.fromhex(text)
+        except (OSError, UnicodeDecodeError, ValueError):
+            key = b""
+        if len(key) < KEY_BYTES:
+            raise WorkspaceError(
+                f"{path} is not a usable pseudonym key (empty, short or damaged), so nothing"
+                " can be anonymised safely. Restore it from a backup; if there is none, move"
+                " it aside and run the command again to make a new one (earlier anonymised"
+                " exports will then use other pseudonyms)."
+            )
+        return key
 
 
 def find_workspace(explicit: Path | None) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -16,13 +17,24 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from qaudit.errors import Finding, QauditError
 from qaudit.values import parse_date
 from qaudit.workspace import Workspace, open_workspace
+
+# C0 and C1 control characters other than tab and line feed: ESC in a worker's name or
+# a form's text must not reach the terminal as an escape sequence.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text: str) -> str:
+    """Text from a file or a person, safe to print: no control characters (so no terminal
+    escape sequences), and rich markup shown as typed."""
+    return escape_markup(_CONTROLS.sub("\ufffd", text))
+
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)

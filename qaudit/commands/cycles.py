@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from qaudit.commands.common import JsonOption, current_workspace, out, print_json, today
+from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
 
 cycle_app = typer.Typer(
     help="The workspace's cycles: where each stands, and cancelling a mistaken one.",

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from qaudit.commands.common import (
     JsonOption,
     current_workspace,
     err,
+    escape,
     findings_table,
     out,
     print_json,

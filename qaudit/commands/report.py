@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from qaudit.commands.common import current_workspace, out, today
+from qaudit.commands.common import current_workspace, escape, out, today
 from qaudit.errors import QauditError
 from qaudit.reports import ReportFormat, ReportKind
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from qaudit.commands.common import (
@@ -16,6 +15,7 @@ from qaudit.commands.common import (
     JsonOption,
     current_workspace,
     date_option,
+    escape,
     findings_table,
     out,
     print_json,

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from qaudit.commands.common import JsonOption, current_workspace, out, print_json, today
+from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
 from qaudit.reports import STATUS_COUNTS
 
 HEADERS = dict(zip(STATUS_COUNTS, ("Allocated", "Reflections", "Audits", "Overdue",

@@ -9,9 +9,10 @@ escalations), ``store.moderation`` (samples and outcomes) and ``store.reporting`
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -22,6 +23,16 @@ from qaudit.db.reporting import Reporting
 from qaudit.db.returns import Returns
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION, now
 from qaudit.errors import WorkspaceError
+
+#: How long a command waits for another officer's command to finish with the database
+#: (QAUDIT_BUSY_SECONDS overrides it).
+BUSY_SECONDS = int(os.environ.get("QAUDIT_BUSY_SECONDS", "15") or 15)
+
+
+def busy_message(path: Path) -> str:
+    return (f"the workspace database {path} is busy: another qaudit command (or a program"
+            f" holding the file open) is using it, and it stayed busy for {BUSY_SECONDS}"
+            " seconds. Try again in a moment; nothing was changed.")
 
 
 class Store:
@@ -41,19 +52,38 @@ class Store:
     def open(cls, path: Path, create: bool = False, actor: str = "") -> Self:
         if not create and not path.exists():
             raise WorkspaceError(
-                f"the workspace database {path} is missing. Run `qaudit init` in the"
-                " workspace folder to create it."
+                f"the workspace database {path} is missing. Restore it from a backup; only a"
+                " new workspace starts without one (`qaudit init` in a new folder)."
             )
+        if not create and path.stat().st_size == 0:
+            # sqlite would quietly make a new, empty database here, with a new workspace id:
+            # every form issued so far would then look foreign.
+            raise WorkspaceError(
+                f"the workspace database {path} is empty (0 bytes): the record is gone from"
+                " this file. Restore it from a backup; do not run `qaudit init` over it."
+            )
+        conn = None
         try:
-            conn = sqlite3.connect(path, isolation_level=None)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA busy_timeout = 5000")
             store = cls(conn, path, actor)
             store._migrate()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WorkspaceError(busy_message(path)) from exc
             raise WorkspaceError(
-                f"{path} is not a qaudit database ({exc}). Restore it from a backup, or move"
-                " it aside and run `qaudit init`."
+                f"{path} cannot be opened ({exc}). Check the folder is reachable and that"
+                " you may write to it; if the file is damaged, restore it from a backup."
+            ) from exc
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            raise WorkspaceError(
+                f"{path} is not a qaudit database ({exc}). Restore it from a backup; never"
+                " replace it with a new one, which would make every issued form foreign."
             ) from exc
         return store
 
@@ -80,12 +110,20 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WorkspaceError(busy_message(self.path)) from exc
+            raise
         self._depth = 1
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # A failed write (a full disk, say) may already have ended the transaction;
+            # the error that matters is the first one, never "cannot rollback".
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
