@@ -83,10 +83,10 @@ def test_a_busy_database_says_it_is_busy(drawn: Workspace) -> None:
 
 
 def test_the_first_error_surfaces_not_a_failed_rollback(drawn: Workspace) -> None:
-    with Store.open(drawn.db_path) as store, pytest.raises(OSError, match="No space"):
-        with store.transaction() as conn:
-            conn.execute("ROLLBACK")  # as sqlite does itself when the disk is full
-            raise OSError(28, "No space left on device")
+    with (Store.open(drawn.db_path) as store, pytest.raises(OSError, match="No space"),
+          store.transaction() as conn):
+        conn.execute("ROLLBACK")  # as sqlite does itself when the disk is full
+        raise OSError(28, "No space left on device")
 
 
 def _export_with(tmp_path: Path, manager: str) -> Path:
