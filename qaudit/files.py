@@ -39,13 +39,52 @@ def write_text(target: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+#: Every folder of outputs qaudit makes holds this file: a folder without it is not
+#: qaudit's to move or replace.
+MARKER = ".qaudit-folder"
+_SCRATCH = ".qaudit-"
+
+
+def made_by_qaudit(folder: Path) -> bool:
+    return (folder / MARKER).is_file()
+
+
+def clean_stale_scratch(parent: Path) -> list[Path]:
+    """Remove scratch folders left by a qaudit that was killed (they hold personal data):
+    those whose process is gone. Returns what was removed."""
+    removed: list[Path] = []
+    if not parent.is_dir():
+        return removed
+    for folder in parent.glob(f"{_SCRATCH}*"):
+        pid = folder.name.removeprefix(_SCRATCH).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is not ours, or the platform cannot tell: keep it
+        return True
+    return True
+
+
 @contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
     """A scratch folder beside ``target`` to fill; moved into place if the block succeeds,
-    removed if it fails. An existing ``target`` is kept beside it as
-    ``<name>.replaced-<UTC time>``."""
+    removed if it fails. An existing ``target`` (which must be qaudit's own) is kept beside
+    it as ``<name>.replaced-<UTC time>``. Stale scratch folders of killed runs are removed
+    first."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".qaudit-", dir=target.parent))
+    clean_stale_scratch(target.parent)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{os.getpid()}-", dir=target.parent))
+    (scratch / MARKER).write_text("made by qaudit: its outputs for one cycle\n")
     try:
         yield scratch
         if target.exists():

@@ -136,11 +136,22 @@ class Returns:
             (return_id,))}
         return json.loads(fields), answers
 
-    def store(self, new: NewReturn, replace: StoredReturn | None) -> int:
-        """Store one returned form, all of it or nothing; ``replace`` keeps the old as history."""
+    def store(self, new: NewReturn, replace: StoredReturn | None) -> int | None:
+        """Store one returned form, all of it or nothing; ``replace`` keeps the old as history.
+
+        Returns the new return's id, or None when the same content was stored meanwhile
+        (another officer ingesting the same folder at the same time): unchanged, not a
+        failure. If different content was stored meanwhile, nothing is stored (CycleError).
+        """
         db = self.db
         stamp = now()
         with db.transaction() as conn:
+            now_current = self.current(new.allocation_id, new.kind)
+            if now_current is not None and now_current.content_hash == new.content_hash:
+                return None
+            if (now_current.id if now_current else None) != (replace.id if replace else None):
+                raise CycleError("another return of this allocation was stored while this"
+                                 " file was being checked; run ingest again to compare them")
             if replace is not None:
                 conn.execute("UPDATE returns SET replaced_at = ? WHERE id = ?",
                              (stamp, replace.id))

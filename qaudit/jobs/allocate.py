@@ -19,7 +19,7 @@ from qaudit import __version__
 from qaudit.config import OPTIONAL_FIELDS
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
 from qaudit.errors import CycleError, ExportError
-from qaudit.files import staged_folder
+from qaudit.files import made_by_qaudit, staged_folder
 from qaudit.questions import QuestionSet, load_question_set
 from qaudit.randomness import generator, seed_or_new
 from qaudit.sampling import (
@@ -244,10 +244,7 @@ def commit_allocation(
             " Check --from and --to, and the reasons listed above, with --dry-run."
         )
     out = plan.out_dir
-    if out.exists() and any(out.iterdir()) and not request.redraw:
-        raise CycleError(
-            f"{out} already holds files. Choose another --out, or move that folder away."
-        )
+    _check_out(ws, out)
     record = DrawRecord(
         seed=plan.seed, export_name=plan.export.path.name, export_sha256=plan.export.sha256,
         export_sheet=plan.export.sheet, rows_read=plan.export.rows_read,
@@ -256,8 +253,10 @@ def commit_allocation(
         question_sets=list(plan.question_sets.values()),
     )
     # Files and rows succeed or fail together: the workbooks are written into a scratch
-    # folder inside the transaction, and moved into place once the draw is stored.
-    with staged_folder(out) as scratch, store.transaction():
+    # folder inside the transaction and moved into place just before it commits. A crash
+    # in between leaves a folder without a draw, which the next allocate moves aside; a
+    # draw is never stored with its files still hidden.
+    with store.transaction(), staged_folder(out) as scratch:
         _write_files(ws, plan, scratch, on_file)
         cycle = store.draws.save(
             request.cycle, request.date_from, request.date_to, plan.due, record,
@@ -265,6 +264,22 @@ def commit_allocation(
         )
     plan.files = sorted(p for p in out.rglob("*.xlsx"))
     return cycle
+
+
+def _check_out(ws: Workspace, out: Path) -> None:
+    """A cycle's folder may replace only a folder qaudit made, and never hold the
+    workspace: ``--redraw --out WORKSPACE`` must not move the record away."""
+    root, target = ws.root.resolve(), out.resolve()
+    if root == target or root.is_relative_to(target):
+        raise CycleError(f"--out {out} is the workspace or holds it; give a folder of its own"
+                         " for the cycle's workbooks (default: <workspace>/cycles/<cycle>).")
+    if target.exists() and not target.is_dir():
+        raise CycleError(f"--out {out} is a file; give a folder for the cycle's workbooks.")
+    ours = made_by_qaudit(target) or target.parent == root / "cycles"
+    if target.exists() and any(target.iterdir()) and not ours:
+        raise CycleError(f"{out} already holds files qaudit did not make; choose another"
+                         " --out, or move that folder away. qaudit replaces only its own"
+                         " folders.")
 
 
 def _settings_used(ws: Workspace, plan: AllocationPlan) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from qaudit.config import Settings
 from qaudit.db import Escalation, NewReturn, Store
-from qaudit.errors import Finding, FormFileError, Status
+from qaudit.errors import CycleError, Finding, FormFileError, QauditError, Status
 from qaudit.validation import IDENTIFICATION, Issued, ParsedReturn, identify, validate
 from qaudit.workbooks.cells import META_SHEET
 from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM, answer_name, comment_name
@@ -111,7 +111,7 @@ def ingest_files(
     context = _Context(store.workspace_id(), store.signing_key(), settings.type_names(),
                        tuple(settings.auditor_roles), today, replace or restore, restore)
     for n, path in enumerate(paths, start=1):
-        report.outcomes.append(_ingest_one(store, path, context))
+        report.outcomes.append(_guarded(store, path, context))
         if on_file is not None:
             on_file(n, len(paths))
     return report
@@ -141,6 +141,22 @@ def _differences(store: Store, path: Path, reference: str, kind: str, return_id:
 
 def _refused(path: Path, finding: Finding, reference: str = "", kind: str = "") -> FileOutcome:
     return FileOutcome(path, Status.REFUSED, reference, kind, [finding])
+
+
+def _guarded(store: Store, path: Path, context: _Context) -> FileOutcome:
+    """One file's outcome, whatever the file holds: a file no check foresaw is refused on
+    its own and the batch goes on (the workspace's own troubles, such as a busy database,
+    still stop it with their message)."""
+    try:
+        return _ingest_one(store, path, context)
+    except QauditError:
+        raise
+    except Exception:
+        return _refused(path, Finding(
+            "unreadable", path.name, "", "",
+            "this file could not be read as a form: it is damaged, or was not made from the"
+            " form that was issued. Open the issued form, copy the answers in, and ingest"
+            " that."))
 
 
 @dataclass(frozen=True)
@@ -212,10 +228,16 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
     if fields.get("esc_raised") == "Yes":
         escalation = Escalation(fields["esc_to"], fields["esc_name"], fields["esc_date"],
                                 fields.get("esc_note", ""))
-    store.returns.store(NewReturn(
-        allocation_id=issued.id, kind=kind, file_name=path.name, file_sha256=raw.sha256,
-        content_hash=parsed.content_hash, grade=parsed.grade, fields=fields,
-        answers=parsed.answers, warnings=parsed.warnings, escalation=escalation,
-    ), replace=current)
+    try:
+        stored = store.returns.store(NewReturn(
+            allocation_id=issued.id, kind=kind, file_name=path.name, file_sha256=raw.sha256,
+            content_hash=parsed.content_hash, grade=parsed.grade, fields=fields,
+            answers=parsed.answers, warnings=parsed.warnings, escalation=escalation,
+        ), replace=current)
+    except CycleError as exc:
+        return _refused(path, Finding("changed-meanwhile", path.name, "", "", str(exc)),
+                        reference, kind)
+    if stored is None:
+        return FileOutcome(path, Status.UNCHANGED, reference, kind)
     return FileOutcome(path, Status.REPLACED if current else Status.ACCEPTED, reference, kind,
                        warnings=parsed.warnings)

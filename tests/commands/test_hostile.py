@@ -27,10 +27,11 @@ WINDOW = ["--from", "01/09/2026", "--to", "31/10/2026"]
 
 
 @pytest.fixture
-def drawn(tmp_path: Path) -> Workspace:
+def drawn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Workspace:
     ws = small_workspace(tmp_path / "ws", 1)
     qaudit_ok(ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE, *WINDOW,
               "--seed", "1")
+    capsys.readouterr()  # the draw's own output is not the test's
     return ws
 
 
@@ -152,3 +153,198 @@ def test_a_template_linked_outside_its_folder_is_refused(
                  "--out", tmp_path / "out")
     assert result.code == 1 and "links outside" in result.stderr
     assert "the database password" not in result.stdout + result.stderr
+
+
+def test_out_never_takes_the_workspace_or_a_folder_qaudit_did_not_make(
+    run: Callable[..., Result], drawn: Workspace, tmp_path: Path
+) -> None:
+    export = EXAMPLES / "case-export.xlsx"
+    for out in (drawn.root, drawn.root.parent):
+        result = run("-w", drawn.root, "allocate", export, "--cycle", CYCLE, *WINDOW,
+                     "--redraw", "--out", out)
+        assert result.code == 1 and "is the workspace or holds it" in result.stderr
+    assert (drawn.root / "qaudit.toml").is_file() and drawn.db_path.is_file()
+    theirs = tmp_path / "someone-elses"
+    theirs.mkdir()
+    (theirs / "minutes.docx").write_text("not ours")
+    result = run("-w", drawn.root, "allocate", export, "--cycle", CYCLE, *WINDOW,
+                 "--redraw", "--out", theirs)
+    assert result.code == 1 and "qaudit did not make" in result.stderr
+    assert (theirs / "minutes.docx").is_file()
+    # Its own folder it replaces (keeping the old one beside it).
+    again = run("-w", drawn.root, "allocate", export, "--cycle", CYCLE, *WINDOW, "--redraw")
+    assert again.code == 0, again.stderr
+    assert any(p.name.startswith("C1.replaced-") for p in (drawn.root / "cycles").iterdir())
+
+
+KILL_MID_ALLOCATE = """
+import os, signal, sys
+import qaudit.jobs.allocate as job
+from qaudit import cli
+
+real_write = job._write_files
+
+def write_then_die(ws, plan, folder, on_file):
+    real_write(ws, plan, folder, on_file)
+    os.kill(os.getpid(), signal.SIGKILL)  # every workbook written, nothing stored or moved
+
+job._write_files = write_then_die
+cli.main(sys.argv[1:])
+"""
+
+
+def test_a_killed_allocate_leaves_no_personal_data_behind_and_can_run_again(
+    run: Callable[..., Result], tmp_path: Path
+) -> None:
+    ws = small_workspace(tmp_path / "ws", 1)
+    args = ["-w", str(ws.root), "allocate", str(EXAMPLES / "case-export.xlsx"), "--cycle",
+            CYCLE, *WINDOW, "--seed", "1"]
+    killed = subprocess.run([sys.executable, "-c", KILL_MID_ALLOCATE, *args],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9
+    cycles = ws.root / "cycles"
+    assert [p.name[:8] for p in cycles.iterdir()] == [".qaudit-"]  # the scratch, hidden
+    with Store.open(ws.db_path) as store:
+        assert store.draws.cycles() == []  # nothing stored
+    result = run(*args)
+    assert result.code == 0, result.stderr
+    assert [p.name for p in cycles.iterdir()] == ["C1"]  # the stale scratch is gone
+
+
+# --- returned forms that should never get past the gate, nor stop the batch ----------------
+
+
+def _filled(ws: Workspace, folder: Path, count: int) -> list[Path]:
+    import random
+
+    import fill_forms
+
+    forms = sorted((ws.cycle_dir(CYCLE) / "audit-forms").glob("*.xlsx"))[:count]
+    for n, form in enumerate(forms):
+        fill_forms.fill_audit(form, folder / form.name, random.Random(n))
+    return [folder / f.name for f in forms]
+
+
+def _mangle(path: Path, how: str) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    if how == "cleared-meta":
+        for row in wb["_qaudit"].iter_rows():
+            row[1].value = None
+    elif how == "ref-error":
+        wb.defined_names["grade"].attr_text = "#REF!"
+    elif how == "beyond-last-row":
+        wb.defined_names["rationale"].attr_text = "Audit!$A$1048577"
+    elif how == "far-column":
+        wb.defined_names["strengths"].attr_text = "Audit!$XFE$5"
+    elif how == "thousands-of-columns":
+        ws = wb["Audit"]
+        for col in range(1, 4000):
+            ws.cell(row=300, column=col, value="x")
+    wb.save(path)
+
+
+@pytest.mark.parametrize("how", ["cleared-meta", "ref-error", "beyond-last-row", "far-column",
+                                 "thousands-of-columns"])
+def test_a_mangled_form_is_refused_alone_and_the_batch_goes_on(
+    run: Callable[..., Result], drawn: Workspace, tmp_path: Path, how: str
+) -> None:
+    import json
+
+    first, *good = _filled(drawn, tmp_path / "back", 4)
+    _mangle(first, how)
+    result = run("-w", drawn.root, "ingest", tmp_path / "back", "--json")
+    assert "unexpected failure" not in result.stderr
+    assert result.stdout, result.stderr
+    data = json.loads(result.stdout)
+    by_file = {Path(f["file"]).name: f for f in data["files"]}
+    assert all(by_file[g.name]["status"] == "accepted" for g in good), by_file
+    if how == "thousands-of-columns":  # the answers are all still where they belong
+        assert by_file[first.name]["status"] == "accepted"
+    else:
+        assert by_file[first.name]["status"] == "refused"
+        assert result.code == 1 and by_file[first.name]["findings"]
+
+
+def test_concurrent_ingests_of_one_folder_store_each_return_once(
+    drawn: Workspace, tmp_path: Path
+) -> None:
+    import json
+
+    _filled(drawn, tmp_path / "back", 12)
+    command = [sys.executable, "-m", "qaudit", "-w", str(drawn.root), "ingest",
+               str(tmp_path / "back"), "--json"]
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+    outputs = [child.communicate(timeout=300) for child in children]
+    for child, (_, stderr) in zip(children, outputs, strict=True):
+        assert child.returncode == 0, stderr
+        assert "unexpected failure" not in stderr
+    summaries = [json.loads(stdout)["summary"] for stdout, _ in outputs]
+    assert sum(s["accepted"] for s in summaries) == 12
+    assert sum(s["accepted"] + s["unchanged"] for s in summaries) == 24
+    with Store.open(drawn.db_path) as store:
+        assert len(store.moderation.returned_audits(CYCLE)) == 12
+
+
+@pytest.fixture(scope="module")
+def one_good_form(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    root = tmp_path_factory.mktemp("fuzz")
+    ws = small_workspace(root / "ws", 1)
+    qaudit_ok(ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE, *WINDOW,
+              "--seed", "1")
+    (form,) = _filled(ws, root / "back", 1)
+    return ws.root, form.read_bytes()
+
+
+def test_mutated_forms_only_ever_end_in_a_clean_refusal(
+    one_good_form: tuple[Path, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Fuzz: bytes of a valid form flipped, cut, repeated or inserted, and the same inside
+    its zipped XML parts; ingest must accept it or refuse it with findings, never fail."""
+    import io
+    import random
+    import zipfile
+    from datetime import date
+
+    from qaudit.jobs.ingest import ingest_files
+
+    root, data = one_good_form
+    rng = random.Random(20261125)
+    folder = tmp_path_factory.mktemp("mutants")
+    paths = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = {i.filename: archive.read(i) for i in archive.infolist()}
+    for n in range(60):
+        if n % 2:  # mutate the raw bytes
+            raw = bytearray(data)
+            for _ in range(rng.randint(1, 20)):
+                at = rng.randrange(len(raw))
+                raw[at:at + rng.randint(1, 8)] = bytes(rng.randrange(256)
+                                                       for _ in range(rng.randint(0, 8)))
+            mutant = bytes(raw)
+        else:  # mutate one XML part and zip it up again
+            name = rng.choice([p for p in parts if p.endswith(".xml")])
+            text = bytearray(parts[name])
+            for _ in range(rng.randint(1, 6)):
+                at = rng.randrange(len(text))
+                text[at:at + rng.randint(0, 12)] = rng.choice(
+                    [b"", b"<", b">", b"&", b'"', b"\x00", b"#REF!", b"999999", b"<c r=\"ZZ9\"/>"])
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+                for part, content in parts.items():
+                    out.writestr(part, bytes(text) if part == name else content)
+            mutant = buffer.getvalue()
+        path = folder / f"mutant-{n:02d}.xlsx"
+        path.write_bytes(mutant)
+        paths.append(path)
+    with Store.open(root / "qaudit.db") as store:
+        report = ingest_files(store, paths, today=date.today())
+    assert len(report.outcomes) == len(paths)
+    for outcome in report.outcomes:
+        assert outcome.status in ("accepted", "unchanged", "refused"), outcome
+        if outcome.status == "refused":
+            assert outcome.findings and all(f.message for f in outcome.findings)
+            for finding in outcome.findings:
+                assert "Error" not in finding.message and "Traceback" not in finding.message
