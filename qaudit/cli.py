@@ -84,6 +84,15 @@ def main(argv: list[str] | None = None) -> None:
             raise
         err.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
+    except OSError as exc:
+        if debug:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        err.print(f"[bold red]Error:[/bold red] {escape(exc.strerror or str(exc))}"
+                  f"{escape(where)}. What the command reported as done is stored; the rest"
+                  " is not. Free some disk space or check the folder, then run it again.",
+                  soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("Interrupted: what the command reported as done is stored, the rest is not.")
         sys.exit(1)

@@ -72,7 +72,9 @@ MAX_DROP_DOWN = 255
 class Strict(BaseModel):
     """A settings or template model: unknown keys refused, values frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: "no", 0, "3" or "0.2" where the setting is a true/false, a number or text is
+    # a mistake to name, not a value to guess at.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class AuditTypeSettings(Strict):
@@ -348,6 +350,12 @@ def load_settings(path: Path) -> Settings:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if not raw.strip():
+        raise ConfigError(
+            f"{path} is empty, so no setting is known (quadrants, quotas, column names...)."
+            " Restore it, or write the defaults with `qaudit init` in a new folder and copy"
+            " its qaudit.toml here."
+        )
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -34,6 +34,11 @@ class QuestionSetError(QauditError):
     """An audit question set is missing or malformed."""
 
 
+class StorageError(QauditError):
+    """The database could not be written (a full disk, a lost network share): nothing of
+    the write in hand was stored."""
+
+
 class FormFileError(QauditError):
     """A returned file as a whole cannot be taken: not a workbook, locked, damaged, unsafe."""
 

@@ -48,6 +48,8 @@ from qaudit.workbooks.moderation import MODERATION_FORM, row_fields
 from qaudit.workbooks.reader import NamedCell, RawForm
 
 COMMENT_MAX = 2000
+#: No audit, escalation or reflection of this framework happened before this date.
+EARLIEST_DATE = date(2000, 1, 1)
 #: Dates that record something already done cannot lie in the future.
 PAST_DATES = frozenset({"auditor_date", "esc_date", "sr_date"})
 IDENTIFICATION = "(identification)"
@@ -212,7 +214,10 @@ class Checker:
             self.finding(found, spec.name, "not-a-date", "is not a date; enter it as"
                          " dd/mm/yyyy", found.value)
             return ""
-        if spec.name in PAST_DATES and parsed > self.today:
+        if parsed < EARLIEST_DATE:
+            self.finding(found, spec.name, "implausible-date", f"is {parsed:%d/%m/%Y}, which"
+                         " cannot be right; enter the date it happened", found.value)
+        elif spec.name in PAST_DATES and parsed > self.today:
             self.finding(found, spec.name, "future-date", f"is in the future"
                          f" ({parsed:%d/%m/%Y}); enter the date it happened", found.value)
         return parsed.isoformat()

@@ -14,6 +14,7 @@ from qaudit.commands.common import (
     JsonOption,
     current_workspace,
     date_option,
+    err,
     escape,
     out,
     print_json,
@@ -127,6 +128,8 @@ def allocate(
                 on_file=lambda done, total: progress.update(
                     writing, completed=done, total=total),
             )
+    for warning in plan.warnings:
+        err.print(escape(f"Warning: {warning}"), style="yellow")
     if as_json:
         result = plan.to_json()
         result["dry_run"] = dry_run

@@ -22,7 +22,7 @@ from qaudit.db.moderation import ModerationRecords
 from qaudit.db.reporting import Reporting
 from qaudit.db.returns import Returns
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION, now
-from qaudit.errors import WorkspaceError
+from qaudit.errors import StorageError, WorkspaceError
 
 #: How long a command waits for another officer's command to finish with the database
 #: (QAUDIT_BUSY_SECONDS overrides it).
@@ -119,14 +119,18 @@ class Store:
         self._depth = 1
         try:
             yield self.conn
-        except BaseException:
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
             # A failed write (a full disk, say) may already have ended the transaction;
             # the error that matters is the first one, never "cannot rollback".
             with suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StorageError(
+                    f"the workspace database could not be written ({exc}); nothing of this"
+                    " was stored. Free some disk space or check the share, then run it again."
+                ) from exc
             raise
-        else:
-            self.conn.execute("COMMIT")
         finally:
             self._depth = 0
 

@@ -70,6 +70,7 @@ class AllocationPlan:
     workspace_id: str
     signing_key: bytes
     files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def strata(self) -> list[StratumResult]:
@@ -150,6 +151,9 @@ def check_request(store: Store, request: AllocationRequest, due: date) -> Alloca
             f"--from {request.date_from:%d/%m/%Y} is after --to {request.date_to:%d/%m/%Y};"
             " give the window's first day, then its last."
         )
+    if due < request.today - timedelta(days=366):
+        raise CycleError(f"returns due {due:%d/%m/%Y} is over a year ago, which cannot be"
+                         " right for a new draw; give the date returns are due (--due).")
     if not request.dry_run:
         store.draws.check_can_draw(request.cycle, request.redraw)
         store.draws.check_window(request.cycle, request.date_from, request.date_to, due,
@@ -211,12 +215,16 @@ def plan_allocation(
             question_set_hash=questions.digest,
             work_type=str(r["work_type"]),
         ))
-    return AllocationPlan(
+    plan = AllocationPlan(
         request=request, seed=seed, due=due, export=export, excluded=excluded,
         eligible=len(eligible), draw=draw, allocations=allocations,
         question_sets=question_sets, out_dir=request.out or ws.cycle_dir(request.cycle),
         workspace_id=store.workspace_id(), signing_key=store.signing_key(),
     )
+    if due < request.today:
+        plan.warnings.append(f"returns are due {due:%d/%m/%Y}, before today: every return"
+                             " will be late. Check --due.")
+    return plan
 
 
 def _counts(counts: dict[str, int]) -> str:

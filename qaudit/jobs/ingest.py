@@ -16,7 +16,14 @@ from typing import Any
 
 from qaudit.config import Settings
 from qaudit.db import Escalation, NewReturn, Store
-from qaudit.errors import CycleError, Finding, FormFileError, QauditError, Status
+from qaudit.errors import (
+    CycleError,
+    Finding,
+    FormFileError,
+    QauditError,
+    Status,
+    StorageError,
+)
 from qaudit.validation import IDENTIFICATION, Issued, ParsedReturn, identify, validate
 from qaudit.workbooks.cells import META_SHEET
 from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM, answer_name, comment_name
@@ -149,6 +156,8 @@ def _guarded(store: Store, path: Path, context: _Context) -> FileOutcome:
     still stop it with their message)."""
     try:
         return _ingest_one(store, path, context)
+    except StorageError as exc:  # this file is not stored; the report says which were
+        return _refused(path, Finding("not-stored", path.name, "", "", str(exc)))
     except QauditError:
         raise
     except Exception:

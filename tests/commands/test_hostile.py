@@ -348,3 +348,66 @@ def test_mutated_forms_only_ever_end_in_a_clean_refusal(
             assert outcome.findings and all(f.message for f in outcome.findings)
             for finding in outcome.findings:
                 assert "Error" not in finding.message and "Traceback" not in finding.message
+
+
+def test_a_date_that_cannot_be_right_is_refused(
+    run: Callable[..., Result], drawn: Workspace, tmp_path: Path
+) -> None:
+    import json
+    import random
+    from datetime import date
+
+    import fill_forms
+
+    form = sorted((drawn.cycle_dir(CYCLE) / "audit-forms").glob("*.xlsx"))[0]
+    fill_forms.fill_audit(form, tmp_path / "back" / form.name, random.Random(1),
+                          when=date(1900, 1, 1))
+    result = json.loads(run("-w", drawn.root, "ingest", tmp_path / "back", "--json").stdout)
+    codes = [f["code"] for f in result["files"][0]["findings"]]
+    assert "implausible-date" in codes
+
+
+def test_a_due_date_long_past_is_refused_and_a_past_one_warned(
+    run: Callable[..., Result], tmp_path: Path
+) -> None:
+    from datetime import date, timedelta
+
+    ws = small_workspace(tmp_path / "ws", 1)
+    export = EXAMPLES / "case-export.xlsx"
+    old = run("-w", ws.root, "allocate", export, "--cycle", "C1", "--from", "01/09/2024",
+              "--to", "31/10/2024", "--due", "30/11/2024")
+    assert old.code == 1 and "over a year ago" in old.stderr
+    past = (date.today() - timedelta(days=3)).strftime("%d/%m/%Y")
+    late = run("-w", ws.root, "allocate", export, "--cycle", "C1", *WINDOW, "--due", past,
+               "--seed", "1")
+    assert late.code == 0 and "every return will be late" in late.stderr
+
+
+def test_a_full_disk_mid_batch_reports_exactly_what_was_stored(
+    drawn: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    from qaudit.db.returns import Returns
+    from qaudit.errors import StorageError
+    from qaudit.jobs.ingest import ingest_files
+
+    paths = _filled(drawn, tmp_path / "back", 5)
+    real_store = Returns.store
+    calls = {"n": 0}
+
+    def store_until_full(self: Returns, *args: object, **kw: object) -> int | None:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise StorageError("the workspace database could not be written (database or"
+                               " disk is full); nothing of this was stored.")
+        return real_store(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Returns, "store", store_until_full)
+    with Store.open(drawn.db_path) as store:
+        report = ingest_files(store, paths, today=date.today())
+        stored = {a.reference for a in store.moderation.returned_audits(CYCLE)}
+    statuses = [o.status for o in report.outcomes]
+    assert statuses == ["accepted", "accepted", "refused", "refused", "refused"]
+    assert all(o.findings[0].code == "not-stored" for o in report.outcomes[2:])
+    assert stored == {o.reference for o in report.outcomes[:2]}

@@ -103,3 +103,22 @@ def test_organisation_mailbox_must_look_like_an_address() -> None:
 def test_ri_step_keys_are_checked() -> None:
     assert "ri.steps" in _error({"ri": {"steps": {"Bad Key!": "x"}}})
     assert "ri.steps" in _error({"ri": {"steps": {}}})
+
+
+@pytest.mark.parametrize(("data", "key"), [
+    ({"sampling": {"top_up_from_other_types": "no"}}, "sampling.top_up_from_other_types"),
+    ({"sampling": {"exclude_previously_audited_persons": 0}},
+     "sampling.exclude_previously_audited_persons"),
+    ({"sampling": {"max_cases_per_worker": "3"}}, "sampling.max_cases_per_worker"),
+    ({"moderation": {"rate": "0.2"}}, "moderation.rate"),
+    ({"reporting": {"suppression_threshold": True}}, "reporting.suppression_threshold"),
+])
+def test_settings_are_not_coerced_from_the_wrong_type(data: dict[str, object], key: str) -> None:
+    assert key in _error(data)
+
+
+def test_an_empty_settings_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "qaudit.toml"
+    path.write_text("  \n")
+    with pytest.raises(ConfigError, match="is empty"):
+        load_settings(path)
