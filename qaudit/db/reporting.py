@@ -59,8 +59,9 @@ class DataTable:
 class KnownPeople:
     """Every identifier and name the record holds: nothing of it may be published."""
 
-    identifiers: frozenset[str]  # person, record and worker ids, teams
+    identifiers: frozenset[str]  # person, record and worker ids, teams, references
     names: frozenset[str]  # workers, Service Managers, auditors, managers named on forms
+    cycles: frozenset[str] = frozenset()  # cycle names: references are '<cycle slug>-NNN'
 
 
 _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
@@ -187,13 +188,18 @@ class Reporting:
     def known_people(self) -> KnownPeople:
         identifiers: set[str] = set()
         names: set[str] = set()
-        for person, record, worker, worker_name, manager, team in self.db.conn.execute(
-            "SELECT person_id, record_id, worker_id, worker_name, service_manager, team"
-            " FROM allocations"
+        for person, record, worker, worker_name, manager, team, reference in (
+            self.db.conn.execute(
+                "SELECT person_id, record_id, worker_id, worker_name, service_manager, team,"
+                " reference FROM allocations"
+            )
         ):
-            identifiers.update(v for v in (person, record, worker, team) if v)
+            identifiers.update(v for v in (person, record, worker, team, reference) if v)
             names.update(v for v in (worker_name, manager) if v)
         for (fields,) in self.db.conn.execute("SELECT fields_json FROM returns"):
             data = json.loads(fields)
             names.update(v for k in ("auditor_name", "esc_name", "ri_by") if (v := data.get(k)))
-        return KnownPeople(frozenset(identifiers), frozenset(names))
+        names.update(v for (v,) in self.db.conn.execute("SELECT manager_name FROM escalations")
+                     if v)
+        cycles = frozenset(v for (v,) in self.db.conn.execute("SELECT name FROM cycles") if v)
+        return KnownPeople(frozenset(identifiers), frozenset(names), cycles)
