@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import date
 from pathlib import Path
 
@@ -188,3 +189,116 @@ def test_a_good_row_is_kept_when_an_unusable_row_shares_its_record_id(tmp_path: 
     export = read_export(path, SETTINGS)
     assert export.cases["record_id"].tolist() == ["100"]
     assert export.unusable_counts == {BAD_DATE: 1}
+
+
+# --- careless files: encodings, short rows, columns that could be either -------------
+
+UNICODE_HEADER = ("Record ID\tPerson ID\tWork Type\tCompleted Date\tWorker ID\tWorker\tTeam\t"
+                  "Service Manager\tQuadrant\r\n")
+UNICODE_ROW = "1\t2\tMCA\t05/09/2026\tW1\tZoë Brontë\tTeam é\tSM\tMid\r\n"
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        codecs.BOM_UTF16_LE + (UNICODE_HEADER + UNICODE_ROW).encode("utf-16-le"),
+        codecs.BOM_UTF16_BE + (UNICODE_HEADER + UNICODE_ROW).encode("utf-16-be"),
+        (UNICODE_HEADER + UNICODE_ROW).encode("utf-16-le"),
+    ],
+    ids=["little-endian", "big-endian", "no byte-order mark"],
+)
+def test_excel_unicode_text_utf16_and_tabs_is_read(tmp_path: Path, encoded: bytes) -> None:
+    # Excel's "Unicode Text (*.txt)" is UTF-16 with a byte-order mark, tab-separated.
+    path = tmp_path / "export.txt"
+    path.write_bytes(encoded)
+    export = read_export(path, SETTINGS)
+    assert export.cases["worker_name"].tolist() == ["Zoë Brontë"]
+    assert export.cases["team"].tolist() == ["Team é"]
+
+
+def test_a_csv_mixing_utf8_and_latin1_lines_is_refused_naming_the_first_bad_line(
+    tmp_path: Path,
+) -> None:
+    header = ("Record ID,Person ID,Work Type,Completed Date,Worker ID,Worker,Team,"
+              "Service Manager,Quadrant\n")
+    utf8 = "1,2,MCA,05/09/2026,W1,José Núñez,T,SM,Mid\n"
+    latin1 = "3,4,MCA,05/09/2026,W2,Zoë Brontë,T,SM,Mid\n"
+    path = tmp_path / "export.csv"
+    path.write_bytes((header + utf8 + utf8).encode() + latin1.encode("latin-1")
+                     + utf8.encode())
+    with pytest.raises(ExportError) as caught:
+        read_export(path, SETTINGS)
+    message = str(caught.value)
+    assert "mixes text encodings" in message and "line 4 is not" in message
+    assert "CSV UTF-8" in message
+
+
+def test_a_windows_1252_csv_with_commas_keeps_its_accents(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    text = ("Record ID,Person ID,Work Type,Completed Date,Worker ID,Worker,Team,"
+            "Service Manager,Quadrant\r\n1,2,MCA,05/09/2026,W1,José Núñez,Team é,SM,Mid\r\n")
+    path.write_bytes(text.encode("cp1252"))
+    assert read_export(path, SETTINGS).cases["worker_name"].tolist() == ["José Núñez"]
+
+
+def test_a_line_with_an_extra_field_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Case list\n"
+        "Record ID,Person ID,Work Type,Completed Date,Worker ID,Worker,Team,Service Manager,"
+        "Quadrant\n"
+        "1,2,MCA,05/09/2026,W1,Ann Lee,T,SM,Mid\n"
+        "3,4,MCA,05/09/2026,W1,Smith, Jo,T,SM,Mid\n"
+    )
+    with pytest.raises(ExportError) as caught:
+        read_export(path, SETTINGS)
+    message = str(caught.value)
+    assert "line 4 has 10 fields where the lines above it have 9" in message
+    assert "Error tokenizing" not in message and "C error" not in message
+
+
+def test_rows_that_stop_short_of_the_header_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("Record ID,Person ID,Work Type,Completed Date,Worker ID,Team,"
+                    "Service Manager,Quadrant\n1,2,MCA,05/09/2026,W1,T,SM\n")
+    export = read_export(path, SETTINGS)
+    assert export.unusable_counts == {BAD_QUADRANT: 1}
+    assert export.unusable["record_id"].tolist() == ["1"]
+
+
+def _two_person_ids(path: Path) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["Record ID", "Person ID", "Work Type", "Completed Date", "Worker ID",
+               "Person ID", "Team", "Service Manager", "Quadrant"])
+    ws.append([1, 2, "MCA", date(2026, 9, 5), "W1", 3, "T", "SM", "Mid"])
+    wb.save(path)
+    return path
+
+
+def test_two_columns_with_the_same_header_are_refused_naming_both(tmp_path: Path) -> None:
+    with pytest.raises(ExportError) as caught:
+        read_export(_two_person_ids(tmp_path / "export.xlsx"), SETTINGS)
+    message = str(caught.value)
+    assert 'column B "Person ID" and column F "Person ID" could each be the person id' in message
+    assert "rename or delete the one that is not the person id" in message
+    assert "[columns]" in message
+
+
+def test_two_names_for_one_field_are_refused_naming_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("Record ID,Person ID,Work Type,Completed Date,Worker ID,Team,"
+                    "Service Manager,Quadrant,Client ID\n1,2,MCA,05/09/2026,W1,T,SM,Mid,C9\n")
+    with pytest.raises(ExportError) as caught:
+        read_export(path, SETTINGS)
+    message = str(caught.value)
+    assert "the header row (row 1)" in message
+    assert 'column 2 "Person ID" and column 9 "Client ID" could each be the person id' in message
+    assert 'Set columns.person_id under [columns] in qaudit.toml' in message
+    settings = parse_settings({"columns": {"person_id": ["Client ID"]}}, "x")
+    export = read_export(path, settings)
+    assert export.columns["person_id"] == "Client ID"
+    assert export.cases["person_id"].tolist() == ["C9"]
