@@ -2,10 +2,13 @@
 
 The terminal's allocation summary and status tables, and the cycle reports for the
 Board, the Senior Practitioners' Network and the quadrants, as data ready to render:
-every published count already suppressed. Published figures pass through
-``qaudit.disclosure``: a count from 1 to threshold-1 shows as ``*``, and so does a second
-cell wherever one hidden cell could be worked out from a total. Percentages of hidden
-counts are hidden too. Free text is scrubbed by the caller-supplied function.
+every published count already suppressed. Every figure published for a cycle (the Board
+summary, each quadrant's report, the highlights) is described once, as a linear figure
+over the cycle's counts (``cycle_disclosure``), and ``qaudit.disclosure`` decides in one
+go which are hidden: a count from 1 to threshold-1 shows as ``*``, and so does whatever
+else would let a hidden count be worked out from everything published together. The
+builders show a figure only if its key is shown. Free text is scrubbed by the
+caller-supplied function.
 
 Inputs are the database's rows, described here by what the builders read of them
 (``Protocol``), so this module imports nothing above the framework's rules.
@@ -21,7 +24,7 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qaudit.disclosure import suppress_counts, suppress_table, wilson_interval
+from qaudit.disclosure import Key, wilson_interval
 from qaudit.grading import GOOD_OR_BETTER, GRADE_KEYS, GRADES, REQUIRES_IMPROVEMENT, RiStatus
 
 if TYPE_CHECKING:
@@ -86,6 +89,8 @@ class Graded(Protocol):
 
 class Answers(Protocol):
     @property
+    def quadrant(self) -> str: ...
+    @property
     def audit_type(self) -> str: ...
     @property
     def aspect(self) -> str: ...
@@ -106,7 +111,14 @@ class Monitored(Protocol):
     def quadrant(self) -> str: ...
 
 
+class Located(Protocol):
+    @property
+    def quadrant(self) -> str: ...
+
+
 class Moderated(Protocol):
+    @property
+    def quadrant(self) -> str: ...
     @property
     def auditor_grade(self) -> str: ...
     @property
@@ -211,44 +223,282 @@ def status_rows(progress: Sequence[Progress], by: str, today: date) -> list[Stat
 
 # --- the cycle reports ----------------------------------------------------------------------
 
+#: The key part that stands for every quadrant (the county), every audit type or every
+#: grade (a total).
+ALL = "(all)"
+
+
+def grade_key(quadrant: str, audit_type: str, grade: str) -> Key:
+    """A grade count: of a quadrant (or ALL), an audit type (or ALL), a grade (or ALL)."""
+    return ("grades", quadrant, audit_type, grade)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """Which figures of a cycle's reports are shown; the internal version shows every one.
+    A key the model does not know is hidden: nothing is published unexamined."""
+
+    shown: frozenset[Key] = frozenset()
+    everything: bool = False
+
+    def shows(self, key: Key) -> bool:
+        return self.everything or key in self.shown
+
+
+@dataclass(frozen=True)
+class CycleRows:
+    """Everything the reports of one cycle draw on."""
+
+    cycle: str
+    quadrants: Sequence[str]  # the quadrants reported on, in order
+    type_names: dict[str, str]
+    targets: dict[str, int]  # per quadrant: the sum of its quotas
+    progress: Sequence[Progress]
+    audits: Sequence[Graded]
+    answers: Sequence[Answers]
+    questions: dict[tuple[str, str], str]
+    trend: Sequence[tuple[str, Sequence[Graded]]]  # earlier cycles and this one, in order
+    ri_items: Sequence[Monitored]
+    escalations: Sequence[Located]
+    moderated: Sequence[Moderated]
+    moderation_rate: float
+    moderation_target: int
+
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def _row(label: str, counts: Sequence[int], hidden: Sequence[bool]) -> dict[str, Any]:
-    total = sum(counts)
+def interval_text(successes: int, n: int) -> str:
+    interval = wilson_interval(successes, n)
+    if interval is None:
+        return "–"
+    return f"{100 * interval[0]:.0f}%–{100 * interval[1]:.0f}%"
+
+
+def _percent_and_interval(successes: int, n: int) -> str:
+    return f"{_pct(successes, n)} {interval_text(successes, n)}"
+
+
+def _ordered(first: Sequence[str], more: set[str]) -> list[str]:
+    return [*first, *sorted(more - set(first))]
+
+
+def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure:
+    """Every figure the cycle's published reports show, as one set of tables over the
+    cycle's counts, and which of them to hide (``qaudit.disclosure.protect``).
+
+    The counts (the variables): grades per quadrant x audit type x grade; overdue,
+    escalations, moderated and agreed, each theme, RI open and closed per quadrant; Yes and
+    No per quadrant x question; Good or better and the rest per quadrant for each earlier
+    cycle of the trend. What every reader knows besides: no quadrant returned more than it
+    was allocated (nor has more overdue than not returned), moderated audits and their
+    themes are among the returned, RI items among the RI audits, and a question is
+    answered at most once per audit of its type.
+    """
+    from qaudit.disclosure import Bound, Figure, Kind, is_small, protect, revealed, total
+
+    quadrants = list(rows.quadrants)
+    types = list(rows.type_names)
+    every_q = _ordered(quadrants, {r.quadrant for group in (
+        rows.progress, rows.audits, rows.answers, rows.ri_items, rows.escalations,
+        rows.moderated) for r in group})
+    every_t = _ordered(types, {a.audit_type for a in rows.audits}
+                       | {a.audit_type for a in rows.answers})
+    truth: dict[Key, int] = {}
+    figures: list[Figure] = []
+    known: list[Bound] = []
+    withheld: set[Key] = set()
+
+    def add(var: Key, n: int = 1) -> None:
+        truth[var] = truth.get(var, 0) + n
+
+    def within(q: str) -> list[str]:
+        return every_q if q == ALL else [q]
+
+    def value(variables: Sequence[Key]) -> int:
+        return sum(truth[v] for v in variables)
+
+    def count(key: Key, variables: Sequence[Key], cell: bool) -> None:
+        figures.append(Figure(key, total(*variables), value(variables), cell=cell))
+
+    def share(key: Key, variables: Sequence[Key], base: Key, n: int, priority: int,
+              text: Callable[[int, int], str] = _pct) -> int:
+        """A percentage (or, with ``text``, more) of ``n``, shown only with its base."""
+        part = value(variables)
+        figures.append(Figure(key, total(*variables), part, Kind.DERIVED,
+                              reveals=revealed(part, n, text), requires=(base,),
+                              priority=priority))
+        return part
+
+    scopes = [ALL, *quadrants]
+    rank = {q: (0 if q == ALL else 10) for q in scopes}
+
+    # Grades of record, at every level published, with their totals.
+    for q in every_q:
+        for t in every_t:
+            for g in GRADE_KEYS:
+                add(("x", q, t, g), 0)
+    for a in rows.audits:
+        add(("x", a.quadrant, a.audit_type, a.grade))
+
+    def xs(q: str, t: str, grades: Sequence[str]) -> list[Key]:
+        return [("x", a, b, g) for a in within(q) for b in (every_t if t == ALL else [t])
+                for g in grades]
+
+    for q in scopes:
+        for t in [ALL, *types]:
+            for g in [*GRADE_KEYS, ALL]:
+                count(grade_key(q, t, g), xs(q, t, GRADE_KEYS if g == ALL else [g]),
+                      cell=g != ALL)
+        n = value(xs(q, ALL, GRADE_KEYS))
+        if n:
+            good = share(("gob", q), xs(q, ALL, sorted(GOOD_OR_BETTER)),
+                         grade_key(q, ALL, ALL), n, rank[q], _percent_and_interval)
+            if is_small(good, threshold) or is_small(n - good, threshold):
+                withheld.add(("gob", q))
+
+    # Allocated (shown), returned, overdue.
+    for p in rows.progress:
+        add(("od", p.quadrant), int(not p.audit_back and today > date.fromisoformat(p.due)))
+    for q in every_q:
+        add(("od", q), 0)
+    for q in scopes:
+        allocated = sum(1 for p in rows.progress if q in (ALL, p.quadrant))
+        od = [("od", a) for a in within(q)]
+        known.append(Bound(total(*xs(q, ALL, GRADE_KEYS), *od), hi=allocated))
+        count(("overdue", q), od, cell=q != ALL)
+
+    # Requires improvement: the count is the grade cell; open and closed among them.
+    ri = {a.reference for a in rows.audits if a.grade == REQUIRES_IMPROVEMENT}
+    for q in every_q:
+        add(("open", q), 0)
+        add(("closed", q), 0)
+    for i in rows.ri_items:
+        if i.reference in ri and i.status in (RiStatus.OPEN, RiStatus.CLOSED):
+            add((str(i.status), i.quadrant))
+    for q in every_q:
+        known.append(Bound(((("open", q), 1), (("closed", q), 1),
+                            *((x, -1) for x in xs(q, ALL, [REQUIRES_IMPROVEMENT]))), hi=0))
+    for q in scopes:
+        count(("ri_open", q), [("open", a) for a in within(q)], cell=q != ALL)
+        count(("ri_closed", q), [("closed", a) for a in within(q)], cell=q != ALL)
+
+    # Escalations.
+    for q in every_q:
+        add(("esc", q), 0)
+    for e in rows.escalations:
+        add(("esc", e.quadrant))
+    for q in scopes:
+        count(("escalations", q), [("esc", a) for a in within(q)], cell=q != ALL)
+
+    # Moderation: moderated, agreed (as exact agreement), grades changed, themes.
+    for q in every_q:
+        add(("m", q), 0)
+        add(("agreed", q), 0)
+    for pair in rows.moderated:
+        add(("m", pair.quadrant))
+        add(("agreed", pair.quadrant), int(pair.auditor_grade == pair.moderated_grade))
+        if pair.theme:
+            add(("theme", pair.quadrant, pair.theme))
+    themes = sorted({pair.theme for pair in rows.moderated if pair.theme})
+    for q in every_q:
+        m = ("m", q)
+        known.append(Bound(((m, 1), *((x, -1) for x in xs(q, ALL, GRADE_KEYS))), hi=0))
+        known.append(Bound(((("agreed", q), 1), (m, -1)), hi=0))
+        mine = [("theme", q, t) for t in themes if ("theme", q, t) in truth]
+        known.append(Bound(((m, -1), *((v, 1) for v in mine)), hi=0))
+    for q in scopes:
+        ms, agreed = [("m", a) for a in within(q)], [("agreed", a) for a in within(q)]
+        count(("moderated", q), ms, cell=q != ALL)
+        figures.append(Figure(("changed", q), (*((v, 1) for v in ms), *((v, -1) for v in agreed)),
+                              value(ms) - value(agreed), cell=q != ALL))
+        if value(ms):
+            share(("mod_exact", q), agreed, ("moderated", q), value(ms), rank[q] + 3)
+        for theme in themes:
+            found = [("theme", a, theme) for a in within(q) if ("theme", a, theme) in truth]
+            if found:
+                count(("theme", q, theme), found, cell=q != ALL)
+
+    # Compliance: Yes and No per question, and per aspect; answered at most once an audit.
+    questions: set[tuple[str, str, str, str]] = set()
+    for answer in rows.answers:
+        if answer.answer in ("Yes", "No"):
+            qk = (answer.quadrant, answer.audit_type, answer.aspect, answer.question_id)
+            questions.add(qk)
+            add((answer.answer.lower(), *qk), answer.count)
+    for qk in sorted(questions):
+        add(("yes", *qk), 0)
+        add(("no", *qk), 0)
+        known.append(Bound(((("yes", *qk), 1), (("no", *qk), 1),
+                            *((x, -1) for x in xs(qk[0], qk[1], GRADE_KEYS))), hi=0))
+    for q in scopes:
+        mine_q = sorted(k for k in questions if q in (ALL, k[0]))
+        for t, aspect, question in sorted({k[1:] for k in mine_q}):
+            yes = [("yes", *k) for k in mine_q if k[1:] == (t, aspect, question)]
+            both = yes + [("no", *k[1:]) for k in yes]
+            count(("answers", q, t, aspect, question), both, cell=q != ALL)
+            share(("yes_pct", q, t, aspect, question), yes, ("answers", q, t, aspect, question),
+                  value(both), rank[q] + 2)
+        for aspect in sorted({k[2] for k in mine_q}):
+            yes = [("yes", *k) for k in mine_q if k[2] == aspect]
+            both = yes + [("no", *k[1:]) for k in yes]
+            count(("aspect_n", q, aspect), both, cell=False)
+            share(("aspect_pct", q, aspect), yes, ("aspect_n", q, aspect), value(both),
+                  rank[q] + 1)
+
+    # The trend: Good or better of each earlier cycle, per quadrant and for the county.
+    for name, audits in rows.trend:
+        if name == rows.cycle:
+            continue  # this cycle's point is its Good or better above
+        earlier_q = _ordered(quadrants, {a.quadrant for a in audits})
+        for audit in audits:
+            add(("tg" if audit.grade in GOOD_OR_BETTER else "tr", name, audit.quadrant))
+        for q in earlier_q:
+            add(("tg", name, q), 0)
+            add(("tr", name, q), 0)
+        for q in scopes:
+            among = earlier_q if q == ALL else [q]
+            tg, tr = [("tg", name, a) for a in among], [("tr", name, a) for a in among]
+            count(("trend_n", name, q), tg + tr, cell=q != ALL)
+            n = value(tg + tr)
+            if n:
+                part = share(("trend_gob", name, q), tg, ("trend_n", name, q), n,
+                             rank[q] + 20, _percent_and_interval)
+                if is_small(part, threshold) or is_small(n - part, threshold):
+                    withheld.add(("trend_gob", name, q))
+
+    hidden = protect(figures, known, truth, threshold, withheld=withheld)
+    return Disclosure(shown=frozenset(f.key for f in figures) - hidden)
+
+
+def _row(label: str, audits: Sequence[Graded], quadrant: str, audit_type: str,
+         disclosure: Disclosure) -> dict[str, Any]:
+    counts = [sum(1 for a in audits if quadrant in (ALL, a.quadrant)
+                  and audit_type in (ALL, a.audit_type) and a.grade == g) for g in GRADE_KEYS]
+    whole = sum(counts)
+    total_shown = disclosure.shows(grade_key(quadrant, audit_type, ALL))
+    shown = [disclosure.shows(grade_key(quadrant, audit_type, g)) for g in GRADE_KEYS]
     return {
         "label": label,
-        "cells": [HIDDEN if h else str(c) for c, h in zip(counts, hidden, strict=True)],
-        "percents": [HIDDEN if h else _pct(c, total) for c, h in zip(counts, hidden, strict=True)],
-        "total": str(total),
+        "cells": [str(c) if s else HIDDEN for c, s in zip(counts, shown, strict=True)],
+        # A percentage is shown beside a shown count of a shown total: it tells nothing more.
+        "percents": [_pct(c, whole) if s and total_shown else HIDDEN
+                     for c, s in zip(counts, shown, strict=True)],
+        "total": str(whole) if total_shown else HIDDEN,
     }
 
 
-def grade_table(groups: Sequence[str], audits: Sequence[Graded], key: Callable[[Graded], str],
-                threshold: int, names: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Grades (of record) by group, with row and column suppression."""
-    table = [[sum(1 for a in audits if key(a) == g and a.grade == k) for k in GRADE_KEYS]
-             for g in groups]
-    hidden = suppress_table(table, threshold)
-    rows = [_row((names or {}).get(g, g), counts, h)
-            for g, counts, h in zip(groups, table, hidden, strict=True)]
-    for row, counts in zip(rows, table, strict=True):
-        if 0 < sum(counts) < threshold:
-            row["total"] = HIDDEN
-    return rows
-
-
-def good_or_better(audits: Sequence[Graded], threshold: int) -> dict[str, str]:
+def good_or_better(audits: Sequence[Graded], n_key: Key, key: Key,
+                   disclosure: Disclosure) -> dict[str, str]:
+    """Good or better among ``audits`` with its interval; ``n_key`` the key of their number."""
     n = len(audits)
     good = sum(1 for a in audits if a.grade in GOOD_OR_BETTER)
-    hidden = suppress_counts([good, n - good], threshold)
-    interval = wilson_interval(good, n)
-    if any(hidden) or interval is None:
-        return {"count": HIDDEN, "percent": HIDDEN, "interval": HIDDEN, "n": str(n)}
-    return {"count": str(good), "percent": _pct(good, n),
-            "interval": f"{100 * interval[0]:.0f}%–{100 * interval[1]:.0f}%", "n": str(n)}
+    shown_n = str(n) if disclosure.shows(n_key) else HIDDEN
+    if n == 0 or not disclosure.shows(key):
+        return {"count": HIDDEN, "percent": HIDDEN, "interval": HIDDEN, "n": shown_n}
+    return {"count": str(good), "percent": _pct(good, n), "interval": interval_text(good, n),
+            "n": shown_n}
 
 
 def _natural(text: str) -> tuple[Any, ...]:
@@ -259,11 +509,13 @@ def _natural(text: str) -> tuple[Any, ...]:
 
 def compliance(answers: Sequence[Answers],
                questions: dict[tuple[str, str], str], type_names: dict[str, str],
-               threshold: int, aspect_order: Sequence[str] = ()
+               threshold: int, aspect_order: Sequence[str] = (), *,
+               disclosure: Disclosure | None = None, quadrant: str = ALL,
                ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Per question (of each audit type) and per aspect: Yes among Yes+No (N/A left out).
-    Questions lowest first, then those whose base is smaller than the threshold (not shown)
-    in audit type and question order; aspects in the framework's order."""
+    Questions lowest first (by the percentage shown), then those not shown in audit type
+    and question order; aspects in the framework's order. Without ``disclosure``, a figure
+    is shown where its base reaches the threshold."""
     yes: Counter[tuple[str, str, str]] = Counter()
     base: Counter[tuple[str, str, str]] = Counter()
     for a in answers:
@@ -271,18 +523,25 @@ def compliance(answers: Sequence[Answers],
             key = (a.audit_type, a.aspect, a.question_id)
             base[key] += a.count
             yes[key] += a.count if a.answer == "Yes" else 0
+
+    def shows(key: Key, n: int) -> bool:
+        return n >= threshold if disclosure is None else disclosure.shows(key)
+
     per_question = []
     types = list(type_names)
     for key, n in base.items():
         audit_type, aspect, question = key
-        rate = yes[key] / n
         order = (types.index(audit_type) if audit_type in types else len(types),
                  _natural(question))
-        per_question.append(((n < threshold, rate if n >= threshold else 0.0, order), {
+        shown_n = shows(("answers", quadrant, *key), n)
+        percent = (_pct(yes[key], n) if shown_n and shows(("yes_pct", quadrant, *key), n)
+                   else HIDDEN)
+        # Only what is shown orders the list: a hidden rate must not show by its place.
+        rank = (1, 0) if percent == HIDDEN else (0, int(percent.rstrip("%")))
+        per_question.append(((*rank, order), {
             "question": f"{type_names.get(audit_type, audit_type)} {question}",
             "aspect": aspect, "text": questions.get((audit_type, question), ""),
-            "n": str(n) if n >= threshold else HIDDEN,
-            "percent": _pct(yes[key], n) if n >= threshold else HIDDEN,
+            "n": str(n) if shown_n else HIDDEN, "percent": percent,
         }))
     per_question.sort(key=lambda x: x[0])
     aspects: Counter[str] = Counter()
@@ -292,114 +551,126 @@ def compliance(answers: Sequence[Answers],
         aspect_yes[key[1]] += yes[key]
     ordered = [a for a in aspect_order if a in aspects] + sorted(
         a for a in aspects if a not in aspect_order)
-    per_aspect = [{"aspect": a, "n": str(aspects[a]) if aspects[a] >= threshold else HIDDEN,
-                   "percent": _pct(aspect_yes[a], aspects[a]) if aspects[a] >= threshold
-                   else HIDDEN}
-                  for a in ordered]
+    per_aspect: list[dict[str, str]] = []
+    for name in ordered:
+        shown_n = shows(("aspect_n", quadrant, name), aspects[name])
+        per_aspect.append({
+            "aspect": name, "n": str(aspects[name]) if shown_n else HIDDEN,
+            "percent": _pct(aspect_yes[name], aspects[name])
+            if shown_n and shows(("aspect_pct", quadrant, name), aspects[name]) else HIDDEN})
     return [q for _, q in per_question], per_aspect
 
 
-def hidden_across(groups: dict[str, tuple[int, int]], threshold: int) -> set[str]:
-    """Groups whose (count, rest) must be hidden in their own report, so that the county
-    figure minus the other groups' figures cannot reveal it (suppression across reports)."""
-    names = list(groups)
-    mask = suppress_table([list(groups[g]) for g in names], threshold)
-    return {g for g, row in zip(names, mask, strict=True) if any(row)}
-
-
-def shown_count(n: int, threshold: int) -> str:
-    return HIDDEN if 0 < n < threshold else str(n)
+def _themes(moderated: Sequence[Moderated], quadrant: str,
+            disclosure: Disclosure) -> list[dict[str, str]]:
+    """Themes with their counts: shown ones most frequent first, hidden ones after them
+    in name order (so their place tells nothing)."""
+    counts = Counter(p.theme for p in moderated if p.theme)
+    listed = sorted(((0, -n, t) if disclosure.shows(("theme", quadrant, t)) else (1, 0, t))
+                    for t, n in counts.items())
+    return [{"theme": t, "count": HIDDEN if hidden else str(counts[t])}
+            for hidden, _, t in listed]
 
 
 def build_summary(
     *,
-    cycle: str,
+    rows: CycleRows,
+    quadrant: str | None,
     generated: date,
-    scope: str,
-    quadrants: Sequence[str],
-    type_names: dict[str, str],
     aspect_titles: dict[str, str],
-    target: int,
-    progress: Sequence[Progress],
-    audits: Sequence[Graded],
-    answers: Sequence[Answers],
-    questions: dict[tuple[str, str], str],
-    trend: Sequence[tuple[str, Sequence[Graded]]],
-    ri_items: Sequence[Monitored],
-    escalations: int,
-    moderated: Sequence[Moderated],
-    moderation_rate: float,
-    moderation_target: int | None,
     message: str,
     message_scrubbed: bool,
     resources: Sequence[tuple[str, str]],
     threshold: int,
-    scrub: Callable[[str], str],
+    disclosure: Disclosure,
     internal: bool,
-    audience: str = "the Practice Governance Board",
-    county: dict[str, str] | None = None,
+    county: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The Board summary (or, with ``audience`` and ``county``, a quadrant's outcomes).
+    """The Board summary (``quadrant`` None) or one quadrant's outcomes beside the
+    ``county``: every figure shown only where ``disclosure`` shows its key.
 
     ``threshold`` is 1 for the QA team's internal version: nothing is hidden there.
     ``message`` is the practice message as it will be shown; ``message_scrubbed`` says
     names were taken out of it for publication, which the report then says."""
+    q = quadrant or ALL
+
+    def mine(items: Sequence[Any]) -> list[Any]:
+        return [i for i in items if quadrant is None or i.quadrant == quadrant]
+
+    def shown(key: Key, text: object) -> str:
+        return str(text) if disclosure.shows(key) else HIDDEN
+
+    progress, audits, moderated = mine(rows.progress), mine(rows.audits), mine(rows.moderated)
     allocated = len(progress)
     returned = sum(1 for p in progress if p.audit_back)
     overdue = sum(1 for p in progress
                   if not p.audit_back and generated > date.fromisoformat(p.due))
-    per_question, per_aspect = compliance(answers, questions, type_names, threshold,
-                                          list(aspect_titles))
+    returned_key = grade_key(q, ALL, ALL)
+    per_question, per_aspect = compliance(mine(rows.answers), rows.questions, rows.type_names,
+                                          threshold, list(aspect_titles),
+                                          disclosure=disclosure, quadrant=q)
     for a in per_aspect:
         a["title"] = aspect_titles.get(a["aspect"], a["aspect"])
     # Every RI figure counts grades of record: an item withdrawn by a regrade is not one.
     requires_improvement = {a.reference for a in audits if a.grade == REQUIRES_IMPROVEMENT}
+    ri_items = mine(rows.ri_items)
     ri_status = Counter(i.status for i in ri_items if i.reference in requires_improvement)
-    themes = Counter(p.theme for p in moderated if p.theme)
     agreed = sum(1 for p in moderated if p.auditor_grade == p.moderated_grade)
-    exact = agreed / len(moderated) if moderated else 0.0
+    target = rows.moderation_target if quadrant is None else None
+    trend = []
+    for name, items in rows.trend:
+        if name == rows.cycle:
+            point = good_or_better(mine(items), returned_key, ("gob", q), disclosure)
+        else:
+            point = good_or_better(mine(items), ("trend_n", name, q), ("trend_gob", name, q),
+                                   disclosure)
+        trend.append({"cycle": name, **point})
+    types = list(rows.type_names)
     return {
-        "cycle": cycle,
-        "scope": scope,
-        "audience": audience,
+        "cycle": rows.cycle,
+        "scope": quadrant or "All quadrants and countywide services",
+        "audience": ("quadrant and Countywide Directors and Service Managers" if quadrant
+                     else "the Practice Governance Board"),
         "generated": generated.strftime("%d/%m/%Y"),
         "internal": internal,
         "threshold": threshold,
         "headline": {
-            "target": str(target), "allocated": str(allocated),
-            "returned": shown_count(returned, threshold),
-            "completion": _pct(returned, allocated) if returned >= threshold else HIDDEN,
-            "overdue": shown_count(overdue, threshold),
+            "target": str(rows.targets.get(quadrant, 0) if quadrant
+                          else sum(rows.targets.values())),
+            "allocated": str(allocated),
+            "returned": shown(returned_key, returned),
+            "completion": shown(returned_key, _pct(returned, allocated)),
+            "overdue": shown(("overdue", q), overdue),
         },
         "grades": [{"label": g.label} for g in GRADES],
-        "overall": grade_table(["All"], audits, lambda a: "All", threshold),
-        "by_quadrant": grade_table(quadrants, audits, lambda a: a.quadrant, threshold),
-        "by_type": grade_table(list(type_names), audits, lambda a: a.audit_type, threshold,
-                               type_names),
-        "good_or_better": good_or_better(audits, threshold),
-        "trend": [{"cycle": name, **good_or_better(items, threshold)} for name, items in trend],
+        "overall": [_row("All", audits, q, ALL, disclosure)],
+        "by_quadrant": [] if quadrant else [_row(name, audits, name, ALL, disclosure)
+                                            for name in rows.quadrants],
+        "by_type": [_row(rows.type_names[t], audits, q, t, disclosure) for t in types],
+        "good_or_better": good_or_better(audits, returned_key, ("gob", q), disclosure),
+        "trend": trend,
         "compliance": per_question,
         "aspects": per_aspect,
-        "ri": {"count": shown_count(len(requires_improvement), threshold),
-               "open": shown_count(ri_status[RiStatus.OPEN], threshold),
-               "closed": shown_count(ri_status[RiStatus.CLOSED], threshold)},
-        "escalations": shown_count(escalations, threshold),
+        "ri": {"count": shown(grade_key(q, ALL, REQUIRES_IMPROVEMENT),
+                              len(requires_improvement)),
+               "open": shown(("ri_open", q), ri_status[RiStatus.OPEN]),
+               "closed": shown(("ri_closed", q), ri_status[RiStatus.CLOSED])},
+        "escalations": shown(("escalations", q), len(mine(rows.escalations))),
         "moderation": {
-            "moderated": shown_count(len(moderated), threshold),
-            "share": _pct(len(moderated), returned) if len(moderated) >= threshold
-            or not moderated else HIDDEN,
-            "rate": f"{moderation_rate:.0%}",
+            "moderated": shown(("moderated", q), len(moderated)),
+            # A share of shown counts tells nothing more than they do.
+            "share": _pct(len(moderated), returned) if disclosure.shows(("moderated", q))
+            and disclosure.shows(returned_key) else HIDDEN,
+            "rate": f"{rows.moderation_rate:.0%}",
             # The share is of the cycle's audits as a whole: a quadrant report has no target.
-            "target": None if moderation_target is None else str(moderation_target),
+            "target": None if target is None else shown(returned_key, target),
             # Whether the target is met would narrow a hidden count: hidden with it.
-            "met": HIDDEN if 0 < len(moderated) < threshold else (
-                "met" if returned > 0 and len(moderated) >= (moderation_target or 0)
-                else "not met yet"),
-            "exact": _pct(round(exact * 100), 100) if len(moderated) >= threshold else HIDDEN,
-            "changed": shown_count(len(moderated) - agreed, threshold),
+            "met": shown(("moderated", q), "met" if returned > 0 and target is not None
+                         and len(moderated) >= target else "not met yet"),
+            "exact": shown(("mod_exact", q), _pct(agreed, len(moderated))),
+            "changed": shown(("changed", q), len(moderated) - agreed),
         },
-        "themes": [{"theme": t, "count": shown_count(n, threshold)}
-                   for t, n in themes.most_common()],
+        "themes": _themes(moderated, q, disclosure),
         "message": [" ".join(block.split()) for block in re.split(r"\n\s*\n", message)
                     if block.strip()],
         "message_scrubbed": message_scrubbed,
@@ -412,24 +683,57 @@ def build_summary(
 
 
 def build_highlights(
-    *, cycle: str, generated: date, audits: Sequence[Graded],
-    themes: Sequence[str], resources: Sequence[tuple[str, str]], threshold: int,
-    scrub: Callable[[str], str], internal: bool, type_names: dict[str, str],
+    *, rows: CycleRows, generated: date, resources: Sequence[tuple[str, str]],
+    threshold: int, scrub: Callable[[str], str], internal: bool, disclosure: Disclosure,
 ) -> dict[str, Any]:
     """Themes, good practice excerpts (only from audits the auditor marked shareable, with
     every known name and id scrubbed), resources: for the Senior Practitioners' Network."""
-    counts = Counter(t for t in themes if t)
     excerpts = [
-        {"type": type_names.get(a.audit_type, a.audit_type),
+        {"type": rows.type_names.get(a.audit_type, a.audit_type),
          "text": scrub(a.fields.get("strengths", ""))}
-        for a in audits
+        for a in rows.audits
         if a.fields.get("share_good_practice") == "Yes" and a.fields.get("strengths")
     ]
     return {
-        "cycle": cycle, "generated": generated.strftime("%d/%m/%Y"), "internal": internal,
+        "cycle": rows.cycle, "generated": generated.strftime("%d/%m/%Y"), "internal": internal,
         "threshold": threshold,
-        "themes": [{"theme": t, "count": shown_count(n, threshold)}
-                   for t, n in counts.most_common()],
+        "themes": _themes(rows.moderated, ALL, disclosure),
         "excerpts": excerpts,
         "resources": [{"title": t, "url": u} for t, u in resources],
     }
+
+
+@dataclass(frozen=True)
+class CycleReports:
+    """The data of every report of one cycle, suppressed together."""
+
+    summary: dict[str, Any]
+    highlights: dict[str, Any]
+    quadrants: dict[str, dict[str, Any]]
+
+
+def cycle_reports(rows: CycleRows, *, generated: date, threshold: int, internal: bool,
+                  message: str, message_scrubbed: bool, resources: Sequence[tuple[str, str]],
+                  aspect_titles: dict[str, str], scrub: Callable[[str], str]) -> CycleReports:
+    """The Board summary, the highlights and every quadrant's report of one cycle, with one
+    decision on what is hidden for all of them (``cycle_disclosure``): they go out
+    together, so no figure of one may undo the suppression of another."""
+    disclosure = (Disclosure(everything=True) if internal
+                  else cycle_disclosure(rows, threshold, generated))
+    common: dict[str, Any] = {
+        "rows": rows, "generated": generated, "aspect_titles": aspect_titles,
+        "message": message, "message_scrubbed": message_scrubbed, "resources": resources,
+        "threshold": threshold, "disclosure": disclosure, "internal": internal}
+    summary = build_summary(quadrant=None, **common)
+    county = {"completion": summary["headline"]["completion"],
+              "returned": summary["headline"]["returned"],
+              "good_or_better": summary["good_or_better"]["percent"],
+              "interval": summary["good_or_better"]["interval"],
+              "n": summary["good_or_better"]["n"], "ri": summary["ri"]["count"],
+              "aspects": {a["aspect"]: a["percent"] for a in summary["aspects"]}}
+    quadrants = {q: build_summary(quadrant=q, county=county, **common)
+                 for q in rows.quadrants}
+    highlights = build_highlights(rows=rows, generated=generated, resources=resources,
+                                  threshold=threshold, scrub=scrub, internal=internal,
+                                  disclosure=disclosure)
+    return CycleReports(summary, highlights, quadrants)

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import fill_forms
 import pytest
+from core.test_reports import pinned_in_published
 
 from conftest import EXAMPLES, GOLDEN, Result, qaudit_ok, small_workspace
+from qaudit import reports
 from qaudit.jobs.people import known_identifiers
 from qaudit.jobs.report import render_all
+from qaudit.values import cycle_slug
 from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "2026-27 C3"
@@ -42,6 +45,27 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fill_forms.fill_moderation(book, root.parent / "mod.xlsx", random.Random(1))
     qaudit_ok(root, "moderate", "ingest", root.parent / "mod.xlsx")
     return root
+
+
+_DISCLOSED: dict[str, reports.Disclosure] = {}
+
+
+@pytest.fixture(autouse=True)
+def _disclosure_once_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the published reports hide depends on the record alone, and this module
+    renders the same record again and again: work it out once per record (a pure
+    function, so the same answer; only quicker)."""
+    solve = getattr(reports, "cycle_disclosure", None)
+    if solve is None:
+        return
+
+    def remembered(rows: reports.CycleRows, threshold: int, today: date) -> reports.Disclosure:
+        key = repr((rows, threshold, today))
+        if key not in _DISCLOSED:
+            _DISCLOSED[key] = solve(rows, threshold, today)
+        return _DISCLOSED[key]
+
+    monkeypatch.setattr(reports, "cycle_disclosure", remembered)
 
 
 @pytest.fixture
@@ -113,6 +137,59 @@ def test_published_report_names_nobody_and_shows_no_small_count(
     assert counts, "the reports' tables show counts"
     small = [(count, row) for count, row in counts if 0 < count < 5]
     assert small == []
+
+
+def cycle_markdown(ws: Workspace, out: Path, internal: bool) -> dict[str, str]:
+    """Every report of the cycle in Markdown: 'summary', 'highlights', each quadrant."""
+    render(ws, out, internal=internal, kinds=frozenset({"summary", "highlights", "quadrant"}))
+    tail = "-internal.md" if internal else ".md"
+    found = {"summary": (out / f"2026-27-C3-summary{tail}").read_text(),
+             "highlights": (out / f"2026-27-C3-highlights{tail}").read_text()}
+    for q in ws.settings.quadrants:
+        found[q] = (out / f"2026-27-C3-quadrant-{cycle_slug(q).lower()}{tail}").read_text()
+    return found
+
+
+def test_no_hidden_figure_can_be_worked_out_from_all_the_reports_of_the_cycle(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """The county summary, every quadrant's report and the highlights, read together by
+    the independent check of tests/core/test_reports.py: every '*' count (grades at every
+    level, totals, RI, escalations, moderation, themes, answers) could be two values."""
+    published = cycle_markdown(ws, tmp_path / "published", internal=False)
+    internal = cycle_markdown(ws, tmp_path / "internal", internal=True)
+    assert "*" in published["summary"] and "*" not in internal["summary"].split("## The cycle")[1]
+    assert pinned_in_published(published, internal) == []
+
+
+def test_good_or_better_cannot_undo_the_grade_table(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """Issue 10, on the record: regrade five unmoderated audits (two Requires improvement
+    and three Outstanding to Good) so the county has 3 / 12 / 22 / 3 of 40. Suppressing the
+    grade table alone left 'Good or better: 62% of 40' beside 'All | * | 12 | 22 | * | 40':
+    62% of 40 can only be 25, so Outstanding is 3 and Requires improvement 3."""
+    with ws.store() as store:
+        record = store.moderation.grades_of_record(CYCLE)
+    unmoderated = {ref: grade for ref, (_, moderated, grade) in record.items()
+                   if moderated is None}
+    regrade = ([r for r, g in sorted(unmoderated.items()) if g == "requires_improvement"][:2]
+               + [r for r, g in sorted(unmoderated.items()) if g == "outstanding"][:3])
+    assert len(regrade) == 5
+    again = tmp_path / "again"
+    for form in audit_forms(ws):
+        if any(form.name.startswith(ref) for ref in regrade):
+            fill_forms.fill_audit(form, again / form.name, random.Random(7), grade="Good",
+                                  when=date(2026, 11, 20))
+    assert run("-w", ws.root, "ingest", again, "--replace").code == 0
+    internal = cycle_markdown(ws, tmp_path / "internal", internal=True)
+    assert "| All | 3 (8%) | 12 (30%) | 22 (55%) | 3 (8%) | 40 |" in internal["summary"]
+    published = cycle_markdown(ws, tmp_path / "published", internal=False)
+    all_row = next(line for line in published["summary"].splitlines()
+                   if line.startswith("| All |"))
+    assert all_row.startswith("| All | * |") and "| * | 40 |" in all_row
+    assert pinned_in_published(published, internal,
+                               lambda where: " grade " in where or "RI" in where) == []
 
 
 def test_internal_report_is_marked_as_such(ws: Workspace, tmp_path: Path) -> None:

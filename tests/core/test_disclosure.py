@@ -1,48 +1,162 @@
-"""Small numbers are never shown, nor recoverable from totals; intervals are right."""
+"""Small numbers are never shown, nor recoverable from anything else shown; intervals are
+right. ``protect`` is checked here against exhaustive enumeration on small tables."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qaudit.disclosure import suppress_counts, suppress_table, wilson_interval
-
-tables = st.integers(1, 6).flatmap(
-    lambda cols: st.lists(st.lists(st.integers(0, 30), min_size=cols, max_size=cols),
-                          min_size=1, max_size=6)
-)
+from qaudit.disclosure import Figure, Key, Kind, protect, revealed, total, wilson_interval
 
 
-@settings(max_examples=300, deadline=None)
-@given(tables, st.integers(2, 10))
-def test_no_small_count_is_shown_or_recoverable_from_totals(
-    table: list[list[int]], threshold: int
-) -> None:
-    hidden = suppress_table(table, threshold)
+def table_figures(table: Sequence[Sequence[int]]) -> tuple[list[Figure], dict[Key, int]]:
+    """A table with its row, column and grand totals, every figure a count."""
     rows, cols = len(table), len(table[0])
-    for r in range(rows):
-        for c in range(cols):
-            if 0 < table[r][c] < threshold:
-                assert hidden[r][c]
-    for r in range(rows):
-        if cols > 1:
-            assert sum(hidden[r]) != 1
-    for c in range(cols):
-        if rows > 1:
-            assert sum(hidden[r][c] for r in range(rows)) != 1
+    cell = {(r, c): ("x", str(r), str(c)) for r in range(rows) for c in range(cols)}
+    truth = {cell[r, c]: table[r][c] for r in range(rows) for c in range(cols)}
+    figures = [Figure(("cell", str(r), str(c)), total(cell[r, c]), table[r][c], cell=True)
+               for r in range(rows) for c in range(cols)]
+    figures += [Figure(("row", str(r)), total(*(cell[r, c] for c in range(cols))),
+                       sum(table[r])) for r in range(rows)]
+    figures += [Figure(("col", str(c)), total(*(cell[r, c] for r in range(rows))),
+                       sum(table[r][c] for r in range(rows))) for c in range(cols)]
+    figures.append(Figure(("all",), total(*cell.values()), sum(map(sum, table))))
+    return figures, truth
 
 
-def test_a_single_small_cell_takes_the_next_smallest_with_it() -> None:
-    assert suppress_counts([12, 3, 9, 20], 5) == [False, True, True, False]
-    assert suppress_counts([12, 0, 9, 20], 5) == [False, False, False, False]
-    assert suppress_counts([2, 1, 30], 5) == [True, True, False]
+def feasible_values(figures: Sequence[Figure], hidden: frozenset[Key], truth: dict[Key, int],
+                    keys: Sequence[Key]) -> dict[Key, set[int]]:
+    """The values each of ``keys`` takes over all tables of whole, non-negative counts that
+    agree with every shown figure, by enumeration (backtracking over the counts not shown
+    alone, each no more than the smallest shown sum it is part of): until each has two."""
+    shown = [f for f in figures if f.key not in hidden]
+    assert all(c == 1 for f in figures for _, c in f.terms)
+    known = {v: f.value for f in shown if f.kind is Kind.COUNT and len(f.terms) == 1
+             for v, _ in f.terms}
+    unknown = sorted(set(truth) - set(known))
+    sums = [f for f in shown if f.kind is Kind.COUNT and len(f.terms) > 1]
+    ranges = [f for f in shown if f.kind is Kind.DERIVED]
+    top = {v: min([f.value for f in sums if any(v == t for t, _ in f.terms)]
+                  + [sum(truth.values())]) for v in unknown}
+    targets = [f for f in figures if f.key in keys]
+    values: dict[Key, set[int]] = {f.key: set() for f in targets}
+    x = dict(known)
+
+    def fits(done: set[Key]) -> bool:
+        for f in sums + ranges:
+            terms = [t for t, _ in f.terms]
+            low, high = f.known_range()
+            partial = sum(x[t] for t in terms if t in done)
+            if partial > high:
+                return False
+            if all(t in done for t in terms) and partial < low:
+                return False
+        return True
+
+    def choices(v: Key, done: set[Key]) -> range:
+        """Its possible values: forced where it is the last count of a shown sum."""
+        for f in sums:
+            terms = [t for t, _ in f.terms]
+            if v in terms and all(t in done for t in terms if t != v):
+                rest = f.value - sum(x[t] for t in terms if t != v)
+                return range(rest, rest + 1) if 0 <= rest <= top[v] else range(0)
+        return range(top[v] + 1)
+
+    def place(i: int, done: set[Key]) -> bool:
+        """Every table from here on; True once each key has two values (enough)."""
+        if i == len(unknown):
+            for f in targets:
+                values[f.key].add(sum(x[t] for t, _ in f.terms))
+            return all(len(v) >= 2 for v in values.values())
+        for value in choices(unknown[i], done):
+            x[unknown[i]] = value
+            if fits(done | {unknown[i]}) and place(i + 1, done | {unknown[i]}):
+                return True
+        return False
+
+    place(0, set(known))
+    return values
 
 
-def test_zero_is_shown() -> None:
-    assert suppress_counts([0, 0, 7], 5) == [False, False, False]
+tables = st.integers(2, 3).flatmap(
+    lambda cols: st.lists(st.lists(st.integers(0, 6), min_size=cols, max_size=cols),
+                          min_size=2, max_size=3))
+
+
+@settings(max_examples=30, deadline=None)
+@given(tables)
+def test_no_hidden_count_can_be_worked_out_by_enumeration(table: list[list[int]]) -> None:
+    figures, truth = table_figures(table)
+    hidden = protect(figures, [], truth, 5)
+    assert {f.key for f in figures if 0 < f.value < 5} <= hidden
+    found = feasible_values(figures, hidden, truth, sorted(hidden))
+    assert {k for k, v in found.items() if len(v) < 2} == set(), (table, hidden)
+
+
+def test_a_single_small_cell_takes_a_second_one_with_it() -> None:
+    figures, truth = table_figures([[12, 3, 9, 20], [10, 11, 12, 13]])
+    hidden = protect(figures, [], truth, 5)
+    assert ("cell", "0", "1") in hidden
+    assert len({k for k in hidden if k[0] == "cell"}) >= 4  # a rectangle of four cells
+    assert not {k for k in hidden if k[0] != "cell"}  # the totals stay
+
+
+def test_zero_is_shown_and_nothing_hidden_without_a_small_count() -> None:
+    figures, truth = table_figures([[0, 0, 7], [5, 6, 0]])
+    assert protect(figures, [], truth, 5) == frozenset()
+
+
+def good_or_better_figures(grades: Sequence[int]) -> tuple[list[Figure], dict[Key, int]]:
+    """One row of grades (RI, adequate, good, outstanding) with its total and 'good or
+    better' as a percentage with its interval, as the reports show them."""
+    keys = [("x", g) for g in ("ri", "adequate", "good", "outstanding")]
+    truth = dict(zip(keys, grades, strict=True))
+    n, good = sum(grades), grades[2] + grades[3]
+
+    def text(k: int, n: int) -> str:
+        low, high = wilson_interval(k, n) or (0.0, 0.0)
+        return f"{100 * k / n:.0f}% {100 * low:.0f}%-{100 * high:.0f}%"
+
+    figures = [Figure(("cell", k[1]), total(k), v, cell=True) for k, v in truth.items()]
+    figures += [Figure(("n",), total(*keys), n),
+                Figure(("good or better",), total(*keys[2:]), good, Kind.DERIVED,
+                       reveals=revealed(good, n, text), requires=(("n",),))]
+    return figures, truth
+
+
+def test_a_percentage_that_would_undo_the_suppression_is_hidden() -> None:
+    """Issue 10: 'Good or better: 62% of 24' beside '* | 7 | 12 | * | 24' pins 3 and 2."""
+    figures, truth = good_or_better_figures([2, 7, 12, 3])
+    assert revealed(15, 24, lambda k, n: f"{100 * k / n:.0f}%") == (15, 15)
+    hidden = protect(figures, [], truth, 5)
+    assert {("cell", "ri"), ("cell", "outstanding"), ("good or better",)} <= hidden
+    assert ("n",) not in hidden
+    found = feasible_values(figures, hidden, truth, [("cell", "ri"), ("cell", "outstanding")])
+    assert all(len(v) >= 2 for v in found.values())
+
+
+def test_a_percentage_that_tells_nothing_more_is_kept() -> None:
+    figures, truth = good_or_better_figures([2, 3, 12, 7])  # good or better: 19 of 24
+    hidden = protect(figures, [], truth, 5)
+    assert ("good or better",) not in hidden
+
+
+def test_a_figure_requiring_a_hidden_one_is_hidden_with_it() -> None:
+    figures, truth = good_or_better_figures([1, 1, 1, 1])  # n = 4: small
+    hidden = protect(figures, [], truth, 5)
+    assert {("n",), ("good or better",)} <= hidden
+
+
+def test_revealed_reads_back_every_numerator_with_the_same_text() -> None:
+    def pct(k: int, n: int) -> str:
+        return f"{100 * k / n:.0f}%"
+
+    assert revealed(60, 357, pct) == (59, 62)  # 17%: 59/357 = 16.5%, 62/357 = 17.4%
+    assert revealed(5, 8, pct) == (5, 5)
 
 
 @pytest.mark.parametrize(
