@@ -44,7 +44,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,8 @@ def _request(path: Path) -> Any:
     from qaudit.jobs.allocate import AllocationRequest
 
     return AllocationRequest(
-        export=path, cycle="BENCH", date_from=WINDOW[0], date_to=WINDOW[1], seed=SEED
+        export=path, cycle="BENCH", date_from=WINDOW[0], date_to=WINDOW[1],
+        today=WINDOW[1] + timedelta(days=1), seed=SEED,
     )
 
 
