@@ -10,7 +10,7 @@ from typing import Any
 
 from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import ModeratedPair, Store
-from qaudit.errors import CycleError, Finding, FormFileError, Status
+from qaudit.errors import CycleError, Finding, FormFileError, QauditError, Status
 from qaudit.files import atomic_path
 from qaudit.grading import GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.people import scrub_for_publication
@@ -171,7 +171,22 @@ class ModerationIngest:
 
 def ingest_outcomes(store: Store, path: Path, *, today: date,
                     replace: bool = False) -> ModerationIngest:
-    """Take a filled moderation workbook back: all of it or nothing, idempotent."""
+    """Take a filled moderation workbook back: all of it or nothing, idempotent. A workbook
+    no check foresaw is one clean refusal, never an unexpected failure."""
+    try:
+        return _ingest_outcomes(store, path, today, replace)
+    except QauditError:
+        raise
+    except Exception:
+        return ModerationIngest(path, Status.REFUSED, findings=[Finding(
+            "unreadable", path.name, "", "",
+            "this file could not be read as a moderation workbook: it is damaged, or was not"
+            " made from the workbook `qaudit moderate select` wrote. Copy the outcomes into"
+            " that workbook and ingest it.")])
+
+
+def _ingest_outcomes(store: Store, path: Path, today: date,
+                     replace: bool) -> ModerationIngest:
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
         return ModerationIngest(path, Status.REFUSED, findings=[Finding(

@@ -411,3 +411,109 @@ def test_a_full_disk_mid_batch_reports_exactly_what_was_stored(
     assert statuses == ["accepted", "accepted", "refused", "refused", "refused"]
     assert all(o.findings[0].code == "not-stored" for o in report.outcomes[2:])
     assert stored == {o.reference for o in report.outcomes[:2]}
+
+
+# --- the other readers: settings, question sets, the moderation workbook ----------------------
+
+
+def test_mutated_settings_only_ever_end_in_a_named_config_error(tmp_path: Path) -> None:
+    """Fuzz: the commented qaudit.toml with characters flipped, cut and inserted."""
+    import random
+
+    from qaudit.config import default_toml, load_settings
+    from qaudit.errors import ConfigError
+
+    rng = random.Random(7)
+    text = default_toml()
+    path = tmp_path / "qaudit.toml"
+    for _ in range(150):
+        chars = list(text)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(chars))
+            chars[at:at + rng.randint(0, 5)] = rng.choice(
+                ["", "=", "[", "]", '"', "\n", "-1", "true", "'x'", "\x00", "1e999", "{"])
+        path.write_text("".join(chars), encoding="utf-8")
+        try:
+            load_settings(path)
+        except ConfigError as exc:
+            assert str(exc) and "Traceback" not in str(exc)
+
+
+def test_mutated_question_sets_only_ever_end_in_a_named_error(tmp_path: Path) -> None:
+    import random
+
+    from qaudit.errors import QuestionSetError
+    from qaudit.questions import load_question_set, question_set_path
+
+    rng = random.Random(11)
+    text = question_set_path("mca_assessment", None).read_text(encoding="utf-8")
+    own = tmp_path / "questions"
+    own.mkdir()
+    for _ in range(100):
+        chars = list(text)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(chars))
+            chars[at:at + rng.randint(0, 5)] = rng.choice(
+                ["", "=", "[[", "]", '"', "\n", "key = 1", "\x00", "{"])
+        (own / "mca_assessment.toml").write_text("".join(chars), encoding="utf-8")
+        try:
+            load_question_set("mca_assessment", tmp_path)
+        except QuestionSetError as exc:
+            assert str(exc)
+
+
+def test_mutated_moderation_workbooks_only_ever_end_in_a_clean_refusal(
+    run: Callable[..., Result], drawn: Workspace, tmp_path: Path
+) -> None:
+    import io
+    import random
+    import zipfile
+    from datetime import date
+
+    from qaudit.jobs.moderate import ingest_outcomes
+
+    _filled(drawn, tmp_path / "back", 10)
+    assert run("-w", drawn.root, "ingest", tmp_path / "back").code == 0
+    assert run("-w", drawn.root, "moderate", "select", "--cycle", CYCLE, "--seed", "1").code == 0
+    book = (drawn.cycle_dir(CYCLE) / "moderation" / "C1-moderation.xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(book)) as archive:
+        parts = {i.filename: archive.read(i) for i in archive.infolist()}
+    rng = random.Random(3)
+    with Store.open(drawn.db_path) as store:
+        for n in range(30):
+            name = rng.choice([p for p in parts if p.endswith(".xml")])
+            text = bytearray(parts[name])
+            for _ in range(rng.randint(1, 5)):
+                at = rng.randrange(len(text))
+                text[at:at + rng.randint(0, 10)] = rng.choice(
+                    [b"", b"<", b"&", b'"', b"#REF!", b"x", b"<c r=\"ZZ9\"/>"])
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+                for part, content in parts.items():
+                    out.writestr(part, bytes(text) if part == name else content)
+            path = tmp_path / f"mod-{n}.xlsx"
+            path.write_bytes(buffer.getvalue())
+            result = ingest_outcomes(store, path, today=date.today())
+            assert result.status in ("accepted", "unchanged", "refused")
+            if result.status == "refused":
+                assert result.findings and all(f.message for f in result.findings)
+
+
+def test_a_cycle_folder_left_without_its_draw_is_moved_aside_on_the_next_run(
+    run: Callable[..., Result], tmp_path: Path
+) -> None:
+    """A crash after the workbooks moved into place but before the draw committed leaves a
+    qaudit folder with no draw: the next allocate keeps it aside and draws afresh."""
+    from qaudit.files import MARKER
+
+    ws = small_workspace(tmp_path / "ws", 1)
+    orphan = ws.cycle_dir(CYCLE)
+    (orphan / "audit-forms").mkdir(parents=True)
+    (orphan / MARKER).write_text("made by qaudit")
+    (orphan / "audit-forms" / "C1-001-audit.xlsx").write_bytes(b"from the crashed run")
+    result = run("-w", ws.root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE,
+                 *WINDOW, "--seed", "1")
+    assert result.code == 0, result.stderr
+    kept = [p for p in (ws.root / "cycles").iterdir() if p.name.startswith("C1.replaced-")]
+    assert len(kept) == 1 and (kept[0] / "audit-forms" / "C1-001-audit.xlsx").is_file()
+    assert (orphan / "register.xlsx").is_file()
