@@ -10,8 +10,10 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from qaudit.grading import GRADE_COUNT
 
@@ -96,11 +98,15 @@ class Agreement:
 
 
 def quadratic_weights(k: int = GRADE_COUNT) -> np.ndarray:
+    import numpy as np
+
     i, j = np.indices((k, k))
     return 1.0 - (i - j) ** 2 / (k - 1) ** 2
 
 
 def cross_table(pairs: Sequence[tuple[int, int]], k: int = GRADE_COUNT) -> np.ndarray:
+    import numpy as np
+
     table = np.zeros((k, k), dtype=int)
     for a, m in pairs:
         table[a - 1, m - 1] += 1
@@ -109,6 +115,8 @@ def cross_table(pairs: Sequence[tuple[int, int]], k: int = GRADE_COUNT) -> np.nd
 
 def weighted_kappa(table: np.ndarray) -> float | None:
     """Cohen's kappa with quadratic weights (as scikit-learn's ``weights="quadratic"``)."""
+    import numpy as np
+
     n = table.sum()
     if n == 0:
         return None
@@ -143,6 +151,8 @@ def agreement(pairs: Sequence[tuple[int, int]], resamples: int = 2000) -> Agreem
     The 95% interval of kappa is a percentile bootstrap over audits with a fixed seed,
     so the same data always gives the same interval.
     """
+    import numpy as np
+
     table = cross_table(pairs)
     n = len(pairs)
     a = np.array([p[0] for p in pairs])
@@ -180,6 +190,8 @@ class Leniency:
 
 def leniency(rows: Sequence[tuple[str, int, int]]) -> list[Leniency]:
     """Per auditor: mean of moderated minus auditor grade, with n (the 'audit the auditor')."""
+    import numpy as np
+
     diffs: defaultdict[str, list[int]] = defaultdict(list)
     for auditor, auditor_grade, moderated in rows:
         diffs[auditor].append(moderated - auditor_grade)
