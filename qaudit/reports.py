@@ -468,6 +468,25 @@ def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure
                 if is_small(part, threshold) or is_small(n - part, threshold):
                     withheld.add(("trend_gob", name, q))
 
+    # Good practice excerpts: the highlights list them by audit type, so each type's number
+    # of excerpts is published; an excerpt comes from a returned audit of its type.
+    for q in every_q:
+        for t in every_t:
+            add(("share", q, t), 0)
+    for a in rows.audits:
+        if shares_good_practice(a):
+            add(("share", a.quadrant, a.audit_type))
+    for q in every_q:
+        for t in every_t:
+            known.append(Bound(((("share", q, t), 1), *((x, -1) for x in xs(q, t, GRADE_KEYS))),
+                               hi=0))
+    for t in every_t:
+        # Not a count to hide when small (a few excerpts name nobody): published like a
+        # percentage, only while it pins no hidden count.
+        shared = [("share", q, t) for q in every_q]
+        figures.append(Figure(("excerpts", t), total(*shared), value(shared), Kind.DERIVED,
+                              reveals=(value(shared), value(shared)), priority=5))
+
     hidden = protect(figures, known, truth, threshold, withheld=withheld)
     return Disclosure(shown=frozenset(f.key for f in figures) - hidden)
 
@@ -682,23 +701,37 @@ def build_summary(
     }
 
 
+def shares_good_practice(audit: Graded) -> bool:
+    """The auditor marked the audit's strengths as shareable, and wrote some."""
+    return (audit.fields.get("share_good_practice") == "Yes"
+            and bool(audit.fields.get("strengths")))
+
+
 def build_highlights(
     *, rows: CycleRows, generated: date, resources: Sequence[tuple[str, str]],
     threshold: int, scrub: Callable[[str], str], internal: bool, disclosure: Disclosure,
 ) -> dict[str, Any]:
     """Themes, good practice excerpts (only from audits the auditor marked shareable, with
-    every known name and id scrubbed), resources: for the Senior Practitioners' Network."""
-    excerpts = [
-        {"type": rows.type_names.get(a.audit_type, a.audit_type),
-         "text": scrub(a.fields.get("strengths", ""))}
-        for a in rows.audits
-        if a.fields.get("share_good_practice") == "Yes" and a.fields.get("strengths")
-    ]
+    every known name and id scrubbed), resources: for the Senior Practitioners' Network.
+
+    The excerpts are listed by audit type and then by text, never in the order the audits
+    were stored (which follows the quadrants); a type whose number of excerpts the
+    disclosure model hides has none listed."""
+    shared = [a for a in rows.audits if shares_good_practice(a)]
+    shown = [a for a in shared if disclosure.shows(("excerpts", a.audit_type))]
+    excerpts = sorted(
+        ({"type": rows.type_names.get(a.audit_type, a.audit_type),
+          "text": scrub(a.fields.get("strengths", ""))} for a in shown),
+        key=lambda e: (_natural(e["type"]), e["text"]))
     return {
         "cycle": rows.cycle, "generated": generated.strftime("%d/%m/%Y"), "internal": internal,
         "threshold": threshold,
         "themes": _themes(rows.moderated, ALL, disclosure),
         "excerpts": excerpts,
+        # Said whenever a type's number is hidden, whether or not it has any excerpts: the
+        # sentence then tells nothing of the hidden number.
+        "excerpts_withheld": any(not disclosure.shows(("excerpts", t)) for t in
+                                 {*rows.type_names, *(a.audit_type for a in rows.audits)}),
         "resources": [{"title": t, "url": u} for t, u in resources],
     }
 

@@ -13,6 +13,7 @@ each hidden count whether a table that fits every fact gives it another value.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -157,6 +158,7 @@ def read_cycle(reports: Mapping[str, str]) -> Cycle:
     for name, md in reports.items():
         if name == "highlights":
             _read_themes(cycle, md, EVERY, themes)
+            _read_excerpts(cycle, md)
             continue
         scope = EVERY if name == "summary" else name
         allocated[scope] = _read_summary(cycle, md, scope, this_cycle, questions, themes,
@@ -174,6 +176,10 @@ def read_cycle(reports: Mapping[str, str]) -> Cycle:
         cycle.bounds.append(({("agreed", q): 1, ("m", q): -1}, -math.inf, 0))
         cycle.bounds.append(({**{("theme", q, t): 1 for t in themes}, ("m", q): -1},
                              -math.inf, 0))
+        for t in types:
+            cycle.bounds.append(({("share", q, t): 1,
+                                  **{k: -1 for k in _x(cycle, q, t, GRADE_LABELS)}},
+                                 -math.inf, 0))
         for question in questions:
             t = next(t for t in types if question.startswith(t + " "))
             cycle.bounds.append(({("yes", q, question): 1, ("no", q, question): 1,
@@ -187,6 +193,19 @@ def _themes(md: str) -> dict[str, str]:
     title = "## Learning themes" if "## Learning themes" in md else "## Themes from moderation"
     section = md.split(title)[1].split("\n##")[0]
     return dict(re.findall(r"^- (.+): (\S+)$", section, flags=re.M))
+
+
+def _read_excerpts(cycle: Cycle, md: str) -> None:
+    """The good practice excerpts are listed by type: each type's number is published,
+    unless the highlights say some are withheld (then a type with none listed could have
+    any number)."""
+    section = md.split("## Good practice")[1].split("\n##")[0]
+    listed = re.findall(r"^- \*(.+?)\*: ", section, flags=re.M)
+    withheld = "withheld" in section
+    for t in cycle.types:
+        n = listed.count(t)
+        cycle.seen.append(Seen(f"excerpts {t}", _sum(cycle, "share", EVERY, t),
+                               HIDDEN if withheld and not n else str(n)))
 
 
 def _read_themes(cycle: Cycle, md: str, scope: str, themes: list[str]) -> None:
@@ -317,7 +336,8 @@ def pinned_in_published(published: Mapping[str, str], internal: Mapping[str, str
     for s in cycle.seen:
         expr = {index[k]: c for k, c in s.expr.items()}
         if s.text == HIDDEN:
-            if s.kind == "count" and counts(s.where):
+            # An excerpt count is no secret of its own: hidden, it only frees others.
+            if s.kind == "count" and counts(s.where) and not s.where.startswith("excerpts "):
                 targets.append((s.where, expr, int(truth[s.where])))
             continue
         if s.kind == "count":
@@ -439,7 +459,9 @@ def random_cycle(counts: dict[tuple[str, str, str], int], seed: int,
     rng = random.Random(seed)
     quadrants = sorted({q for q, _, _ in counts})
     types = sorted({t for _, t, _ in counts})
-    audits = [Audit(f"A{q}{t}{g}{i}", q, t, g)
+    audits = [Audit(f"A{q}{t}{g}{i}", q, t, g,
+                    {"share_good_practice": "Yes", "strengths": "Clear recording."}
+                    if rng.random() < 0.3 else {})
               for (q, t, g), n in sorted(counts.items()) for i in range(n)]
     progress = [Progress(a.reference, a.quadrant, "2026-12-11", True) for a in audits]
     progress += [Progress(f"N{q}{i}", q, rng.choice(["2026-12-11", "2027-01-11"]), False)
@@ -550,3 +572,44 @@ def test_no_hidden_count_of_a_random_cycle_can_be_worked_out(
              if header[0] != "Target" for row in table for cell in row]  # allocated: the draw
     assert not [cell for cell in shown if re.fullmatch(r"[1-4]( \(\d+%\))?", cell)]
     assert pinned_in(rows) == []
+
+
+def test_good_practice_excerpts_are_listed_by_type_and_text_not_by_quadrant() -> None:
+    """Stored audits follow the quadrants; listed in that order, the excerpts would tell
+    which quadrant wrote which."""
+    shared = {"share_good_practice": "Yes"}
+    rows = random_cycle({("North", "a", "good"): 6, ("South", "a", "good"): 6,
+                         ("North", "b", "good"): 6}, seed=1)
+    texts = {("North", "b"): {**shared, "strengths": "Zeal in advocacy."},
+             ("North", "a"): {**shared, "strengths": "Warm, clear letters."},
+             ("South", "a"): {**shared, "strengths": "Accurate chronology."}}
+    audits = [dataclasses.replace(a, fields={"strengths": "Not shareable."})
+              for a in rows.audits]
+    for n, a in enumerate(audits):  # one shareable audit each, the first of its kind
+        if (a.quadrant, a.audit_type) in texts:
+            audits[n] = dataclasses.replace(a, fields=texts.pop((a.quadrant, a.audit_type)))
+    rows = dataclasses.replace(rows, audits=audits, trend=[("C3", audits)])
+    highlights = markdown(rows, internal=False)["highlights"]
+    assert re.findall(r"^- \*(.+)\*: (.+)$", highlights, flags=re.M) == [
+        ("Type a", "Accurate chronology."), ("Type a", "Warm, clear letters."),
+        ("Type b", "Zeal in advocacy.")]
+    assert "Not shareable" not in highlights
+    assert "withheld" not in highlights
+
+
+def test_excerpts_of_a_type_whose_number_is_hidden_are_withheld_and_the_report_says_so() -> None:
+    from qaudit.reports import Disclosure, build_highlights
+
+    rows = random_cycle({("North", "a", "good"): 1, ("North", "b", "good"): 1}, seed=1)
+    rows = dataclasses.replace(rows, audits=[
+        Audit("N1", "North", "a", "good", {"share_good_practice": "Yes", "strengths": "A."}),
+        Audit("N2", "North", "b", "good", {"share_good_practice": "Yes", "strengths": "B."}),
+    ])
+    data = build_highlights(rows=rows, generated=DAY, resources=[], threshold=THRESHOLD,
+                            scrub=lambda t: t, internal=False,
+                            disclosure=Disclosure(shown=frozenset({("excerpts", "a")})))
+    assert [e["text"] for e in data["excerpts"]] == ["A."]
+    md = environment(Path("/nonexistent"), html=False).get_template(
+        "highlights.md.j2").render(**data)
+    assert "withheld this cycle" in md
+    assert "No audit was marked shareable" not in md
