@@ -14,7 +14,17 @@ from typing import Annotated
 import typer
 
 import qaudit
-from qaudit.commands import allocate, common, cycles, moderate, report, returns, status
+from qaudit.commands import (
+    allocate,
+    common,
+    cycles,
+    moderate,
+    people,
+    report,
+    returns,
+    send,
+    status,
+)
 from qaudit.commands.common import err, escape, out
 from qaudit.errors import QauditError
 from qaudit.workspace import ENV_VAR
@@ -65,6 +75,8 @@ returns.register(app)
 moderate.register(app)
 status.register(app)
 report.register(app)
+people.register(app)
+send.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -49,6 +49,29 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
     "service_manager": ["Service Manager", "Service Mgr", "SM", "Service Manager Name"],
     "quadrant": ["Quadrant", "Quadrant Name", "Area", "Locality"],
 }
+
+#: The staff list's fields (``qaudit staff import``): who works where, their email, and who
+#: manages them.
+STAFF_FIELDS: tuple[str, ...] = (
+    "worker_id", "name", "email", "team", "role", "line_manager", "line_manager_email",
+    "service_manager", "service_manager_email",
+)
+#: Staff list columns that may be missing; worker id and name must be found.
+OPTIONAL_STAFF_FIELDS: frozenset[str] = frozenset(STAFF_FIELDS) - {"worker_id", "name"}
+DEFAULT_STAFF_COLUMNS: dict[str, list[str]] = {
+    "worker_id": ["Worker ID", "Staff ID", "Employee ID", "Worker Ref", "Practitioner ID"],
+    "name": ["Name", "Worker Name", "Full Name", "Staff Name", "Worker", "Practitioner"],
+    "email": ["Email", "Email Address", "Work Email", "E-mail", "Worker Email"],
+    "team": ["Team", "Team Name"],
+    "role": ["Role", "Job Title", "Grade", "Position"],
+    "line_manager": ["Line Manager", "Line Manager Name", "Manager"],
+    "line_manager_email": ["Line Manager Email", "Manager Email"],
+    "service_manager": ["Service Manager", "Service Manager Name", "SM"],
+    "service_manager_email": ["Service Manager Email", "SM Email"],
+}
+#: An email address as settings accept it (the staff list is checked by email-validator).
+EMAIL_PATTERN = r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$"
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
 
 DEFAULT_QUADRANTS: list[str] = ["North East", "Mid", "South", "West", "Countywide"]
 DEFAULT_QUADRANT_LABELS: dict[str, str] = {
@@ -123,6 +146,48 @@ class OrganisationSettings(Strict):
         return f"{self.team} ({self.mailbox})" if self.mailbox else self.team
 
 
+class StaffSettings(Strict):
+    columns: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_STAFF_COLUMNS.items()})
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, names in value.items():
+            if key not in STAFF_FIELDS:
+                raise ValueError(
+                    f"unknown staff column field {key!r}; allowed: {', '.join(STAFF_FIELDS)}")
+            if not names:
+                raise ValueError(f"staff.columns.{key} needs at least one header name")
+        return {f: list(value.get(f, DEFAULT_STAFF_COLUMNS[f])) for f in STAFF_FIELDS}
+
+
+class MailSettings(Strict):
+    """How messages go out (``qaudit send``): as drafts in the outbox, or through a relay."""
+
+    sender: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
+    sender_name: Annotated[str, Field(max_length=80, pattern=r"^[^\r\n<>\"]*$")] = ""
+    reply_to: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
+    protective_marking: Annotated[str, Field(max_length=60, pattern=r"^[^\r\n]*$")] = (
+        "OFFICIAL-SENSITIVE")
+    host: Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.\-]*$")] = ""
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    user: Annotated[str, Field(max_length=254)] = ""
+    password_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")] = (
+        "QAUDIT_SMTP_PASSWORD")
+    escalate_after_days: Annotated[int, Field(ge=1, le=90)] = 7
+
+
+class PeopleSettings(Strict):
+    """Who receives what beyond the staff list, and the auditors' load."""
+
+    directors: dict[str, list[Email]] = Field(default_factory=dict)
+    countywide_directors: list[Email] = Field(default_factory=list)
+    network_list: list[Email] = Field(default_factory=list)
+    max_cases_per_auditor: Annotated[int, Field(ge=1, le=120)] = 4
+
+
 class ReportingSettings(Strict):
     suppression_threshold: Annotated[int, Field(ge=1, le=100)] = 5
     resources: list[ResourceLink] = Field(default_factory=list)
@@ -190,6 +255,9 @@ class Settings(Strict):
     reporting: ReportingSettings = ReportingSettings()
     ri: RiSettings = RiSettings()
     organisation: OrganisationSettings = OrganisationSettings()
+    staff: StaffSettings = StaffSettings()
+    mail: MailSettings = MailSettings()
+    people: PeopleSettings = PeopleSettings()
     grades: dict[str, str] = Field(default_factory=lambda: {g.key: g.descriptor for g in GRADES})
     auditor_roles: list[Annotated[str, Field(min_length=2, max_length=60,
                                              pattern=r"^[^,\"]+$")]] = Field(
@@ -286,6 +354,11 @@ class Settings(Strict):
                         f"quotas.{quadrant!r}: {type_key!r} is not an audit type; audit types"
                         f" are {', '.join(self.audit_types)}"
                     )
+        for quadrant in self.people.directors:
+            if quadrant not in self.quadrants:
+                raise ValueError(
+                    f"people.directors: {quadrant!r} is not a quadrant; quadrants are"
+                    f" {', '.join(self.quadrants)}")
         missing = [q for q in self.quadrants if q not in self.quotas]
         if missing:
             raise ValueError(
@@ -441,6 +514,32 @@ def default_toml() -> str:
                          "mailbox: the team's email address (blank = not shown).")
     organisation.add("team", s.organisation.team)
     organisation.add("mailbox", s.organisation.mailbox)
+    staff = tomlkit.table()
+    comments(staff, "Header names that mean each field of a staff list (`qaudit staff import`),",
+             "compared as for [columns]. Only worker_id and name must be found.")
+    staff.update(s.staff.columns)
+    staff_super = tomlkit.table(is_super_table=True)
+    staff_super.add("columns", staff)
+    doc.add(tomlkit.nl())
+    doc.add("staff", staff_super)
+    mail = table("mail", "How `qaudit send` sends. Without --smtp, messages are drafts (.eml) in",
+                 "cycles/<cycle>/outbox/, opened and sent from your own mailbox.",
+                 "sender / sender_name / reply_to: blank = the [organisation] mailbox and team.",
+                 "The SMTP password is read from the environment variable named by",
+                 "password_env (or the OS keyring), never from this file.")
+    for key in ("sender", "sender_name", "reply_to", "protective_marking", "host", "port",
+                "security", "user", "password_env"):
+        mail.add(key, getattr(s.mail, key))
+    comments(mail, "A second reminder of an overdue return goes to the Service Manager only"
+             " this", "many days after the first.")
+    mail.add("escalate_after_days", s.mail.escalate_after_days)
+    people = table("people", "Who receives the quadrant outcome reports and the highlights, and"
+                   " the most", "cases one auditor should be named for in a cycle.",
+                   'directors: quadrant = [addresses], e.g. "North East" = ["dir@example.org"].')
+    people.add("directors", tomlkit.table())
+    people.add("countywide_directors", tomlkit.array())
+    people.add("network_list", tomlkit.array())
+    people.add("max_cases_per_auditor", s.people.max_cases_per_auditor)
     cycle = table("cycle", "Returns are due this many days after the draw, unless"
                   " `allocate --due` says.")
     cycle.add("return_days", s.cycle.return_days)

@@ -273,5 +273,63 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             WHERE d.replaced_at IS NULL;
         """,
     ),
+    (
+        9,
+        "the people loop: staff, named auditors, messages, feedback",
+        """
+        CREATE TABLE staff (
+            worker_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL DEFAULT '',
+            team TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL DEFAULT '',
+            line_manager TEXT NOT NULL DEFAULT '',
+            line_manager_email TEXT NOT NULL DEFAULT '',
+            service_manager TEXT NOT NULL DEFAULT '',
+            service_manager_email TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE auditor_assignments (
+            id INTEGER PRIMARY KEY,
+            allocation_id INTEGER NOT NULL REFERENCES allocations(id),
+            auditor_name TEXT NOT NULL,
+            auditor_email TEXT NOT NULL DEFAULT '',
+            auditor_role TEXT NOT NULL DEFAULT '',
+            allocated_on TEXT,
+            file_name TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            replaced_at TEXT,
+            warnings_json TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE UNIQUE INDEX auditor_assignments_one_current
+            ON auditor_assignments(allocation_id) WHERE replaced_at IS NULL;
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            cycle_id INTEGER REFERENCES cycles(id),
+            kind TEXT NOT NULL,
+            about TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            cc TEXT NOT NULL DEFAULT '',
+            subject TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            route TEXT NOT NULL CHECK (route IN ('draft', 'smtp')),
+            path TEXT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX messages_about ON messages(cycle_id, kind, about);
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            allocation_id INTEGER NOT NULL REFERENCES allocations(id),
+            held_on TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            recorded_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

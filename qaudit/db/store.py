@@ -3,7 +3,9 @@
 A ``Store`` holds one SQLite connection and the record's parts, one per concern:
 ``store.draws`` (cycles, draws, allocations), ``store.returns`` (returns, RI follow-up,
 escalations), ``store.moderation`` (samples and outcomes) and ``store.reporting``
-(read-only queries for status, reports and the analysts' export).
+(read-only queries for status, reports and the analysts' export), ``store.people`` (the
+staff list and feedback conversations), ``store.assignments`` (the auditors Service
+Managers named) and ``store.messages`` (what was drafted or sent).
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from qaudit.db import holders
+from qaudit.db.assignments import Assignments
 from qaudit.db.draws import Draws
+from qaudit.db.mail import Messages
 from qaudit.db.moderation import ModerationRecords
+from qaudit.db.people import People
 from qaudit.db.reporting import Reporting
 from qaudit.db.returns import Returns
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION, now
@@ -30,9 +36,11 @@ BUSY_SECONDS = int(os.environ.get("QAUDIT_BUSY_SECONDS", "15") or 15)
 
 
 def busy_message(path: Path) -> str:
-    return (f"the workspace database {path} is busy: another qaudit command (or a program"
-            f" holding the file open) is using it, and it stayed busy for {BUSY_SECONDS}"
-            " seconds. Try again in a moment; nothing was changed.")
+    who = holders.in_use_by(path)
+    by = (f"it is {who}" if who else
+          "another qaudit command (or a program holding the file open) is using it")
+    return (f"the workspace database {path} is busy: {by}, and it stayed busy for"
+            f" {BUSY_SECONDS} seconds. Try again in a moment; nothing was changed.")
 
 
 class Store:
@@ -43,10 +51,14 @@ class Store:
         self.path = path
         self.actor = actor  # who is at the keyboard: every event records it
         self._depth = 0
+        self._note: Path | None = None  # this command's "in use by" note (db.holders)
         self.draws = Draws(self)
         self.returns = Returns(self)
         self.moderation = ModerationRecords(self)
         self.reporting = Reporting(self)
+        self.people = People(self)
+        self.assignments = Assignments(self)
+        self.messages = Messages(self)
 
     @classmethod
     def open(cls, path: Path, create: bool = False, actor: str = "") -> Self:
@@ -69,6 +81,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys = ON")
             store = cls(conn, path, actor)
             store._migrate()
+            store._note = holders.enter(path, actor)
         except sqlite3.OperationalError as exc:
             if conn is not None:
                 conn.close()
@@ -89,6 +102,8 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        holders.leave(self._note)
+        self._note = None
 
     def __enter__(self) -> Self:
         return self

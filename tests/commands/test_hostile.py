@@ -83,6 +83,36 @@ def test_a_busy_database_says_it_is_busy(drawn: Workspace) -> None:
     assert "not a qaudit database" not in done.stderr and "qaudit init" not in done.stderr
 
 
+def test_a_database_busy_with_another_officers_command_names_them(drawn: Workspace) -> None:
+    """Another qaudit process holds the record in a transaction (a long ingest, say): the
+    second officer is told who, on which computer and since when."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from pathlib import Path\n"
+         "from qaudit.db import Store\n"
+         "store = Store.open(Path(sys.argv[1]), actor='alice')\n"
+         "store.conn.execute('BEGIN EXCLUSIVE')  # as while a big ingest commits\n"
+         "print('holding', flush=True)\n"
+         "time.sleep(60)\n", str(drawn.db_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        env = {**os.environ, "QAUDIT_BUSY_SECONDS": "1"}
+        done = subprocess.run([sys.executable, "-m", "qaudit", "-w", str(drawn.root), "--by",
+                               "bob", "status"],
+                              capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert "is busy: it is in use by alice on " in done.stderr
+    assert " since " in done.stderr and "Try again" in done.stderr
+    # alice's command was killed: its note is dropped, and the next command runs.
+    qaudit_ok(drawn.root, "status")
+    assert not list((drawn.root / ".qaudit-in-use").iterdir())
+
+
 def test_the_first_error_surfaces_not_a_failed_rollback(drawn: Workspace) -> None:
     with (Store.open(drawn.db_path) as store, pytest.raises(OSError, match="No space"),
           store.transaction() as conn):
