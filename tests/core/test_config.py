@@ -122,3 +122,39 @@ def test_an_empty_settings_file_is_refused(tmp_path: Path) -> None:
     path.write_text("  \n")
     with pytest.raises(ConfigError, match="is empty"):
         load_settings(path)
+
+
+def test_a_password_in_the_mail_settings_is_refused_it_belongs_in_the_environment() -> None:
+    message = _error({"mail": {"password": "hunter2"}})
+    assert "mail.password: unknown setting" in message
+
+
+@pytest.mark.parametrize(("data", "key"), [
+    ({"mail": {"sender": "not an address"}}, "mail.sender"),
+    ({"mail": {"reply_to": "a@b"}}, "mail.reply_to"),
+    ({"mail": {"sender_name": "QA\r\nBcc: all@example.org"}}, "mail.sender_name"),
+    ({"mail": {"protective_marking": "OFFICIAL\nX-Evil: 1"}}, "mail.protective_marking"),
+    ({"mail": {"security": "ssl"}}, "mail.security"),
+    ({"mail": {"port": 0}}, "mail.port"),
+    ({"people": {"network_list": ["spn@example.org", "nobody"]}}, "people.network_list.1"),
+    ({"people": {"max_cases_per_auditor": 0}}, "people.max_cases_per_auditor"),
+])
+def test_mail_and_people_settings_that_could_misdirect_a_message_are_refused(
+    data: dict[str, object], key: str
+) -> None:
+    assert f"  {key}" in _error(data)
+
+
+def test_directors_must_be_of_a_known_quadrant() -> None:
+    message = _error({"people": {"directors": {"Norht East": ["dir@example.org"]}}})
+    assert "'Norht East' is not a quadrant" in message
+    ok = parse_settings({"people": {"directors": {"Mid": ["dir@example.org"]}}}, "q")
+    assert ok.people.directors == {"Mid": ["dir@example.org"]}
+
+
+def test_staff_columns_set_in_the_file_replace_only_their_own_defaults() -> None:
+    s = parse_settings({"staff": {"columns": {"email": ["Work Mail"]}}}, "q")
+    assert s.staff.columns["email"] == ["Work Mail"]
+    assert s.staff.columns["worker_id"][0] == "Worker ID"
+    assert "unknown staff column field 'mobile'" in _error(
+        {"staff": {"columns": {"mobile": ["Mobile"]}}})
