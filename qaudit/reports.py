@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -58,6 +58,8 @@ class ReportFormat(StrEnum):
 
 
 class Progress(Protocol):
+    @property
+    def reference(self) -> str: ...
     @property
     def quadrant(self) -> str: ...
     @property
@@ -193,17 +195,21 @@ class StatusRow:
     overdue: int = 0
     moderated: int = 0
     ri_open: int = 0
+    feedback: int = 0  # returned audits whose feedback conversation is recorded
 
     def add(self, other: StatusRow) -> None:
         for name in STATUS_COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-STATUS_COUNTS = ("allocated", "self_reflections", "audits", "overdue", "moderated", "ri_open")
+STATUS_COUNTS = ("allocated", "self_reflections", "audits", "overdue", "moderated", "ri_open",
+                 "feedback")
 
 
-def status_rows(progress: Sequence[Progress], by: str, today: date) -> list[StatusRow]:
-    """Where a cycle stands, grouped by ``quadrant`` or ``service_manager``, with a total."""
+def status_rows(progress: Sequence[Progress], by: str, today: date,
+                fed: Collection[str] = frozenset()) -> list[StatusRow]:
+    """Where a cycle stands, grouped by ``quadrant`` or ``service_manager``, with a total;
+    ``fed`` the references whose feedback conversation is recorded."""
     groups: dict[str, StatusRow] = {}
     for p in progress:
         name = getattr(p, by)
@@ -214,6 +220,7 @@ def status_rows(progress: Sequence[Progress], by: str, today: date) -> list[Stat
         g.overdue += (not p.audit_back) and today > date.fromisoformat(p.due)
         g.moderated += p.moderated
         g.ri_open += p.ri_open
+        g.feedback += p.audit_back and p.reference in fed
     rows = [groups[k] for k in sorted(groups, key=str.casefold)]
     total = StatusRow("Total")
     for row in rows:
@@ -263,6 +270,9 @@ class CycleRows:
     moderated: Sequence[Moderated]
     moderation_rate: float
     moderation_target: int
+    # References of returned audits whose feedback conversation with the practitioner is
+    # recorded (``qaudit feedback record``).
+    feedback: frozenset[str] = frozenset()
 
 
 def _pct(part: int, whole: int) -> str:
@@ -289,12 +299,13 @@ def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure
     cycle's counts, and which of them to hide (``qaudit.disclosure.protect``).
 
     The counts (the variables): grades per quadrant x audit type x grade; overdue,
-    escalations, moderated and agreed, each theme, RI open and closed per quadrant; Yes and
-    No per quadrant x question; Good or better and the rest per quadrant for each earlier
-    cycle of the trend. What every reader knows besides: no quadrant returned more than it
-    was allocated (nor has more overdue than not returned), moderated audits and their
-    themes are among the returned, RI items among the RI audits, and a question is
-    answered at most once per audit of its type.
+    escalations, feedback shared, moderated and agreed, each theme, RI open and closed per
+    quadrant; Yes and No per quadrant x question; Good or better and the rest per quadrant
+    for each earlier cycle of the trend. What every reader knows besides: no quadrant
+    returned more than it was allocated (nor has more overdue than not returned), moderated
+    audits and their themes are among the returned, and so is every audit whose feedback
+    was shared, RI items are among the RI audits, and a question is answered at most once
+    per audit of its type.
     """
     from qaudit.disclosure import Bound, Figure, Kind, is_small, protect, revealed, total
 
@@ -391,6 +402,17 @@ def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure
         add(("esc", e.quadrant))
     for q in scopes:
         count(("escalations", q), [("esc", a) for a in within(q)], cell=q != ALL)
+
+    # Feedback shared with the practitioner: only ever of a returned audit.
+    for q in every_q:
+        add(("fb", q), 0)
+    for a in rows.audits:
+        if a.reference in rows.feedback:
+            add(("fb", a.quadrant))
+    for q in every_q:
+        known.append(Bound(((("fb", q), 1), *((x, -1) for x in xs(q, ALL, GRADE_KEYS))), hi=0))
+    for q in scopes:
+        count(("feedback", q), [("fb", a) for a in within(q)], cell=q != ALL)
 
     # Moderation: moderated, agreed (as exact agreement), grades changed, themes.
     for q in every_q:
@@ -635,6 +657,7 @@ def build_summary(
     ri_items = mine(rows.ri_items)
     ri_status = Counter(i.status for i in ri_items if i.reference in requires_improvement)
     agreed = sum(1 for p in moderated if p.auditor_grade == p.moderated_grade)
+    fed = sum(1 for a in audits if a.reference in rows.feedback)
     target = rows.moderation_target if quadrant is None else None
     trend = []
     for name, items in rows.trend:
@@ -688,6 +711,12 @@ def build_summary(
                          and len(moderated) >= target else "not met yet"),
             "exact": shown(("mod_exact", q), _pct(agreed, len(moderated))),
             "changed": shown(("changed", q), len(moderated) - agreed),
+        },
+        "feedback": {
+            "given": shown(("feedback", q), fed),
+            # A share of shown counts tells nothing more than they do.
+            "share": _pct(fed, returned) if disclosure.shows(("feedback", q))
+            and disclosure.shows(returned_key) else HIDDEN,
         },
         "themes": _themes(moderated, q, disclosure),
         "message": [" ".join(block.split()) for block in re.split(r"\n\s*\n", message)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -11,30 +12,76 @@ from rich.table import Table
 
 from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
 from qaudit.reports import STATUS_COUNTS
+from qaudit.values import uk_date
+
+if TYPE_CHECKING:
+    from qaudit.jobs.status import Holdings, Overdue
 
 HEADERS = dict(zip(STATUS_COUNTS, ("Allocated", "Reflections", "Audits", "Overdue",
-                                   "Moderated", "RI open"), strict=True))
+                                   "Moderated", "RI open", "Feedback"), strict=True))
 EXPORT_EXAMPLE = (
     "Example: [bold]qaudit export --out qa-data.xlsx[/bold]; for a workshop:"
     " [bold]qaudit export --anonymise --out workshop-data.xlsx[/bold]"
 )
+STATUS_EXAMPLE = (
+    "Example: [bold]qaudit status --cycle '2026-27 C3'[/bold]\n\n"
+    "Who holds what: [bold]qaudit status --by auditor[/bold]; who to chase:"
+    " [bold]qaudit status --overdue[/bold]"
+)
+
+
+class By(StrEnum):
+    """Whose cases: the person holding them."""
+
+    AUDITOR = "auditor"
+    SERVICE_MANAGER = "service-manager"
+    PRACTITIONER = "practitioner"
 
 
 def register(app: typer.Typer) -> None:
-    app.command(epilog="Example: [bold]qaudit status --cycle '2026-27 C3'[/bold]")(status)
+    app.command(epilog=STATUS_EXAMPLE)(status)
     app.command("export", epilog=EXPORT_EXAMPLE)(export_data)
 
 
 def status(
     cycle: Annotated[str | None, typer.Option(
         "--cycle", "-c", help="Cycle (default: the latest drawn).")] = None,
+    by: Annotated[By | None, typer.Option(
+        "--by", help="List every case by the person holding it: the auditor named for it,"
+        " its Service Manager, or its practitioner.")] = None,
+    overdue: Annotated[bool, typer.Option(
+        "--overdue", help="Only what is late, with the person to chase and days overdue"
+        " (with --by: the cases with something late).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Where a cycle stands per quadrant and Service Manager: allocated, self-reflections
-    and audits back, overdue, moderated, RI open."""
-    from qaudit.jobs.status import cycle_status
+    and audits back, overdue, moderated, RI open, feedback shared; and what was sent.
+
+    With [bold]--by[/bold] or [bold]--overdue[/bold]: who holds what, by name (the QA
+    team's own view; never published). An audit is chased with the auditor named for it,
+    or, while none is named, with the Service Manager; a self-reflection with the
+    practitioner.
+    """
+    from qaudit.jobs.status import cycle_status, holdings
+    from qaudit.jobs.status import overdue as overdue_list
 
     ws = current_workspace()
+    if by is not None:
+        with ws.store() as store:
+            held = holdings(store, cycle, today(), by.value, overdue)
+        if as_json:
+            print_json(held.to_json())
+        else:
+            _show_holdings(held)
+        return
+    if overdue:
+        with ws.store() as store:
+            late = overdue_list(store, cycle, today())
+        if as_json:
+            print_json(late.to_json())
+        else:
+            _show_overdue(late)
+        return
     with ws.store() as store:
         result = cycle_status(store, cycle, today(), ws.settings.moderation.rate)
     if as_json:
@@ -58,6 +105,86 @@ def status(
     out.print(escape(
         f"Moderation: {m.moderated} of {m.returned} returned audits moderated"
         f" ({m.selected} selected); the {m.rate:.0%} target is {m.target}: {verdict}."))
+    f = result.feedback
+    out.print(escape(f"Feedback: shared with the practitioner for {f.shared} of {f.returned}"
+                     " returned audits (`qaudit feedback record`)."))
+    if result.messages:
+        sent = "; ".join(
+            f"{s.kind} {s.count} {'drafted' if s.route == 'draft' else 'sent'}"
+            f" (last {uk_date(s.last[:10])} {s.last[11:16]} UTC)" for s in result.messages)
+        out.print(escape(f"Messages: {sent}."))
+
+
+def _late(days: int) -> str:
+    return f"{days} d" if days else ""
+
+
+def _show_holdings(held: Holdings) -> None:
+    what = {"auditor": "auditor", "service-manager": "Service Manager",
+            "practitioner": "practitioner"}[held.by]
+    late = " with something overdue" if held.overdue_only else ""
+    out.print(escape(f"{held.cycle}: returns due {held.due:%d/%m/%Y}; cases{late} by {what}"
+                     " (internal)."))
+    if not held.groups:
+        out.print("Nothing overdue." if held.overdue_only else "No cases.")
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    columns = {
+        "auditor": ("Auditor", "Reference", "Service Manager", "Audit", "Overdue"),
+        "service-manager": ("Service Manager", "Reference", "Auditor", "Audit",
+                            "Self-reflection", "Overdue"),
+        "practitioner": ("Practitioner", "Reference", "Self-reflection", "Audit", "Feedback",
+                         "Overdue"),
+    }[held.by]
+    for col in columns:
+        table.add_column(col, overflow="fold", no_wrap=col == "Reference",
+                         justify="right" if col == "Overdue" else "left")
+    for group in held.groups:
+        table.add_section()
+        for n, c in enumerate(group.cases):
+            audit = (f"returned {uk_date(c.audit_received)}" if c.audit_received
+                     else "with the auditor" if c.auditor else "no auditor named")
+            reflection = "returned" if c.self_reflection_back else "not back"
+            overdue = ", ".join(f"{w} {d} d" for w, d in (("audit", c.audit_days_overdue),
+                                                          ("self-reflection",
+                                                           c.reflection_days_overdue)) if d)
+            who = ""
+            if n == 0:  # the person once, with their address beneath
+                who = escape(group.name) + (f"\n{escape(group.email)}" if group.email else "")
+            row: tuple[str, ...]
+            if held.by == "auditor":
+                row = (escape(c.reference), escape(c.service_manager), audit,
+                       _late(c.audit_days_overdue))
+            elif held.by == "service-manager":
+                row = (escape(c.reference), escape(c.auditor) or "—", audit, reflection,
+                       overdue)
+            else:
+                feedback = (f"shared {uk_date(c.last_feedback)}" if c.feedback_times
+                            else "not yet" if c.audit_received else "")
+                row = (escape(c.reference), reflection, audit, feedback, overdue)
+            table.add_row(who, *row)
+    out.print(table)
+
+
+def _show_overdue(late: Overdue) -> None:
+    out.print(escape(f"{late.cycle}: returns due {late.due:%d/%m/%Y}; overdue on"
+                     f" {late.today:%d/%m/%Y} (internal)."))
+    if not late.items:
+        out.print("Nothing overdue.")
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("Reference", "What", "Chase", "As", "Email", "Service Manager", "Overdue"):
+        table.add_column(col, overflow="fold", no_wrap=col in {"Reference", "Overdue"},
+                         justify="right" if col == "Overdue" else "left")
+    for i in late.items:
+        table.add_row(escape(i.reference), i.what, escape(i.chase), i.chase_role,
+                      escape(i.email) or "— unknown —", escape(i.service_manager),
+                      _late(i.days_overdue))
+    out.print(table)
+    unknown = sum(1 for i in late.items if not i.email)
+    if unknown:
+        out.print(f"{unknown} without a known email: `qaudit staff import` the staff list to"
+                  " add them.")
 
 
 def export_data(

@@ -48,6 +48,7 @@ def cycle_rows(ws: Workspace, store: Store, cycle: str) -> CycleRows:
         ri_items=store.returns.ri_items(cycle), escalations=store.returns.escalations(cycle),
         moderated=store.moderation.moderated_pairs(cycle), moderation_rate=rate,
         moderation_target=sample_size(sum(p.audit_back for p in progress), rate),
+        feedback=store.people.fed_references(cycle),
     )
 
 

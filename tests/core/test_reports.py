@@ -173,6 +173,7 @@ def read_cycle(reports: Mapping[str, str]) -> Cycle:
         cycle.bounds.append(({("open", q): 1, ("closed", q): 1,
                               **{k: -1 for k in _x(cycle, q, EVERY, [RI_LABEL])}}, -math.inf, 0))
         cycle.bounds.append(({("m", q): 1, **{k: -1 for k in returned}}, -math.inf, 0))
+        cycle.bounds.append(({("fb", q): 1, **{k: -1 for k in returned}}, -math.inf, 0))
         cycle.bounds.append(({("agreed", q): 1, ("m", q): -1}, -math.inf, 0))
         cycle.bounds.append(({**{("theme", q, t): 1 for t in themes}, ("m", q): -1},
                              -math.inf, 0))
@@ -296,6 +297,13 @@ def _read_summary(cycle: Cycle, md: str, scope: str, this_cycle: str, questions:
                      "at_least", whole=target))
     see(Seen(f"{scope} exact agreement", agreed, mod[6], "percent", base=f"{scope} moderated"))
     see(Seen(f"{scope} grades changed", {**m, **{k: -1 for k in agreed}}, mod[7]))
+    fb = re.search(r"^- Feedback shared with practitioners: (\S+) of (\S+) returned audits"
+                   r" \((\S+)\)$", md, re.M)
+    assert fb is not None
+    shared = _sum(cycle, "fb", scope)
+    see(Seen(f"{scope} feedback", shared, fb[1]))
+    see(Seen(returned + " (feedback)", every, fb[2]))
+    see(Seen(f"{scope} feedback share", shared, fb[3], "percent", base=returned))
     _read_themes(cycle, md, scope, themes)
     beside = {row[0]: row[1:] for header, rows in tables(md)
               if header[0] == "Beside the county" for row in rows}
@@ -451,9 +459,11 @@ THRESHOLD = 5
 
 def random_cycle(counts: dict[tuple[str, str, str], int], seed: int,
                  earlier: dict[tuple[str, str], int] | None = None,
-                 answers: Sequence[Any] = ()) -> CycleRows:
+                 answers: Sequence[Any] = (), feedback: float = 0.0) -> CycleRows:
     """A cycle with these grade counts per (quadrant, type, grade); the rest (overdue, RI
-    follow-up, moderation, escalations) drawn from ``seed``."""
+    follow-up, moderation, escalations) drawn from ``seed``, and feedback shared for about
+    the share ``feedback`` of the returned audits (drawn apart, so the rest is the same
+    whatever it is)."""
     from qaudit.reports import CycleRows
 
     rng = random.Random(seed)
@@ -471,6 +481,7 @@ def random_cycle(counts: dict[tuple[str, str, str], int], seed: int,
     sample = [a for a in audits if rng.random() < 0.25]
     pairs = [Pair(a.quadrant, a.grade, a.grade if rng.random() < 0.8 else rng.choice(GRADE_KEYS),
                   rng.choice(["", "Voice", "Recording", "Impact"])) for a in sample]
+    shared = random.Random(f"feedback:{seed}")
     trend: list[tuple[str, Sequence[Audit]]] = [("C3", audits)]
     if earlier is not None:
         before = [Audit(f"B{q}{g}{i}", q, types[0], g)
@@ -482,6 +493,7 @@ def random_cycle(counts: dict[tuple[str, str, str], int], seed: int,
         answers=list(answers), questions={}, trend=trend, ri_items=items,
         escalations=[Escalation(rng.choice(quadrants)) for _ in range(rng.randint(0, 6))],
         moderated=pairs, moderation_rate=0.2, moderation_target=math.ceil(0.2 * len(audits)),
+        feedback=frozenset(a.reference for a in audits if shared.random() < feedback),
     )
 
 
@@ -556,17 +568,18 @@ earlier_counts = st.none() | st.dictionaries(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(grade_counts, st.integers(0, 1000), earlier_counts)
+@given(grade_counts, st.integers(0, 1000), earlier_counts, st.sampled_from([0.0, 0.3, 0.8, 1.0]))
 def test_no_hidden_count_of_a_random_cycle_can_be_worked_out(
     counts: dict[tuple[str, str, str], int], seed: int,
-    earlier: dict[tuple[str, str], int] | None,
+    earlier: dict[tuple[str, str], int] | None, feedback: float,
 ) -> None:
-    """Random small cycles (2-5 quadrants, 2-4 audit types, 0-12 audits a cell, and an
-    earlier cycle for the trend), every report built and rendered as the job does: every
-    count shown as '*' could still be at least two values."""
+    """Random small cycles (2-5 quadrants, 2-4 audit types, 0-12 audits a cell, an earlier
+    cycle for the trend, feedback shared for none, some, most or all of the audits), every
+    report built and rendered as the job does: every count shown as '*' could still be at
+    least two values."""
     if not any(counts.values()):
         counts[next(iter(counts))] = 1
-    rows = random_cycle(counts, seed, earlier)
+    rows = random_cycle(counts, seed, earlier, feedback=feedback)
     published = markdown(rows, internal=False)
     shown = [cell for md in published.values() for header, table in tables(md)
              if header[0] != "Target" for row in table for cell in row]  # allocated: the draw
@@ -613,3 +626,38 @@ def test_excerpts_of_a_type_whose_number_is_hidden_are_withheld_and_the_report_s
         "highlights.md.j2").render(**data)
     assert "withheld this cycle" in md
     assert "No audit was marked shareable" not in md
+
+
+def feedback_cycle() -> CycleRows:
+    """Two quadrants of ten Good audits each: feedback shared for 2 in North (a small count)
+    and 6 in South, so 8 in the county."""
+    rows = random_cycle({("North", "a", "good"): 10, ("South", "a", "good"): 10}, seed=2)
+    north = [a.reference for a in rows.audits if a.quadrant == "North"][:2]
+    south = [a.reference for a in rows.audits if a.quadrant == "South"][:6]
+    return dataclasses.replace(rows, feedback=frozenset(north + south))
+
+
+def test_feedback_shared_is_suppressed_with_the_rest_of_the_cycle() -> None:
+    """North's 2 is hidden; shown beside the county's 8, South's 6 would give it away (8 - 6),
+    so the model hides South's too, and nothing published pins either."""
+    rows = feedback_cycle()
+    published = markdown(rows, internal=False)
+    line = "- Feedback shared with practitioners: {} of 10 returned audits ({})"
+    assert line.format("*", "*") in published["North"]
+    assert line.format("*", "*") in published["South"]
+    assert "- Feedback shared with practitioners: 8 of 20 returned audits (40%)" in \
+        published["summary"]
+    assert pinned_in(rows) == []
+
+
+def test_without_the_model_the_feedback_counts_pin_a_hidden_one() -> None:
+    """The checker reads the feedback figures: published as a count-by-count suppression
+    would (South's 6 shown, as it is not small), North's hidden 2 is pinned."""
+    rows = feedback_cycle()
+    published = markdown(rows, internal=False)
+    published["South"] = published["South"].replace(
+        "- Feedback shared with practitioners: * of 10 returned audits (*)",
+        "- Feedback shared with practitioners: 6 of 10 returned audits (60%)")
+    pinned = pinned_in_published(published, markdown(rows, internal=True),
+                                 lambda where: where.endswith(" feedback"))
+    assert pinned == ["North feedback (= 2)"]
