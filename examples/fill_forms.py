@@ -1,7 +1,14 @@
 """Fill generated forms the way people do, for the demo and the tests. Synthetic only.
 
+    python examples/fill_forms.py CYCLE_DIR OUT_DIR --managers [--seed N]
     python examples/fill_forms.py CYCLE_DIR RETURNS_DIR [--seed N] [--mistakes DIR]
+                                  [--named OUT_DIR]
     python examples/fill_forms.py CYCLE_DIR OUT_DIR --moderation
+
+With ``--managers``, each Service Manager names an auditor for their cases (name, work
+email, role, date allocated), mostly from a few of their senior staff, so some auditors
+are named for several cases; one leaves a case unnamed for now. With ``--named``, the
+audit forms are filled in the name of the auditor the Service Manager named.
 
 Auditors type answers in varied case and spacing (``yes``, `` Y ``, ``n/a``), add some
 comments, grade some cases Requires improvement with corrective actions, escalate one,
@@ -14,6 +21,7 @@ demo can show what ingest refuses.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 from collections.abc import Mapping
@@ -100,7 +108,7 @@ def meta(wb: Workbook) -> dict[str, str]:
 def fill_audit(
     src: Path, dst: Path, rng: random.Random, *, grade: str | None = None,
     escalate: bool = False, insert_row: bool = False, overrides: Mapping[str, Any] = (),
-    when: date | None = None,
+    when: date | None = None, auditor: str | None = None,
 ) -> dict[str, Any]:
     """Fill one audit form; returns what was meant (answers normalised) for checking."""
     wb = load_workbook(src)
@@ -131,7 +139,8 @@ def fill_audit(
         put(wb, "esc_name", "A. Manager")
         put(wb, "esc_date", done)
         put(wb, "esc_note", "Risk to the person not followed up; manager agreed a visit.")
-    put(wb, "auditor_name", rng.choice(AUDITORS))
+    drawn_auditor = rng.choice(AUDITORS)  # drawn even when named, so the seed fills the same
+    put(wb, "auditor_name", auditor or drawn_auditor)
     put(wb, "auditor_role", rng.choice(ROLES))
     put(wb, "auditor_date", done)
     for name, value in dict(overrides).items():
@@ -155,6 +164,81 @@ def fill_reflection(src: Path, dst: Path, rng: random.Random) -> None:
     put(wb, "sr_date", date.today() - timedelta(days=rng.randint(0, 5)))
     dst.parent.mkdir(parents=True, exist_ok=True)
     wb.save(dst)
+
+
+def auditor_email(name: str) -> str:
+    """A synthetic work email for a synthetic auditor (example.org is reserved for examples)."""
+    return ".".join(re.sub(r"[^a-z]", "", part) for part in name.lower().split()) + "@example.org"
+
+
+def manager_cases(wb: Workbook) -> list[str]:
+    """The references of a Service Manager workbook, in the table's row order."""
+    return list(json.loads(meta(wb)["references"]))
+
+
+FIRST_NAMES = ("Adaeze", "Bryony", "Callum", "Delia", "Eamon", "Farah", "Gethin", "Hana",
+               "Idris", "Jolene", "Kwame", "Lowri", "Mirela", "Niall", "Orla", "Pavel")
+LAST_NAMES = ("Achterberg", "Brennan", "Castellano", "Dunmore", "Ekwueme", "Fairweather",
+              "Gorecki", "Halloran", "Iqbal", "Jennings", "Kowalczyk", "Lindgren")
+
+
+def senior_staff(rng: random.Random, managers: int, each: int = 3) -> list[list[str]]:
+    """Synthetic senior practitioners, ``each`` per Service Manager, nobody in two teams."""
+    names = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+    rng.shuffle(names)
+    return [names[i * each:(i + 1) * each] for i in range(managers)]
+
+
+def fill_manager(
+    src: Path, dst: Path, rng: random.Random, *, blank: tuple[int, ...] = (),
+    overrides: Mapping[str, Any] = (), when: date | None = None, insert_row: bool = False,
+    pool: list[str] | None = None,
+) -> dict[str, tuple[str, str, str]]:
+    """A Service Manager names an auditor for each case (row ``n`` from 1; rows in ``blank``
+    are left for later), choosing among two or three of their senior staff (``pool``), so
+    some are named for several cases. Returns reference -> (name, email, role) as meant."""
+    wb = load_workbook(src)
+    pool = pool or rng.sample(AUDITORS, 3)
+    roles = {name: rng.choice(ROLES[2:]) for name in pool}
+    meant: dict[str, tuple[str, str, str]] = {}
+    for n, reference in enumerate(manager_cases(wb), start=1):
+        if n in blank:
+            continue
+        name = rng.choice(pool)
+        role = roles[name]
+        email = auditor_email(name)
+        put(wb, f"sm_{n}_auditor", name if rng.random() < 0.8 else f" {name} ")
+        put(wb, f"sm_{n}_email", email if rng.random() < 0.8 else email.upper())
+        put(wb, f"sm_{n}_role", role if rng.random() < 0.8 else role.lower())
+        put(wb, f"sm_{n}_date", when or date.today() - timedelta(days=rng.randint(0, 3)))
+        meant[reference] = (name, email, role)
+    for name, value in dict(overrides).items():
+        put(wb, name, value)
+    if insert_row:
+        ws, _ = named_cell(wb, "sm_1_auditor")
+        insert_rows_like_excel(wb, ws, 4, 2)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(dst)
+    return meant
+
+
+def named_auditors(folder: Path) -> dict[str, str]:
+    """Reference -> the auditor named in the filled Service Manager workbooks of a folder."""
+    named: dict[str, str] = {}
+    for book in sorted(folder.glob("*.xlsx")):
+        wb = load_workbook(book)
+        for n, reference in enumerate(manager_cases(wb), start=1):
+            ws, ref = named_cell(wb, f"sm_{n}_auditor")
+            if ws[ref].value:
+                named[reference] = str(ws[ref].value).strip()
+    return named
+
+
+def fill_managers(cycle_dir: Path, out: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    books = sorted((cycle_dir / "service-managers").glob("*.xlsx"))
+    for i, (book, pool) in enumerate(zip(books, senior_staff(rng, len(books)), strict=True)):
+        fill_manager(book, out / book.name, rng, blank=(2,) if i == 0 else (), pool=pool)
 
 
 THEMES = ("Person's voice", "Quality of practice", "Impact of practice", "Quality of recording",
@@ -203,7 +287,9 @@ MISTAKES: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
-def fill_cycle(cycle_dir: Path, out: Path, seed: int, mistakes: Path | None) -> None:
+def fill_cycle(cycle_dir: Path, out: Path, seed: int, mistakes: Path | None,
+               named: Mapping[str, str] | None = None) -> None:
+    named = named or {}
     rng = random.Random(seed)
     forms = sorted((cycle_dir / "audit-forms").glob("*-audit.xlsx"))
     returned = [f for f in forms if rng.random() < 0.9]
@@ -213,7 +299,8 @@ def fill_cycle(cycle_dir: Path, out: Path, seed: int, mistakes: Path | None) -> 
         grade = rng.choices(GRADES, GRADE_WEIGHTS)[0]
         escalate = grade == GRADES[0] and not escalated
         fill_audit(form, out / form.name, rng, grade=grade, escalate=escalate,
-                   insert_row=not inserted)
+                   insert_row=not inserted,
+                   auditor=named.get(form.name.removesuffix("-audit.xlsx")))
         escalated |= escalate
         inserted = True
     for form in sorted((cycle_dir / "self-reflection").glob("*.xlsx")):
@@ -233,13 +320,22 @@ def main() -> None:
     parser.add_argument("--mistakes", type=Path)
     parser.add_argument("--moderation", action="store_true",
                         help="fill CYCLE_DIR/moderation/*.xlsx into OUT instead")
+    parser.add_argument("--managers", action="store_true",
+                        help="fill CYCLE_DIR/service-managers/*.xlsx into OUT instead")
+    parser.add_argument("--named", type=Path,
+                        help="filled Service Manager workbooks: audit forms in their names")
     args = parser.parse_args()
+    if args.managers:
+        fill_managers(args.cycle_dir, args.out, args.seed)
+        print(f"Filled the Service Manager workbooks into {args.out}")
+        return
     if args.moderation:
         for book in sorted((args.cycle_dir / "moderation").glob("*-moderation.xlsx")):
             fill_moderation(book, args.out / book.name, random.Random(args.seed))
         print(f"Filled the moderation workbook into {args.out}")
         return
-    fill_cycle(args.cycle_dir, args.out, args.seed, args.mistakes)
+    fill_cycle(args.cycle_dir, args.out, args.seed, args.mistakes,
+               named_auditors(args.named) if args.named else None)
     print(f"Filled forms in {args.out}" + (f"; wrong ones in {args.mistakes}"
                                             if args.mistakes else ""))
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from qaudit.config import DEFAULT_AUDITOR_ROLES
-from qaudit.db import Outcome, Sample
+from qaudit.db import IssuedAllocation, Outcome, Sample
+from qaudit.db.assignments import StaffEntry
 from qaudit.errors import Finding
 from qaudit.grading import GRADE_LABELS, LABEL, REQUIRES_IMPROVEMENT, parse_grade
 from qaudit.privacy import signature_matches
@@ -43,6 +48,13 @@ from qaudit.workbooks.forms import (
     audit_fields,
     comment_name,
     form_layout,
+)
+from qaudit.workbooks.manager import (
+    MANAGER_FORM,
+    MANAGER_SIGNED_KEYS,
+    auditor_fields,
+    manager_layout,
+    reference_name,
 )
 from qaudit.workbooks.moderation import MODERATION_FORM, row_fields
 from qaudit.workbooks.reader import NamedCell, RawForm
@@ -75,6 +87,7 @@ class Issued:
     signing_key: bytes = b""  # empty: issued before forms were signed
     redrawn_records: frozenset[str] = frozenset()  # the reference's records in redraws
     auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
+    named_auditor: str = ""  # the auditor the Service Manager named, if their workbook is in
 
 
 @dataclass
@@ -119,6 +132,10 @@ def identify(raw: RawForm, workspace_id: str, kinds: tuple[str, ...]) -> Finding
         if kinds == (MODERATION_FORM,):
             return _identification(raw, "foreign-workspace", "the workbook was written by"
                                    " another qaudit workspace")
+        if raw.meta.get("form_kind") == MANAGER_FORM:
+            return _identification(raw, "foreign-workspace",
+                                   "this Service Manager workbook was written by another"
+                                   " qaudit workspace; check it is one this team sent out")
         return _identification(raw, "foreign-workspace",
                                f"allocation reference {raw.meta.get('reference', '')!r} was"
                                " issued by another qaudit workspace; check the file is a form"
@@ -396,11 +413,297 @@ def _warnings(parsed: ParsedReturn, issued: Issued) -> list[str]:
         auditor = person_key(fields.get("auditor_name", ""))
         if auditor and auditor == person_key(issued.practitioner):
             notes.append("the auditor is the practitioner whose work was audited")
+        if auditor and issued.named_auditor and auditor != person_key(issued.named_auditor):
+            notes.append("returned by an auditor other than the one the Service Manager named"
+                         " for this case")
     done = fields.get("auditor_date") or fields.get("sr_date")
     if done and date.fromisoformat(done) > issued.due:
         late = (date.fromisoformat(done) - issued.due).days
         notes.append(f"completed {late} day(s) after the due date {issued.due:%d/%m/%Y}")
     return notes
+
+
+# --- the Service Manager's allocation workbook -------------------------------------------
+
+
+#: Cases one workbook may hold: far more than any Service Manager is given in a cycle.
+MAX_MANAGER_CASES = 2000
+#: A name is one line of letters: no control characters or line breaks (it becomes an
+#: email header), and not a formula's first character.
+_NOT_A_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+@dataclass(frozen=True)
+class ManagerIdentity:
+    """What a Service Manager workbook's signed hidden sheet says it is for."""
+
+    cycle: str
+    manager: str
+    references: tuple[str, ...]  # in the table's row order
+    record_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ManagerCase:
+    """One case of the workbook, as the checks of its auditor need it."""
+
+    position: int  # its row of the table, from 1
+    allocation_id: int
+    reference: str
+    worker_id: str
+    practitioner: str  # the worker's name as the export gave it
+    team: str
+
+
+@dataclass(frozen=True)
+class AuditorChoice:
+    """The auditor a Service Manager named: trimmed, email normalised, role as listed."""
+
+    name: str
+    email: str  # "" if none was given
+    role: str
+    allocated_on: str | None  # ISO
+
+
+@dataclass(frozen=True)
+class ManagerRow:
+    """One row read back: a choice to store, or nothing named, or the row's refusals.
+    ``warnings`` do not stop the choice being stored."""
+
+    case: ManagerCase
+    choice: AuditorChoice | None
+    findings: tuple[Finding, ...] = ()
+    warnings: tuple[Finding, ...] = ()
+
+
+def manager_identity(raw: RawForm, signing_key: bytes) -> tuple[ManagerIdentity | None,
+                                                                list[Finding]]:
+    """The workbook's identification, if its signature is the one it was issued with
+    (``identify`` has already checked it is a Service Manager workbook of this workspace)."""
+    meta = raw.meta
+    if not signing_key or not signature_matches(
+        [meta.get(k, "") for k in MANAGER_SIGNED_KEYS], signing_key, meta.get("signature", "")
+    ):
+        return None, [_identification(
+            raw, "signature-mismatch",
+            "the workbook's hidden identification was edited (its signature does not match"
+            " what was issued); use the Service Manager workbook that was sent out")]
+    try:
+        references = json.loads(meta["references"])
+        record_ids = json.loads(meta["record_ids"])
+    except (KeyError, ValueError):
+        references = record_ids = None
+    if not (isinstance(references, list) and isinstance(record_ids, list)
+            and 0 < len(references) == len(record_ids) <= MAX_MANAGER_CASES
+            and all(isinstance(v, str) for v in [*references, *record_ids])):
+        return None, [_identification(
+            raw, "identification-mismatch",
+            "the workbook's hidden identification is damaged (its list of cases cannot be"
+            " read); use the Service Manager workbook that was sent out")]
+    return ManagerIdentity(meta.get("cycle", ""), meta.get("manager", ""),
+                           tuple(references), tuple(record_ids)), []
+
+
+def check_manager_cases(raw: RawForm, identity: ManagerIdentity,
+                        issued: Sequence[IssuedAllocation | None]) -> list[Finding]:
+    """Is every case the workbook names an allocation of the current draw of its cycle, of
+    this Service Manager, drawn for the record it names? Then is the table as issued: each
+    name where it was put, each row showing the reference its hidden sheet says?"""
+    problems: dict[str, list[str]] = {}  # code -> the references it concerns
+    for reference, record_id, found in zip(identity.references, identity.record_ids, issued,
+                                           strict=True):
+        if found is None:
+            code = "unknown-reference"
+        elif found.row.record_id != record_id:
+            code = ("replaced-draw" if record_id in found.redrawn_records
+                    else "identification-mismatch")
+        elif found.cycle != identity.cycle:
+            code = "wrong-cycle"
+        elif found.row.service_manager != identity.manager:
+            code = "another-manager"
+        else:
+            continue
+        problems.setdefault(code, []).append(reference)
+    if problems:
+        return [_identification(raw, "identification-mismatch" if code == "another-manager"
+                                else code, _case_problem(code, refs, identity.cycle))
+                for code, refs in problems.items()]
+    findings = check_layout(raw, manager_layout(len(identity.references)))
+    for n, reference in enumerate(identity.references, start=1):
+        cell = raw.cells.get(reference_name(n))
+        if cell is not None and normalise_id(cell.value) != reference:
+            findings.append(Finding(
+                "case-mismatch", raw.path.name, cell.sheet, f"{cell.ref} ({cell.name})",
+                f"row {n} of the table shows {normalise_id(cell.value)!r}, but its"
+                f" identification says row {n} is {reference}: the table was edited; use the"
+                " workbook that was sent out", normalise_id(cell.value)))
+    return findings
+
+
+def _case_problem(code: str, references: list[str], cycle: str) -> str:
+    listed = ", ".join(references[:5]) + (f" and {len(references) - 5} more"
+                                          if len(references) > 5 else "")
+    return {
+        "unknown-reference": f"the workbook lists {listed}, which are no allocations of a"
+                             f" current draw (was cycle {cycle!r} cancelled?)",
+        "replaced-draw": f"the workbook was issued for an earlier draw of {cycle!r}, replaced"
+                         f" by a redraw in which {listed} are other cases",
+        "identification-mismatch": f"the workbook names other records for {listed} than"
+                                   " were drawn",
+        "wrong-cycle": f"the workbook is for cycle {cycle!r}, but {listed} belong to another"
+                       " cycle",
+        "another-manager": f"{listed} were sent to another Service Manager",
+    }[code] + "; use the Service Manager workbook of the current draw"
+
+
+class StaffIndex:
+    """The staff list, to find who a named auditor and a practitioner are."""
+
+    def __init__(self, staff: Sequence[StaffEntry]) -> None:
+        self.by_worker = {s.worker_id: s for s in staff}
+        self.by_email: dict[str, list[StaffEntry]] = {}
+        self.by_name: dict[str, list[StaffEntry]] = {}
+        for s in staff:
+            if s.email:
+                self.by_email.setdefault(s.email.casefold(), []).append(s)
+            self.by_name.setdefault(person_key(s.name), []).append(s)
+
+    def auditor(self, email: str, name: str) -> StaffEntry | None:
+        """The one person the staff list has with this email, else with this name (case and
+        spacing aside); None if it knows none, or several."""
+        for found in (self.by_email.get(email.casefold(), []) if email else [],
+                      self.by_name.get(person_key(name), [])):
+            if len(found) == 1:
+                return found[0]
+            if found:
+                return None
+        return None
+
+
+def auditor_key(choice: AuditorChoice, staff: StaffIndex) -> str:
+    """One key per auditor, to count their cases: the staff list's worker id where it knows
+    them, else the email, else the name (case and spacing aside)."""
+    known = staff.auditor(choice.email, choice.name)
+    if known is not None:
+        return "worker:" + known.worker_id
+    return "email:" + choice.email.casefold() if choice.email else "name:" + person_key(
+        choice.name)
+
+
+def _conflicts(choice: AuditorChoice, case: ManagerCase, staff: StaffIndex
+               ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Refusals and warnings (code, message) of an auditor for a case: not the
+    practitioner, not their line manager (refused), not in their team (warned)."""
+    auditor = staff.auditor(choice.email, choice.name)
+    practitioner = staff.by_worker.get(case.worker_id)
+    name, email = person_key(choice.name), choice.email.casefold()
+    refused: list[tuple[str, str]] = []
+    if (auditor is not None and auditor.worker_id == case.worker_id) or (
+        name == person_key(case.practitioner)
+    ) or (practitioner is not None and (
+        name == person_key(practitioner.name)
+        or (email and email == practitioner.email.casefold()))
+    ):
+        refused.append(("auditor-is-practitioner", "the auditor named is the practitioner"
+                        " whose work is audited; name someone else"))
+    elif practitioner is not None and (
+        (practitioner.line_manager and person_key(practitioner.line_manager) in {
+            name, person_key(auditor.name) if auditor else name})
+        or (email and email == practitioner.line_manager_email.casefold())
+    ):
+        refused.append(("auditor-is-line-manager", "the auditor named is the practitioner's"
+                        " line manager; name someone who does not manage them"))
+    warned: list[tuple[str, str]] = []
+    teams = {person_key(t) for t in (case.team, practitioner.team if practitioner else "") if t}
+    if not refused and auditor is not None and auditor.team and person_key(auditor.team) in teams:
+        warned.append(("same-team", "the staff list has the auditor in the practitioner's own"
+                       " team; an auditor from another team is better where there is one"))
+    return refused, warned
+
+
+def _manager_row(raw: RawForm, case: ManagerCase, roles: tuple[str, ...], staff: StaffIndex,
+                 today: date) -> ManagerRow:
+    check = Checker(raw, today)
+    name_spec, email_spec, role_spec, date_spec = auditor_fields(case.position, roles)
+    check.cell(reference_name(case.position))
+    name = check.text(name_spec.name, False, name_spec.max_length)
+    email = check.text(email_spec.name, False, email_spec.max_length)
+    role = check.choice(role_spec)
+    allocated = check.date_field(date_spec)
+    if check.findings:
+        return ManagerRow(case, None, tuple(check.findings))
+    cells = raw.cells
+    if not (name or email or role or allocated):
+        return ManagerRow(case, None, warnings=(Finding(
+            "not-named", raw.path.name, cells[name_spec.name].sheet,
+            f"{cells[name_spec.name].ref} ({name_spec.name})",
+            "no auditor named yet"),))
+    if not name:
+        check.finding(cells[name_spec.name], name_spec.name, "required",
+                      "is required: the auditor's name")
+    elif _NOT_A_NAME.search(name) or name.startswith(_FORMULA_START) or not any(
+            c.isalpha() for c in name):
+        check.finding(cells[name_spec.name], name_spec.name, "not-a-name",
+                      "is not a person's name (one line of text, not starting with = + - or"
+                      " @, no control characters); type the auditor's name", name)
+    if not role:
+        check.finding(cells[role_spec.name], role_spec.name, "required",
+                      "is required; choose " + ", ".join(roles))
+    if email:
+        try:
+            # Stored in lower case: no council's mail tells addresses apart by case, and
+            # the same address typed in capitals is the same choice.
+            email = validate_email(email, check_deliverability=False).normalized.lower()
+        except (EmailNotValidError, ValueError, UnicodeError) as exc:
+            check.finding(cells[email_spec.name], email_spec.name, "not-an-email",
+                          f"is not an email address ({exc}); type the auditor's work email",
+                          email)
+    if allocated and date.fromisoformat(allocated) > today:
+        check.finding(cells[date_spec.name], date_spec.name, "future-date",
+                      f"is in the future ({date.fromisoformat(allocated):%d/%m/%Y}); enter"
+                      " the date you allocated the case", allocated)
+    choice = AuditorChoice(name, email, role, allocated or None)
+    if not check.findings:
+        refused, warned = _conflicts(choice, case, staff)
+        for code, message in refused:
+            check.finding(cells[name_spec.name], name_spec.name, code, message, name)
+    if check.findings:
+        return ManagerRow(case, None, tuple(check.findings))
+    warnings = [Finding(code, raw.path.name, cells[name_spec.name].sheet,
+                        f"{cells[name_spec.name].ref} ({name_spec.name})", message)
+                for code, message in warned]
+    if not email:
+        warnings.append(Finding(
+            "no-email", raw.path.name, cells[email_spec.name].sheet,
+            f"{cells[email_spec.name].ref} ({email_spec.name})",
+            "no email for the auditor: the audit form cannot be sent to them until the"
+            " Service Manager gives one"))
+    return ManagerRow(case, choice, warnings=tuple(warnings))
+
+
+def check_manager_rows(
+    raw: RawForm, cases: Sequence[ManagerCase], *, roles: tuple[str, ...],
+    staff: Sequence[StaffEntry], named: dict[int, AuditorChoice], max_cases: int, today: date,
+) -> list[ManagerRow]:
+    """Every row of a Service Manager workbook (already identified and checked against the
+    draw): each named auditor's choice, or why that row cannot be taken. ``named`` is the
+    cycle's current auditor by allocation id: an auditor who would have more than
+    ``max_cases`` cases of the cycle with this workbook's choices is warned."""
+    index = StaffIndex(staff)
+    rows = [_manager_row(raw, case, roles, index, today) for case in cases]
+    after = dict(named) | {r.case.allocation_id: r.choice for r in rows if r.choice}
+    load = Counter(auditor_key(choice, index) for choice in after.values())
+    checked = []
+    for row in rows:
+        if row.choice is not None and load[key := auditor_key(row.choice, index)] > max_cases:
+            cell = raw.cells[auditor_fields(row.case.position)[0].name]
+            row = ManagerRow(row.case, row.choice, row.findings, (*row.warnings, Finding(
+                "auditor-load", raw.path.name, cell.sheet, f"{cell.ref} ({cell.name})",
+                f"this auditor is named for {load[key]} cases of the cycle; the limit is"
+                f" {max_cases} ([people] max_cases_per_auditor)")))
+        checked.append(row)
+    return checked
 
 
 # --- the moderation workbook ---------------------------------------------------------------

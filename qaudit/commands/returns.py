@@ -68,12 +68,14 @@ def ingest(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Take back returned audit forms and self-reflection forms.
+    """Take back returned audit forms, self-reflection forms and Service Manager workbooks.
 
     Each file is checked whole before anything of it is stored, and stored in one
     transaction. Every problem is listed with file, sheet, cell, the value found and what
     is allowed. The same file twice changes nothing, and an older copy of a return since
-    replaced is reported "superseded" and skipped. Exit status 1 if any file was refused.
+    replaced is reported "superseded" and skipped. A Service Manager workbook stores the
+    auditor named on each row that passes its checks (a later workbook with another
+    choice replaces it) and lists the rest. Exit status 1 if any file or row was refused.
     """
     from qaudit.jobs.ingest import find_forms, ingest_files
 
@@ -104,9 +106,16 @@ def _show_ingest(report: IngestReport) -> None:
     summary.add_column("Warnings", justify="right")
     summary.add_row(*(str(report.count(s)) for s in Status), str(report.warnings))
     out.print(summary)
-    if report.findings:
-        out.print(findings_table("Refused: nothing of these files was stored", report.findings))
-    noted = [(o, w) for o in report.outcomes for w in o.warnings]
+    whole = [f for o in report.outcomes if o.status is Status.REFUSED for f in o.findings]
+    if whole:
+        out.print(findings_table("Refused: nothing of these files was stored", whole))
+    rows = [f for o in report.outcomes if o.status is not Status.REFUSED for f in o.findings]
+    if rows:
+        out.print(findings_table("Rows not taken (the other rows of these Service Manager"
+                                 " workbooks were stored)", rows))
+    if report.managers:
+        _show_managers(report)
+    noted = [(o, w) for o in report.outcomes if o.manager is None for w in o.warnings]
     if noted:
         table = Table(title="Warnings (worth a look; not refusals)", title_justify="left",
                       box=box.SIMPLE_HEAD)
@@ -116,6 +125,40 @@ def _show_ingest(report: IngestReport) -> None:
         for o, w in noted:
             table.add_row(escape(o.path.name), escape(o.reference), escape(w))
         out.print(table)
+
+
+def _show_managers(report: IngestReport) -> None:
+    """Each Service Manager workbook's counts, then every auditor stored and every note."""
+    from qaudit.jobs.ingest import RowStatus
+
+    books = Table(title="Service Manager workbooks", title_justify="left", box=box.SIMPLE_HEAD)
+    books.add_column("File", no_wrap=True)
+    books.add_column("Service Manager")
+    for name in ("Named", "Changed", "Unchanged", "Not named", "Refused"):
+        books.add_column(name, justify="right")
+    for o, m in report.managers:
+        books.add_row(escape(o.path.name), escape(m.manager),
+                      str(m.count(RowStatus.NAMED)), str(m.count(RowStatus.REPLACED)),
+                      str(m.count(RowStatus.UNCHANGED, RowStatus.KEPT, RowStatus.SUPERSEDED)),
+                      str(m.count(RowStatus.NOT_NAMED)), str(m.count(RowStatus.REFUSED)))
+    out.print(books)
+    shown = [(r, w) for _, m in report.managers for r in m.rows
+             if r.status in (RowStatus.NAMED, RowStatus.REPLACED, RowStatus.NOT_NAMED,
+                             RowStatus.SUPERSEDED)
+             for w in (r.warnings or (None,))]
+    if not shown:
+        return
+    table = Table(title="Auditors named", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("Reference", no_wrap=True)
+    for name in ("Auditor", "Email", "Role", "Stored", "Note"):
+        table.add_column(name, overflow="fold")
+    for row, warning in shown:
+        choice = row.choice
+        table.add_row(escape(row.reference), escape(choice.name if choice else ""),
+                      escape(choice.email if choice else ""),
+                      escape(choice.role if choice else ""), str(row.status),
+                      escape(warning.message if warning else ""))
+    out.print(table)
 
 
 @ri_app.callback(

@@ -33,7 +33,8 @@ from qaudit.sampling import (
 from qaudit.values import cycle_slug
 from qaudit.workbooks.case_export import BAD_QUADRANT, BAD_TYPE, CaseExport, Progress, read_export
 from qaudit.workbooks.forms import FormCase, FormTemplate, audit_form, self_reflection_form
-from qaudit.workbooks.registers import write_manager_workbook, write_register
+from qaudit.workbooks.manager import ManagerBook, write_manager_workbook
+from qaudit.workbooks.registers import write_register
 from qaudit.workspace import Workspace
 
 _CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
@@ -339,12 +340,13 @@ def _write_files(
         )
         tick()
     for manager, filename in files.items():
-        write_manager_workbook(
-            folder / "service-managers" / filename, cycle=plan.request.cycle, manager=manager,
-            due=plan.due, allocations=[a for a in plan.allocations if a.service_manager == manager],
+        write_manager_workbook(folder / "service-managers" / filename, ManagerBook(
+            workspace_id=plan.workspace_id, signing_key=plan.signing_key,
+            cycle=plan.request.cycle, manager=manager, due=plan.due,
+            allocations=[a for a in plan.allocations if a.service_manager == manager],
             type_names=names, return_to=settings.organisation.return_to,
             auditor_roles=tuple(settings.auditor_roles),
-        )
+        ))
         tick()
     r = plan.request
     facts: list[tuple[str, Any]] = [

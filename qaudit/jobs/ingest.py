@@ -4,6 +4,12 @@ A bad file never stops the batch, and nothing of a bad file is stored. The same 
 again, or a re-saved copy with the same content, changes nothing; different content for
 an allocation already returned is refused unless ``replace``, which keeps the earlier
 version as history.
+
+Service Manager workbooks come back in the same batch (told apart by their hidden sheet).
+Each row is one auditor's choice: the rows that pass are stored together, a row that
+does not is listed with why, and a blank row is listed as not named yet. A later
+workbook with another choice replaces the earlier one (kept as history) without
+``replace``: the Service Manager's latest word is the allocation.
 """
 
 from __future__ import annotations
@@ -11,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from qaudit.config import Settings
 from qaudit.db import Escalation, NewReturn, Store
+from qaudit.db.assignments import NewAssignment
 from qaudit.errors import (
     CycleError,
     Finding,
@@ -24,15 +32,79 @@ from qaudit.errors import (
     Status,
     StorageError,
 )
-from qaudit.validation import IDENTIFICATION, Issued, ParsedReturn, identify, validate
+from qaudit.validation import (
+    IDENTIFICATION,
+    AuditorChoice,
+    Issued,
+    ManagerCase,
+    ParsedReturn,
+    check_manager_cases,
+    check_manager_rows,
+    identify,
+    manager_identity,
+    validate,
+)
 from qaudit.workbooks.cells import META_SHEET
 from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM, answer_name, comment_name
-from qaudit.workbooks.reader import read_form
+from qaudit.workbooks.manager import MANAGER_FORM
+from qaudit.workbooks.reader import RawForm, read_form
 
 FORM_SUFFIXES = {".xlsx", ".xlsm"}
 #: Other spreadsheet files found in a folder are refused, not skipped: a form saved in
 #: LibreOffice's own format must not silently go missing.
 OTHER_SHEETS = {".ods", ".xls", ".csv", ".numbers", ".xlsb"}
+
+
+class RowStatus(StrEnum):
+    """What became of one row of a Service Manager workbook."""
+
+    NAMED = "named"  # an auditor stored for a case that had none
+    REPLACED = "replaced"  # another auditor than the one stored before; that one kept as history
+    UNCHANGED = "unchanged"  # the auditor already stored
+    SUPERSEDED = "superseded"  # a choice of an older copy of the workbook, since changed: skipped
+    KEPT = "kept"  # blank here, but an auditor was named by an earlier workbook: kept
+    NOT_NAMED = "not-named"  # blank, and no auditor named yet
+    REFUSED = "refused"  # the row cannot be taken (its findings say why)
+
+
+@dataclass(frozen=True)
+class AuditorRow:
+    """One case of a Service Manager workbook and what was taken from its row."""
+
+    reference: str
+    status: RowStatus
+    choice: AuditorChoice | None = None
+    warnings: tuple[Finding, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        choice = self.choice
+        return {
+            "reference": self.reference, "status": str(self.status),
+            "auditor_name": choice.name if choice else "",
+            "auditor_email": choice.email if choice else "",
+            "auditor_role": choice.role if choice else "",
+            "allocated_on": choice.allocated_on if choice else None,
+            "warnings": [asdict(w) for w in self.warnings],
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class ManagerOutcome:
+    """What a Service Manager workbook named, row by row."""
+
+    cycle: str
+    manager: str
+    rows: tuple[AuditorRow, ...]
+
+    def count(self, *statuses: RowStatus) -> int:
+        return sum(1 for r in self.rows if r.status in statuses)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cycle": self.cycle, "manager": self.manager,
+                "counts": {str(s): self.count(s) for s in RowStatus},
+                "rows": [r.to_json() for r in self.rows]}
 
 
 @dataclass
@@ -43,6 +115,7 @@ class FileOutcome:
     kind: str = ""
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    manager: ManagerOutcome | None = None  # a Service Manager workbook's rows
 
 
 @dataclass
@@ -54,7 +127,12 @@ class IngestReport:
 
     @property
     def valid(self) -> bool:
-        return self.count(Status.REFUSED) == 0
+        """Nothing refused: no file, and no row of a Service Manager workbook."""
+        return self.count(Status.REFUSED) == 0 and not self.findings
+
+    @property
+    def managers(self) -> list[tuple[FileOutcome, ManagerOutcome]]:
+        return [(o, o.manager) for o in self.outcomes if o.manager is not None]
 
     @property
     def findings(self) -> list[Finding]:
@@ -66,11 +144,16 @@ class IngestReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "summary": {str(s): self.count(s) for s in Status} | {"warnings": self.warnings},
+            "summary": {str(s): self.count(s) for s in Status} | {
+                "warnings": self.warnings,
+                "auditors_stored": sum(m.count(RowStatus.NAMED, RowStatus.REPLACED)
+                                       for _, m in self.managers),
+            },
             "files": [
                 {"file": str(o.path), "status": str(o.status), "reference": o.reference,
                  "kind": o.kind, "warnings": o.warnings,
                  "findings": [asdict(f) for f in o.findings]}
+                | ({"service_manager": o.manager.to_json()} if o.manager else {})
                 for o in self.outcomes
             ],
         }
@@ -116,7 +199,8 @@ def ingest_files(
     report = IngestReport()
     settings = settings or Settings()
     context = _Context(store.workspace_id(), store.signing_key(), settings.type_names(),
-                       tuple(settings.auditor_roles), today, replace or restore, restore)
+                       tuple(settings.auditor_roles), today, replace or restore, restore,
+                       settings.people.max_cases_per_auditor)
     for n, path in enumerate(paths, start=1):
         report.outcomes.append(_guarded(store, path, context))
         if on_file is not None:
@@ -177,6 +261,7 @@ class _Context:
     today: date
     replace: bool
     restore: bool
+    max_cases_per_auditor: int = 4
 
 
 def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
@@ -193,10 +278,12 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
         raw = read_form(path)
     except FormFileError as exc:
         return _refused(path, Finding(exc.code, path.name, "", "", str(exc)))
-    foreign = identify(raw, workspace_id, (AUDIT_FORM, SELF_REFLECTION_FORM))
+    foreign = identify(raw, workspace_id, (AUDIT_FORM, SELF_REFLECTION_FORM, MANAGER_FORM))
     if foreign is not None:
         return _refused(path, foreign)
     kind = raw.meta["form_kind"]
+    if kind == MANAGER_FORM:
+        return _ingest_manager(store, raw, context)
     reference = raw.meta.get("reference", "")
     issued = store.draws.issued(reference)
     if issued is None:
@@ -206,12 +293,14 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
             " check the file is a form this team issued"))
     qs = (store.draws.issued_question_set(issued.row.question_set_hash)
           if kind == AUDIT_FORM else None)
+    named = store.assignments.current(issued.id) if kind == AUDIT_FORM else None
     spec = Issued(reference, issued.cycle, issued.row.record_id, issued.row.practitioner,
                   issued.due_date, qs, person_id=issued.row.person_id,
                   audit_type_name=context.type_names.get(issued.row.audit_type, ""),
                   signing_key=context.signing_key if issued.signed else b"",
                   redrawn_records=issued.redrawn_records,
-                  auditor_roles=context.auditor_roles)
+                  auditor_roles=context.auditor_roles,
+                  named_auditor=named.auditor_name if named else "")
     parsed, findings = validate(raw, spec, kind, today)
     if parsed is None:
         return FileOutcome(path, Status.REFUSED, reference, kind, findings)
@@ -250,3 +339,80 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
         return FileOutcome(path, Status.UNCHANGED, reference, kind)
     return FileOutcome(path, Status.REPLACED if current else Status.ACCEPTED, reference, kind,
                        warnings=parsed.warnings)
+
+
+def _ingest_manager(store: Store, raw: RawForm, context: _Context) -> FileOutcome:
+    """A Service Manager workbook: identified, checked against the draw, then each row. The
+    rows that pass are stored together; the others are listed with why."""
+    path = raw.path
+    identity, findings = manager_identity(raw, context.signing_key)
+    if identity is None:
+        return FileOutcome(path, Status.REFUSED, kind=MANAGER_FORM, findings=findings)
+    issued = [store.draws.issued(reference) for reference in identity.references]
+    findings = check_manager_cases(raw, identity, issued)
+    if findings:
+        return FileOutcome(path, Status.REFUSED, kind=MANAGER_FORM, findings=findings)
+    cases = [ManagerCase(n, a.id, a.row.reference, a.row.worker_id, a.row.worker_name,
+                         a.row.team)
+             for n, a in enumerate(filter(None, issued), start=1)]
+    current = {a.allocation_id: a for a in store.assignments.for_cycle(identity.cycle)}
+    rows = check_manager_rows(
+        raw, cases, roles=context.auditor_roles, staff=store.assignments.staff(),
+        named={i: AuditorChoice(a.auditor_name, a.auditor_email, a.auditor_role,
+                                a.allocated_on) for i, a in current.items()},
+        max_cases=context.max_cases_per_auditor, today=context.today,
+    )
+    outcome: list[AuditorRow] = []
+    to_store: list[NewAssignment] = []
+    for row in rows:
+        reference, choice = row.case.reference, row.choice
+        was = current.get(row.case.allocation_id)
+        if row.findings:
+            outcome.append(AuditorRow(reference, RowStatus.REFUSED, findings=row.findings))
+        elif choice is None:
+            outcome.append(AuditorRow(reference, RowStatus.KEPT) if was else
+                           AuditorRow(reference, RowStatus.NOT_NAMED, warnings=row.warnings))
+        elif was is not None and was.same_choice(choice.name, choice.email, choice.role,
+                                                 choice.allocated_on):
+            outcome.append(AuditorRow(reference, RowStatus.UNCHANGED, choice))
+        elif was is not None and any(
+            h.replaced_at and h.file_sha256 == raw.sha256
+            for h in store.assignments.history(row.case.allocation_id)
+        ):  # an older copy of this workbook, lying beside the one that changed its choice
+            outcome.append(AuditorRow(reference, RowStatus.SUPERSEDED, choice))
+        else:
+            outcome.append(AuditorRow(reference, RowStatus.REPLACED if was else RowStatus.NAMED,
+                                      choice, row.warnings))
+            to_store.append(NewAssignment(
+                row.case.allocation_id, choice.name, choice.email, choice.role,
+                choice.allocated_on, tuple(w.message for w in row.warnings),
+                was.id if was else None))
+    if to_store:
+        cycle = store.draws.require_cycle(identity.cycle)
+        try:
+            store.assignments.record(cycle.id, path.name, raw.sha256, to_store)
+        except CycleError as exc:
+            return _refused(path, Finding("changed-meanwhile", path.name, "", "", str(exc)),
+                            kind=MANAGER_FORM)
+    result = ManagerOutcome(identity.cycle, identity.manager, tuple(outcome))
+    return FileOutcome(
+        path, _manager_status(result), kind=MANAGER_FORM,
+        findings=[f for r in outcome for f in r.findings],
+        warnings=[f"{r.reference}: {w.message}" for r in outcome for w in r.warnings],
+        manager=result,
+    )
+
+
+def _manager_status(result: ManagerOutcome) -> Status:
+    """The workbook as a whole: accepted or replaced if it stored a choice; refused only if
+    no row of it is, or was, taken and some row was refused."""
+    if result.count(RowStatus.REPLACED):
+        return Status.REPLACED
+    if result.count(RowStatus.NAMED):
+        return Status.ACCEPTED
+    if result.count(RowStatus.SUPERSEDED):
+        return Status.SUPERSEDED
+    if result.count(RowStatus.REFUSED) and not result.count(RowStatus.UNCHANGED,
+                                                            RowStatus.KEPT):
+        return Status.REFUSED
+    return Status.UNCHANGED

@@ -1,4 +1,6 @@
-"""The allocation register and the Service Managers' allocation workbooks."""
+"""The allocation register: every case drawn, the strata, what was excluded and why.
+
+The Service Managers' workbooks are in ``workbooks/manager.py``."""
 
 from __future__ import annotations
 
@@ -10,27 +12,10 @@ from typing import Any
 import pandas as pd
 from openpyxl import Workbook
 
-from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import AllocationRow
 from qaudit.sampling import StratumResult
 from qaudit.workbooks.case_export import BAD_TYPE
-from qaudit.workbooks.cells import (
-    BOLD,
-    BOX,
-    HEADER_FILL,
-    HEADER_FONT,
-    INPUT_FILL,
-    TITLE,
-    UNLOCKED,
-    WRAP,
-    a4,
-    date_validation,
-    list_validation,
-    protect,
-    put,
-    save,
-    write_table,
-)
+from qaudit.workbooks.cells import save, write_table
 
 ALLOCATION_HEADERS = (
     "Reference", "Quadrant", "Audit type", "Drawn for", "Topped up", "Record ID", "Person ID",
@@ -108,60 +93,3 @@ def write_register(
     write_table(ws, ("Fact", "Value"), draw_facts, (28, 90))
     save(wb, path)
 
-
-def write_manager_workbook(
-    path: Path,
-    *,
-    cycle: str,
-    manager: str,
-    due: date,
-    allocations: Sequence[AllocationRow],
-    type_names: dict[str, str],
-    return_to: str = "",
-    auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES,
-) -> None:
-    """One Service Manager's cases, with cells to name the auditor for each."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Allocation"
-    put(ws, "A1", f"Case audit allocation: {cycle}", font=TITLE)
-    put(ws, "A2", f"Service Manager: {manager}", font=BOLD)
-    put(
-        ws, "A3",
-        "Please give each case to an auditor at Senior Practitioner level or above who does"
-        " not manage the practitioner, and fill in the yellow cells. Audits and the"
-        f" practitioners' self-reflections are due back by {due:%d/%m/%Y}"
-        + (f", to {return_to}." if return_to else "."),
-        alignment=WRAP,
-    )
-    ws.merge_cells("A3:K3")
-    ws.row_dimensions[3].height = 32
-    headers = ("Reference", "Audit type", "Quadrant", "Team", "Practitioner", "Work completed",
-               "Record ID", "Person ID", "Auditor", "Auditor role", "Date allocated")
-    widths = (18, 30, 13, 28, 24, 14, 13, 12, 24, 22, 14)
-    for col, (text, width) in enumerate(zip(headers, widths, strict=True), start=1):
-        cell = ws.cell(row=5, column=col)
-        put(ws, cell.coordinate, text, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP)
-        ws.column_dimensions[cell.column_letter].width = width
-    roles = list_validation(ws, auditor_roles)
-    dates = date_validation(ws)
-    for row, a in enumerate(allocations, start=6):
-        values = (a.reference, type_names[a.audit_type], a.quadrant, a.team,
-                  a.practitioner, date.fromisoformat(a.completed_date),
-                  a.record_id, a.person_id)
-        for col, value in enumerate(values, start=1):
-            put(ws, ws.cell(row=row, column=col).coordinate, value, border=BOX)
-        for letter in "IJK":
-            cell = ws[f"{letter}{row}"]
-            cell.protection = UNLOCKED
-            cell.fill = INPUT_FILL
-            cell.border = BOX
-        roles.add(f"J{row}")
-        dates.add(f"K{row}")
-        ws[f"K{row}"].number_format = "dd/mm/yyyy"
-    ws.freeze_panes = "A6"
-    protect(ws)
-    ws.protection.autoFilter = False
-    a4(ws, landscape=True)
-    ws.print_title_rows = "5:5"
-    save(wb, path)

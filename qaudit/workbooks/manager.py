@@ -1,0 +1,181 @@
+"""The Service Manager's allocation workbook: layout and named-cell contract.
+
+One workbook per Service Manager lists the cases of theirs that were drawn; they name an
+auditor for each (name, email, role, date allocated) and send it back, and ``qaudit
+ingest`` reads their choices (``validation.check_manager_rows``). Same discipline as the
+audit forms (``docs/forms.md``): every input cell is a workbook-level defined name
+(``sm_<n>_auditor`` ..., ``n`` the case's row in the table, from 1), each row's reference
+cell is named too (locked), only input cells are unlocked, and a very hidden ``_qaudit``
+sheet names the workspace, cycle, Service Manager and the references and records it holds,
+signed with the workspace's key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+
+from qaudit import __version__
+from qaudit.config import DEFAULT_AUDITOR_ROLES
+from qaudit.db import AllocationRow
+from qaudit.privacy import sign
+from qaudit.workbooks.cells import (
+    BOLD,
+    BOX,
+    HEADER_FILL,
+    HEADER_FONT,
+    INPUT_FILL,
+    TITLE,
+    UNLOCKED,
+    WRAP,
+    a4,
+    date_validation,
+    define_name,
+    list_validation,
+    protect,
+    put,
+    save,
+    write_meta,
+)
+from qaudit.workbooks.forms import InputField
+
+MANAGER_FORM = "service_manager"
+SHEET = "Allocation"
+HEADER_ROW = 5
+FIRST_ROW = HEADER_ROW + 1
+#: The table's columns: (header, width); the last four are the Service Manager's inputs.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Reference", 18), ("Audit type", 30), ("Quadrant", 13), ("Team", 28),
+    ("Practitioner", 24), ("Work completed", 14), ("Record ID", 13), ("Person ID", 12),
+    ("Auditor", 24), ("Auditor email", 30), ("Auditor role", 22), ("Date allocated", 14),
+)
+REFERENCE_COLUMN = "A"
+NAME_MAX = 200
+EMAIL_MAX = 254
+
+
+def reference_name(n: int) -> str:
+    """The locked cell showing row ``n``'s allocation reference."""
+    return f"sm_{n}_reference"
+
+
+def auditor_fields(n: int, auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
+               ) -> tuple[InputField, ...]:
+    """The named inputs of row ``n`` (from 1) of the table, in column order I to L."""
+    return (
+        InputField(f"sm_{n}_auditor", "Auditor", "text", max_length=NAME_MAX),
+        InputField(f"sm_{n}_email", "Auditor email", "text", max_length=EMAIL_MAX),
+        InputField(f"sm_{n}_role", "Auditor role", "choice", auditor_roles),
+        InputField(f"sm_{n}_date", "Date allocated", "date"),
+    )
+
+
+_INPUT_COLUMNS = ("I", "J", "K", "L")
+
+
+def manager_layout(count: int) -> dict[str, tuple[str, str, int]]:
+    """Where each named cell of a workbook of ``count`` cases is as issued:
+    name -> (sheet, column, row), as ``validation.check_layout`` compares it."""
+    layout: dict[str, tuple[str, str, int]] = {}
+    for n in range(1, count + 1):
+        row = FIRST_ROW + n - 1
+        layout[reference_name(n)] = (SHEET, REFERENCE_COLUMN, row)
+        for column, spec in zip(_INPUT_COLUMNS, auditor_fields(n), strict=True):
+            layout[spec.name] = (SHEET, column, row)
+    return layout
+
+
+#: What the signature covers: the workbook's identification cannot be edited undetected.
+MANAGER_SIGNED_KEYS = ("form_kind", "workspace", "cycle", "manager", "references", "record_ids")
+
+
+@dataclass(frozen=True)
+class ManagerBook:
+    """What one Service Manager's workbook is for: written once, read back by ingest."""
+
+    workspace_id: str
+    signing_key: bytes
+    cycle: str
+    manager: str
+    due: date
+    allocations: Sequence[AllocationRow]
+    type_names: dict[str, str]
+    return_to: str = ""
+    auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
+
+
+def manager_meta(book: ManagerBook) -> dict[str, str]:
+    """The hidden sheet's ``key -> value`` rows. The references and record ids are JSON
+    lists in the table's row order (one cell each, whatever the number of cases)."""
+    values = {
+        "form_kind": MANAGER_FORM,
+        "workspace": book.workspace_id,
+        "cycle": book.cycle,
+        "manager": book.manager,
+        "references": json.dumps([a.reference for a in book.allocations]),
+        "record_ids": json.dumps([a.record_id for a in book.allocations]),
+        "cases": str(len(book.allocations)),
+        "qaudit_version": __version__,
+    }
+    values["signature"] = sign([values[k] for k in MANAGER_SIGNED_KEYS], book.signing_key)
+    return values
+
+
+def write_manager_workbook(path: Path, book: ManagerBook) -> None:
+    """One Service Manager's cases, with named cells to name the auditor for each."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = SHEET
+    last = get_column_letter(len(COLUMNS))
+    put(ws, "A1", f"Case audit allocation: {book.cycle}", font=TITLE)
+    put(ws, "A2", f"Service Manager: {book.manager}", font=BOLD)
+    put(
+        ws, "A3",
+        "Please give each case to an auditor at Senior Practitioner level or above who is not"
+        " the practitioner, does not manage them and, where you can, is not in their team."
+        " Fill in the yellow cells: the auditor's name, work email and role, and the date you"
+        " allocated it. Audits and the practitioners' self-reflections are due back by"
+        f" {book.due:%d/%m/%Y}" + (f"; return this workbook to {book.return_to}."
+                                   if book.return_to else "; return this workbook to the"
+                                   " Practice Quality Team."),
+        alignment=WRAP,
+    )
+    ws.merge_cells(f"A3:{last}3")
+    ws.row_dimensions[3].height = 45
+    for col, (text, width) in enumerate(COLUMNS, start=1):
+        cell = ws.cell(row=HEADER_ROW, column=col)
+        put(ws, cell.coordinate, text, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP)
+        ws.column_dimensions[cell.column_letter].width = width
+    roles = list_validation(ws, book.auditor_roles, "Senior Practitioner or above")
+    dates = date_validation(ws)
+    for n, a in enumerate(book.allocations, start=1):
+        row = FIRST_ROW + n - 1
+        values = (a.reference, book.type_names[a.audit_type], a.quadrant, a.team,
+                  a.practitioner, date.fromisoformat(a.completed_date),
+                  a.record_id, a.person_id)
+        for col, value in enumerate(values, start=1):
+            put(ws, ws.cell(row=row, column=col).coordinate, value, border=BOX)
+        define_name(wb, reference_name(n), ws, f"{REFERENCE_COLUMN}{row}")
+        for column, spec in zip(_INPUT_COLUMNS, auditor_fields(n), strict=True):
+            ref = f"{column}{row}"
+            cell = ws[ref]
+            cell.protection = UNLOCKED
+            cell.fill = INPUT_FILL
+            cell.border = BOX
+            define_name(wb, spec.name, ws, ref)
+        roles.add(f"K{row}")
+        dates.add(f"L{row}")
+        ws[f"L{row}"].number_format = "dd/mm/yyyy"
+    ws.freeze_panes = f"A{FIRST_ROW}"
+    protect(ws)
+    ws.protection.autoFilter = False
+    a4(ws, landscape=True)
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    write_meta(wb, manager_meta(book))
+    save(wb, path)
