@@ -1,0 +1,303 @@
+"""The send job: the messages a kind needs for a cycle, as drafts in the outbox or through
+the SMTP relay, each recorded as it goes (``qaudit send``).
+
+Who gets what is decided by ``qaudit.mail.letters`` from the record; what of it is new,
+changed or already sent by ``qaudit.mail.message.still_to_send`` against the messages
+table. Every body goes through a template of ``templates/messages/`` (a workspace's own
+``templates/messages/`` wins), rendered in the same immutable sandbox as the reports, then
+the protective marking is put above and below it. Everything is rendered before anything
+goes, so a broken template sends nothing.
+
+Delivery and its record are ``qaudit.mail.delivery``'s. Nothing sent twice, nothing
+missed: a rerun sends only what is new, changed, or not yet received by one of its
+recipients.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from markupsafe import escape
+
+from qaudit.db import Store
+from qaudit.db.draws import Cycle
+from qaudit.db.mail import MailCase, SentMessage
+from qaudit.errors import CycleError, QauditError
+from qaudit.jobs.report import report_folder
+from qaudit.mail.addresses import Directory
+from qaudit.mail.delivery import (
+    Destination,
+    Outcome,
+    Ready,
+    draft_all,
+    outcome,
+    relative,
+    send_all,
+)
+from qaudit.mail.kinds import MessageKind, Route
+from qaudit.mail.letters import (
+    CycleContext,
+    Held,
+    Letter,
+    Plan,
+    allocation_letters,
+    feedback_letters,
+    form_letters,
+    reminder_letters,
+    report_letters,
+)
+from qaudit.mail.message import (
+    Attachment,
+    content_hash,
+    marked_body,
+    names_letter,
+    sender_from,
+    still_to_send,
+    subject_line,
+)
+from qaudit.rendering import MAX_OUTPUT, _OwnFiles, _Sandbox, _template_line
+from qaudit.resources import package_templates
+from qaudit.values import cycle_slug
+from qaudit.workspace import Workspace
+
+PACK_TEMPLATE = "feedback-pack.html.j2"
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    kind: MessageKind
+    cycle: str
+    route: Route = Route.DRAFT
+    dry_run: bool = False
+    resend: str | None = None  # a reference (Service Manager, quadrant) or an address
+
+
+@dataclass(frozen=True)
+class SendReport:
+    kind: MessageKind
+    cycle: str
+    route: Route
+    dry_run: bool
+    outcomes: tuple[Outcome, ...]
+    unchanged: int  # letters already sent, unchanged, to everyone
+    held: tuple[Held, ...]
+    waiting: tuple[str, ...]
+    outbox: str | None  # where drafts go
+    stopped: str = ""  # why the batch stopped before its end
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.stopped) or any(o.failed for o in self.outcomes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": str(self.kind), "cycle": self.cycle, "route": str(self.route),
+                "dry_run": self.dry_run, "outbox": self.outbox,
+                "messages": [o.to_json() for o in self.outcomes],
+                "unchanged": self.unchanged,
+                "held": [{"about": h.about, "reason": h.reason} for h in self.held],
+                "waiting": list(self.waiting), "stopped": self.stopped,
+                "failed": self.failed}
+
+
+@dataclass
+class _Renderer:
+    """Message templates: the workspace's ``templates/messages/`` first, then qaudit's."""
+
+    workspace_templates: Path
+    _envs: dict[bool, jinja2.Environment] = field(default_factory=dict)
+
+    def environment(self, html: bool) -> jinja2.Environment:
+        if html not in self._envs:
+            loader = jinja2.ChoiceLoader([
+                _OwnFiles(str(self.workspace_templates / "messages")),
+                jinja2.FileSystemLoader(str(package_templates() / "messages")),
+            ])
+            self._envs[html] = _Sandbox(loader=loader, autoescape=html,
+                                        undefined=jinja2.StrictUndefined,
+                                        keep_trailing_newline=True)
+        return self._envs[html]
+
+    def render(self, name: str, data: dict[str, Any]) -> str:
+        """One template rendered; a broken or unsafe one is a clear error naming its file
+        and line."""
+        try:
+            template = self.environment(name.endswith(".html.j2")).get_template(name)
+            parts: list[str] = []
+            size = 0
+            for chunk in template.generate(**data):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise SecurityError(f"the message would be over {MAX_OUTPUT // 2**20} MB")
+                parts.append(chunk)
+            return "".join(parts)
+        except jinja2.TemplateSyntaxError as exc:
+            raise QauditError(f"message template {exc.filename or name}, line {exc.lineno}:"
+                              f" {exc.message}. Fix it, or remove it to use qaudit's own;"
+                              " nothing was sent.") from exc
+        except (SecurityError, jinja2.TemplateError) as exc:
+            raise QauditError(f"message template {_template_line(exc, name)}:"
+                              f" {str(exc).rstrip('.')}. Templates may only show the"
+                              " message's facts; fix it, or remove it to use qaudit's own."
+                              " Nothing was sent.") from exc
+
+
+def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date,
+                  environ: Mapping[str, str] | None = None) -> SendReport:
+    """Plan the kind's letters, keep what is still to go, render it all, then draft or
+    send each, recording it as it goes. ``dry_run`` stops before anything is written."""
+    cycle = store.draws.require_cycle(request.cycle)
+    if cycle.cancelled:
+        raise CycleError(f"cycle {cycle.name!r} was cancelled on {cycle.cancelled_at}:"
+                         " nothing is sent for it.")
+    cases = store.messages.cases(cycle.name)
+    if not cases:
+        raise CycleError(f"cycle {cycle.name!r} has no draw, so there is nothing to send;"
+                         " run `qaudit allocate` first.")
+    records = store.messages.sent(cycle.id, request.kind)
+    plan = _plan(ws, store, request.kind, cycle, cases, records, today)
+    sent: dict[str, list[SentMessage]] = {}
+    for record in records:
+        sent.setdefault(record.about, []).append(record)
+    settings = ws.settings
+    sender = sender_from(settings.mail, settings.organisation)
+    renderer = _Renderer(ws.templates)
+    common = {"cycle": cycle.name, "marking": sender.marking,
+              "team": settings.organisation.team, "return_to": settings.organisation.return_to,
+              "sender_name": sender.name}
+    held = list(plan.held)
+    ready: list[Ready] = []
+    unchanged = 0
+    named = False
+    for letter in plan.letters:
+        attachments = _attachments(ws, letter, held)
+        if attachments is None:
+            continue
+        if letter.pack_name:
+            attachments += (_pack(renderer, letter, common, sender.marking),)
+        named = named or (request.resend is not None and names_letter(letter, request.resend))
+        digest = content_hash(letter, attachments)
+        pending = still_to_send(letter, digest, sent.get(letter.about, []), request.resend)
+        if pending is None:
+            unchanged += request.resend is None
+            continue
+        body = renderer.render(f"{request.kind}.txt.j2", {**common, **letter.facts})
+        ready.append(Ready(pending, subject_line(sender.marking, letter.subject),
+                            marked_body(sender.marking, body), attachments))
+    if request.resend is not None and not named:
+        raise QauditError(
+            f"--resend {request.resend!r} names no {request.kind} message of cycle"
+            f" {cycle.name!r}: give a reference (such as {cases[0].reference}), or an address"
+            " one of them goes to. Nothing was sent.")
+    outbox = ws.cycle_dir(cycle.name) / "outbox" / str(request.kind)
+    report = SendReport(request.kind, cycle.name, request.route, request.dry_run, (),
+                        unchanged, tuple(held), tuple(plan.waiting),
+                        str(outbox) if request.route is Route.DRAFT else None)
+    if request.dry_run:
+        return _with(report, [outcome(r, "would go") for r in ready])
+    where = Destination(ws.root, outbox, ws.cycle_dir(cycle.name) / "feedback")
+    if request.route is Route.DRAFT:
+        return _with(report, draft_all(store, cycle.id, sender, ready, where))
+    outcomes, stopped = send_all(store, cycle.id, sender, ready, settings.mail,
+                                 os.environ if environ is None else environ, where)
+    return _with(report, outcomes, stopped)
+
+
+def _with(report: SendReport, outcomes: Sequence[Outcome], stopped: str = "") -> SendReport:
+    return SendReport(report.kind, report.cycle, report.route, report.dry_run,
+                      tuple(outcomes), report.unchanged, report.held, report.waiting,
+                      report.outbox, stopped)
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def _plan(ws: Workspace, store: Store, kind: MessageKind, cycle: Cycle,
+          cases: Sequence[MailCase], records: Sequence[SentMessage], today: date) -> Plan:
+    settings = ws.settings
+    ctx = CycleContext(
+        cycle=cycle.name, due=cycle.due_date, today=today, folder=ws.cycle_dir(cycle.name),
+        type_names=settings.type_names(), grade_descriptors=settings.grades,
+        escalate_after_days=settings.mail.escalate_after_days)
+    directory = Directory(store.messages.contacts())
+    if kind is MessageKind.ALLOCATIONS:
+        # Here, not at the top: the allocate job brings pandas, which no other kind needs.
+        from qaudit.jobs.allocate import manager_files
+
+        return allocation_letters(ctx, cases, directory,
+                                  manager_files(store.draws.allocations(cycle.name)))
+    if kind is MessageKind.FORMS:
+        return form_letters(ctx, cases, directory)
+    if kind is MessageKind.REMINDERS:
+        reminded: dict[str, date] = {}
+        for record in records:
+            if record.about.endswith(" reminder") and record.about not in reminded:
+                reminded[record.about] = date.fromisoformat(record.at[:10])
+        return reminder_letters(ctx, cases, directory, reminded)
+    if kind is MessageKind.FEEDBACK:
+        return feedback_letters(ctx, cases, directory)
+    people = settings.people
+    return report_letters(
+        ctx, cases, directory, quadrants=settings.quadrants, directors=people.directors,
+        countywide=people.countywide_directors, network=people.network_list,
+        files=_report_files(ws, cycle.name, settings.quadrants))
+
+
+def _report_files(ws: Workspace, cycle: str, quadrants: Sequence[str]
+                  ) -> dict[str, tuple[Path, ...]]:
+    """The published reports ``qaudit report`` wrote: each quadrant's, and the highlights
+    (the HTML page, else the Markdown with its charts). Refused if any is not there."""
+    folder = report_folder(ws, cycle)
+    slug = cycle_slug(cycle)
+    stems = {q: f"{slug}-quadrant-{cycle_slug(q).lower()}" for q in quadrants}
+    stems["highlights"] = f"{slug}-highlights"
+    found: dict[str, tuple[Path, ...]] = {}
+    missing: list[str] = []
+    for key, stem in stems.items():
+        html, markdown = folder / f"{stem}.html", folder / f"{stem}.md"
+        if html.is_file():
+            found[key] = (html,)
+        elif markdown.is_file():
+            charts = (folder / f"{stem}-{chart}.svg" for chart in ("grades", "trend"))
+            found[key] = (markdown, *(p for p in charts if p.is_file()))
+        else:
+            missing.append(key)
+    if missing:
+        raise QauditError(
+            f"the reports of cycle {cycle!r} have not been written yet (no"
+            f" {', '.join(missing)} report in {folder}); run `qaudit report --cycle"
+            f" '{cycle}'` first, then send them.")
+    return found
+
+
+def _attachments(ws: Workspace, letter: Letter, held: list[Held]
+                 ) -> tuple[Attachment, ...] | None:
+    """The letter's files, read once, byte for byte; None (and why, in ``held``) if one is
+    not there."""
+    attached: list[Attachment] = []
+    for path in letter.files:
+        try:
+            attached.append(Attachment(path.name, path.read_bytes()))
+        except FileNotFoundError:
+            held.append(Held(letter.about, f"{relative(ws.root, path)} is not there, so it cannot"
+                             " be attached. It was written by `qaudit allocate` (or `qaudit"
+                             " report`): put the cycle's folder back where it was written."))
+            return None
+    return tuple(attached)
+
+
+def _pack(renderer: _Renderer, letter: Letter, common: dict[str, Any],
+          marking: str) -> Attachment:
+    """The feedback pack: one self-contained HTML page made from the letter's facts."""
+    html = renderer.render(PACK_TEMPLATE, {**common, **letter.facts})
+    if marking and marking not in html and str(escape(marking)) not in html:
+        raise QauditError(f"message template {PACK_TEMPLATE} does not show the protective"
+                          f" marking ({marking}); every attachment must. Add"
+                          " {{ marking }} to it. Nothing was sent.")
+    return Attachment(letter.pack_name, html.encode("utf-8"), rendered=True)

@@ -1,0 +1,168 @@
+"""Email addresses: checked for form, and found for a person in the staff list.
+
+Every address a message goes to passes ``checked_address`` (email-validator, no DNS
+look-up), whatever stored it: a staff list row, a Service Manager's workbook or the
+settings. A person with no usable address is never skipped in silence: ``Directory`` says
+why (``Found.problem``) and the send job lists it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from qaudit.db.mail import Contact
+from qaudit.values import normalise_id, person_key
+
+#: Longer than any address can be (RFC 5321 allows 254): not worth parsing.
+_MAX_ADDRESS = 320
+# C0 and C1 controls (tab and newline kept in text), zero-width and bidi controls: nothing a
+# person typed may steer a header, a terminal or the reading order of a message.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x85\u2028\u2029]+")
+
+
+def checked_address(text: str) -> str | None:
+    """The address ``text`` holds in its normal form, or None if it is not one qaudit can
+    send to (malformed, more than one, a line break, a reserved domain, non-ASCII before the
+    @-sign)."""
+    text = text.strip()
+    if not text or len(text) > _MAX_ADDRESS:
+        return None
+    try:
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return None
+    return str(checked.ascii_email or checked.normalized)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Text fit for a header or a table cell: one line, no control characters, bounded."""
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub(" ", text))
+    return " ".join(text.split())[:limit]
+
+
+def clean_text(text: str, limit: int = 20_000) -> str:
+    """Text a person typed, fit for a message: line breaks kept, control characters gone."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub("", text)[:limit]
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """Someone a message goes to: their name as known (may be blank) and checked address."""
+
+    name: str
+    address: str
+    role: str  # service manager, auditor, practitioner, line manager, director, network
+
+
+@dataclass(frozen=True)
+class Found:
+    """A person's address, or why there is none."""
+
+    addressee: Addressee | None
+    problem: str = ""
+
+
+def _found(name: str, raw: str, role: str, where: str) -> Found:
+    address = checked_address(raw)
+    if address is None:
+        return Found(None, f"{where} gives {one_line(raw, 80)!r}, which is not an email"
+                     " address")
+    return Found(Addressee(one_line(name), address, role))
+
+
+class Directory:
+    """The staff list, looked up by worker id and by name."""
+
+    def __init__(self, contacts: Sequence[Contact]) -> None:
+        self._by_id = {normalise_id(c.worker_id): c for c in contacts}
+        self._by_name: dict[str, list[Contact]] = {}
+        for contact in contacts:
+            self._by_name.setdefault(person_key(contact.name), []).append(contact)
+        self._contacts = tuple(contacts)
+
+    def worker(self, worker_id: str) -> Contact | None:
+        return self._by_id.get(normalise_id(worker_id))
+
+    def by_name(self, name: str, role: str) -> Found:
+        """The one address the staff list holds for people of this name."""
+        people = self._by_name.get(person_key(name), [])
+        with_email = [c for c in people if c.email.strip()]
+        if not people:
+            return Found(None, f"{one_line(name, 80)!r} is not in the staff list")
+        if not with_email:
+            return Found(None, f"the staff list has no email for {one_line(name, 80)!r}")
+        found = {checked_address(c.email) for c in with_email}
+        if None in found:
+            bad = next(c.email for c in with_email if checked_address(c.email) is None)
+            return Found(None, f"the staff list gives {one_line(bad, 80)!r} for"
+                         f" {one_line(name, 80)!r}, which is not an email address")
+        if len(found) > 1:
+            return Found(None, f"the staff list has {len(with_email)} people called"
+                         f" {one_line(name, 80)!r} with different emails; qaudit cannot tell"
+                         " which is meant")
+        return Found(Addressee(one_line(name), str(found.pop()), role))
+
+    def practitioner(self, worker_id: str, name: str) -> Found:
+        contact = self.worker(worker_id)
+        label = f"worker {one_line(worker_id, 40)}"
+        if contact is None:
+            return Found(None, f"{label} is not in the staff list")
+        if not contact.email.strip():
+            return Found(None, f"the staff list has no email for {label}")
+        return _found(contact.name or name, contact.email, "practitioner",
+                      f"the staff list's email for {label}")
+
+    def line_manager(self, worker_id: str) -> Found:
+        contact = self.worker(worker_id)
+        label = f"worker {one_line(worker_id, 40)}"
+        if contact is None:
+            return Found(None, f"{label} is not in the staff list, so their line manager is"
+                         " not known")
+        if contact.line_manager_email.strip():
+            return _found(contact.line_manager, contact.line_manager_email, "line manager",
+                          f"the staff list's line manager email for {label}")
+        if contact.line_manager.strip():
+            return self.by_name(contact.line_manager, "line manager")
+        return Found(None, f"the staff list names no line manager for {label}")
+
+    def service_manager(self, name: str, worker_ids: Iterable[str]) -> Found:
+        """A Service Manager by name: their own row of the staff list, else the Service
+        Manager email of the rows of their practitioners (or of anyone who names them)."""
+        key = person_key(name)
+        if any(c.email.strip() for c in self._by_name.get(key, [])):
+            return self.by_name(name, "service manager")
+        rows = [c for c in self._contacts if person_key(c.service_manager) == key]
+        rows += [c for w in worker_ids if (c := self.worker(w)) is not None
+                 and not c.service_manager.strip()]
+        given = [c.service_manager_email for c in rows if c.service_manager_email.strip()]
+        if not given:
+            return Found(None, f"the staff list has no email for Service Manager"
+                         f" {one_line(name, 80)!r} (neither their own row nor a Service"
+                         " Manager email on their practitioners' rows)")
+        found = {checked_address(e) for e in given}
+        if None in found:
+            bad = next(e for e in given if checked_address(e) is None)
+            return Found(None, f"the staff list gives {one_line(bad, 80)!r} as the email of"
+                         f" Service Manager {one_line(name, 80)!r}, which is not an email"
+                         " address")
+        if len(found) > 1:
+            return Found(None, f"the staff list gives {len(found)} different emails for"
+                         f" Service Manager {one_line(name, 80)!r}; correct it so one is"
+                         " given")
+        return Found(Addressee(one_line(name), str(found.pop()), "service manager"))
+
+    def auditor(self, name: str, email: str) -> Found:
+        """The auditor a Service Manager named: the email they gave, else the staff list's."""
+        if email.strip():
+            return _found(name, email, "auditor", "the Service Manager's workbook")
+        found = self.by_name(name, "auditor")
+        if found.addressee is None:
+            return Found(None, f"no email for auditor {one_line(name, 80)!r}: the Service"
+                         f" Manager's workbook gave none, and {found.problem}")
+        return found

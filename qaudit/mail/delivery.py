@@ -1,0 +1,209 @@
+"""Delivering what is ready, and recording each message as it goes.
+
+Drafts: each ``.eml`` is written whole and its row stored in one transaction; if the row
+cannot be stored, the draft is removed again, so the outbox and the record agree. SMTP:
+one connection for the batch; a message is recorded the moment the relay accepts it, with
+the recipients it accepted. A refused message is reported and the batch goes on; a lost
+connection stops the batch, and the messages after it are reported not sent. Either way a
+rerun sends what is left, and nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qaudit.config import MailSettings
+from qaudit.db import Store
+from qaudit.db.mail import SentMessage
+from qaudit.db.schema import now
+from qaudit.errors import QauditError, StorageError
+from qaudit.mail.addresses import Addressee
+from qaudit.mail.drafts import draft_path, write_draft, write_file
+from qaudit.mail.kinds import Route
+from qaudit.mail.message import (
+    Attachment,
+    Pending,
+    Sender,
+    build_message,
+    message_bytes,
+    new_message_id,
+)
+from qaudit.mail.smtp import (
+    ConnectionLost,
+    MessageRefused,
+    Relay,
+    RelayError,
+    check_relay,
+    relay_password,
+)
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A letter still to go, rendered: its subject, body and attachments as they go."""
+
+    pending: Pending
+    subject: str
+    body: str
+    attachments: tuple[Attachment, ...]
+
+    @property
+    def pack(self) -> Attachment | None:
+        return next((a for a in self.attachments if a.rendered), None)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One message of a run: to whom, and what became of it."""
+
+    about: str
+    reference: str | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    reason: str  # new | changed | new recipient | resend
+    status: str  # drafted | sent | would go | refused | not sent
+    path: str | None = None  # the draft, relative to the workspace
+    message_id: str | None = None
+    refused: tuple[tuple[str, str], ...] = ()  # (address, the relay's reply)
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("refused", "not sent") or bool(self.refused)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"about": self.about, "reference": self.reference, "to": list(self.to),
+                "cc": list(self.cc), "subject": self.subject, "reason": self.reason,
+                "status": self.status, "path": self.path, "message_id": self.message_id,
+                "refused": [{"address": a, "reply": r} for a, r in self.refused],
+                "error": self.error}
+
+
+def outcome(item: Ready, status: str, **more: Any) -> Outcome:
+    pending = item.pending
+    return Outcome(pending.letter.about, pending.letter.reference,
+                   tuple(a.address for a in pending.to), tuple(a.address for a in pending.cc),
+                   item.subject, pending.reason, status, **more)
+
+
+def relative(root: Path, path: Path) -> str:
+    """A path as the record keeps it: relative to the workspace."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _record(item: Ready, route: Route, message_id: str, path: str | None,
+            to: tuple[Addressee, ...], cc: tuple[Addressee, ...]) -> SentMessage:
+    letter = item.pending.letter
+    return SentMessage(
+        kind=str(letter.kind), about=letter.about, recipients=tuple(a.address for a in to),
+        cc=tuple(a.address for a in cc), subject=item.subject,
+        content_hash=item.pending.content_hash, message_id=message_id, route=str(route),
+        path=path, at=now())
+
+
+def _write_pack(packs: Path, item: Ready) -> None:
+    pack = item.pack
+    if pack is not None:
+        write_file(packs / pack.filename, pack.data)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a run's files go: the workspace (paths are recorded relative to it), the
+    kind's outbox, and the folder of feedback packs."""
+
+    root: Path
+    outbox: Path
+    packs: Path
+
+
+def draft_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready],
+              where: Destination) -> list[Outcome]:
+    """Each draft written whole and recorded in one transaction; a failure removes it."""
+    outcomes: list[Outcome] = []
+    for item in ready:
+        pending = item.pending
+        message_id = new_message_id(sender)
+        message = build_message(sender=sender, to=pending.to, cc=pending.cc,
+                                subject=item.subject, body=item.body,
+                                attachments=item.attachments, message_id=message_id,
+                                draft=True)
+        written: Path | None = None
+        try:
+            with store.transaction():
+                path = draft_path(where.outbox, pending.letter.draft_name,
+                                  lambda p: store.messages.path_recorded(relative(where.root,
+                                                                                  p)))
+                _write_pack(where.packs, item)
+                write_draft(path, message)
+                written = path
+                store.messages.record(
+                    cycle_id, _record(item, Route.DRAFT, message_id, relative(where.root, path),
+                                      pending.to, pending.cc), pending.letter.reference)
+        except BaseException:
+            if written is not None:
+                written.unlink(missing_ok=True)
+            raise
+        outcomes.append(outcome(item, "drafted", path=relative(where.root, path),
+                                message_id=message_id))
+    return outcomes
+
+
+def send_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready],
+             mail: MailSettings, environ: Mapping[str, str], where: Destination
+             ) -> tuple[list[Outcome], str]:
+    """Every message through one connection, each recorded as soon as the relay accepts
+    it. Returns the outcomes, and why the batch stopped early ('' if it did not)."""
+    if not ready:
+        return [], ""
+    check_relay(mail, sender.address)
+    password = relay_password(mail, environ)
+    outcomes: list[Outcome] = []
+    stopped = ""
+    with Relay(mail, password) as relay:
+        for number, item in enumerate(ready):
+            pending = item.pending
+            message_id = new_message_id(sender)
+            message = build_message(sender=sender, to=pending.to, cc=pending.cc,
+                                    subject=item.subject, body=item.body,
+                                    attachments=item.attachments, message_id=message_id,
+                                    draft=False)
+            _write_pack(where.packs, item)
+            recipients = [a.address for a in (*pending.to, *pending.cc)]
+            try:
+                accepted = relay.send(message_bytes(message), sender.address, recipients)
+            except MessageRefused as exc:
+                outcomes.append(outcome(item, "refused", refused=exc.refused, error=str(exc)))
+                continue
+            except (ConnectionLost, RelayError) as exc:
+                stopped = (f"the relay closed the connection ({exc})"
+                           if isinstance(exc, ConnectionLost) else str(exc))
+                stopped += (f"; {len(ready) - number} message(s) not sent. Run the command"
+                            " again to send them: what went is recorded and not sent twice.")
+                outcomes += [outcome(rest, "not sent", error=stopped)
+                             for rest in ready[number:]]
+                break
+            taken = {a.casefold() for a in accepted.accepted}
+            to = tuple(a for a in pending.to if a.address.casefold() in taken)
+            cc = tuple(a for a in pending.cc if a.address.casefold() in taken)
+            try:
+                store.messages.record(cycle_id, _record(item, Route.SMTP, message_id, None,
+                                                        to, cc), pending.letter.reference)
+            except QauditError as exc:
+                raise StorageError(
+                    f"{pending.letter.about} went to {', '.join(accepted.accepted)} but could"
+                    f" not be recorded ({exc}); a rerun would send it again. Free the disk"
+                    " or share, then check with the recipients before running it again."
+                ) from exc
+            outcomes.append(outcome(item, "sent", message_id=message_id,
+                                    refused=accepted.refused,
+                                    error="the relay refused some recipients"
+                                    if accepted.refused else ""))
+    return outcomes, stopped

@@ -1,0 +1,196 @@
+"""One message built: headers, the marked body, the attachments; its content hash; and
+what of a letter is still to go, against the record.
+
+Pure (no files, no network). A letter's content hash covers what it says (its facts) and
+the bytes of every file attached, never the template's wording or the settings' names:
+editing a template does not make every message new again. What went out is decided per
+recipient: a letter whose content is unchanged goes only to the addresses it has not yet
+reached, so a relay that refused one recipient, or a draft run stopped part-way, is
+finished by a rerun without sending anything twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from qaudit.config import MailSettings, OrganisationSettings
+from qaudit.db.mail import SentMessage
+from qaudit.mail.addresses import Addressee, checked_address, one_line
+from qaudit.mail.letters import Letter
+
+#: Content types by file extension: the same on every machine (``mimetypes`` reads the
+#: system's own table, which may not know .xlsx).
+_TYPES: dict[str, tuple[str, str]] = {
+    ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ".html": ("text", "html"),
+    ".md": ("text", "markdown"),
+    ".svg": ("image", "svg+xml"),
+    ".csv": ("text", "csv"),
+}
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who messages come from, and the protective marking they carry."""
+
+    address: str  # blank: drafts go out from whoever opens them
+    name: str
+    reply_to: str
+    marking: str
+
+    @property
+    def domain(self) -> str:
+        """For Message-IDs: the sender's domain (never a DNS look-up of this machine)."""
+        return self.address.rpartition("@")[2] or "qaudit.invalid"
+
+
+def sender_from(mail: MailSettings, organisation: OrganisationSettings) -> Sender:
+    """The sender, reply-to and name: [mail], else the [organisation] team and mailbox."""
+    return Sender(
+        address=checked_address(mail.sender or organisation.mailbox) or "",
+        name=one_line(mail.sender_name or organisation.team, 80),
+        reply_to=checked_address(mail.reply_to or organisation.mailbox) or "",
+        marking=one_line(mail.protective_marking, 60),
+    )
+
+
+def subject_line(marking: str, subject: str) -> str:
+    """The subject with the protective marking before it."""
+    subject = one_line(subject, 250)
+    return f"[{marking}] {subject}" if marking else subject
+
+
+def marked_body(marking: str, text: str) -> str:
+    """The body with the protective marking above and below, whatever the template said."""
+    text = text.strip("\n")
+    if not marking:
+        return text + "\n"
+    return f"{marking}\n\n{text}\n\n{marking}\n"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+    rendered: bool = False  # made from the letter's facts (the feedback pack), not a file
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def content_hash(letter: Letter, attachments: Sequence[Attachment]) -> str:
+    """What the letter says and the bytes of every file attached, as one hash."""
+    payload = {
+        "kind": str(letter.kind), "about": letter.about, "facts": letter.facts,
+        "files": sorted((a.filename, a.sha256) for a in attachments if not a.rendered),
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_message_id(sender: Sender) -> str:
+    return make_msgid(idstring="qaudit", domain=sender.domain)
+
+
+def _address(person: Addressee) -> Address:
+    return Address(display_name=one_line(person.name, 120), addr_spec=person.address)
+
+
+def build_message(*, sender: Sender, to: Sequence[Addressee], cc: Sequence[Addressee],
+                  subject: str, body: str, attachments: Sequence[Attachment],
+                  message_id: str, draft: bool) -> EmailMessage:
+    """The message as it goes out. A draft carries ``X-Unsent: 1`` (Outlook and Thunderbird
+    open it ready to send from the officer's own mailbox) and no date (set when sent)."""
+    message = EmailMessage()
+    if sender.address:
+        message["From"] = Address(display_name=sender.name, addr_spec=sender.address)
+    message["To"] = [_address(p) for p in to]
+    if cc:
+        message["Cc"] = [_address(p) for p in cc]
+    if sender.reply_to:
+        message["Reply-To"] = sender.reply_to
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    if draft:
+        message["X-Unsent"] = "1"
+    else:
+        message["Date"] = formatdate(localtime=True)
+    message.set_content(body)
+    for attachment in attachments:
+        suffix = "." + attachment.filename.rpartition(".")[2].lower()
+        maintype, subtype = _TYPES.get(suffix, ("application", "octet-stream"))
+        message.add_attachment(attachment.data, maintype=maintype, subtype=subtype,
+                               filename=attachment.filename)
+    return message
+
+
+#: How a message is written out, as a draft or on the wire: CR LF line ends, and headers
+#: folded only past 998 characters (folding a subject that just fits on its own line puts
+#: it on a continuation line, which some readers, Python's own among them, show with a
+#: leading space).
+WIRE = policy.SMTP.clone(max_line_length=998)
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as it is written to a draft or given to the relay (all ASCII: headers
+    encoded, text quoted-printable, attachments base64)."""
+    return message.as_bytes(policy=WIRE)
+
+
+# --- what is still to go -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A letter to send now, to these recipients, and why."""
+
+    letter: Letter
+    content_hash: str
+    to: tuple[Addressee, ...]
+    cc: tuple[Addressee, ...]
+    reason: str  # new | changed | new recipient | resend
+
+
+def names_letter(letter: Letter, token: str) -> bool:
+    """Whether ``--resend TOKEN`` names this letter: its reference (or Service Manager, or
+    quadrant), what it is about, or an address it goes to; case aside."""
+    token = token.strip().casefold()
+    return (token in {h.casefold() for h in letter.handles}
+            or token == letter.about.casefold()
+            or token in {a.address.casefold() for a in letter.addressees})
+
+
+def still_to_send(letter: Letter, digest: str, sent: Sequence[SentMessage],
+                  resend: str | None = None) -> Pending | None:
+    """What of ``letter`` goes now, given what the record says went (``sent``: the rows of
+    the same cycle, kind and about). With ``resend``, only a letter it names goes, again:
+    to every recipient, or to the one address it names."""
+    if resend is not None:
+        if not names_letter(letter, resend):
+            return None
+        token = resend.strip().casefold()
+        named = tuple(a for a in letter.addressees if a.address.casefold() == token)
+        if named:
+            return Pending(letter, digest, named, (), "resend")
+        return Pending(letter, digest, letter.to, letter.cc, "resend")
+    if not sent:
+        return Pending(letter, digest, letter.to, letter.cc, "new")
+    same = [s for s in sent if s.content_hash == digest]
+    if not same:
+        return Pending(letter, digest, letter.to, letter.cc, "changed")
+    reached = frozenset().union(*(s.addresses for s in same))
+    to = tuple(a for a in letter.to if a.address.casefold() not in reached)
+    cc = tuple(a for a in letter.cc if a.address.casefold() not in reached)
+    if not to and not cc:
+        return None
+    if not to:
+        to, cc = cc, ()
+    return Pending(letter, digest, to, cc, "new recipient")
