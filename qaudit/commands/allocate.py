@@ -74,7 +74,7 @@ def allocate(
     ],
     due: Annotated[
         str | None,
-        typer.Option("--due", help="Returns due by (default: today + [cycle] return_days)."),
+        typer.Option("--due", help="Returns due by (default: today + \\[cycle] return_days)."),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed for the draw (default: a fresh one).")

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
 def moderate_select(
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle to moderate.")],
     rate: Annotated[float | None, typer.Option(
-        "--rate", help="Share of returned audits (default: [moderation] rate, 0.2).")] = None,
+        "--rate", help="Share of returned audits (default: \\[moderation] rate, 0.2).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for the draw.")] = None,
     redraw: Annotated[bool, typer.Option(
         "--redraw", help="Draw again (only before any outcome is recorded). Logged.")] = False,

@@ -40,8 +40,8 @@ def send(
         "--to-outbox", help="Write drafts (.eml, X-Unsent) to cycles/<cycle>/outbox/KIND/,"
         " to open and send from your own mailbox (the default).")] = False,
     smtp: Annotated[bool, typer.Option(
-        "--smtp", help="Send through the relay set in [mail] (password from the environment"
-        " variable [mail] password_env, or the OS keyring).")] = False,
+        "--smtp", help="Send through the relay set in \\[mail] (password from the environment"
+        " variable named by \\[mail] password_env, or the OS keyring).")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List who would get what, and write or send nothing.")] = False,
     resend: Annotated[str | None, typer.Option(

@@ -89,3 +89,14 @@ def test_make_demo_script_runs_the_example_cycle(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "identical to the register, row for row" in done.stdout
     assert (tmp_path / "workspace" / "cycles" / "2026-27-C3" / "register.xlsx").is_file()
+
+
+@pytest.mark.parametrize(("command", "setting"), [
+    ("allocate", "[cycle] return_days"), ("moderate select", "[moderation] rate"),
+    ("send", "[mail] password_env"),
+])
+def test_a_settings_section_named_in_help_is_shown_not_taken_for_markup(
+    run: Callable[..., Result], command: str, setting: str
+) -> None:
+    result = run(*command.split(), "--help")
+    assert setting in " ".join(result.stdout.replace("│", " ").split())
