@@ -10,6 +10,10 @@ echo "== qaudit init: a workspace with the example settings"
 qaudit init "$ws"
 cp "$here/qaudit.toml" "$ws/qaudit.toml"
 
+echo
+echo "== qaudit staff import: who works where, their email and who manages them (synthetic)"
+qaudit -w "$ws" staff import "$here/staff.csv"
+
 cycle=(--cycle "2026-27 C3" --from 01/09/2026 --to 31/10/2026 --due 11/12/2026 --seed 20261125)
 
 echo
@@ -33,9 +37,25 @@ sys.exit(0 if same else 1)
 PY
 
 echo
+echo "== qaudit send allocations: each Service Manager's workbook, as a draft in the outbox"
+qaudit -w "$ws" send allocations --cycle "2026-27 C3"
+
+echo
+echo "== The Service Managers name an auditor for each case; ingest reads their choices back"
+python3 "$here/fill_forms.py" "$ws/cycles/2026-27-C3" "$demo/allocations" --managers --seed 7
+qaudit -w "$ws" ingest "$demo/allocations"
+
+echo
+echo "== qaudit send forms: the audit form to each named auditor and, in the same run, the"
+echo "   self-reflection form to each practitioner"
+qaudit -w "$ws" send forms --cycle "2026-27 C3"
+echo "A second run sends nothing twice:"
+qaudit -w "$ws" send forms --cycle "2026-27 C3"
+
+echo
 echo "== Auditors and practitioners fill the forms (examples/fill_forms.py) and send them back"
 python3 "$here/fill_forms.py" "$ws/cycles/2026-27-C3" "$demo/returns" --seed 7 \
-  --mistakes "$demo/returns-with-mistakes"
+  --named "$demo/allocations" --mistakes "$demo/returns-with-mistakes"
 
 echo
 echo "== qaudit ingest: take the returns back"
@@ -61,6 +81,20 @@ qaudit -w "$ws" moderate learning --cycle "2026-27 C3" --anonymise \
   --out "$demo/moderation-learning-workshop.md"
 
 echo
+echo "== Who still holds what, and what is late (the person to chase, days overdue)"
+qaudit -w "$ws" status --cycle "2026-27 C3" --by auditor
+qaudit -w "$ws" status --cycle "2026-27 C3" --overdue
+echo
+echo "== qaudit send reminders (whatever is overdue today) and the feedback packs"
+qaudit -w "$ws" send reminders --cycle "2026-27 C3"
+qaudit -w "$ws" send feedback --cycle "2026-27 C3"
+first="$(find "$demo/returns" -name '*-audit.xlsx' | sort | head -1)"
+first="$(basename "$first" -audit.xlsx)"
+echo "The reflective conversation with the practitioner of $first took place:"
+qaudit -w "$ws" feedback record "$first" --on "$(date +%d/%m/%Y)" \
+  --note "Line manager supervision"
+
+echo
 echo "== The Requires improvement monitoring list and the escalations"
 qaudit -w "$ws" ri --cycle "2026-27 C3"
 qaudit -w "$ws" escalations
@@ -71,6 +105,10 @@ qaudit -w "$ws" status --cycle "2026-27 C3"
 printf "Record the person's own words, and say how the outcomes meet their wishes.\n" \
   > "$demo/psw-message.txt"
 qaudit -w "$ws" report --cycle "2026-27 C3" --message "$demo/psw-message.txt"
+echo
+echo "== qaudit send reports: each quadrant's outcome report to its directors and Service"
+echo "   Managers, the highlights to the Senior Practitioners' Network"
+qaudit -w "$ws" send reports --cycle "2026-27 C3"
 
 echo
 echo "Demo workspace: $ws"
@@ -82,3 +120,5 @@ echo "  Returned forms:        $demo/returns/"
 echo "  Moderation workbook:   $ws/cycles/2026-27-C3/moderation/2026-27-C3-moderation.xlsx"
 echo "  Workshop learning:     $demo/moderation-learning-workshop.md"
 echo "  Board summary:         $ws/cycles/2026-27-C3/reports/2026-27-C3-summary.html"
+echo "  Outbox (drafts):       $ws/cycles/2026-27-C3/outbox/ (open a .eml in Outlook or"
+echo "                         Thunderbird: it opens as a draft ready to send)"

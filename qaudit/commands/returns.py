@@ -132,12 +132,11 @@ def _show_managers(report: IngestReport) -> None:
     from qaudit.jobs.ingest import RowStatus
 
     books = Table(title="Service Manager workbooks", title_justify="left", box=box.SIMPLE_HEAD)
-    books.add_column("File", no_wrap=True)
-    books.add_column("Service Manager")
-    for name in ("Named", "Changed", "Unchanged", "Not named", "Refused"):
-        books.add_column(name, justify="right")
-    for o, m in report.managers:
-        books.add_row(escape(o.path.name), escape(m.manager),
+    books.add_column("Service Manager", overflow="fold")
+    for name in ("Named", "Changed", "Same", "Not named", "Refused"):
+        books.add_column(name, justify="right", no_wrap=True)
+    for _, m in report.managers:
+        books.add_row(escape(m.manager),
                       str(m.count(RowStatus.NAMED)), str(m.count(RowStatus.REPLACED)),
                       str(m.count(RowStatus.UNCHANGED, RowStatus.KEPT, RowStatus.SUPERSEDED)),
                       str(m.count(RowStatus.NOT_NAMED)), str(m.count(RowStatus.REFUSED)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -78,6 +79,8 @@ def send(
 
 
 _WENT = frozenset({"drafted", "sent", "would go"})
+#: Up to this many messages are listed one by one; more are counted.
+LIST_AT_MOST = 25
 
 
 def _show(report: SendReport) -> None:
@@ -96,7 +99,18 @@ def _show(report: SendReport) -> None:
         head = (f"{kind.capitalize()} of {report.cycle}: {len(went)} message(s) sent through"
                 " the relay.")
     out.print(escape(head), soft_wrap=True)
-    if report.outcomes:
+    if len(report.outcomes) > LIST_AT_MOST:
+        # A cycle's forms are 240 messages: their counts, not a page per message.
+        counts = Counter((o.status, o.reason) for o in report.outcomes)
+        table = Table(box=box.SIMPLE_HEAD)
+        for name in ("Status", "Why", "Messages"):
+            table.add_column(name, justify="right" if name == "Messages" else "left")
+        for (status, why), n in sorted(counts.items()):
+            table.add_row(escape(status), escape(why), str(n))
+        out.print(table)
+        out.print(f"(`--json` lists each of the {len(report.outcomes)} messages with its"
+                  " recipients.)", soft_wrap=True)
+    elif report.outcomes:
         table = Table(box=box.SIMPLE_HEAD)
         for name in ("Message", "To", "Cc", "Why", "Status"):
             table.add_column(name, overflow="fold")

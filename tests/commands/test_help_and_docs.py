@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -88,7 +90,17 @@ def test_make_demo_script_runs_the_example_cycle(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "identical to the register, row for row" in done.stdout
-    assert (tmp_path / "workspace" / "cycles" / "2026-27-C3" / "register.xlsx").is_file()
+    cycle = tmp_path / "workspace" / "cycles" / "2026-27-C3"
+    assert (cycle / "register.xlsx").is_file()
+    # The people loop: every kind drafted into the outbox, each a draft a mail client opens.
+    for kind in ("allocations", "forms", "feedback", "reports"):
+        drafts = sorted((cycle / "outbox" / kind).glob("*.eml"))
+        assert drafts, kind
+        message = BytesParser(policy=policy.default).parsebytes(drafts[0].read_bytes())
+        assert message["X-Unsent"] == "1"
+        assert "OFFICIAL-SENSITIVE" in message["Subject"]
+        assert any(part.get_filename() for part in message.iter_attachments()), kind
+    assert "Forms of 2026-27 C3: nothing new to send." in done.stdout  # the second run
 
 
 @pytest.mark.parametrize(("command", "setting"), [
