@@ -10,13 +10,15 @@ removed, accents folded: "José" = "Jose", "Ni<zero-width space>amh" = "Niamh"),
 ignoring case, and maps each match back to the text as written, so the output keeps the
 original text except the removed spans. What is removed:
 
-- every known id (glued to a word too: "ID1234503", "W85396's"), and anything that looks
-  like one (six or more digits; one to three letters and five or more digits; a phone or
-  NHS number; an email address);
+- every known id and email address (glued to a word too: "ID1234503", "W85396's"), and
+  anything that looks like one (six or more digits; one to three letters and five or more
+  digits; a phone or NHS number; an email address, known or not, also written
+  "jo.bloggs [at] example [dot] org");
 - every allocation reference (``<cycle slug>-NNN``, for known cycles and in the usual shape
   "H1-006");
 - a title and the capitalised words after it, known or not ("Mrs Patel", "Mr. Brown");
-- every known full name, in order, "Surname, First", or first and last only;
+- every known full name, in order, "Surname, First", or first and last only (what a staff
+  list holds where nobody is named, "Vacant", "TBC", is not a name);
 - a lone part of a known name, as a whole word: a part that is not a common English word
   wherever it appears (two-letter parts when capitalised); a part that is a common word
   ("Will", "May", "Mark", "Grace") only when capitalised mid-sentence and preceded by a
@@ -55,7 +57,15 @@ _NOT_NAMES = frozenset({
     "team", "manager", "service", "senior", "practitioner", "the", "and", "social", "worker",
     "lead", "practice", "advanced", "principal", "assistant", "deputy", "head", "officer",
     "duty", "acting", "unknown", "none", "tbc", "na", "jr", "snr", "jnr", "sr",
+    "vacant", "vacancy", "interim", "tba", "locum", "agency", "confirmed",
 }) | _TITLES_FOLDED
+
+#: What a staff list or a form holds where nobody is named ("Vacant", "TBC", "(none)"), its
+#: words only: not a person, and scrubbing it would only blur the text ("it was vacant").
+_NOBODY = frozenset({
+    "vacant", "vacancy", "vacant post", "post vacant", "interim", "tbc", "tba",
+    "to be confirmed", "none", "n a", "na", "nil", "unknown", "not known", "agency", "locum",
+})
 
 #: Common English words that are also names (first names and surnames). A lone name part
 #: that is one of these is removed only in a context that makes it a name: capitalised
@@ -241,10 +251,14 @@ def is_common_word(word: str) -> bool:
     return _key(word) in COMMON_WORDS
 
 
+def _nobody(name: str) -> bool:
+    return " ".join(re.findall(r"[^\W\d_]+", normalise(name).casefold())) in _NOBODY
+
+
 def _people(names: Iterable[str], roles: Iterable[str]) -> list[str]:
     not_people = {" ".join(normalise(r).casefold().split()) for r in roles}
     return sorted({n.strip() for n in names
-                   if n and n.strip()
+                   if n and n.strip() and not _nobody(n)
                    and " ".join(normalise(n).casefold().split()) not in not_people})
 
 
@@ -274,8 +288,14 @@ _GENERIC_IDS = re.compile(
     r"|(?<!\d)\d{6,}(?!\d)"  # 394438, 2000008
     r"|(?<![\d+])(?:\+44\s?|0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\d)"  # 01234 567890
     r"|(?<!\d)\d{3}[ -]\d{3}[ -]\d{4}(?!\d)"  # 943 476 5919 (an NHS number)
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # an email address
 )
+_AT = r"(?:[ \t]*@[ \t]*|[ \t]*[\[({][ \t]*(?i:at)[ \t]*[\])}][ \t]*)"
+_DOT = r"(?:\.|[ \t]*[\[({][ \t]*(?i:dot)[ \t]*[\])}][ \t]*)"
+#: An email address, known or not, and as people disguise one: "o'connell@example.org",
+#: "jo.bloggs @ example.org", "jo.bloggs[at]example(dot)org"; its last label has a letter
+#: ("3 @ 5.5" is not one).
+_EMAIL = re.compile(r"(?<![\w.+%-])[\w%+-](?:[\w.+'%-]*[\w%+-])?" + _AT
+                    + r"[\w-]+(?:" + _DOT + r"[\w-]+)*" + _DOT + r"[^\W\d_][\w-]*")
 _GENERIC_REFERENCE = re.compile(
     r"(?<![^\W_])(?:\d{4}[-/]\d{2}[-\s]?)?[A-Za-z]{1,3}\d{1,2}-\d{3}(?!\d)")
 
@@ -376,21 +396,13 @@ class Scrubber:
     part_info: Mapping[str, _Part]
 
     def __call__(self, text: str) -> str:
-        if not text:
-            return text
-        out: list[str] = []
-        last = 0
-        for start, end in self.spans(text):
-            out += [text[last:start], self.placeholder]
-            last = end
-        out.append(text[last:])
-        return "".join(out)
+        return _replaced(text, self.spans(text), self.placeholder) if text else text
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         folded = _fold_with_map(text)
         norm = folded.text
         found: list[tuple[int, int]] = []
-        for pattern in (self.ids, _GENERIC_IDS, _GENERIC_REFERENCE):
+        for pattern in (self.ids, _GENERIC_IDS, _EMAIL, _GENERIC_REFERENCE):
             if pattern is not None:
                 found += [m.span() for m in pattern.finditer(norm)]
         found += _titled_names(norm)
@@ -436,6 +448,26 @@ class Scrubber:
                     spans.append((start, end))
                     break
         return spans
+
+
+def _replaced(text: str, spans: Iterable[tuple[int, int]], placeholder: str) -> str:
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        out += [text[last:start], placeholder]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def scrub_emails(text: str, placeholder: str = PLACEHOLDER) -> str:
+    """The text with every email address in it (as ``Scrubber`` finds them) replaced: for
+    text that is not free text (a role, a theme) but must not carry an address either."""
+    if not text:
+        return text
+    folded = _fold_with_map(text)
+    return _replaced(text, _merge((_with_format_characters(text, *folded.original(*m.span()))
+                                   for m in _EMAIL.finditer(folded.text)), text), placeholder)
 
 
 def _with_format_characters(text: str, start: int, end: int) -> tuple[int, int]:

@@ -59,8 +59,12 @@ class DataTable:
 class KnownPeople:
     """Every identifier and name the record holds: nothing of it may be published."""
 
-    identifiers: frozenset[str]  # person, record and worker ids, teams, references
-    names: frozenset[str]  # workers, Service Managers, auditors, managers named on forms
+    #: person, record and worker ids, teams, references, and every email address the
+    #: record holds (staff list, auditors named, messages sent)
+    identifiers: frozenset[str]
+    #: workers, line managers, Service Managers, auditors (named on forms or by Service
+    #: Managers), managers named on forms and escalations
+    names: frozenset[str]
     cycles: frozenset[str] = frozenset()  # cycle names: references are '<cycle slug>-NNN'
 
 
@@ -186,20 +190,40 @@ class Reporting:
                 for name, (sql, headers) in _EXPORT_QUERIES.items()}
 
     def known_people(self) -> KnownPeople:
+        """Who is in the record: the allocations and returns, the staff list, the auditors
+        the Service Managers named (replaced choices too) and the addresses written to."""
         identifiers: set[str] = set()
         names: set[str] = set()
-        for person, record, worker, worker_name, manager, team, reference in (
-            self.db.conn.execute(
-                "SELECT person_id, record_id, worker_id, worker_name, service_manager, team,"
-                " reference FROM allocations"
-            )
-        ):
-            identifiers.update(v for v in (person, record, worker, team, reference) if v)
-            names.update(v for v in (worker_name, manager) if v)
+        # Every email column the allocations have (the case export's, since migration 10),
+        # named by the cursor rather than listed, so none added later is missed.
+        allocations = self.db.conn.execute("SELECT * FROM allocations")
+        columns = [d[0] for d in allocations.description]
+        ids = [i for i, c in enumerate(columns) if c.endswith("_email") or c in (
+            "person_id", "record_id", "worker_id", "team", "reference")]
+        people = [columns.index("worker_name"), columns.index("service_manager")]
+        for row in allocations:
+            identifiers.update(row[i] for i in ids if row[i])
+            names.update(row[i] for i in people if row[i])
         for (fields,) in self.db.conn.execute("SELECT fields_json FROM returns"):
             data = json.loads(fields)
             names.update(v for k in ("auditor_name", "esc_name", "ri_by") if (v := data.get(k)))
         names.update(v for (v,) in self.db.conn.execute("SELECT manager_name FROM escalations")
                      if v)
+        # The staff list's roles are not taken as "not a name": a list whose role and line
+        # manager columns were mapped the wrong way round would otherwise hide every name.
+        for (worker, name, email, team, line_manager, line_manager_email, service_manager,
+             service_manager_email) in self.db.conn.execute(
+                "SELECT worker_id, name, email, team, line_manager, line_manager_email,"
+                " service_manager, service_manager_email FROM staff"):
+            identifiers.update(v for v in (worker, team, email, line_manager_email,
+                                           service_manager_email) if v)
+            names.update(v for v in (name, line_manager, service_manager) if v)
+        for name, email in self.db.conn.execute(
+                "SELECT auditor_name, auditor_email FROM auditor_assignments"):
+            names.update({name} - {""})
+            identifiers.update({email} - {""})
+        for addresses in self.db.conn.execute("SELECT recipients, cc FROM messages"):
+            identifiers.update(a.strip() for field in addresses if field
+                               for a in field.split(",") if a.strip())
         cycles = frozenset(v for (v,) in self.db.conn.execute("SELECT name FROM cycles") if v)
         return KnownPeople(frozenset(identifiers), frozenset(names), cycles)

@@ -2,12 +2,19 @@
 
 Anonymised, for workshops: every identifier (reference, record, person, worker, team,
 Service Manager, auditor, manager) becomes a keyed pseudonym (HMAC with the workspace's
-secret key, which never leaves the workspace); free text is scrubbed of every id and name
-the database knows (and of titled names and id-shaped text it does not); every date is
-shown as its month; and on the Allocations sheet the month work was completed is coarsened
-further where needed so that every combination of cycle, quadrant, audit type and period
-is shared by at least ``reporting.suppression_threshold`` rows (k-anonymity), or has no
-period. A sheet "About this export" says what was done and the k achieved.
+secret key, which never leaves the workspace); free text is scrubbed of every id, name and
+email address the database knows (the staff list and the auditors the Service Managers
+named too; and of titled names, id-shaped text and email addresses it does not know), and
+no other cell keeps an email address either; every date is shown as its month; and on the
+Allocations sheet the month work was completed is coarsened further where needed so that
+every combination of cycle, quadrant, audit type and period is shared by at least
+``reporting.suppression_threshold`` rows (k-anonymity), or has no period. A sheet "About
+this export" says what was done and the k achieved.
+
+The staff list, the auditors the Service Managers named, the messages sent, the feedback
+conversations and the email addresses the case export gave are not exported, anonymised or
+not: they are the QA team's working record of who to write to, and hold names and email
+addresses an analyst has no need of.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from qaudit.privacy import (
     k_anonymous_periods,
     month_of,
     pseudonymiser,
+    scrub_emails,
 )
 from qaudit.workbooks.dataset import write_dataset
 from qaudit.workspace import Workspace
@@ -66,7 +74,7 @@ def _anonymise_row(headers: Sequence[str], row: Sequence[Any],
         elif header in FREE_TEXT and isinstance(value, str):
             out.append(coarsen_dates_in_text(scrub(value)))
         elif isinstance(value, str):
-            out.append(coarsen_dates_in_text(value))
+            out.append(coarsen_dates_in_text(scrub_emails(value)))
         else:
             out.append(value)
     return tuple(out)
@@ -99,10 +107,12 @@ def _about(k_result: Generalisation | None, threshold: int) -> Sheet:
          " Manager, Auditor and Manager are keyed pseudonyms (HMAC-SHA256 with the"
          " workspace's key, which is never shared): one value has one pseudonym in every"
          " sheet and every export from this workspace."),
-        ("Free text", "Every id, reference and name the record holds, titled names (\"Mrs"
-         " Patel\") and id-shaped text are replaced by \"(removed)\"; dates written in the"
-         " text are shown as their month. A name the record never saw, written without a"
-         " title, can remain."),
+        ("Free text", "Every id, reference, name and email address the record holds (the"
+         " staff list and the auditors the Service Managers named included), titled names"
+         " (\"Mrs Patel\"), id-shaped text and any email address are replaced by"
+         " \"(removed)\"; dates written in the text are shown as their month. A name the"
+         " record never saw, written without a title, can remain. No other cell keeps an"
+         " email address either."),
         ("Dates", "Every date (work completed, received, completed, opened, closed, done on,"
          " escalated on) is shown as its month, YYYY-MM."),
         ("Work completed", "On the Allocations sheet, cycle, quadrant, audit type, drawn for"
@@ -120,6 +130,9 @@ def _about(k_result: Generalisation | None, threshold: int) -> Sheet:
             ("Allocations by range of months", str(k_result.ranges)),
             ("Allocations with the period suppressed", str(k_result.suppressed)),
         ]
+    rows.append(("Not exported", "The staff list, the auditors the Service Managers named,"
+                 " the messages sent, the feedback conversations and the email addresses the"
+                 " case export gave: names and addresses an analysis has no need of."))
     rows.append(("Sharing", "For analysts' workshops only: pseudonyms still link rows of"
                  " one worker or team. Do not publish this workbook."))
     return ["Topic", "What was done"], rows

@@ -54,10 +54,15 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+#: Email addresses where auditors write them.
+EMAILS = {5: {"rationale": "Agreed with the daughter by email (dana.mills@example.net)."},
+          6: {"learning": "Ask r.okonjo [at] example [dot] org for the checklist."}}
+
+
 def _naming(i: int, allocations: dict[str, AllocationRow]) -> dict[str, str]:
-    """Free text as auditors write it: names, a reference, ids and exact dates."""
+    """Free text as auditors write it: names, a reference, ids, exact dates and emails."""
     if i >= 4:
-        return {}
+        return EMAILS.get(i, {})
     victim = list(allocations.values())[i + 20]
     first, *_, last = victim.worker_name.split()
     # A first name that is also a common word ("Ruby", "June") is removed only in a name's
@@ -85,6 +90,13 @@ def sheets(path: Path) -> dict[str, list[dict[str, object]]]:
         header, *rows = list(sheet.iter_rows(values_only=True))
         out[sheet.title] = [dict(zip(header, row, strict=True)) for row in rows]
     return out
+
+
+def cells(path: Path) -> list[object]:
+    """Every value of every sheet of a workbook."""
+    wb = load_workbook(path)
+    return [c.value for sheet in wb.worksheets for row in sheet.iter_rows() for c in row
+            if c.value is not None]
 
 
 def export(run: Callable[..., Result], ws: Workspace, path: Path, *args: str) -> Path:
@@ -180,6 +192,22 @@ def test_free_text_loses_names_references_ids_and_exact_dates(
     assert "Discussed with (removed) and (removed) on 2026-09; see (removed)." in texts
     assert "(removed)'s own words on 2026-10." in joined
     assert "to meet on 2026-11." in joined
+
+
+def test_no_email_address_anywhere_in_the_anonymised_export(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    email = re.compile(r"[\w.+'-]+\s*@\s*[\w-]+(?:\.[\w-]+)+")
+    identified = "\n".join(map(str, cells(export(run, ws, tmp_path / "full.xlsx"))))
+    assert "dana.mills@example.net" in identified and "r.okonjo [at]" in identified
+    text = "\n".join(map(str, cells(export(run, ws, tmp_path / "a.xlsx", "--anonymise"))))
+    assert email.findall(text) == [] and "example" not in text
+    data = sheets(tmp_path / "a.xlsx")
+    assert "Agreed with the daughter by email ((removed))." in {
+        r["Rationale"] for r in data["Audits"]}
+    assert "Ask (removed) for the checklist." in {r["Learning"] for r in data["Audits"]}
+    about = {str(r["Topic"]): str(r["What was done"]) for r in data["About this export"]}
+    assert "email" in about["Free text"] and "staff list" in about["Not exported"]
 
 
 def test_no_allocation_can_be_singled_out_in_the_case_export(
