@@ -34,6 +34,15 @@ class QuestionSetError(QauditError):
     """An audit question set is missing or malformed."""
 
 
+class StaffListError(QauditError):
+    """A staff list that cannot be read, or holds a value qaudit will not store."""
+
+
+class BrokenTemplateError(QauditError):
+    """A report or message template that cannot be rendered (broken, or doing what a
+    template may not): the message names its file and line."""
+
+
 class StorageError(QauditError):
     """The database could not be written (a full disk, a lost network share): nothing of
     the write in hand was stored."""

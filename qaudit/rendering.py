@@ -1,26 +1,32 @@
-"""Rendering reports: Jinja templates to Markdown and self-contained HTML, charts as SVG.
+"""Rendering reports and messages: Jinja templates to Markdown, plain text and
+self-contained HTML, charts as SVG.
 
-Templates live in ``templates/reports/`` (a workspace's own ``templates/reports/`` wins).
-HTML autoescapes everything, whatever a template's file name; Markdown escapes the
-characters that would break a table or become HTML. Charts are drawn by matplotlib as
-SVG (inline in the HTML, files beside the Markdown), with fixed ids and no timestamp.
+Templates live in ``templates/reports/`` and ``templates/messages/`` (a workspace's own
+``templates/reports/`` or ``templates/messages/`` wins), and every one is rendered in the
+same immutable sandbox, bounded, with links out of a workspace's folder refused
+(``Templates``). HTML autoescapes everything, whatever a template's file name; a report's
+Markdown escapes the characters that would break a table or become HTML. Charts are drawn
+by matplotlib as SVG (inline in the HTML, files beside the Markdown), with fixed ids and
+no timestamp.
 """
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from qaudit.errors import QauditError
+from qaudit.errors import BrokenTemplateError
 from qaudit.files import write_text
+from qaudit.layout import chart_file
 from qaudit.reports import HIDDEN
 from qaudit.resources import package_templates
 
@@ -89,7 +95,7 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
 
 
 #: A template may loop, but not for ever: the numbers ``range`` hands out over one report
-#: are capped, and so is the output.
+#: (or over one batch of messages) are capped, and so is the output.
 MAX_RANGE = 100_000
 MAX_OUTPUT = 20 * 1024 * 1024
 
@@ -112,51 +118,109 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return numbers
 
 
+#: The folders of templates under ``templates/`` (qaudit's, and a workspace's own).
+Folder = Literal["reports", "messages"]
+
+
+@dataclass(frozen=True)
+class _Family:
+    """How the templates of one folder are rendered and named in an error."""
+
+    noun: str  # "report template ..."
+    shows: str  # what its templates may show
+    text_finalize: Callable[[Any], Any] | None  # for what is not HTML
+    # A report's HTML ends without its template's last newline, as it always has (golden
+    # files); a message's attachment keeps it: its content hash covers the bytes, and a
+    # changed byte would send every feedback pack again.
+    html_keeps_last_newline: bool
+
+
+_FAMILIES: dict[Folder, _Family] = {
+    "reports": _Family("report", "the report's figures", md_escape, False),
+    "messages": _Family("message", "the message's facts", None, True),
+}
+
+
 class _OwnFiles(jinja2.FileSystemLoader):
     """Templates from one folder, refusing links that lead out of it."""
+
+    def __init__(self, folder: Path, noun: str) -> None:
+        super().__init__(str(folder))
+        self.noun = noun
 
     def get_source(self, environment: jinja2.Environment, template: str
                    ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
         root = Path(self.searchpath[0]).resolve()
         if not Path(filename).resolve().is_relative_to(root):
-            raise TemplateError(f"{filename} links outside {root}; a report template must"
+            raise TemplateError(f"{filename} links outside {root}; a {self.noun} template must"
                                 " be a file in the templates folder itself")
         return source, filename, uptodate
 
 
-def environment(workspace_templates: Path, html: bool) -> jinja2.Environment:
+def environment(workspace_templates: Path, html: bool, folder: Folder = "reports"
+                ) -> jinja2.Environment:
+    """The sandbox for one folder's templates: the workspace's own
+    (``<workspace>/templates/<folder>/``) first, then qaudit's. HTML autoescapes; a
+    report's other templates are Markdown (every string escaped for it), a message's are
+    plain text."""
+    family = _FAMILIES[folder]
     loader = jinja2.ChoiceLoader([
-        _OwnFiles(str(workspace_templates / "reports")),
-        jinja2.FileSystemLoader(str(package_templates() / "reports")),
+        _OwnFiles(workspace_templates / folder, family.noun),
+        jinja2.FileSystemLoader(str(package_templates() / folder)),
     ])
     if html:
-        return _Sandbox(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
-    return _Sandbox(loader=loader, autoescape=False, finalize=md_escape,
+        return _Sandbox(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+                        keep_trailing_newline=family.html_keeps_last_newline)
+    return _Sandbox(loader=loader, autoescape=False, finalize=family.text_finalize,
                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def _render(workspace_templates: Path, html: bool, name: str, data: dict[str, Any]) -> str:
-    """Render one template; a broken or unsafe one is a clear error naming its file and
-    line, never a traceback or a half-written report."""
-    try:
-        template = environment(workspace_templates, html).get_template(name)
-        parts = []
-        size = 0
-        for chunk in template.generate(**data):
-            size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise SecurityError(f"the report would be over {MAX_OUTPUT // 2**20} MB")
-            parts.append(chunk)
-        return "".join(parts)
-    except jinja2.TemplateSyntaxError as exc:
-        raise QauditError(f"report template {exc.filename or name}, line {exc.lineno}:"
-                          f" {exc.message}. Fix it, or remove it to use qaudit's own.") from exc
-    except (SecurityError, jinja2.TemplateError) as exc:
-        where = _template_line(exc, name)
-        raise QauditError(f"report template {where}: {str(exc).rstrip('.')}. Templates may"
-                          " only show the"
-                          " report's figures; fix it, or remove it to use qaudit's own.") from exc
+class Templates:
+    """One folder's templates (``reports`` or ``messages``), rendered in the sandbox.
+
+    The bounds hold over everything one ``Templates`` renders: a template named
+    ``*.html.j2`` is rendered as HTML, any other as the folder's text."""
+
+    def __init__(self, workspace_templates: Path, folder: Folder) -> None:
+        self.workspace_templates = workspace_templates
+        self.folder: Folder = folder
+        self._environments: dict[bool, jinja2.Environment] = {}
+
+    def render(self, name: str, data: Mapping[str, Any]) -> str:
+        """Render one template; a broken or unsafe one is a ``BrokenTemplateError`` naming
+        its file and line, never a traceback or half a text."""
+        noun = _FAMILIES[self.folder].noun
+        try:
+            template = self._environment(name.endswith(".html.j2")).get_template(name)
+            parts = []
+            size = 0
+            for chunk in template.generate(**data):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise SecurityError(f"the {noun} would be over {MAX_OUTPUT // 2**20} MB")
+                parts.append(chunk)
+            return "".join(parts)
+        except jinja2.TemplateSyntaxError as exc:
+            raise BrokenTemplateError(
+                f"{noun} template {exc.filename or name}, line {exc.lineno}: {exc.message}."
+                " Fix it, or remove it to use qaudit's own.") from exc
+        except (SecurityError, jinja2.TemplateError) as exc:
+            raise BrokenTemplateError(
+                f"{noun} template {_template_line(exc, name)}: {str(exc).rstrip('.')}."
+                f" Templates may only show {_FAMILIES[self.folder].shows}; fix it, or remove"
+                " it to use qaudit's own.") from exc
+
+    def _environment(self, html: bool) -> jinja2.Environment:
+        if html not in self._environments:
+            self._environments[html] = environment(self.workspace_templates, html, self.folder)
+        return self._environments[html]
+
+
+def render_template(workspace_templates: Path, folder: Folder, name: str,
+                    data: Mapping[str, Any]) -> str:
+    """One template of ``folder`` rendered on its own (its own bounds): see ``Templates``."""
+    return Templates(workspace_templates, folder).render(name, data)
 
 
 def _template_line(exc: BaseException, name: str) -> str:
@@ -173,22 +237,25 @@ def _template_line(exc: BaseException, name: str) -> str:
 
 def render(workspace_templates: Path, template: str, stem: str, data: dict[str, Any], out: Path,
            formats: set[str], with_charts: bool = True) -> list[Path]:
-    """Write one report as Markdown (charts beside it) and/or one self-contained HTML file."""
+    """Write one report as Markdown (charts beside it) and/or one self-contained HTML file,
+    named ``stem`` (``qaudit.layout``'s report stems)."""
     out.mkdir(parents=True, exist_ok=True)
-    stem += "-internal" if data["internal"] else ""
     drawn = charts(data) if with_charts else {}
     written: list[Path] = []
     if "md" in formats:
-        files = {k.removesuffix("_svg"): f"{stem}-{k.removesuffix('_svg')}.svg" for k in drawn}
+        files = {k.removesuffix("_svg"): chart_file(stem, k.removesuffix("_svg"))
+                 for k in drawn}
         for key, name in files.items():
             write_text(out / name, drawn[f"{key}_svg"])
             written.append(out / name)
-        text = _render(workspace_templates, False, f"{template}.md.j2", {**data, "charts": files})
+        text = render_template(workspace_templates, "reports", f"{template}.md.j2",
+                               {**data, "charts": files})
         write_text(out / f"{stem}.md", text)
         written.append(out / f"{stem}.md")
     if "html" in formats:
         svg = {k: Markup(_strip_xml_header(v)) for k, v in drawn.items()}
-        text = _render(workspace_templates, True, f"{template}.html.j2", {**data, "charts": svg})
+        text = render_template(workspace_templates, "reports", f"{template}.html.j2",
+                               {**data, "charts": svg})
         write_text(out / f"{stem}.html", text)
         written.append(out / f"{stem}.html")
     return written

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from qaudit import __version__
+from qaudit import __version__, layout
 from qaudit.config import OPTIONAL_FIELDS
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
 from qaudit.errors import CycleError, ExportError
@@ -83,7 +83,8 @@ class AllocationPlan:
 
     @property
     def managers(self) -> dict[str, str]:
-        return manager_files(self.allocations)
+        """Service Manager -> their workbook's file name."""
+        return layout.manager_workbooks(a.service_manager for a in self.allocations)
 
     @property
     def unaudited_types(self) -> dict[str, int]:
@@ -232,12 +233,6 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason}" for reason, n in counts.items()) or "no data rows"
 
 
-def manager_files(allocations: list[AllocationRow]) -> dict[str, str]:
-    """Service Manager -> workbook file name: numbered, so no name appears in a file name."""
-    managers = sorted({a.service_manager for a in allocations}, key=str.casefold)
-    return {m: f"service-manager-{n:02d}.xlsx" for n, m in enumerate(managers, start=1)}
-
-
 def commit_allocation(
     ws: Workspace,
     store: Store,
@@ -333,14 +328,12 @@ def _write_files(
             record_id=a.record_id, work_type=a.work_type,
             return_to=settings.organisation.return_to,
         )
-        audit_forms[a.audit_type].write(folder / "audit-forms" / f"{a.reference}-audit.xlsx", case)
+        audit_forms[a.audit_type].write(layout.audit_form(folder, a.reference), case)
         tick()
-        reflection_forms[a.audit_type].write(
-            folder / "self-reflection" / f"{a.reference}-self-reflection.xlsx", case
-        )
+        reflection_forms[a.audit_type].write(layout.reflection_form(folder, a.reference), case)
         tick()
     for manager, filename in files.items():
-        write_manager_workbook(folder / "service-managers" / filename, ManagerBook(
+        write_manager_workbook(layout.manager_workbook(folder, filename), ManagerBook(
             workspace_id=plan.workspace_id, signing_key=plan.signing_key,
             cycle=plan.request.cycle, manager=manager, due=plan.due,
             allocations=[a for a in plan.allocations if a.service_manager == manager],
@@ -370,7 +363,7 @@ def _write_files(
          " (the same export and settings give the same cases, row for row)"),
     ]
     write_register(
-        folder / "register.xlsx", draw_facts=facts, allocations=plan.allocations,
+        layout.register(folder), draw_facts=facts, allocations=plan.allocations,
         type_names=names, manager_files=files, strata=plan.strata, excluded=plan.excluded,
         unusable_counts=plan.export.unusable_counts, unusable=plan.export.unusable,
     )

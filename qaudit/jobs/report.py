@@ -15,13 +15,13 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from qaudit import layout
 from qaudit.db import Store
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.moderation import sample_size
 from qaudit.questions import ASPECTS
 from qaudit.rendering import render
 from qaudit.reports import CycleReports, CycleRows, ReportKind, cycle_reports
-from qaudit.values import cycle_slug
 from qaudit.workspace import Workspace
 
 
@@ -107,10 +107,6 @@ def build_reports(ws: Workspace, store: Store, cycle: str, *, internal: bool, me
             aspect_titles=ASPECTS, scrub=scrub)
 
 
-def report_folder(ws: Workspace, cycle: str) -> Path:
-    return ws.cycle_dir(cycle) / "reports"
-
-
 def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
                out: Path | None, formats: set[str], *, internal: bool, message: str,
                today: date) -> list[Path]:
@@ -118,19 +114,18 @@ def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
     written to ``out``, or the cycle's ``reports`` folder."""
     reports = build_reports(ws, store, cycle, internal=internal, message=message, today=today)
     cycle = reports.summary["cycle"]
-    out = out or report_folder(ws, cycle)
-    slug = cycle_slug(cycle)
+    out = out or layout.report_folder(ws.cycle_dir(cycle))
     templates = ws.templates
     written: list[Path] = []
     if ReportKind.SUMMARY in kinds:
-        written += render(templates, "summary", f"{slug}-summary", reports.summary, out,
-                          formats)
+        written += render(templates, "summary", layout.summary_stem(cycle, internal),
+                          reports.summary, out, formats)
     if ReportKind.HIGHLIGHTS in kinds:
-        written += render(templates, "highlights", f"{slug}-highlights", reports.highlights,
-                          out, formats, with_charts=False)
+        written += render(templates, "highlights", layout.highlights_stem(cycle, internal),
+                          reports.highlights, out, formats, with_charts=False)
     if ReportKind.QUADRANT in kinds:
         for quadrant, data in reports.quadrants.items():
             written += render(templates, "summary",
-                              f"{slug}-quadrant-{cycle_slug(quadrant).lower()}",
+                              layout.quadrant_stem(cycle, quadrant, internal),
                               data, out, formats)
     return written

@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2.exceptions import SecurityError
 from markupsafe import escape
 
+from qaudit import layout
 from qaudit.db import Store
 from qaudit.db.draws import Cycle
 from qaudit.db.mail import MailCase, SentMessage
-from qaudit.errors import CycleError, QauditError
-from qaudit.jobs.report import report_folder
+from qaudit.errors import BrokenTemplateError, CycleError, QauditError
 from qaudit.mail.addresses import Directory
 from qaudit.mail.delivery import (
     Destination,
@@ -62,9 +60,7 @@ from qaudit.mail.message import (
     still_to_send,
     subject_line,
 )
-from qaudit.rendering import MAX_OUTPUT, _OwnFiles, _Sandbox, _template_line
-from qaudit.resources import package_templates
-from qaudit.values import cycle_slug
+from qaudit.rendering import Templates
 from qaudit.workspace import Workspace
 
 PACK_TEMPLATE = "feedback-pack.html.j2"
@@ -106,46 +102,12 @@ class SendReport:
                 "failed": self.failed}
 
 
-@dataclass
-class _Renderer:
-    """Message templates: the workspace's ``templates/messages/`` first, then qaudit's."""
-
-    workspace_templates: Path
-    _envs: dict[bool, jinja2.Environment] = field(default_factory=dict)
-
-    def environment(self, html: bool) -> jinja2.Environment:
-        if html not in self._envs:
-            loader = jinja2.ChoiceLoader([
-                _OwnFiles(str(self.workspace_templates / "messages")),
-                jinja2.FileSystemLoader(str(package_templates() / "messages")),
-            ])
-            self._envs[html] = _Sandbox(loader=loader, autoescape=html,
-                                        undefined=jinja2.StrictUndefined,
-                                        keep_trailing_newline=True)
-        return self._envs[html]
-
-    def render(self, name: str, data: dict[str, Any]) -> str:
-        """One template rendered; a broken or unsafe one is a clear error naming its file
-        and line."""
-        try:
-            template = self.environment(name.endswith(".html.j2")).get_template(name)
-            parts: list[str] = []
-            size = 0
-            for chunk in template.generate(**data):
-                size += len(chunk)
-                if size > MAX_OUTPUT:
-                    raise SecurityError(f"the message would be over {MAX_OUTPUT // 2**20} MB")
-                parts.append(chunk)
-            return "".join(parts)
-        except jinja2.TemplateSyntaxError as exc:
-            raise QauditError(f"message template {exc.filename or name}, line {exc.lineno}:"
-                              f" {exc.message}. Fix it, or remove it to use qaudit's own;"
-                              " nothing was sent.") from exc
-        except (SecurityError, jinja2.TemplateError) as exc:
-            raise QauditError(f"message template {_template_line(exc, name)}:"
-                              f" {str(exc).rstrip('.')}. Templates may only show the"
-                              " message's facts; fix it, or remove it to use qaudit's own."
-                              " Nothing was sent.") from exc
+def _render(templates: Templates, name: str, data: dict[str, Any]) -> str:
+    """One message template rendered; a broken one stops the run before anything goes."""
+    try:
+        return templates.render(name, data)
+    except BrokenTemplateError as exc:
+        raise BrokenTemplateError(f"{exc} Nothing was sent.") from exc
 
 
 def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date,
@@ -167,7 +129,7 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
         sent.setdefault(record.about, []).append(record)
     settings = ws.settings
     sender = sender_from(settings.mail, settings.organisation)
-    renderer = _Renderer(ws.templates)
+    templates = Templates(ws.templates, "messages")
     common = {"cycle": cycle.name, "marking": sender.marking,
               "team": settings.organisation.team, "return_to": settings.organisation.return_to,
               "sender_name": sender.name}
@@ -180,14 +142,14 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
         if attachments is None:
             continue
         if letter.pack_name:
-            attachments += (_pack(renderer, letter, common, sender.marking),)
+            attachments += (_pack(templates, letter, common, sender.marking),)
         named = named or (request.resend is not None and names_letter(letter, request.resend))
         digest = content_hash(letter, attachments)
         pending = still_to_send(letter, digest, sent.get(letter.about, []), request.resend)
         if pending is None:
             unchanged += request.resend is None
             continue
-        body = renderer.render(f"{request.kind}.txt.j2", {**common, **letter.facts})
+        body = _render(templates, f"{request.kind}.txt.j2", {**common, **letter.facts})
         ready.append(Ready(pending, subject_line(sender.marking, letter.subject),
                             marked_body(sender.marking, body), attachments))
     if request.resend is not None and not named:
@@ -195,13 +157,14 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
             f"--resend {request.resend!r} names no {request.kind} message of cycle"
             f" {cycle.name!r}: give a reference (such as {cases[0].reference}), or an address"
             " one of them goes to. Nothing was sent.")
-    outbox = ws.cycle_dir(cycle.name) / "outbox" / str(request.kind)
+    folder = ws.cycle_dir(cycle.name)
+    outbox = layout.outbox(folder, str(request.kind))
     report = SendReport(request.kind, cycle.name, request.route, request.dry_run, (),
                         unchanged, tuple(held), tuple(plan.waiting),
                         str(outbox) if request.route is Route.DRAFT else None)
     if request.dry_run:
         return _with(report, [outcome(r, "would go") for r in ready])
-    where = Destination(ws.root, outbox, ws.cycle_dir(cycle.name) / "feedback")
+    where = Destination(ws.root, outbox, layout.feedback_packs(folder))
     if request.route is Route.DRAFT:
         return _with(report, draft_all(store, cycle.id, sender, ready, where))
     outcomes, stopped = send_all(store, cycle.id, sender, ready, settings.mail,
@@ -227,11 +190,7 @@ def _plan(ws: Workspace, store: Store, kind: MessageKind, cycle: Cycle,
         escalate_after_days=settings.mail.escalate_after_days)
     directory = Directory(store.messages.contacts())
     if kind is MessageKind.ALLOCATIONS:
-        # Here, not at the top: the allocate job brings pandas, which no other kind needs.
-        from qaudit.jobs.allocate import manager_files
-
-        return allocation_letters(ctx, cases, directory,
-                                  manager_files(store.draws.allocations(cycle.name)))
+        return allocation_letters(ctx, cases, directory)
     if kind is MessageKind.FORMS:
         return form_letters(ctx, cases, directory)
     if kind is MessageKind.REMINDERS:
@@ -253,10 +212,9 @@ def _report_files(ws: Workspace, cycle: str, quadrants: Sequence[str]
                   ) -> dict[str, tuple[Path, ...]]:
     """The published reports ``qaudit report`` wrote: each quadrant's, and the highlights
     (the HTML page, else the Markdown with its charts). Refused if any is not there."""
-    folder = report_folder(ws, cycle)
-    slug = cycle_slug(cycle)
-    stems = {q: f"{slug}-quadrant-{cycle_slug(q).lower()}" for q in quadrants}
-    stems["highlights"] = f"{slug}-highlights"
+    folder = layout.report_folder(ws.cycle_dir(cycle))
+    stems = {q: layout.quadrant_stem(cycle, q) for q in quadrants}
+    stems["highlights"] = layout.highlights_stem(cycle)
     found: dict[str, tuple[Path, ...]] = {}
     missing: list[str] = []
     for key, stem in stems.items():
@@ -264,7 +222,7 @@ def _report_files(ws: Workspace, cycle: str, quadrants: Sequence[str]
         if html.is_file():
             found[key] = (html,)
         elif markdown.is_file():
-            charts = (folder / f"{stem}-{chart}.svg" for chart in ("grades", "trend"))
+            charts = (folder / layout.chart_file(stem, chart) for chart in layout.CHARTS)
             found[key] = (markdown, *(p for p in charts if p.is_file()))
         else:
             missing.append(key)
@@ -292,12 +250,13 @@ def _attachments(ws: Workspace, letter: Letter, held: list[Held]
     return tuple(attached)
 
 
-def _pack(renderer: _Renderer, letter: Letter, common: dict[str, Any],
+def _pack(templates: Templates, letter: Letter, common: dict[str, Any],
           marking: str) -> Attachment:
     """The feedback pack: one self-contained HTML page made from the letter's facts."""
-    html = renderer.render(PACK_TEMPLATE, {**common, **letter.facts})
+    html = _render(templates, PACK_TEMPLATE, {**common, **letter.facts})
     if marking and marking not in html and str(escape(marking)) not in html:
-        raise QauditError(f"message template {PACK_TEMPLATE} does not show the protective"
-                          f" marking ({marking}); every attachment must. Add"
-                          " {{ marking }} to it. Nothing was sent.")
+        raise BrokenTemplateError(
+            f"message template {PACK_TEMPLATE} does not show the protective marking"
+            f" ({marking}); every attachment must. Add"
+            " {{ marking }} to it. Nothing was sent.")
     return Attachment(letter.pack_name, html.encode("utf-8"), rendered=True)

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from qaudit import layout
 from qaudit.db.mail import MailCase
 from qaudit.grading import LABEL, grade_of_record
 from qaudit.mail.addresses import (
@@ -106,30 +107,23 @@ def _unique(people: Iterable[Addressee], skip: Iterable[Addressee] = ()) -> tupl
     return tuple(kept)
 
 
-def audit_form(folder: Path, reference: str) -> Path:
-    return folder / "audit-forms" / f"{reference}-audit.xlsx"
-
-
-def reflection_form(folder: Path, reference: str) -> Path:
-    return folder / "self-reflection" / f"{reference}-self-reflection.xlsx"
-
-
 # --- allocations ---------------------------------------------------------------------------
 
 
-def allocation_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Directory,
-                       workbooks: Mapping[str, str]) -> Plan:
-    """One letter per Service Manager, their workbook attached (``workbooks``: Service
-    Manager -> file name under ``service-managers/``)."""
+def allocation_letters(ctx: CycleContext, cases: Sequence[MailCase],
+                       directory: Directory) -> Plan:
+    """One letter per Service Manager, their workbook attached (named as ``qaudit
+    allocate`` named it, from every Service Manager of the draw)."""
     plan = Plan()
+    workbooks = layout.manager_workbooks(c.service_manager for c in cases)
     by_manager: dict[str, list[MailCase]] = {}
     for case in cases:
         by_manager.setdefault(case.service_manager, []).append(case)
     for manager in sorted(by_manager, key=str.casefold):
         its = by_manager[manager]
         about = f"service manager {manager}"
-        workbook = workbooks.get(manager, "")
-        if not manager.strip() or not workbook:
+        workbook = workbooks[manager]
+        if not manager.strip():
             plan.held.append(Held(about, "no Service Manager is recorded for"
                                   f" {', '.join(c.reference for c in its)}"))
             continue
@@ -144,7 +138,7 @@ def allocation_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: 
             facts={"audience": "service manager", "manager": found.addressee.name,
                    "cases": len(its), "references": [c.reference for c in its],
                    "due": uk(ctx.due), "workbook": workbook},
-            files=(ctx.folder / "service-managers" / workbook,),
+            files=(layout.manager_workbook(ctx.folder, workbook),),
             draft_name=Path(workbook).stem,
         ))
     return plan
@@ -176,8 +170,8 @@ def form_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Direct
         common = {"reference": ref, "audit_type": ctx.type_names.get(case.audit_type,
                                                                       case.audit_type),
                   "due": uk(case.due_date)}
-        audit = audit_form(ctx.folder, ref)
-        reflection = reflection_form(ctx.folder, ref)
+        audit = layout.audit_form(ctx.folder, ref)
+        reflection = layout.reflection_form(ctx.folder, ref)
         plan.letters.append(Letter(
             kind=MessageKind.FORMS, about=f"{ref} {AUDIT}", reference=ref, handles=(ref,),
             subject=ctx.subject(f"audit form {ref}, due {uk(case.due_date)}"),
@@ -264,12 +258,12 @@ def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str
             found = directory.auditor(case.auditor_name, case.auditor_email)
             facts |= {"audience": "auditor", "person": found.addressee.name
                       if found.addressee else one_line(case.auditor_name)}
-            files = (audit_form(ctx.folder, ref),)
+            files = (layout.audit_form(ctx.folder, ref),)
         else:
             found = directory.practitioner(case.worker_id, case.worker_name)
             facts |= {"audience": "practitioner", "person": found.addressee.name
                       if found.addressee else ""}
-            files = (reflection_form(ctx.folder, ref),)
+            files = (layout.reflection_form(ctx.folder, ref),)
         if found.addressee is None:
             plan.held.append(Held(about, f"the {facts['audience']}: {found.problem}"))
             return

@@ -29,7 +29,7 @@ from typing import Any
 
 from qaudit.config import OPTIONAL_STAFF_FIELDS, STAFF_FIELDS
 from qaudit.db.people import StaffMember
-from qaudit.errors import ExportError, QauditError
+from qaudit.errors import ExportError, StaffListError
 from qaudit.values import normalise_id, normalise_label
 from qaudit.workbooks import case_export
 
@@ -50,10 +50,6 @@ FIELD_NAMES = {
 # belongs in a name, and each could hide text in a terminal, an email header or a workbook.
 _HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _AGAIN = "Save the staff list again from HR's system or from Excel."
-
-
-class StaffListError(QauditError):
-    """A staff list that cannot be read, or holds a value qaudit will not store."""
 
 
 @dataclass(frozen=True)

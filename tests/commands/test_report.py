@@ -16,8 +16,10 @@ from core.test_reports import pinned_in_published
 
 from conftest import EXAMPLES, GOLDEN, Result, qaudit_ok, small_workspace
 from qaudit import reports
+from qaudit.errors import BrokenTemplateError
 from qaudit.jobs.people import known_identifiers
 from qaudit.jobs.report import render_all
+from qaudit.rendering import Folder, render_template
 from qaudit.values import cycle_slug
 from qaudit.workspace import Workspace, open_workspace
 
@@ -399,3 +401,42 @@ def test_a_trend_with_every_point_hidden_says_so() -> None:
     svg = charts(data)["trend_svg"]
     assert "Too few audits in any cycle to show a trend" in svg
     assert "0.04" not in svg
+
+
+@pytest.mark.parametrize(("folder", "name", "noun"), [
+    ("reports", "summary.md.j2", "report template"),
+    ("messages", "forms.txt.j2", "message template"),
+    ("messages", "feedback-pack.html.j2", "message template"),
+])
+@pytest.mark.parametrize("text", ["Dear {{ auditor }}\n{% if %}\n",
+                                  "Dear {{ auditor }}\n{{ auditor.__class__.__mro__ }}\n"])
+def test_a_broken_workspace_template_is_named_by_its_file_and_line(
+    tmp_path: Path, folder: Folder, name: str, noun: str, text: str
+) -> None:
+    """Reports and messages are rendered by one sandbox: a broken or unsafe template of the
+    workspace's own is one clear error saying which kind of template, which file, which
+    line, and what to do."""
+    own = tmp_path / "templates" / folder
+    own.mkdir(parents=True)
+    (own / name).write_text(text)
+    with pytest.raises(BrokenTemplateError) as refused:
+        render_template(tmp_path / "templates", folder, name, {"auditor": "Ann Auditor"})
+    said = str(refused.value)
+    assert said.startswith(f"{noun} {own / name}, line 2: ")
+    assert said.endswith("remove it to use qaudit's own.")
+
+
+def test_a_workspace_message_template_linked_outside_its_folder_is_refused(
+    tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the relay password")
+    own = tmp_path / "templates" / "messages"
+    own.mkdir(parents=True)
+    (own / "forms.txt.j2").symlink_to(secret)
+    with pytest.raises(BrokenTemplateError) as refused:
+        render_template(tmp_path / "templates", "messages", "forms.txt.j2", {})
+    said = str(refused.value)
+    assert said.startswith("message template forms.txt.j2: ") and "links outside" in said
+    assert "a message template must be a file in the templates folder" in said
+    assert "the relay password" not in said

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
@@ -610,3 +612,24 @@ def test_two_ways_out_at_once_is_a_mistake(run: Callable[..., Result], ws: Works
     result = send(run, ws, "forms", "--to-outbox", "--smtp")
     assert result.code == 1 and "give one" in result.stderr
     assert send(run, ws, "forms", "--to-outbox").code == 0
+
+
+def test_sending_loads_no_data_or_spreadsheet_library(ws: Workspace) -> None:
+    """`qaudit send` finds what to attach by its name (``qaudit.layout``) without loading
+    what wrote it: no pandas, numpy, openpyxl or matplotlib, whatever the kind."""
+    script = (
+        "import sys\n"
+        "from qaudit import cli\n"
+        "for kind in sys.argv[3:]:\n"
+        "    try:\n"
+        "        cli.main(['-w', sys.argv[1], 'send', kind, '--cycle', sys.argv[2],"
+        " '--dry-run'])\n"
+        "    except SystemExit as exc:\n"
+        "        assert not exc.code, (kind, exc.code)\n"
+        "heavy = {'pandas', 'numpy', 'openpyxl', 'matplotlib'}\n"
+        "print('LOADED', sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n")
+    kinds = ["allocations", "forms", "reminders", "feedback", "reports"]
+    done = subprocess.run([sys.executable, "-c", script, str(ws.root), CYCLE, *kinds],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "LOADED []"

@@ -75,8 +75,7 @@ def to(plan: Plan) -> list[tuple[str, list[str], list[str]]]:
 def test_each_service_manager_gets_one_letter_with_their_own_workbook() -> None:
     cases = [case(1), case(2), case(3, service_manager="Kim Other", worker_id="W3")]
     directory = staff(contact("SM2", "kim other", "kim@example.org"))
-    plan = allocation_letters(CTX, cases, directory, {"Sam Manager": "service-manager-02.xlsx",
-                                                      "Kim Other": "service-manager-01.xlsx"})
+    plan = allocation_letters(CTX, cases, directory)
     assert to(plan) == [("service manager Kim Other", ["kim@example.org"], []),
                         ("service manager Sam Manager", ["sam@example.org"], [])]
     sam = plan.letters[1]
@@ -88,7 +87,7 @@ def test_each_service_manager_gets_one_letter_with_their_own_workbook() -> None:
 def test_a_service_manager_without_a_row_is_found_on_their_practitioners_rows() -> None:
     directory = Directory([contact("W1", "Pat Worker1", service_manager="Sam Manager",
                                    service_manager_email="Sam.Manager@Example.org")])
-    plan = allocation_letters(CTX, [case(1)], directory, {"Sam Manager": "sm.xlsx"})
+    plan = allocation_letters(CTX, [case(1)], directory)
     assert to(plan) == [("service manager Sam Manager", ["Sam.Manager@example.org"], [])]
 
 
@@ -98,7 +97,7 @@ def test_two_emails_for_one_service_manager_are_held_not_guessed() -> None:
                 service_manager_email="sam@example.org"),
         contact("W2", "Pat Worker2", service_manager="Sam Manager",
                 service_manager_email="s.manager@example.org")])
-    plan = allocation_letters(CTX, [case(1), case(2)], directory, {"Sam Manager": "sm.xlsx"})
+    plan = allocation_letters(CTX, [case(1), case(2)], directory)
     assert plan.letters == []
     (held,) = plan.held
     assert "2 different emails for Service Manager 'Sam Manager'" in held.reason
@@ -253,7 +252,7 @@ def test_no_subject_names_a_person_or_holds_their_id(names: list[str], worker_id
         contact("A", auditor, "a@example.org"), contact("M", manager, "m@example.org")])
     back = replace(one, audit=audit(), reflection=REFLECTION)
     plans = [
-        allocation_letters(CTX, [one], directory, {manager: "service-manager-01.xlsx"}),
+        allocation_letters(CTX, [one], directory),
         form_letters(CTX, [one], directory),
         reminder_letters(LATE, [one], directory, {f"{one.reference} audit form reminder":
                                                   LATE.today - timedelta(days=9)}),

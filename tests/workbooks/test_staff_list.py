@@ -19,8 +19,9 @@ from openpyxl.utils import get_column_letter
 
 from qaudit.config import Settings
 from qaudit.db.people import StaffMember
+from qaudit.errors import StaffListError
 from qaudit.workbooks.cells import put
-from qaudit.workbooks.staff import StaffList, StaffListError, read_staff_list
+from qaudit.workbooks.staff import StaffList, read_staff_list
 
 COLUMNS = Settings().staff.columns
 HEADERS = ["Worker ID", "Name", "Email", "Team", "Role", "Line Manager", "Line Manager Email",
