@@ -152,3 +152,42 @@ def cycle_key(name: str) -> str:
     """What makes two cycle names the same cycle: their folder name, ignoring case (on a
     Windows share '2026-27 C4' and '2026-27 c4' would be one folder)."""
     return cycle_slug(name).casefold()
+
+
+#: Characters that hide, reorder or fake text, or drive a terminal: C0 and C1 controls
+#: (tab and line feed aside), zero-width characters and joiners, bidirectional controls and
+#: isolates, the byte order mark, and Unicode tag characters (invisible "ASCII").
+_INVISIBLE = ("\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2069"
+              "\\ufeff\\U000e0000-\\U000e007f")
+#: One of them in text that may run over lines (a note, a rationale).
+HIDDEN_IN_TEXT = re.compile(f"[{_INVISIBLE}]")
+#: One of them, or any line break, in a one-line value (a name, an address, a team).
+HIDDEN_IN_LINE = re.compile(f"[\\t\\n\\r\\u2028\\u2029\\x85{_INVISIBLE}]")
+
+
+class NotAnEmail(ValueError):
+    """Text that is not an email address qaudit can send to; the message says why."""
+
+
+def checked_email(text: str) -> str:
+    """An email address in its one stored spelling, or ``NotAnEmail``.
+
+    The one rule for every address qaudit takes in (staff list, case export, Service
+    Manager workbooks) and sends to: well formed (email-validator, form only, nothing looked
+    up), on one line, and ASCII before the @ (a relay without SMTPUTF8 cannot carry
+    anything else); an international domain is kept in its ASCII form (xn--)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    value = text.strip()
+    if HIDDEN_IN_LINE.search(value):
+        raise NotAnEmail("it holds a line break or a hidden control character")
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise NotAnEmail(str(exc).rstrip(".")) from exc
+    return str(checked.ascii_email or checked.normalized)
+
+
+def same_email(a: str, b: str) -> bool:
+    """Two addresses of one mailbox: compared ignoring case (as every mail system does)."""
+    return bool(a) and a.casefold() == b.casefold()

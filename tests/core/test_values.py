@@ -6,7 +6,15 @@ from datetime import date, datetime
 
 import pytest
 
-from qaudit.values import normalise_id, parse_date
+from qaudit.values import (
+    HIDDEN_IN_LINE,
+    HIDDEN_IN_TEXT,
+    NotAnEmail,
+    checked_email,
+    normalise_id,
+    parse_date,
+    same_email,
+)
 
 
 @pytest.mark.parametrize(
@@ -57,3 +65,30 @@ def test_text_ids_keep_their_letters_and_fold_inner_spaces() -> None:
     assert normalise_id("AB12.5") == "AB12.5"
     assert normalise_id(None) == ""
     assert normalise_id(float("nan")) == ""
+
+
+@pytest.mark.parametrize(("text", "stored"), [
+    ("Jo.Bloggs@Example.ORG", "Jo.Bloggs@example.org"),
+    ("  amara.kelly@example.org ", "amara.kelly@example.org"),
+    ("a@bücher.de", "a@xn--bcher-kva.de"),
+])
+def test_an_email_address_has_one_stored_spelling(text: str, stored: str) -> None:
+    assert checked_email(text) == stored
+
+
+@pytest.mark.parametrize("text", [
+    "zoë@example.org",  # a relay without SMTPUTF8 cannot carry it
+    "jude@example.org\r\nBcc: evil@example.com", "jude\u202e@example.org",
+    "jude@exa\u200bmple.org", "jude\U000e0041@example.org", "not an address", "a@b",
+    "=HYPERLINK(\"http://x\",\"a@b.org\")",
+])
+def test_what_is_not_an_address_qaudit_can_send_to_is_refused(text: str) -> None:
+    with pytest.raises(NotAnEmail):
+        checked_email(text)
+
+
+def test_hidden_characters_are_found_in_one_line_values_and_in_text() -> None:
+    assert HIDDEN_IN_LINE.search("Jude\r\nBcc: x") and not HIDDEN_IN_TEXT.search("a\nb\tc")
+    for hidden in ("\x1b[31m", "\u202e", "\u200b", "\ufeff", "\U000e0041", "\x85"):
+        assert HIDDEN_IN_LINE.search(f"Jo{hidden}Smith"), repr(hidden)
+    assert same_email("Jo@Example.org", "jo@example.ORG") and not same_email("", "")
