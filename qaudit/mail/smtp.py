@@ -135,6 +135,13 @@ class Relay:
             raise RelayError(f"the relay {where} does not offer STARTTLS (or login); check"
                              " [mail] port and security with your IT team. Nothing was"
                              " sent.") from exc
+        except ssl.SSLCertVerificationError as exc:
+            self._close(smtp)
+            raise RelayError(f"the mail relay {where} showed a certificate this computer does"
+                             f" not trust ({one_line(exc.verify_message or str(exc), 120)}):"
+                             " it may not be the council's relay. Check [mail] host with your"
+                             " IT team (or install their certificate authority). Nothing was"
+                             " sent, and the password was not offered.") from exc
         except (OSError, smtplib.SMTPException) as exc:
             self._close(smtp)
             reason = one_line(str(exc) or type(exc).__name__, 200)
