@@ -28,9 +28,15 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "team",
     "service_manager",
     "quadrant",
+    "worker_email",
+    "service_manager_email",
 )
-#: Columns an export may lack; every other canonical field must be found.
+#: Columns an export may lack at a cost ``allocate`` points out (forms then show the worker
+#: id); every field not here or in ``EXPORT_EMAIL_FIELDS`` must be found.
 OPTIONAL_FIELDS: frozenset[str] = frozenset({"worker_name"})
+#: Email columns an export may carry, and may lack without a word: the staff list is where
+#: addresses usually come from (``qaudit staff import``), and it wins where both give one.
+EXPORT_EMAIL_FIELDS: tuple[str, ...] = ("worker_email", "service_manager_email")
 
 DEFAULT_COLUMNS: dict[str, list[str]] = {
     "record_id": [
@@ -48,6 +54,14 @@ DEFAULT_COLUMNS: dict[str, list[str]] = {
     "team": ["Team", "Team Name", "Worker Team", "Organisation", "Org Name"],
     "service_manager": ["Service Manager", "Service Mgr", "SM", "Service Manager Name"],
     "quadrant": ["Quadrant", "Quadrant Name", "Area", "Locality"],
+    "worker_email": [
+        "Worker Email", "Practitioner Email", "Worker Email Address",
+        "Practitioner Email Address", "Staff Email",
+    ],
+    "service_manager_email": [
+        "Service Manager Email", "SM Email", "Service Mgr Email",
+        "Service Manager Email Address",
+    ],
 }
 
 #: The staff list's fields (``qaudit staff import``): who works where, their email, and who
@@ -490,6 +504,9 @@ def default_toml() -> str:
         "columns",
         "Header names that mean each field in a case export. Compared ignoring case,",
         "spaces, underscores and punctuation. A field you set here replaces its defaults.",
+        "worker_name, worker_email and service_manager_email may be absent. The two emails,",
+        "when present, are a fallback for `qaudit send` where the staff list has none (a",
+        "value that is not an email address is left out, with a warning; the row is kept).",
     )
     columns.update(s.columns)
     sampling = table("sampling")

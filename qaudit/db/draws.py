@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 _ALLOCATION_COLUMNS = (
     "reference, record_id, person_id, audit_type, stratum_type, quadrant, worker_id,"
     " worker_name, team, service_manager, completed_date, question_set,"
-    " question_set_version, question_set_hash, work_type"
+    " question_set_version, question_set_hash, work_type, worker_email,"
+    " service_manager_email"
 )
+_ALLOCATION_WIDTH = _ALLOCATION_COLUMNS.count(",") + 1
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class AllocationRow:
     question_set_version: str
     question_set_hash: str
     work_type: str = ""  # as the case record calls it
+    # What the case export said, checked for form ('' if it gave none): sending falls back
+    # on these where the staff list has no address; never shown in a register or report.
+    worker_email: str = ""
+    service_manager_email: str = ""
 
     @property
     def practitioner(self) -> str:
@@ -335,7 +341,7 @@ class Draws:
             )
             conn.executemany(
                 f"INSERT INTO allocations (draw_id, {_ALLOCATION_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f" VALUES (?{', ?' * _ALLOCATION_WIDTH})",
                 [(draw_id, *astuple(a)) for a in allocations],
             )
             db.log(
@@ -367,8 +373,9 @@ class Draws:
         redrawn = frozenset(r[0] for r in self.db.conn.execute(
             "SELECT a.record_id FROM allocations a JOIN draws d ON d.id = a.draw_id"
             " WHERE a.reference = ? AND d.replaced_at IS NOT NULL", (reference,)))
-        return IssuedAllocation(int(row[0]), AllocationRow(*row[1:16]), row[16],
-                                date.fromisoformat(row[17]), bool(row[18]), redrawn)
+        end = 1 + _ALLOCATION_WIDTH
+        return IssuedAllocation(int(row[0]), AllocationRow(*row[1:end]), row[end],
+                                date.fromisoformat(row[end + 1]), bool(row[end + 2]), redrawn)
 
     def issued_question_set(self, digest: str) -> QuestionSet:
         """The question set exactly as it was issued (forms are checked against it, not

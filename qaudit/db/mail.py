@@ -5,6 +5,10 @@ A row is written once a message has gone: a draft written into the outbox, or a 
 the relay accepted (``recipients`` and ``cc`` then hold the addresses it accepted). Rows are
 never changed or removed, so the record is the history of what went out. The reads of
 allocations, the staff list, named auditors, returns and moderation here are read-only.
+
+Who a message goes to comes from the staff list, and after it from the emails the case
+exports gave (stored with each allocation): ``contacts`` returns both, the export's marked,
+and ``qaudit.mail.addresses.Directory`` lets the staff list win.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Contact:
-    """One person of the staff list, as sending needs them (blank: not known)."""
+    """One person as sending needs them (blank: not known): a row of the staff list, or,
+    with ``export_cycle``, what that cycle's case export said of a practitioner it drew
+    (their email, and their Service Manager's)."""
 
     worker_id: str
     name: str
@@ -32,6 +38,11 @@ class Contact:
     line_manager_email: str
     service_manager: str
     service_manager_email: str
+    export_cycle: str = ""  # '' for the staff list
+
+    @property
+    def from_export(self) -> bool:
+        return bool(self.export_cycle)
 
 
 @dataclass(frozen=True)
@@ -146,11 +157,20 @@ class Messages:
     # --- who the messages go to (read-only) -----------------------------------------------
 
     def contacts(self) -> list[Contact]:
-        """The staff list (``qaudit staff import``)."""
-        rows = self.store.conn.execute(
+        """The staff list (``qaudit staff import``), then the emails the case exports gave
+        for the practitioners they drew and their Service Managers, one contact per
+        allocation that has either: the most recently drawn cycle first (a later export
+        knows a later address), each marked with its cycle."""
+        conn = self.store.conn
+        staff = conn.execute(
             "SELECT worker_id, name, email, team, role, line_manager, line_manager_email,"
             " service_manager, service_manager_email FROM staff ORDER BY worker_id")
-        return [Contact(*r) for r in rows]
+        exported = conn.execute(
+            "SELECT worker_id, worker_name, worker_email, team, '', '', '', service_manager,"
+            " service_manager_email, cycle FROM current_allocations"
+            " WHERE worker_email != '' OR service_manager_email != ''"
+            " ORDER BY cycle_end DESC, cycle_id DESC, id")
+        return [*(Contact(*r) for r in staff), *(Contact(*r) for r in exported)]
 
     def cases(self, cycle: str) -> list[MailCase]:
         """Every allocation of the cycle's current draw: its named auditor, its current

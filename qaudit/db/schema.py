@@ -2,7 +2,8 @@
 
 ``current_allocations`` is every allocation of a cycle's current draw (a redraw replaces
 a draw but keeps it as history), with its cycle's name and due date: queries start from
-it rather than repeating the join.
+it rather than repeating the join. A migration that adds a column to ``allocations``
+recreates the view, so the column is one of its own (as 8 and 10 do).
 """
 
 from __future__ import annotations
@@ -329,6 +330,21 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             recorded_at TEXT NOT NULL,
             actor TEXT NOT NULL DEFAULT ''
         );
+        """,
+    ),
+    (
+        10,
+        "the emails a case export gives for the practitioner and the Service Manager",
+        """
+        ALTER TABLE allocations ADD COLUMN worker_email TEXT NOT NULL DEFAULT '';
+        ALTER TABLE allocations ADD COLUMN service_manager_email TEXT NOT NULL DEFAULT '';
+        DROP VIEW current_allocations;
+        CREATE VIEW current_allocations AS
+            SELECT a.*, c.id AS cycle_id, c.name AS cycle, c.due_date AS due_date,
+                   c.date_to AS cycle_end, d.signed AS signed
+            FROM allocations a JOIN draws d ON d.id = a.draw_id
+            JOIN cycles c ON c.id = d.cycle_id
+            WHERE d.replaced_at IS NULL;
         """,
     ),
 )

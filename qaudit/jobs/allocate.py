@@ -210,6 +210,7 @@ def plan_allocation(
             **{f: str(r[f]) for f in (
                 "record_id", "person_id", "audit_type", "stratum_type", "quadrant",
                 "worker_id", "worker_name", "team", "service_manager",
+                "worker_email", "service_manager_email",
             )},
             completed_date=str(r["completed_date"])[:10],
             question_set=questions.id,
@@ -223,6 +224,7 @@ def plan_allocation(
         question_sets=question_sets, out_dir=request.out or ws.cycle_dir(request.cycle),
         workspace_id=store.workspace_id(), signing_key=store.signing_key(),
     )
+    plan.warnings.extend(export.warnings)
     if due < request.today:
         plan.warnings.append(f"returns are due {due:%d/%m/%Y}, before today: every return"
                              " will be late. Check --due.")

@@ -1,15 +1,19 @@
 """Email addresses: checked for form, and found for a person in the staff list.
 
 Every address a message goes to passes ``checked_address`` (email-validator, no DNS
-look-up), whatever stored it: a staff list row, a Service Manager's workbook or the
-settings. A person with no usable address is never skipped in silence: ``Directory`` says
-why (``Found.problem``) and the send job lists it.
+look-up), whatever stored it: a staff list row, a Service Manager's workbook, a case
+export or the settings. A person with no usable address is never skipped in silence:
+``Directory`` says why (``Found.problem``) and the send job lists it.
+
+The staff list wins. Only where it has no email for a practitioner or a Service Manager
+does ``Directory`` take the one a case export gave (stored with the allocations; the most
+recently drawn cycle's first), so a team without a staff list can still send.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -76,15 +80,46 @@ def _found(name: str, raw: str, role: str, where: str) -> Found:
     return Found(Addressee(one_line(name), address, role))
 
 
+def _exported(rows: Sequence[Contact], email: Callable[[Contact], str], role: str,
+              name: str, whose: str) -> Found | None:
+    """The one address the latest case export that gives any gives for someone (``rows`` are
+    theirs, latest cycle first); None if no export gives one."""
+    given = [r for r in rows if email(r).strip()]
+    if not given:
+        return None
+    cycle = given[0].export_cycle
+    latest = [email(r) for r in given if r.export_cycle == cycle]
+    found = {checked_address(e) for e in latest}
+    where = f"the case export of cycle {one_line(cycle, 40)!r}"
+    if None in found:
+        bad = next(e for e in latest if checked_address(e) is None)
+        return Found(None, f"the staff list has no email for {whose}, and {where} gives"
+                     f" {one_line(bad, 80)!r}, which is not an email address")
+    if len(found) > 1:
+        return Found(None, f"the staff list has no email for {whose}, and {where} gives"
+                     f" {len(found)} different emails; add the right one to the staff list")
+    return Found(Addressee(one_line(name), str(found.pop()), role))
+
+
 class Directory:
-    """The staff list, looked up by worker id and by name."""
+    """The staff list, looked up by worker id and by name; and, where it has no email, the
+    emails the case exports gave (contacts with ``export_cycle``)."""
 
     def __init__(self, contacts: Sequence[Contact]) -> None:
-        self._by_id = {normalise_id(c.worker_id): c for c in contacts}
+        staff = [c for c in contacts if not c.from_export]
+        self._by_id = {normalise_id(c.worker_id): c for c in staff}
         self._by_name: dict[str, list[Contact]] = {}
-        for contact in contacts:
+        for contact in staff:
             self._by_name.setdefault(person_key(contact.name), []).append(contact)
-        self._contacts = tuple(contacts)
+        self._contacts = tuple(staff)
+        self._exported_workers: dict[str, list[Contact]] = {}
+        self._exported_managers: dict[str, list[Contact]] = {}
+        for contact in contacts:
+            if contact.from_export:
+                self._exported_workers.setdefault(
+                    normalise_id(contact.worker_id), []).append(contact)
+                self._exported_managers.setdefault(
+                    person_key(contact.service_manager), []).append(contact)
 
     def worker(self, worker_id: str) -> Contact | None:
         return self._by_id.get(normalise_id(worker_id))
@@ -109,14 +144,20 @@ class Directory:
         return Found(Addressee(one_line(name), str(found.pop()), role))
 
     def practitioner(self, worker_id: str, name: str) -> Found:
+        """A practitioner by worker id: the staff list's email, else the case export's."""
         contact = self.worker(worker_id)
         label = f"worker {one_line(worker_id, 40)}"
+        if contact is not None and contact.email.strip():
+            return _found(contact.name or name, contact.email, "practitioner",
+                          f"the staff list's email for {label}")
+        exported = _exported(self._exported_workers.get(normalise_id(worker_id), []),
+                             lambda c: c.email, "practitioner",
+                             contact.name if contact and contact.name else name, label)
+        if exported is not None:
+            return exported
         if contact is None:
             return Found(None, f"{label} is not in the staff list")
-        if not contact.email.strip():
-            return Found(None, f"the staff list has no email for {label}")
-        return _found(contact.name or name, contact.email, "practitioner",
-                      f"the staff list's email for {label}")
+        return Found(None, f"the staff list has no email for {label}")
 
     def line_manager(self, worker_id: str) -> Found:
         contact = self.worker(worker_id)
@@ -142,6 +183,11 @@ class Directory:
                  and not c.service_manager.strip()]
         given = [c.service_manager_email for c in rows if c.service_manager_email.strip()]
         if not given:
+            exported = _exported(self._exported_managers.get(key, []),
+                                 lambda c: c.service_manager_email, "service manager", name,
+                                 f"Service Manager {one_line(name, 80)!r}")
+            if exported is not None:
+                return exported
             return Found(None, f"the staff list has no email for Service Manager"
                          f" {one_line(name, 80)!r} (neither their own row nor a Service"
                          " Manager email on their practitioners' rows)")

@@ -14,6 +14,11 @@ certain.
 Speed matters (exports run to a million rows): each column is factorised first and
 only its distinct values are normalised in Python, so the cost is one pass of hashing
 per column rather than Python work per cell.
+
+An export may also carry the practitioner's and the Service Manager's email addresses
+(``EXPORT_EMAIL_FIELDS``): read only when their columns are there, each checked for form
+(``email-validator``, never looked up). A value that is not an address costs the row only
+that value, never the case: the row is kept without it and listed in ``warnings``.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from qaudit.config import CANONICAL_FIELDS, OPTIONAL_FIELDS, Settings
+from qaudit.config import CANONICAL_FIELDS, EXPORT_EMAIL_FIELDS, OPTIONAL_FIELDS, Settings
 from qaudit.errors import ExportError
 from qaudit.values import normalise_id, normalise_label, parse_date
 
@@ -82,6 +87,8 @@ class CaseExport:
     unusable: pd.DataFrame  # source_row, reason, detail + canonical fields as text
     rows_read: int
     unusable_counts: dict[str, int] = field(default_factory=dict)
+    #: What was left out of usable rows (an email that is not one), as sentences to show.
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- file sniffing -------------------------------------------------------------------
@@ -825,7 +832,8 @@ def _require_columns(
             " export, or set the header names under [columns] in qaudit.toml."
         )
     missing = [
-        f for f in CANONICAL_FIELDS if f not in header.mapping and f not in OPTIONAL_FIELDS
+        f for f in CANONICAL_FIELDS if f not in header.mapping
+        and f not in OPTIONAL_FIELDS and f not in EXPORT_EMAIL_FIELDS
     ]
     if missing:
         keys = ", ".join(f"columns.{f}" for f in missing)
@@ -1002,6 +1010,71 @@ def _read_csv(
     return header, rows, header.index + 2
 
 
+# --- email columns -------------------------------------------------------------------
+
+_MAX_EMAIL = 320  # longer than any address can be (RFC 5321 allows 254): not parsed
+# One @-sign, a dot after it, no white space: what is worth handing to email-validator.
+# A line break (a header injection) or a formula fails here, before any parser sees it.
+_EMAIL_SHAPE = re.compile(r"[^@\s=+\-][^@\s]*@[^@\s]+\.[^@\s]+")
+_EMAIL_LABELS = {"worker_email": "worker email", "service_manager_email": "Service Manager email"}
+_EXAMPLES = 3  # rows named in a warning; the rest are counted
+_SHOWN = 60  # characters of a value shown in a warning
+
+
+def _email(value: Any) -> str | None:
+    """The address a cell holds, in its normal form; '' for an empty cell; None for a value
+    that is not one address qaudit could send to (checked for form only, never looked up;
+    a value starting like a spreadsheet formula is not taken as an address)."""
+    text = value.strip() if isinstance(value, str) else normalise_id(value)
+    if not text:
+        return ""
+    if len(text) > _MAX_EMAIL or not _EMAIL_SHAPE.fullmatch(text):
+        return None
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        return None
+    return str(checked.ascii_email or checked.normalized)
+
+
+def _shown(value: Any) -> str:
+    """A cell's value for a warning: bounded, and every control character written out."""
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:_SHOWN]) + ("..." if len(text) > _SHOWN else "")
+
+
+def _emails(
+    raw: dict[str, np.ndarray], usable: np.ndarray, source_row: np.ndarray
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The usable rows' addresses of each email column the export has ('' where none), and a
+    warning for each column some of whose values are not an address (left out, row kept)."""
+    found: dict[str, np.ndarray] = {}
+    warnings: list[str] = []
+    rows = source_row[usable]
+    for name in EXPORT_EMAIL_FIELDS:
+        if name not in raw:
+            continue
+        values = raw[name][usable]
+        checked = _by_unique(values, _email)
+        bad = checked == None  # noqa: E711
+        if bad.any():
+            checked[bad] = ""
+            where = np.flatnonzero(bad)
+            named = "; ".join(f"row {rows[i]}: {_shown(values[i])}" for i in where[:_EXAMPLES])
+            more = f"; and {len(where) - _EXAMPLES:,} more" if len(where) > _EXAMPLES else ""
+            rows_give = "1 row gives" if len(where) == 1 else f"{len(where):,} rows give"
+            warnings.append(
+                f"{rows_give} a {_EMAIL_LABELS[name]} that is not an email address ({named}"
+                f"{more}). Each such row is kept, and may be drawn, without it: messages"
+                " about it need the staff list's address (`qaudit staff import`). Correct"
+                " the export if that address is needed."
+            )
+        found[name] = checked
+    return found, warnings
+
+
 # --- normalisation -------------------------------------------------------------------
 
 
@@ -1056,7 +1129,10 @@ def read_export(
             gc.enable()
 
     m = header.mapping
-    raw = {f: _column(grid, m.get(f)) for f in CANONICAL_FIELDS}
+    raw = {
+        f: _column(grid, m.get(f))
+        for f in CANONICAL_FIELDS if f in m or f not in EXPORT_EMAIL_FIELDS
+    }
     del grid
     type_lookup = settings.audit_type_lookup()
     quadrant_lookup = settings.quadrant_lookup()
@@ -1112,6 +1188,7 @@ def read_export(
     mark(dup, DUPLICATE)
 
     usable = reason == ""
+    emails, warnings = _emails(raw, usable, source_row)
     completed = pd.to_datetime(pd.Series(dates[usable], dtype=object)).to_numpy(
         dtype="datetime64[D]"
     ) if usable.any() else np.array([], dtype="datetime64[D]")
@@ -1128,6 +1205,8 @@ def read_export(
             "quadrant": quadrants[usable],
             "work_type": text["audit_type"][usable],  # as the case record calls it
             "source_row": source_row[usable],
+            # '' where the export has no such column: one value, not a column of them
+            **{f: emails.get(f, "") for f in EXPORT_EMAIL_FIELDS},
         }
     )
     listed = ~usable & (reason != BLANK)
@@ -1154,4 +1233,5 @@ def read_export(
         unusable=unusable,
         rows_read=n,
         unusable_counts=unusable_counts,
+        warnings=warnings,
     )

@@ -158,3 +158,24 @@ def test_staff_columns_set_in_the_file_replace_only_their_own_defaults() -> None
     assert s.staff.columns["worker_id"][0] == "Worker ID"
     assert "unknown staff column field 'mobile'" in _error(
         {"staff": {"columns": {"mobile": ["Mobile"]}}})
+
+
+def test_the_export_email_columns_are_known_by_their_usual_headers() -> None:
+    columns = Settings().columns
+    assert {"Worker Email", "Practitioner Email"} <= set(columns["worker_email"])
+    assert {"Service Manager Email", "SM Email"} <= set(columns["service_manager_email"])
+
+
+def test_a_settings_file_written_before_the_email_columns_gets_their_defaults() -> None:
+    # A workspace made by an earlier qaudit lists only the nine fields it knew.
+    older = {f: names for f, names in DEFAULT_COLUMNS.items() if not f.endswith("_email")}
+    s = parse_settings({"columns": {**older, "worker_id": ["Staff No"]}}, "x")
+    assert s.columns["worker_id"] == ["Staff No"]
+    assert s.columns["worker_email"] == DEFAULT_COLUMNS["worker_email"]
+    assert s.columns["service_manager_email"] == DEFAULT_COLUMNS["service_manager_email"]
+
+
+def test_the_init_file_says_the_email_columns_are_optional_and_a_fallback() -> None:
+    text = default_toml()
+    assert "worker_email" in text and "service_manager_email" in text
+    assert "may be absent" in text and "staff list" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -302,3 +303,115 @@ def test_two_names_for_one_field_are_refused_naming_the_setting(tmp_path: Path) 
     export = read_export(path, settings)
     assert export.columns["person_id"] == "Client ID"
     assert export.cases["person_id"].tolist() == ["C9"]
+
+
+# --- email columns: optional, checked for form, never costing a case --------------------
+
+EMAIL_EXPORT_HEADER = ["Record ID", "Person ID", "Work Type", "Completed Date", "Worker ID",
+                       "Worker", "Team", "Service Manager", "Quadrant"]
+HEADER_INJECTION = "a@b.org\r\nBcc: x@y.org"
+FORMULA = '=HYPERLINK("http://evil.example","pat@example.org")'
+
+
+def _export_with_emails(path: Path, emails: list[tuple[str, str]],
+                        headers: tuple[str, ...] = ("Worker Email", "SM Email"),
+                        work_type: str = "MCA") -> Path:
+    """One MCA case per (worker email, Service Manager email), rows 2 onwards."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([*EMAIL_EXPORT_HEADER, *headers])
+        for n, (worker, manager) in enumerate(emails, start=1):
+            writer.writerow([n, 100 + n, work_type, "05/09/2026", f"W{n}", f"Ann Lee {n}", "T",
+                             "Sam Manager", "Mid", worker, manager][:9 + len(headers)])
+    return path
+
+
+def test_the_practitioners_and_service_managers_emails_are_read_when_there(
+    tmp_path: Path,
+) -> None:
+    export = read_export(_export_with_emails(
+        tmp_path / "export.csv",
+        [(" Ann.Lee1@Example.ORG ", "sam.manager@example.org"), ("", "sam.manager@example.org")],
+        headers=("Practitioner Email", "Service Manager Email")), SETTINGS)
+    assert export.columns["worker_email"] == "Practitioner Email"
+    assert export.columns["service_manager_email"] == "Service Manager Email"
+    assert export.cases["worker_email"].tolist() == ["Ann.Lee1@example.org", ""]
+    assert export.cases["service_manager_email"].tolist() == ["sam.manager@example.org"] * 2
+    assert export.warnings == []
+
+
+def test_an_export_without_email_columns_is_read_as_before() -> None:
+    export = read("clean.xlsx")
+    assert "worker_email" not in export.columns
+    assert "service_manager_email" not in export.columns
+    assert set(export.cases["worker_email"]) == {""}
+    assert set(export.cases["service_manager_email"]) == {""}
+    assert export.warnings == []
+
+
+def test_an_email_that_is_not_one_is_left_out_and_listed_and_its_case_kept(
+    tmp_path: Path,
+) -> None:
+    bad = ["not an email", FORMULA, HEADER_INJECTION, "\x1b[2Jx@example.org", "=x@example.org",
+           "p@" + "x" * 100_000 + ".org"]
+    export = read_export(_export_with_emails(
+        tmp_path / "export.csv",
+        [("good@example.org", "sam.manager@example.org"),
+         *((value, "sam.manager@example.org") for value in bad)]), SETTINGS)
+    assert len(export.cases) == 1 + len(bad) and export.unusable_counts == {}
+    assert export.cases["worker_email"].tolist() == ["good@example.org"] + [""] * len(bad)
+    assert set(export.cases["service_manager_email"]) == {"sam.manager@example.org"}
+    [warning] = export.warnings
+    assert warning.startswith(f"{len(bad)} rows give a worker email that is not an email"
+                              " address (row 3: 'not an email'; row 4: ")
+    assert "row 5: 'a@b.org\\r\\nBcc: x@y.org'" in warning  # shown escaped, never as a break
+    assert f"and {len(bad) - 3} more" in warning and "is kept" in warning
+    assert "\r" not in warning and "\n" not in warning and "\x1b" not in warning
+    assert len(warning) < 1_000
+
+
+def test_a_bad_email_on_a_row_that_cannot_be_drawn_is_not_warned_about(tmp_path: Path) -> None:
+    export = read_export(_export_with_emails(
+        tmp_path / "export.csv", [("not an email", "nor this")], work_type="Financial"),
+        SETTINGS)
+    assert export.cases.empty and export.unusable_counts == {BAD_TYPE: 1}
+    assert export.warnings == []
+
+
+def test_email_headers_can_be_set_in_the_settings(tmp_path: Path) -> None:
+    settings = parse_settings({"columns": {"worker_email": ["E-mail (worker)"]}}, "x")
+    path = _export_with_emails(tmp_path / "export.csv", [("pat@example.org", "")],
+                               headers=("E-mail (worker)",))
+    assert read_export(path, settings).cases["worker_email"].tolist() == ["pat@example.org"]
+    assert read_export(path, SETTINGS).cases["worker_email"].tolist() == [""]
+
+
+def test_two_columns_that_could_each_be_the_worker_email_are_refused(tmp_path: Path) -> None:
+    path = _export_with_emails(tmp_path / "export.csv", [("a@example.org", "b@example.org")],
+                               headers=("Worker Email", "Practitioner Email"))
+    with pytest.raises(ExportError, match="could each be the worker email"):
+        read_export(path, SETTINGS)
+
+
+def test_a_formula_in_an_email_cell_of_a_workbook_is_never_an_address(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append([*EMAIL_EXPORT_HEADER, "Worker Email", "SM Email"])
+    ws.append([1, 101, "MCA", date(2026, 9, 5), "W1", "Ann Lee", "T", "Sam Manager", "Mid",
+               FORMULA, "sam.manager@example.org"])  # a formula: its (empty) value is read
+    ws.append([2, 102, "MCA", date(2026, 9, 5), "W2", "Bo Lee", "T", "Sam Manager", "Mid",
+               "", HEADER_INJECTION])
+    ws["J3"] = FORMULA
+    ws["J3"].data_type = "s"  # the same text, stored as text
+    wb.save(tmp_path / "export.xlsx")
+    export = read_export(tmp_path / "export.xlsx", SETTINGS)
+    assert export.cases["worker_email"].tolist() == ["", ""]
+    assert export.cases["service_manager_email"].tolist() == ["sam.manager@example.org", ""]
+    assert len(export.warnings) == 2
+    assert "row 3: '=HYPERLINK(" in export.warnings[0]
+    # (a workbook's XML keeps the line break as one newline)
+    assert "Service Manager email" in export.warnings[1] and "row 3: 'a@b.org\\nBcc" in (
+        export.warnings[1])
