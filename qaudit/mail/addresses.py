@@ -16,43 +16,32 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
 from qaudit.db.mail import Contact
-from qaudit.values import normalise_id, person_key
+from qaudit.values import HIDDEN_IN_TEXT, NotAnEmail, checked_email, normalise_id, person_key
 
-#: Longer than any address can be (RFC 5321 allows 254): not worth parsing.
-_MAX_ADDRESS = 320
-# C0 and C1 controls (tab and newline kept in text), zero-width and bidi controls: nothing a
-# person typed may steer a header, a terminal or the reading order of a message.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x85\u2028\u2029]+")
 
 
 def checked_address(text: str) -> str | None:
-    """The address ``text`` holds in its normal form, or None if it is not one qaudit can
-    send to (malformed, more than one, a line break, a reserved domain, non-ASCII before the
-    @-sign)."""
-    text = text.strip()
-    if not text or len(text) > _MAX_ADDRESS:
-        return None
+    """The address ``text`` holds in its one stored spelling, or None if it is not one
+    qaudit can send to (``values.checked_email``, the rule every address passes, whoever
+    stored it)."""
     try:
-        checked = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
+        return checked_email(text) if text.strip() else None
+    except NotAnEmail:
         return None
-    return str(checked.ascii_email or checked.normalized)
 
 
 def one_line(text: str, limit: int = 200) -> str:
     """Text fit for a header or a table cell: one line, no control characters, bounded."""
-    text = _CONTROLS.sub("", _LINE_BREAKS.sub(" ", text))
+    text = HIDDEN_IN_TEXT.sub("", _LINE_BREAKS.sub(" ", text))
     return " ".join(text.split())[:limit]
 
 
 def clean_text(text: str, limit: int = 20_000) -> str:
     """Text a person typed, fit for a message: line breaks kept, control characters gone."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROLS.sub("", text)[:limit]
+    return HIDDEN_IN_TEXT.sub("", text)[:limit]
 
 
 @dataclass(frozen=True)
