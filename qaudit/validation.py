@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
-
-from email_validator import EmailNotValidError, validate_email
 
 from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import IssuedAllocation, Outcome, Sample
@@ -28,12 +25,16 @@ from qaudit.grading import GRADE_LABELS, LABEL, REQUIRES_IMPROVEMENT, parse_grad
 from qaudit.privacy import signature_matches
 from qaudit.questions import QuestionSet
 from qaudit.values import (
+    HIDDEN_IN_LINE,
+    NotAnEmail,
+    checked_email,
     fold,
     fold_line_endings,
     normalise_answer,
     normalise_id,
     parse_date,
     person_key,
+    same_email,
 )
 from qaudit.workbooks.cells import META_SHEET, split_ref
 from qaudit.workbooks.forms import (
@@ -428,9 +429,8 @@ def _warnings(parsed: ParsedReturn, issued: Issued) -> list[str]:
 
 #: Cases one workbook may hold: far more than any Service Manager is given in a cycle.
 MAX_MANAGER_CASES = 2000
-#: A name is one line of letters: no control characters or line breaks (it becomes an
-#: email header), and not a formula's first character.
-_NOT_A_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: A name is one line of letters (it becomes an email header): no line break or hidden
+#: character (``values.HIDDEN_IN_LINE``), and not a formula's first character.
 _FORMULA_START = ("=", "+", "-", "@")
 
 
@@ -562,6 +562,7 @@ class StaffIndex:
 
     def __init__(self, staff: Sequence[StaffEntry]) -> None:
         self.by_worker = {s.worker_id: s for s in staff}
+        # Keyed as ``values.same_email`` compares: one mailbox, whatever its capitals.
         self.by_email: dict[str, list[StaffEntry]] = {}
         self.by_name: dict[str, list[StaffEntry]] = {}
         for s in staff:
@@ -597,20 +598,19 @@ def _conflicts(choice: AuditorChoice, case: ManagerCase, staff: StaffIndex
     practitioner, not their line manager (refused), not in their team (warned)."""
     auditor = staff.auditor(choice.email, choice.name)
     practitioner = staff.by_worker.get(case.worker_id)
-    name, email = person_key(choice.name), choice.email.casefold()
+    name, email = person_key(choice.name), choice.email
     refused: list[tuple[str, str]] = []
     if (auditor is not None and auditor.worker_id == case.worker_id) or (
         name == person_key(case.practitioner)
     ) or (practitioner is not None and (
-        name == person_key(practitioner.name)
-        or (email and email == practitioner.email.casefold()))
+        name == person_key(practitioner.name) or same_email(email, practitioner.email))
     ):
         refused.append(("auditor-is-practitioner", "the auditor named is the practitioner"
                         " whose work is audited; name someone else"))
     elif practitioner is not None and (
         (practitioner.line_manager and person_key(practitioner.line_manager) in {
             name, person_key(auditor.name) if auditor else name})
-        or (email and email == practitioner.line_manager_email.casefold())
+        or same_email(email, practitioner.line_manager_email)
     ):
         refused.append(("auditor-is-line-manager", "the auditor named is the practitioner's"
                         " line manager; name someone who does not manage them"))
@@ -642,23 +642,22 @@ def _manager_row(raw: RawForm, case: ManagerCase, roles: tuple[str, ...], staff:
     if not name:
         check.finding(cells[name_spec.name], name_spec.name, "required",
                       "is required: the auditor's name")
-    elif _NOT_A_NAME.search(name) or name.startswith(_FORMULA_START) or not any(
+    elif HIDDEN_IN_LINE.search(name) or name.startswith(_FORMULA_START) or not any(
             c.isalpha() for c in name):
         check.finding(cells[name_spec.name], name_spec.name, "not-a-name",
                       "is not a person's name (one line of text, not starting with = + - or"
-                      " @, no control characters); type the auditor's name", name)
+                      " @, no line breaks or hidden characters); type the auditor's name",
+                      name)
     if not role:
         check.finding(cells[role_spec.name], role_spec.name, "required",
                       "is required; choose " + ", ".join(roles))
     if email:
         try:
-            # Stored in lower case: no council's mail tells addresses apart by case, and
-            # the same address typed in capitals is the same choice.
-            email = validate_email(email, check_deliverability=False).normalized.lower()
-        except (EmailNotValidError, ValueError, UnicodeError) as exc:
+            email = checked_email(email)
+        except NotAnEmail as exc:
             check.finding(cells[email_spec.name], email_spec.name, "not-an-email",
-                          f"is not an email address ({exc}); type the auditor's work email",
-                          email)
+                          f"is not an email address qaudit can send to ({exc}); type the"
+                          " auditor's work email", email)
     if allocated and date.fromisoformat(allocated) > today:
         check.finding(cells[date_spec.name], date_spec.name, "future-date",
                       f"is in the future ({date.fromisoformat(allocated):%d/%m/%Y}); enter"
@@ -682,6 +681,16 @@ def _manager_row(raw: RawForm, case: ManagerCase, roles: tuple[str, ...], staff:
     return ManagerRow(case, choice, warnings=tuple(warnings))
 
 
+def _as_named(row: ManagerRow, current: AuditorChoice | None) -> ManagerRow:
+    """A row naming the auditor already named, with their address in other capitals, keeps
+    the address as stored: one mailbox (``values.same_email``), so the same choice."""
+    choice = row.choice
+    if (choice is None or current is None or choice.email == current.email
+            or not same_email(choice.email, current.email)):
+        return row
+    return replace(row, choice=replace(choice, email=current.email))
+
+
 def check_manager_rows(
     raw: RawForm, cases: Sequence[ManagerCase], *, roles: tuple[str, ...],
     staff: Sequence[StaffEntry], named: dict[int, AuditorChoice], max_cases: int, today: date,
@@ -691,7 +700,8 @@ def check_manager_rows(
     cycle's current auditor by allocation id: an auditor who would have more than
     ``max_cases`` cases of the cycle with this workbook's choices is warned."""
     index = StaffIndex(staff)
-    rows = [_manager_row(raw, case, roles, index, today) for case in cases]
+    rows = [_as_named(_manager_row(raw, case, roles, index, today),
+                      named.get(case.allocation_id)) for case in cases]
     after = dict(named) | {r.case.allocation_id: r.choice for r in rows if r.choice}
     load = Counter(auditor_key(choice, index) for choice in after.values())
     checked = []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -22,18 +21,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from qaudit.errors import Finding, QauditError
-from qaudit.values import parse_date
+from qaudit.values import HIDDEN_IN_TEXT, parse_date
 from qaudit.workspace import Workspace, open_workspace
-
-# C0 and C1 control characters other than tab and line feed: ESC in a worker's name or
-# a form's text must not reach the terminal as an escape sequence.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def escape(text: str) -> str:
-    """Text from a file or a person, safe to print: no control characters (so no terminal
-    escape sequences), and rich markup shown as typed."""
-    return escape_markup(_CONTROLS.sub("\ufffd", text))
+    """Text from a file or a person, safe to print: every hidden character
+    (``values.HIDDEN_IN_TEXT``: controls, so no terminal escape sequence; zero-width, bidi
+    and tag characters, so nothing hidden or reordered) shown as U+FFFD, tab and line feed
+    kept; and rich markup shown as typed."""
+    return escape_markup(HIDDEN_IN_TEXT.sub("\ufffd", text))
 
 
 out = Console(highlight=False, soft_wrap=False)

@@ -63,6 +63,9 @@ def register(app: typer.Typer) -> None:
 )
 def staff_import(
     file: Annotated[Path, typer.Argument(help="The staff list: .xlsx or .csv.")],
+    sheet: Annotated[str | None, typer.Option(
+        "--sheet", help="The sheet of a workbook to import, where more than one holds a"
+        " staff list.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Read and check the list, say what would change; store nothing.")
     ] = False,
@@ -73,15 +76,17 @@ def staff_import(
 
     A worker already known is updated by worker id; nobody is ever removed (a worker not in
     this file is kept), and a blank cell keeps what was known. A row without an email is
-    stored and listed. The whole file is refused, nothing stored, if any email address is
-    not one, or a value holds a control character or is far too long: each is named by
-    row, column and value.
+    stored and listed, and so is every row not stored (no worker id, no name, a totals
+    row). The whole file is refused, nothing stored, if any email address is not one qaudit
+    can send to, or a value holds a line break or hidden character or is far too long: each
+    is named by row, column and value. Of a workbook, only the sheets you can see are read;
+    where two hold a staff list, name one with --sheet.
     """
     from qaudit.jobs.staff import import_staff
 
     ws = current_workspace()
     with ws.store() as store:
-        result = import_staff(store, file, ws.settings, dry_run)
+        result = import_staff(store, file, ws.settings, dry_run, sheet)
     if as_json:
         print_json(result.to_json())
         return
@@ -128,7 +133,7 @@ def _show_import(result: StaffImport) -> None:
     if result.skipped:
         table = Table(title=f"Not stored ({len(result.skipped)}): a row needs a worker id and"
                       " a name", title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("Row", "Missing", "The row holds"):
+        for col in ("Row", "Why", "The row holds"):
             table.add_column(col, justify="right" if col == "Row" else "left")
         for s in result.skipped:
             table.add_row(str(s.row), escape(s.reason), escape(s.text))

@@ -144,7 +144,8 @@ def _show_holdings(held: Holdings) -> None:
         for n, c in enumerate(group.cases):
             audit = (f"returned {uk_date(c.audit_received)}" if c.audit_received
                      else "with the auditor" if c.auditor else "no auditor named")
-            reflection = "returned" if c.self_reflection_back else "not back"
+            reflection = ("returned" if c.self_reflection_back else "not back" if c.forms_sent
+                          else "form not sent yet")
             overdue = ", ".join(f"{w} {d} d" for w, d in (("audit", c.audit_days_overdue),
                                                           ("self-reflection",
                                                            c.reflection_days_overdue)) if d)
@@ -177,14 +178,27 @@ def _show_overdue(late: Overdue) -> None:
         table.add_column(col, overflow="fold", no_wrap=col in {"Reference", "Overdue"},
                          justify="right" if col == "Overdue" else "left")
     for i in late.items:
-        table.add_row(escape(i.reference), i.what, escape(i.chase), i.chase_role,
+        if i.forms_not_sent:
+            table.add_row(escape(i.reference), i.what, "forms not sent yet", "—", "",
+                          escape(i.service_manager), _late(i.days_overdue))
+            continue
+        table.add_row(escape(i.reference), i.what, escape(i.chase), i.chase_role or "",
                       escape(i.email) or "— unknown —", escape(i.service_manager),
                       _late(i.days_overdue))
     out.print(table)
-    unknown = sum(1 for i in late.items if not i.email)
+    waiting = sum(1 for i in late.items if i.forms_not_sent)
+    if waiting:
+        out.print(f"{waiting} self-reflection{'s' if waiting > 1 else ''}: forms not sent yet,"
+                  " so nobody to chase; they go with the audit form once the Service Manager"
+                  " names an auditor.")
+    unknown = [i for i in late.items if not i.forms_not_sent and not i.email]
     if unknown:
-        out.print(f"{unknown} without a known email: `qaudit staff import` the staff list to"
-                  " add them.")
+        out.print(f"{len(unknown)} without a known email: `qaudit staff import` the staff"
+                  " list to add them (`qaudit send reminders` holds them until then):")
+        for i in unknown[:20]:
+            out.print(escape(f"  {i.reference} {i.what}: {i.note}"))
+        if len(unknown) > 20:
+            out.print(f"  ... and {len(unknown) - 20} more (`--json` lists them all).")
 
 
 def export_data(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from qaudit.db.schema import now
 from qaudit.errors import CycleError
+from qaudit.values import same_email
 
 if TYPE_CHECKING:
     from qaudit.db.store import Store
@@ -50,8 +51,9 @@ class Assignment:
     warnings: tuple[str, ...] = ()
 
     def same_choice(self, name: str, email: str, role: str, allocated_on: str | None) -> bool:
-        return (self.auditor_name, self.auditor_email, self.auditor_role,
-                self.allocated_on or None) == (name, email, role, allocated_on or None)
+        return ((self.auditor_name, self.auditor_role, self.allocated_on or None)
+                == (name, role, allocated_on or None)
+                and (self.auditor_email == email or same_email(self.auditor_email, email)))
 
 
 @dataclass(frozen=True)

@@ -186,14 +186,17 @@ class People:
 
     # --- feedback conversations ----------------------------------------------------------
 
-    def _returned_audit(self, reference: str) -> tuple[int, int, str, str]:
-        """(allocation id, cycle id, cycle, day the audit first came back) of a reference,
-        or the refusal that says why feedback cannot be recorded for it."""
+    def _returned_audit(self, reference: str) -> tuple[int, int, str, str, str]:
+        """(allocation id, cycle id, cycle, day the audit first came back, the reference as
+        stored) of a reference typed in any case (references are ASCII, and unique however
+        they are cased, as their cycles' names are), or the refusal that says why feedback
+        cannot be recorded for it."""
         row = self.store.conn.execute(
             f"SELECT a.id, a.cycle_id, a.cycle, {_RECEIVED},"
             " EXISTS (SELECT 1 FROM returns r WHERE r.allocation_id = a.id"
-            "   AND r.kind = 'audit' AND r.replaced_at IS NULL)"
-            " FROM current_allocations a WHERE a.reference = ?", (reference,)).fetchone()
+            "   AND r.kind = 'audit' AND r.replaced_at IS NULL), a.reference"
+            " FROM current_allocations a WHERE a.reference = ? COLLATE NOCASE",
+            (reference,)).fetchone()
         if row is None:
             raise QauditError(
                 f"no allocation {reference!r} in any cycle's current draw; give the reference"
@@ -201,26 +204,26 @@ class People:
                 " them).")
         if not row[4] or row[3] is None:
             raise QauditError(
-                f"the audit of {reference} has not come back yet, so there is no feedback to"
+                f"the audit of {row[5]} has not come back yet, so there is no feedback to"
                 " share; record the conversation once the audit is ingested.")
-        return int(row[0]), int(row[1]), str(row[2]), str(row[3])
+        return int(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[5])
 
-    def check_feedback(self, reference: str, held_on: date) -> tuple[int, int, str]:
+    def check_feedback(self, reference: str, held_on: date) -> tuple[int, int, str, str]:
         """The framework's order of things: the audit is returned, then its feedback is
-        shared. (allocation id, cycle id, cycle) if a conversation on ``held_on`` can be
-        recorded; else the refusal."""
-        allocation, cycle_id, cycle, received = self._returned_audit(reference)
+        shared. (allocation id, cycle id, cycle, reference as stored) if a conversation on
+        ``held_on`` can be recorded; else the refusal."""
+        allocation, cycle_id, cycle, received, stored = self._returned_audit(reference)
         if held_on < date.fromisoformat(received):
             raise QauditError(
-                f"--on {held_on:%d/%m/%Y} is before the audit of {reference} came back"
+                f"--on {held_on:%d/%m/%Y} is before the audit of {stored} came back"
                 f" ({date.fromisoformat(received):%d/%m/%Y}); feedback follows the audit."
                 " Check the date.")
-        return allocation, cycle_id, cycle
+        return allocation, cycle_id, cycle, stored
 
     def record_feedback(self, reference: str, held_on: date, note: str) -> FeedbackRecorded:
         """Store one reflective conversation (recording again adds one: the history)."""
         with self.store.transaction() as conn:
-            allocation, cycle_id, cycle = self.check_feedback(reference, held_on)
+            allocation, cycle_id, cycle, reference = self.check_feedback(reference, held_on)
             conn.execute(
                 "INSERT INTO feedback (allocation_id, held_on, note, recorded_at, actor)"
                 " VALUES (?, ?, ?, ?, ?)",

@@ -18,6 +18,7 @@ from typing import Any
 from qaudit.db import Store
 from qaudit.db.people import FeedbackRecorded, PractitionerAudit
 from qaudit.errors import QauditError
+from qaudit.values import HIDDEN_IN_TEXT, fold_line_endings
 
 MAX_NOTE = 2_000
 _YEAR = re.compile(r"^(\d{4})[-/](\d{2})$")
@@ -25,15 +26,21 @@ _YEAR = re.compile(r"^(\d{4})[-/](\d{2})$")
 
 def record_feedback(store: Store, reference: str, held_on: date, note: str,
                     today: date) -> FeedbackRecorded:
-    """Record that the feedback conversation of a returned audit took place."""
+    """Record that the feedback conversation of a returned audit took place. The
+    reference is found as ``send --resend`` finds one: spaces and case aside."""
     if held_on > today:
         raise QauditError(f"--on {held_on:%d/%m/%Y} is in the future; record the conversation"
                           " once it has taken place.")
-    note = note.strip()
+    note = fold_line_endings(note).strip()
     if len(note) > MAX_NOTE:
         raise QauditError(f"--note is {len(note):,} characters; keep it to {MAX_NOTE:,} (what"
                           " was agreed, not the conversation itself).")
-    return store.people.record_feedback(reference, held_on, note)
+    if (hidden := HIDDEN_IN_TEXT.search(note)) is not None:
+        raise QauditError(
+            f"--note holds a hidden character (U+{ord(hidden[0]):04X}), which could hide or"
+            " reorder what it says, or drive a terminal; type the note again as plain text"
+            " (line breaks and tabs are fine).")
+    return store.people.record_feedback(reference.strip(), held_on, note)
 
 
 # --- the year's view -------------------------------------------------------------------

@@ -58,9 +58,11 @@ class StaffImport:
         }
 
 
-def import_staff(store: Store, path: Path, settings: Settings, dry_run: bool) -> StaffImport:
-    """Read and check a staff list, then store it (upsert by worker id) unless ``dry_run``."""
-    staff: StaffList = read_staff_list(path, settings.staff.columns)
+def import_staff(store: Store, path: Path, settings: Settings, dry_run: bool,
+                 sheet: str | None = None) -> StaffImport:
+    """Read and check a staff list (of a workbook, its one visible sheet with a staff list
+    header, or ``sheet``), then store it (upsert by worker id) unless ``dry_run``."""
+    staff: StaffList = read_staff_list(path, settings.staff.columns, sheet)
     members = [r.member for r in staff.rows]
     if dry_run:
         changes = store.people.plan_staff(members)

@@ -4,8 +4,15 @@
 the messages sent). ``holdings`` lists every case by the person holding it (the auditor
 named for it, its Service Manager, or its practitioner), and ``overdue`` every late
 return with the person to chase: the auditor named for the audit, or, while none is named,
-the Service Manager who is to name one; the practitioner for a self-reflection. These are
-the QA team's own views: they name people, and are never published.
+the Service Manager who is to name one; the practitioner for a self-reflection, once its
+form has gone (it goes with the audit form, when the auditor is named: until then it is
+"forms not sent yet", nobody's to chase). These are the QA team's own views: they name
+people, and are never published.
+
+Whom to chase, and at which address, is decided as ``qaudit send reminders`` decides it:
+the same rule for an unsent self-reflection, and the sending side's own staff lookup
+(``qaudit.mail.addresses.Directory``), so ``status --overdue`` names the address a reminder
+would go to, or says why there is none.
 """
 
 from __future__ import annotations
@@ -15,14 +22,18 @@ from datetime import date
 from typing import Any, Literal
 
 from qaudit.db import Store
-from qaudit.db.people import CaseHolding, SentMessages, StaffMember
+from qaudit.db.people import CaseHolding, SentMessages
 from qaudit.errors import QauditError
+from qaudit.mail.addresses import Directory, Found
 from qaudit.moderation import sample_size
 from qaudit.reports import StatusRow, status_rows
-from qaudit.values import person_key
+from qaudit.values import person_key, uk_date
 
 Holder = Literal["auditor", "service-manager", "practitioner"]
+ChaseRole = Literal["auditor", "service manager", "practitioner"]
 NOT_NAMED = "(no auditor named yet)"
+FORMS_NOT_SENT = ("forms not sent yet: the self-reflection goes with the audit form once the"
+                  " Service Manager names an auditor")
 
 
 @dataclass(frozen=True)
@@ -77,10 +88,22 @@ class CycleStatus:
 
 
 def _cycle(store: Store, cycle: str | None) -> tuple[str, date]:
+    """The cycle asked for, else the latest with a current draw; refused if it was
+    cancelled (it has no cases to show), saying so."""
     name = cycle or store.draws.latest_cycle()
     if name is None:
-        raise QauditError("no cycle is drawn yet; run `qaudit allocate` first.")
+        cancelled = [c for c in store.draws.cycles() if c.cancelled]
+        if not cancelled:
+            raise QauditError("no cycle is drawn yet; run `qaudit allocate` first.")
+        name = cancelled[-1].name
     found = store.draws.require_cycle(name)
+    if found.cancelled:
+        why = f" ({found.cancel_reason})" if found.cancel_reason else ""
+        raise QauditError(
+            f"cycle {found.name!r} was cancelled on {uk_date((found.cancelled_at or '')[:10])}"
+            f"{why}, so it has no cases to show (`qaudit cycle list` shows it);"
+            + (" no cycle is drawn now: run `qaudit allocate` to draw one." if cycle is None
+               else " give another cycle with --cycle."))
     return found.name, found.due_date
 
 
@@ -127,6 +150,7 @@ class CaseLine:
     auditor_email: str
     audit_received: str | None  # ISO; None while the audit is out
     self_reflection_back: bool
+    forms_sent: bool  # an auditor is named: both forms go then (`send forms`), not before
     feedback_times: int
     last_feedback: str | None  # ISO
     audit_days_overdue: int  # 0 unless the audit is out and the due date passed
@@ -170,17 +194,24 @@ class Holdings:
 
 @dataclass(frozen=True)
 class OverdueItem:
-    """A return not in after its due date, and the person to chase for it."""
+    """A return not in after its due date, and the person to chase for it (nobody, for a
+    self-reflection whose form has not gone: ``note`` says so); ``note`` also says why
+    there is no address to chase them at."""
 
     reference: str
     what: Literal["audit", "self-reflection"]
-    chase: str
-    chase_role: Literal["auditor", "service manager", "practitioner"]
+    chase: str  # '' when there is nobody to chase yet
+    chase_role: ChaseRole | None
     email: str
     days_overdue: int
     quadrant: str
     service_manager: str
     service_manager_email: str
+    note: str = ""
+
+    @property
+    def forms_not_sent(self) -> bool:
+        return self.chase_role is None
 
 
 @dataclass(frozen=True)
@@ -192,60 +223,64 @@ class Overdue:
 
     def to_json(self) -> dict[str, Any]:
         return {"cycle": self.cycle, "due": self.due.isoformat(),
-                "today": self.today.isoformat(), "overdue": [asdict(i) for i in self.items]}
+                "today": self.today.isoformat(),
+                "overdue": [asdict(i) | {"forms_not_sent": i.forms_not_sent}
+                            for i in self.items]}
 
 
-class _Directory:
-    """Email addresses from the staff list: by worker id, and by name where the name is
-    one person's. A person's own row is believed before what other rows say of them as a
-    line or Service Manager; a name with two addresses gives none."""
+@dataclass(frozen=True)
+class _Contacts:
+    """The addresses of one case's people, as ``qaudit send`` finds them."""
 
-    def __init__(self, staff: list[StaffMember]) -> None:
-        self.by_id = {m.worker_id: m for m in staff}
-        own: dict[str, set[str]] = {}
-        said: dict[str, set[str]] = {}
-        for m in staff:
-            if m.email:
-                own.setdefault(person_key(m.name), set()).add(m.email)
-            for manager, email in ((m.service_manager, m.service_manager_email),
-                                   (m.line_manager, m.line_manager_email)):
-                if manager and email:
-                    said.setdefault(person_key(manager), set()).add(email)
-        self.by_name = {k: next(iter(v)) for k, v in said.items() if len(v) == 1}
-        self.by_name.update({k: next(iter(v)) for k, v in own.items() if len(v) == 1})
-        for k, v in own.items():
-            if len(v) > 1:
-                self.by_name.pop(k, None)
-
-    def of_worker(self, worker_id: str) -> str:
-        member = self.by_id.get(worker_id)
-        return member.email if member else ""
-
-    def of_name(self, name: str) -> str:
-        return self.by_name.get(person_key(name), "") if name else ""
+    practitioner: Found
+    service_manager: Found
+    auditor: Found
 
 
-def _line(h: CaseHolding, people: _Directory, today: date) -> CaseLine:
+def _contacts(h: CaseHolding, directory: Directory) -> _Contacts:
+    return _Contacts(
+        practitioner=directory.practitioner(h.worker_id, h.practitioner),
+        service_manager=directory.service_manager(h.service_manager, [h.worker_id]),
+        auditor=(directory.auditor(h.auditor, h.auditor_email) if h.auditor.strip()
+                 else Found(None, "no auditor is named yet")))
+
+
+def _address(found: Found) -> str:
+    return found.addressee.address if found.addressee else ""
+
+
+def _line(h: CaseHolding, people: _Contacts, today: date) -> CaseLine:
     late = max(0, (today - date.fromisoformat(h.due)).days)
     return CaseLine(
         reference=h.reference, quadrant=h.quadrant, audit_type=h.audit_type,
         practitioner=h.practitioner, worker_id=h.worker_id,
-        practitioner_email=people.of_worker(h.worker_id), team=h.team,
-        service_manager=h.service_manager, service_manager_email=people.of_name(
-            h.service_manager),
-        auditor=h.auditor, auditor_email=h.auditor_email or people.of_name(h.auditor),
+        practitioner_email=_address(people.practitioner), team=h.team,
+        service_manager=h.service_manager,
+        service_manager_email=_address(people.service_manager),
+        auditor=h.auditor, auditor_email=_address(people.auditor),
         audit_received=h.audit_received if h.audit_back else None,
-        self_reflection_back=h.reflection_back, feedback_times=h.feedback_times,
-        last_feedback=h.last_feedback,
+        self_reflection_back=h.reflection_back, forms_sent=bool(h.auditor.strip()),
+        feedback_times=h.feedback_times, last_feedback=h.last_feedback,
         audit_days_overdue=0 if h.audit_back else late,
         reflection_days_overdue=0 if h.reflection_back else late,
     )
 
 
-def case_lines(store: Store, cycle: str | None, today: date) -> tuple[str, date, list[CaseLine]]:
+def _case_lines(store: Store, cycle: str | None, today: date
+                ) -> tuple[str, date, list[tuple[CaseLine, _Contacts]]]:
     name, due = _cycle(store, cycle)
-    people = _Directory([r.member for r in store.people.staff()])
-    return name, due, [_line(h, people, today) for h in store.people.case_holdings(name)]
+    directory = Directory(store.messages.contacts())
+    lines = []
+    for holding in store.people.case_holdings(name):
+        people = _contacts(holding, directory)
+        lines.append((_line(holding, people, today), people))
+    return name, due, lines
+
+
+def case_lines(store: Store, cycle: str | None, today: date) -> tuple[str, date, list[CaseLine]]:
+    """Every case of the cycle (the latest drawn if None), with its people's addresses."""
+    name, due, lines = _case_lines(store, cycle, today)
+    return name, due, [line for line, _ in lines]
 
 
 def holdings(store: Store, cycle: str | None, today: date, by: Holder,
@@ -273,23 +308,30 @@ def holdings(store: Store, cycle: str | None, today: date, by: Holder,
 
 def overdue(store: Store, cycle: str | None, today: date) -> Overdue:
     """Every return of the cycle not in after its due date, with the person to chase, in
-    reference order: an audit before its self-reflection."""
-    name, due, lines = case_lines(store, cycle, today)
+    reference order: an audit before its self-reflection. Who and where is what
+    ``qaudit send reminders`` would use; a self-reflection whose form has not gone (no
+    auditor named) is listed as such, with nobody to chase."""
+    name, due, lines = _case_lines(store, cycle, today)
     items: list[OverdueItem] = []
-    for line in lines:
-        def item(what: Literal["audit", "self-reflection"], chase: str,
-                 role: Literal["auditor", "service manager", "practitioner"], email: str,
-                 days: int, line: CaseLine = line) -> OverdueItem:
-            return OverdueItem(line.reference, what, chase, role, email, days, line.quadrant,
-                               line.service_manager, line.service_manager_email)
+    for line, people in lines:
+        def item(what: Literal["audit", "self-reflection"], role: ChaseRole | None,
+                 found: Found | None, chase: str, days: int, line: CaseLine = line
+                 ) -> OverdueItem:
+            note = FORMS_NOT_SENT if found is None else found.problem
+            return OverdueItem(line.reference, what, chase, role,
+                               _address(found) if found else "", days, line.quadrant,
+                               line.service_manager, line.service_manager_email, note)
 
         if line.audit_days_overdue and line.auditor:
-            items.append(item("audit", line.auditor, "auditor", line.auditor_email,
+            items.append(item("audit", "auditor", people.auditor, line.auditor,
                               line.audit_days_overdue))
         elif line.audit_days_overdue:  # no auditor named: the Service Manager is to name one
-            items.append(item("audit", line.service_manager, "service manager",
-                              line.service_manager_email, line.audit_days_overdue))
-        if line.reflection_days_overdue:
-            items.append(item("self-reflection", line.practitioner, "practitioner",
-                              line.practitioner_email, line.reflection_days_overdue))
+            items.append(item("audit", "service manager", people.service_manager,
+                              line.service_manager, line.audit_days_overdue))
+        if line.reflection_days_overdue and line.forms_sent:
+            items.append(item("self-reflection", "practitioner", people.practitioner,
+                              line.practitioner, line.reflection_days_overdue))
+        elif line.reflection_days_overdue:
+            items.append(item("self-reflection", None, None, "",
+                              line.reflection_days_overdue))
     return Overdue(name, due, today, items)

@@ -4,24 +4,27 @@ The list comes from HR or is kept by the QA team, so it is read like a case expo
 the case export's own hardened parts (``workbooks.case_export``): the file's kind sniffed
 from its bytes, a workbook's archive checked before python-calamine opens it, CSV text
 decoded only when its encoding is certain (UTF-8, UTF-16, Windows-1252; a file mixing them
-refused). Its header row is found anywhere in the first rows of any sheet by the header
-names of ``[staff.columns]``, compared as the export's are (``values.normalise_label``),
-and two columns that could each be one field are refused rather than guessed between.
+refused), and its refusals worded for a staff list. Only the sheets the officer can see are
+read (a hidden or very hidden sheet never is), and a workbook with a staff list header on
+two of them is refused rather than guessed between (``sheet`` names the one). Its header row
+is found in the first rows by the header names of ``[staff.columns]``, compared as the
+export's are (``values.normalise_label``), and two columns that could each be one field are
+refused rather than guessed between. A CSV file's rows are counted as they are read: one
+longer than any staff list is refused there, not parsed whole first.
 
 Then every value is checked, and the whole file is refused, naming each row, column and
-value, if any is wrong: an email address that is not one (``email-validator``, form only:
-nothing is looked up), a control character, a value far longer than a name or a team, or
-one worker id given twice with different details. A row without a worker id or a name
-cannot be stored and is listed as not stored; a row without an email is kept and listed.
-Formula-like text (``=HYPERLINK(...)``) is only text here, as it is everywhere in qaudit.
+value, if any is wrong: an email address qaudit could not send to (``values.checked_email``),
+a line break or hidden character in what is one line (``values.HIDDEN_IN_LINE``: a name, a
+team, an id, an address), a value far longer than a name or a team, or one worker id given
+twice with different details. A row without a worker id or a name cannot be stored and is
+listed as not stored (a totals row too, saying so); a row without an email is kept and
+listed. Formula-like text (``=HYPERLINK(...)``) is only text here, as it is everywhere.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import io
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +33,13 @@ from typing import Any
 from qaudit.config import OPTIONAL_STAFF_FIELDS, STAFF_FIELDS
 from qaudit.db.people import StaffMember
 from qaudit.errors import ExportError, StaffListError
-from qaudit.values import normalise_id, normalise_label
+from qaudit.values import (
+    HIDDEN_IN_LINE,
+    NotAnEmail,
+    checked_email,
+    normalise_id,
+    normalise_label,
+)
 from qaudit.workbooks import case_export
 
 HEADER_SCAN_ROWS = case_export.HEADER_SCAN_ROWS
@@ -46,10 +55,30 @@ FIELD_NAMES = {
     "line_manager": "line manager", "line_manager_email": "line manager email",
     "service_manager": "Service Manager", "service_manager_email": "Service Manager email",
 }
-# After whitespace is folded: C0 and C1 controls, zero-width and bidirectional marks. None
-# belongs in a name, and each could hide text in a terminal, an email header or a workbook.
-_HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _AGAIN = "Save the staff list again from HR's system or from Excel."
+#: A row whose first cell is one of these alone (a trailing colon aside) sums up the list.
+_TOTAL_WORDS = frozenset({"total", "totals", "grand total", "count", "sum"})
+TOTALS_ROW = "a totals row"
+_LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
+#: The case export reader's words, and the staff list's for them: its refusals are about
+#: the file, not the export. Longer sentences first, so a shorter one never cuts into them.
+_STAFF_WORDS = (
+    (case_export._AGAIN, _AGAIN),
+    (case_export._AGAIN[:-1], _AGAIN[:-1]),
+    ("Give the export file itself", "Give the staff list file itself"),
+    ("Save or export the report as one of those.", "Save the staff list as one of those."),
+    ("otherwise export the report again as .csv", "otherwise save the staff list again as .csv"),
+    ("If it came from the case management system, export the report again;",
+     "If it came from HR's system, save it from there again;"),
+    ("Export the report again, or open it", "Save the staff list again from HR's system, or"
+     " open it"),
+    ("or export the report again", "or save it again from HR's system"),
+    (", or export a shorter date range.", "."),
+    ("it is not an export qaudit can read", "it is not a staff list qaudit can read"),
+    ("a case export", "a staff list"),
+    ("case export", "staff list"),
+    ("the case management system", "HR's system"),
+)
 
 
 @dataclass(frozen=True)
@@ -87,32 +116,20 @@ class StaffList:
         return [r for r in self.rows if not r.member.email]
 
 
-def check_email(value: str) -> str:
-    """An email address in its normal form, checked for form only (never looked up);
-    ``ValueError`` saying what is wrong with one that is not an address."""
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        return str(validate_email(value, check_deliverability=False).normalized)
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-
-
 # --- the file ----------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def _as_staff_list(path: Path) -> Iterator[None]:
-    """The case export reader's refusals, worded for a staff list."""
+    """The case export reader's refusals, worded for a staff list (the file's name as
+    given, whatever words it holds)."""
     try:
         yield
     except ExportError as exc:
-        text = str(exc)
-        again = case_export._AGAIN
-        text = text.replace(again, _AGAIN).replace(again[:-1], _AGAIN[:-1])
-        text = text.replace("a case export", "a staff list").replace("case export", "staff list")
-        text = text.replace("the case management system", "HR's system")
-        raise StaffListError(text) from exc
+        parts = str(exc).split(str(path))
+        for export_words, staff_words in _STAFF_WORDS:
+            parts = [part.replace(export_words, staff_words) for part in parts]
+        raise StaffListError(str(path).join(parts)) from exc
 
 
 @dataclass(frozen=True)
@@ -142,14 +159,17 @@ def _column(header: _Header, index: int) -> str:
     return f'column {letter if header.sheet is not None else index + 1} "{header.cells[index]}"'
 
 
-def _check_header(header: _Header | None, path: Path, aliases: dict[str, list[str]]) -> _Header:
+def _check_header(header: _Header | None, path: Path, aliases: dict[str, list[str]],
+                  where: str = "any sheet", unread: str = "") -> _Header:
+    """The header found, unless none was, or two of its columns could each be one field.
+    ``where`` is what was searched; ``unread`` says what was not (hidden sheets)."""
     if header is None:
         wanted = "; ".join(f"{FIELD_NAMES[f]}: {', '.join(aliases[f][:3])}"
                            for f in ("worker_id", "name"))
         raise StaffListError(
-            f"no header row found in {path}: none of the first {HEADER_SCAN_ROWS} rows of any"
-            f" sheet names both a worker id and a name column ({wanted}). Check it is the"
-            " staff list, or set the header names under [staff.columns] in qaudit.toml.")
+            f"no header row found in {path}: none of the first {HEADER_SCAN_ROWS} rows of"
+            f" {where} names both a worker id and a name column ({wanted}){unread}. Check it"
+            " is the staff list, or set the header names under [staff.columns] in qaudit.toml.")
     positions: dict[str, list[int]] = {}
     for i, cell in enumerate(header.cells):
         if key := normalise_label(cell):
@@ -172,27 +192,65 @@ def _check_header(header: _Header | None, path: Path, aliases: dict[str, list[st
     return header
 
 
-def _xlsx(path: Path, aliases: dict[str, list[str]]) -> tuple[_Header, list[list[Any]]]:
+def _listed(names: Sequence[str]) -> str:
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _sheets(book: Any, path: Path, asked: str | None) -> tuple[list[str], str]:
+    """The worksheets to look in for the header (only ones the officer can see: a hidden
+    sheet is never read), and a note of the hidden ones left unread, for a refusal."""
+    from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+    with case_export._calamine_errors(path):
+        sheets = [(m.name, m.visible == SheetVisibleEnum.Visible) for m in book.sheets_metadata
+                  if m.typ == SheetTypeEnum.WorkSheet]
+    visible = [name for name, shown in sheets if shown]
+    hidden = len(sheets) - len(visible)
+    unread = "" if not hidden else (
+        f" ({hidden} hidden sheet{' is' if hidden == 1 else 's are'} not read: if the list is"
+        " on one, unhide it in Excel first)")
+    if asked is None:
+        return visible, unread
+    wanted = " ".join(asked.split()).casefold()
+    chosen = [name for name, _ in sheets if " ".join(name.split()).casefold() == wanted]
+    if not chosen:
+        raise StaffListError(f"{path} has no sheet {asked!r}; its sheets are"
+                             f" {_listed(visible)}." if visible else
+                             f"{path} has no sheet {asked!r}, and no sheet anyone can see.")
+    if chosen[0] not in visible:
+        raise StaffListError(
+            f"{path}: sheet {chosen[0]!r} is hidden, and qaudit reads only what can be seen"
+            " in Excel. If it is the staff list, unhide it (right-click a sheet tab >"
+            " Unhide), check it, save, and import again.")
+    return chosen[:1], ""
+
+
+def _xlsx(path: Path, aliases: dict[str, list[str]], asked: str | None
+          ) -> tuple[_Header, list[list[Any]]]:
     from python_calamine import CalamineWorkbook
 
     case_export._check_workbook(path)
     with case_export._calamine_errors(path):
         book = CalamineWorkbook.from_path(str(path))
     try:
-        with case_export._calamine_errors(path):
-            names = [m.name for m in book.sheets_metadata
-                     if str(m.typ).endswith("WorkSheet")] or list(book.sheet_names)
-        best: tuple[_Header, Any] | None = None
+        names, unread = _sheets(book, path, asked)
+        found: list[tuple[_Header, Any]] = []
         for name in names:
             with case_export._calamine_errors(path):
                 sheet = book.get_sheet_by_name(name)
                 head = sheet.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS)
-            found = _find_header(name, head, aliases)
-            if found is not None and (best is None or len(found.mapping) > len(best[0].mapping)):
-                best = found, sheet
-        header = _check_header(best[0] if best else None, path, aliases)
-        assert best is not None
-        sheet = best[1]
+            if (header := _find_header(name, head, aliases)) is not None:
+                found.append((header, sheet))
+        if len(found) > 1:
+            sheets = [f"{h.sheet!r} (header on row {h.index + 1})" for h, _ in found]
+            raise StaffListError(
+                f"{path}: sheets {', '.join(sheets[:-1])} and {sheets[-1]} each hold a staff"
+                " list header row, and qaudit will not guess which to import. Name the one to"
+                f" import with --sheet, e.g. --sheet {found[0][0].sheet!r}.")
+        where = f"sheet {names[0]!r}" if asked is not None else "any sheet"
+        header = _check_header(found[0][0] if found else None, path, aliases, where, unread)
+        sheet = found[0][1]
         if sheet.total_height > MAX_STAFF_ROWS + header.index + 1:
             raise StaffListError(
                 f"{path}: sheet {header.sheet!r} has {sheet.total_height:,} rows; a staff list"
@@ -206,7 +264,24 @@ def _xlsx(path: Path, aliases: dict[str, list[str]]) -> tuple[_Header, list[list
     return header, rows[header.index + 1:]
 
 
-def _csv(path: Path, aliases: dict[str, list[str]]) -> tuple[_Header, list[list[Any]]]:
+def _lines(text: str) -> Iterator[str]:
+    """The lines of a text, each with its line ending (so a quoted value may run over
+    several), without copying the text whole as ``io.StringIO`` would."""
+    if "\n" not in text:
+        text = text.replace("\r", "\n")  # saved with classic Mac line endings
+    start, end = 0, len(text)
+    while start < end:
+        stop = text.find("\n", start)
+        stop = end if stop < 0 else stop + 1
+        yield text[start:stop]
+        start = stop
+
+
+def _csv(path: Path, aliases: dict[str, list[str]], asked: str | None
+         ) -> tuple[_Header, list[list[Any]]]:
+    if asked is not None:
+        raise StaffListError(f"--sheet {asked!r} names a sheet of a workbook, but {path} is"
+                             " CSV text, which has no sheets; import it without --sheet.")
     size = path.stat().st_size
     if size > MAX_CSV_BYTES:
         raise StaffListError(
@@ -220,15 +295,20 @@ def _csv(path: Path, aliases: dict[str, list[str]]) -> tuple[_Header, list[list[
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:65536], ",;\t|")
     except csv.Error:
         dialect = csv.excel
+    most = MAX_STAFF_ROWS + HEADER_SCAN_ROWS
+    rows: list[list[Any]] = []
     try:
-        rows: list[list[Any]] = list(csv.reader(io.StringIO(text, newline=""), dialect))
+        for row in csv.reader(_lines(text), dialect):
+            if len(rows) == most:  # counted as read: nothing past the limit is parsed
+                lines = text.count("\n") or text.count("\r")
+                lines += not text.endswith(("\n", "\r"))
+                raise StaffListError(f"{path} has {lines:,} lines; a staff list has fewer"
+                                     f" than {MAX_STAFF_ROWS:,}. Check it is the staff list.")
+            rows.append(row)
     except csv.Error as exc:
         why = ("a value in it is far longer than any a staff list holds" if "field limit"
                in str(exc) else "a quotation mark may be left open")
         raise StaffListError(f"{path} is not a well-formed CSV file ({why}). {_AGAIN}") from exc
-    if len(rows) > MAX_STAFF_ROWS + HEADER_SCAN_ROWS:
-        raise StaffListError(f"{path} has {len(rows):,} lines; a staff list has fewer than"
-                             f" {MAX_STAFF_ROWS:,}. Check it is the staff list.")
     header = _check_header(_find_header(None, rows, aliases), path, aliases)
     return header, rows[header.index + 1:]
 
@@ -236,34 +316,51 @@ def _csv(path: Path, aliases: dict[str, list[str]]) -> tuple[_Header, list[list[
 # --- the values ----------------------------------------------------------------------------
 
 
+def _hidden(char: str) -> str:
+    what = ("a line break" if char in _LINE_BREAKS else "a tab" if char == "\t"
+            else "a hidden character")
+    return (f"holds {what} (U+{ord(char):04X}), which has no place in a one-line value; retype"
+            " it on one line")
+
+
 def _value(raw: Any, field: str) -> tuple[str, str | None]:
-    """A cell as stored, and what is wrong with it (None if nothing)."""
+    """A cell as stored, and what is wrong with it (None if nothing). Every field is one
+    line: trimmed at its ends, a line break or hidden character left in it is refused, never
+    folded into a space (a name "Jude<CR><LF>Bcc: ..." must not pass as "Jude Bcc: ...")."""
+    if isinstance(raw, str) and (m := HIDDEN_IN_LINE.search(raw.strip())) is not None:
+        return raw.strip(), _hidden(m[0])
     text = normalise_id(raw)
-    if (m := _HIDDEN.search(text)) is not None:
-        return text, (f"holds a hidden control character (U+{ord(m[0]):04X}), which has no"
-                      " place in it; retype the value")
     most = MAX_ID if field == "worker_id" else MAX_TEXT
     if len(text) > most:
         return text, (f"is {len(text):,} characters long, where a {FIELD_NAMES[field]} has at"
                       f" most {most}")
     if field in EMAIL_FIELDS and text:
         try:
-            return check_email(text), None
-        except ValueError as exc:
+            return checked_email(text), None
+        except NotAnEmail as exc:
             return text, f"is not an email address: {exc}"
     return text, None
+
+
+def _totals_row(row: Sequence[Any]) -> bool:
+    """Whether a row sums the list up: its first cell with anything in it is "Total",
+    "Totals", "Count" (...) alone. An id that only starts so ("Count-42") is not."""
+    first = next((text for cell in row if (text := normalise_id(cell))), "")
+    return first.casefold().rstrip(":").strip() in _TOTAL_WORDS
 
 
 def _shown(text: str) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def read_staff_list(path: Path, aliases: dict[str, list[str]]) -> StaffList:
-    """Read and check a staff list; ``StaffListError`` naming every row, column and value
-    that is wrong (nothing of such a file is to be stored)."""
+def read_staff_list(path: Path, aliases: dict[str, list[str]],
+                    sheet: str | None = None) -> StaffList:
+    """Read and check a staff list (of a workbook, the one visible sheet with a staff list
+    header, or ``sheet``); ``StaffListError`` naming every row, column and value that is
+    wrong (nothing of such a file is to be stored)."""
     with _as_staff_list(path):
         kind = case_export._file_kind(path)
-        header, rows = (_xlsx if kind == "xlsx" else _csv)(path, aliases)
+        header, rows = (_xlsx if kind == "xlsx" else _csv)(path, aliases, sheet)
         sha256 = case_export._sha256(path)
     first = header.index + 2  # the sheet row (csv line) of the first data row
     problems: list[str] = []
@@ -283,11 +380,10 @@ def read_staff_list(path: Path, aliases: dict[str, list[str]]) -> StaffList:
             continue
         member = StaffMember(**{f: values.get(f, "") for f in STAFF_FIELDS})
         if not member.worker_id or not member.name:
-            if member.worker_id.casefold().startswith(("total", "count")):
-                continue
-            missing = "worker id" if not member.worker_id else "name"
+            why = (TOTALS_ROW if _totals_row(row) else
+                   "no worker id" if not member.worker_id else "no name")
             shown = ", ".join(v for v in values.values() if v)
-            skipped.append(SkippedRow(number, f"no {missing}", shown[:120]))
+            skipped.append(SkippedRow(number, why, shown[:120]))
             continue
         before = seen.get(member.worker_id)
         if before is not None:
@@ -307,7 +403,8 @@ def read_staff_list(path: Path, aliases: dict[str, list[str]]) -> StaffList:
             + "\n".join(f"  {p}" for p in listed)
             + (f"\n  ... and {more} more" if more else ""))
     if not people and skipped:
-        rows_listed = ", ".join(f"row {s.row} has {s.reason}" for s in skipped[:5])
+        rows_listed = ", ".join(f"row {s.row} {'is' if s.reason == TOTALS_ROW else 'has'}"
+                                f" {s.reason}" for s in skipped[:5])
         raise StaffListError(f"{path}: no row has both a worker id and a name ({rows_listed})."
                              " Check the columns, or set [staff.columns] in qaudit.toml.")
     if not people:

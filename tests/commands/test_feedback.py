@@ -75,6 +75,10 @@ def test_feedback_on_a_returned_audit_is_recorded_and_logged(
     (reference(1), date(2026, 11, 1), (), f"before the audit of {reference(1)} came back"),
     (reference(1), "31/02/2027", (), "is not a date"),
     (reference(1), TODAY, ("--note", "x" * 2_001), "keep it to 2,000"),
+    (reference(1), TODAY, ("--note", "Agreed \u202edaolnwod"), "hidden character (U+202E)"),
+    (reference(1), TODAY, ("--note", "Agreed\u200b next steps"), "(U+200B)"),
+    (reference(1), TODAY, ("--note", "Agreed\U000e0041\U000e0042"), "(U+E0041)"),
+    (reference(1), TODAY, ("--note", "Agreed \x1b[2J"), "(U+001B)"),
 ])
 def test_feedback_that_cannot_have_happened_is_refused_and_nothing_stored(
     run: Callable[..., Result], ws: Workspace, ref: str, on: date | str,
@@ -84,6 +88,21 @@ def test_feedback_that_cannot_have_happened_is_refused_and_nothing_stored(
     assert result.code == 1 and result.stderr.startswith("Error:")
     assert says in " ".join(result.stderr.split())
     assert conversations(ws) == {} and logged(ws) == []
+
+
+def test_a_reference_is_found_whatever_its_case_or_spaces_and_a_note_keeps_its_lines(
+    run: Callable[..., Result], ws: Workspace,
+) -> None:
+    """As `send --resend` finds one: a reference typed in lower case is the same allocation
+    (references are unique whatever their case, as cycle names are)."""
+    done = record(run, ws, f"  {reference(1).lower()} ", TODAY, "--note",
+                  "Talked it through.\r\n\tNext: the rationale.")
+    assert done.code == 0, done.stderr
+    assert f"Recorded for {reference(1)} ({CYCLE})" in done.stdout
+    assert conversations(ws) == {reference(1): 1}
+    (event,) = logged(ws)
+    assert event.reference == reference(1)
+    assert event.detail["note"] == "Talked it through.\n\tNext: the rationale."
 
 
 def year(run: Callable[..., Result], ws: Workspace, *args: str) -> Any:

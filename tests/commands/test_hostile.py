@@ -547,3 +547,23 @@ def test_a_cycle_folder_left_without_its_draw_is_moved_aside_on_the_next_run(
     kept = [p for p in (ws.root / "cycles").iterdir() if p.name.startswith("C1.replaced-")]
     assert len(kept) == 1 and (kept[0] / "audit-forms" / "C1-001-audit.xlsx").is_file()
     assert (orphan / "register.xlsx").is_file()
+
+
+def test_hidden_and_reordering_characters_in_names_never_reach_the_terminal(
+    run: Callable[..., Result], tmp_path: Path
+) -> None:
+    """Tag characters (invisible "ASCII"), bidi overrides and zero-width characters from
+    an export are shown as U+FFFD, like control characters; tab and line feed are kept."""
+    from qaudit.commands.common import escape
+
+    hidden = ("\U000e0041", "\U000e007f", "\u202e", "\u2066", "\u200b", "\u2060", "\ufeff",
+              "\x1b", "\r", "\x85")
+    assert escape("a\tb\nc" + "".join(hidden)) == "a\tb\nc" + "\ufffd" * len(hidden)
+    ws = small_workspace(tmp_path / "ws", 1)
+    export = _export_with(tmp_path, "Hana\u202e eloC\U000e0041\U000e0042 Cole\u200b")
+    assert run("-w", ws.root, "allocate", export, "--cycle", CYCLE, *WINDOW, "--seed",
+               "1").code == 0
+    for args in ((), ("--by", "service-manager")):
+        shown = run("-w", ws.root, "status", *args).stdout
+        assert not any(ch in shown for ch in hidden), args
+        assert "Hana\ufffd eloC\ufffd\ufffd Cole\ufffd" in shown

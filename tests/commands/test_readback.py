@@ -91,7 +91,14 @@ def rows_of(data: dict[str, Any], file: int = 0) -> dict[str, dict[str, Any]]:
 
 
 def stored(ws: Workspace) -> dict[str, tuple[str, str, str]]:
-    """The current auditor of each case of the cycle: (name, email, role)."""
+    """The current auditor of each case of the cycle: (name, email, role), the email in
+    lower case as the Service Managers' choices are meant (one mailbox whatever its
+    capitals; ``stored_emails`` gives them as stored)."""
+    return {ref: (name, email.casefold(), role)
+            for ref, (name, email, role) in stored_emails(ws).items()}
+
+
+def stored_emails(ws: Workspace) -> dict[str, tuple[str, str, str]]:
     with ws.store() as store:
         return {a.reference: (a.auditor_name, a.auditor_email, a.auditor_role)
                 for a in store.assignments.for_cycle(CYCLE)}
@@ -120,7 +127,7 @@ def test_every_auditor_a_service_manager_names_is_stored_as_meant(
     path, meant = fill(busiest(ws), tmp_path)
     result = ingest(run, ws, path)
     assert result.code == 0, result.stdout
-    assert stored(ws) == meant  # trimmed, role as listed, email as typed in lower case
+    assert stored(ws) == meant  # trimmed, role as listed
     assert "Service Manager workbooks" in result.stdout
     assert "Auditors named" in result.stdout
     for name, _, _ in meant.values():
@@ -185,6 +192,25 @@ def test_the_same_workbook_twice_or_resaved_changes_nothing(
     load_workbook(path).save(resaved)  # other bytes, same choices
     assert ingest_json(run, ws, resaved)["files"][0]["status"] == "unchanged"
     assert all(len(history(ws, r)) == 1 for r in cases_of(busiest(ws)))
+
+
+def test_an_address_is_stored_as_qaudit_sends_to_it_and_other_capitals_are_the_same_choice(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    book = busiest(ws)
+    first_ref = cases_of(book)[0]
+    first, _ = fill(book, tmp_path, name="first.xlsx", overrides={
+        "sm_1_auditor": "Grace Mbeki", "sm_1_email": " Grace.Mbeki@Example.ORG "})
+    assert ingest(run, ws, first).code == 0
+    assert stored_emails(ws)[first_ref][1] == "Grace.Mbeki@example.org"
+    retyped = tmp_path / "back" / "retyped.xlsx"
+    shutil.copy(first, retyped)
+    with edited(retyped) as wb:
+        fill_forms.put(wb, "sm_1_email", "grace.mbeki@example.org")
+    data = ingest_json(run, ws, retyped)
+    assert rows_of(data)[first_ref]["status"] == "unchanged"
+    assert stored_emails(ws)[first_ref][1] == "Grace.Mbeki@example.org"
+    assert len(history(ws, first_ref)) == 1
 
 
 def test_a_changed_choice_replaces_the_auditor_and_keeps_the_old_as_history(
@@ -456,6 +482,12 @@ def _name_elsewhere(name: str) -> Callable[[Workbook], None]:
         ({"sm_1_auditor": "Ruth\nOkonjo"}, None, "not-a-name"),
         ({"sm_1_auditor": clean_text("Ruth\x07")}, None, "not-a-name"),
         ({"sm_1_auditor": "1234"}, None, "not-a-name"),
+        ({"sm_1_auditor": "Ruth \u202eOkonjo"}, None, "not-a-name"),
+        ({"sm_1_auditor": "Ruth\u200bOkonjo"}, None, "not-a-name"),
+        ({"sm_1_auditor": "Ruth Okonjo\U000e0041\U000e0042"}, None, "not-a-name"),
+        ({"sm_1_auditor": "Ruth\ufeffOkonjo"}, None, "not-a-name"),
+        ({"sm_1_email": "zoë.okonjo@example.org"}, None, "not-an-email"),
+        ({"sm_1_email": "ruth.okonjo@exa\u200bmple.org"}, None, "not-an-email"),
         ({"sm_1_auditor": "R" * 10_000}, None, "too-long"),
         ({"sm_1_email": "r" * 10_000 + "@example.org"}, None, "too-long"),
         ({"sm_1_email": clean_text("ruth@exa\x00mple.org")}, None, "not-an-email"),

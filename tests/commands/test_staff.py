@@ -190,3 +190,73 @@ def test_the_example_staff_list_is_what_its_generator_makes_and_matches_the_expo
             worker.worker_name, worker.team, worker.service_manager)
     roles = {r["Role"] for r in rows.values()}
     assert {"Senior Practitioner", "Team Manager", "Service Manager"} <= roles
+
+
+def test_a_line_break_in_a_name_refuses_the_list_naming_row_and_column(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path,
+) -> None:
+    jude = ["W5", "Jude\r\nBcc: attacker@example.com", "jude@example.org", "", "", "", ""]
+    result = run("-w", workspace.root, "staff", "import",
+                 staff_csv(tmp_path / "a.csv", JO, jude))
+    assert result.code == 1 and result.stderr.startswith("Error:")
+    said = " ".join(result.stderr.split())
+    assert "row 3, column 2 \"Name\": 'Jude\\r\\nBcc: attacker@example.com' holds a line" \
+        " break" in said
+    assert "\r" not in result.stderr and staff(workspace) == {}
+
+
+def test_every_row_not_stored_is_listed_and_only_a_totals_row_is_called_one(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path,
+) -> None:
+    path = staff_csv(tmp_path / "a.csv", JO, ["Count-42", "", "c42@example.org"],
+                     ["Totally Real"], ["Total", "", "", "", "2"])
+    result = run("-w", workspace.root, "staff", "import", path)
+    assert result.code == 0, result.stderr
+    assert "Not stored (3)" in result.stdout
+    lines = result.stdout.splitlines()
+    assert any("Count-42" in line and "no name" in line for line in lines)
+    assert any("Totally Real" in line and "no name" in line for line in lines)
+    assert any(" 5 " in line and "a totals row" in line for line in lines)
+    assert set(staff(workspace)) == {"W1"}
+
+
+def two_sheets(path: Path) -> Path:
+    """A workbook with the staff list, its leavers, and a hidden sheet of other addresses."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    current = wb.active
+    assert current is not None
+    current.title = "Staff"
+    for row in (HEADERS, JO, ANN):
+        current.append(row)
+    leavers = wb.create_sheet("Leavers")
+    for row in (["Leavers, 2026"], HEADERS, SAM):
+        leavers.append(row)
+    shadow = wb.create_sheet("Shadow")
+    shadow.sheet_state = "veryHidden"
+    shadow.append([*HEADERS, "Service Manager", "Service Manager Email"])
+    shadow.append(["W1", "Jo Lane", "attacker@example.com", "Mid Team", "Social Worker",
+                   "Ann Reid", "attacker@example.com", "Hana Cole", "attacker@example.com"])
+    wb.save(path)
+    return path
+
+
+def test_two_sheets_with_a_staff_list_are_imported_only_once_one_is_named(
+    run: Callable[..., Result], workspace: Workspace, tmp_path: Path,
+) -> None:
+    path = two_sheets(tmp_path / "staff.xlsx")
+    result = run("-w", workspace.root, "staff", "import", path)
+    assert result.code == 1
+    said = " ".join(result.stderr.split())
+    assert "sheets 'Staff' (header on row 1) and 'Leavers' (header on row 2)" in said
+    assert "--sheet 'Staff'" in said and "Shadow" not in said
+    assert staff(workspace) == {}
+    data = imported(run, workspace, path, "--sheet", "Staff")
+    assert (data["sheet"], data["added"]) == ("Staff", 2)
+    assert staff(workspace)["W1"] == StaffMember(*JO)  # never the hidden sheet's addresses
+    assert imported(run, workspace, path, "--sheet", "leavers")["added"] == 1
+    hidden = run("-w", workspace.root, "staff", "import", path, "--sheet", "Shadow")
+    assert hidden.code == 1 and "is hidden" in hidden.stderr
+    assert "attacker" not in json.dumps(run("-w", workspace.root, "staff", "list",
+                                            "--json").stdout)

@@ -22,6 +22,7 @@ import pytest
 
 from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
 from qaudit.commands import people as people_commands
+from qaudit.commands import send as send_commands
 from qaudit.commands import status as status_commands
 from qaudit.workspace import Workspace, open_workspace
 
@@ -86,7 +87,7 @@ def on_day(monkeypatch: pytest.MonkeyPatch) -> Callable[[date], None]:
     """Run the commands as if it were this day."""
 
     def set_day(day: date) -> None:
-        for module in (status_commands, people_commands):
+        for module in (status_commands, people_commands, send_commands):
             monkeypatch.setattr(module, "today", lambda: day)
 
     return set_day
@@ -138,18 +139,76 @@ def test_overdue_audits_are_chased_with_their_auditor_or_else_the_service_manage
         assert item["email"] and item["email"] == item["service_manager_email"]
 
 
-def test_overdue_self_reflections_are_chased_with_the_practitioner_at_their_address(
+def test_overdue_self_reflections_are_chased_with_the_practitioner_once_their_form_went(
     run: Callable[..., Result], ws: Workspace, on_day: Callable[[date], None],
 ) -> None:
+    """The self-reflection goes with the audit form, once the auditor is named (as `send
+    forms` sends them): before that there is nobody to chase, and status says why."""
     on_day(DUE + timedelta(days=3))
     items = [i for i in status(run, ws, "--overdue")["overdue"] if i["what"] == "self-reflection"]
     assert [i["reference"] for i in items] == [reference(n) for n in range(7, 21)]
     cases = allocations(ws)
+    named = {reference(n) for n, _, _ in NAMED}
     for item in items:
         case = cases[item["reference"]]
-        assert (item["chase"], item["chase_role"]) == (case.worker_name, "practitioner")
-        assert item["email"] == staff_email(ws, case.worker_id)
         assert item["days_overdue"] == 3
+        if item["reference"] in named:
+            assert (item["chase"], item["chase_role"]) == (case.worker_name, "practitioner")
+            assert item["email"] == staff_email(ws, case.worker_id)
+            assert not item["forms_not_sent"]
+        else:
+            assert (item["chase"], item["chase_role"], item["email"]) == ("", None, "")
+            assert item["forms_not_sent"] and item["note"].startswith("forms not sent yet")
+    shown = " ".join(run("-w", ws.root, "status", "--overdue").stdout.split())
+    assert "12 self-reflections: forms not sent yet, so nobody to chase" in shown
+    by_practitioner = run("-w", ws.root, "status", "--by", "practitioner").stdout
+    assert "form not sent yet" in by_practitioner
+
+
+def test_status_overdue_names_the_address_send_reminders_would_use(
+    run: Callable[..., Result], ws: Workspace, on_day: Callable[[date], None],
+) -> None:
+    """One lookup for both: a Service Manager with no address of their own, whom other
+    rows name only as a line manager, has no address in either (the line manager email
+    is not theirs as Service Manager), and status says why."""
+    on_day(DUE - timedelta(days=10))
+    for kind in ("allocations", "forms"):  # drafted into the outbox, as if sent
+        assert run("-w", ws.root, "send", kind, "--cycle", CYCLE).code == 0
+    on_day(DUE + timedelta(days=4))
+    manager = allocations(ws)[reference(15)].service_manager
+    with raw_database(ws) as conn:
+        conn.execute("DELETE FROM staff WHERE name = ?", (manager,))
+        conn.execute("UPDATE staff SET service_manager_email = '' WHERE service_manager = ?",
+                     (manager,))
+        conn.execute("UPDATE staff SET line_manager = ?, line_manager_email ="
+                     " 'their.line.manager.address@example.org' WHERE worker_id IN"
+                     " (SELECT worker_id FROM staff ORDER BY worker_id LIMIT 3)", (manager,))
+    items = {(i["reference"], i["what"]): i for i in status(run, ws, "--overdue")["overdue"]}
+    mine = items[(reference(15), "audit")]
+    assert (mine["chase"], mine["chase_role"], mine["email"]) == (
+        manager, "service manager", "")
+    assert "no email for Service Manager" in mine["note"]
+    result = run("-w", ws.root, "send", "reminders", "--cycle", CYCLE, "--dry-run", "--json")
+    assert result.code == 0, result.stderr
+    sent = json.loads(result.stdout)
+
+    def key(about: str) -> tuple[str, str]:
+        return about.split()[0], "self-reflection" if "self-reflection" in about else "audit"
+
+    to = {key(m["about"]): m["to"] for m in sent["messages"]}
+    held = {key(h["about"]) for h in sent["held"]} - set(to)  # held whole, not a copy left off
+    assert to and held
+    for found, address in to.items():  # every reminder goes where status says
+        assert [items[found]["email"]] == address, found
+    for found in held:  # and where status knows no address, none goes
+        assert items[found]["email"] == "" and items[found]["note"], found
+    for found, item in items.items():
+        if item["forms_not_sent"]:
+            assert found not in to and found not in held, found
+        elif not item["email"]:
+            assert found in held, found
+    shown = " ".join(run("-w", ws.root, "status", "--overdue").stdout.split())
+    assert f"{reference(15)} audit: the staff list has no email for Service Manager" in shown
 
 
 def test_overdue_table_names_people_as_typed_and_says_who_has_no_address(
@@ -258,6 +317,20 @@ def test_status_says_what_was_sent_when_messages_exist(run: Callable[..., Result
     shown = " ".join(run("-w", ws.root, "status").stdout.split())
     assert ("Messages: allocations 2 drafted (last 21/11/2026 09:05 UTC); forms 1 sent"
             " (last 28/11/2026 14:30 UTC).") in shown
+
+
+def test_status_of_a_cancelled_cycle_says_it_was_cancelled(
+    run: Callable[..., Result], ws: Workspace,
+) -> None:
+    assert run("-w", ws.root, "cycle", "cancel", CYCLE, "--reason", "Drawn from the wrong"
+               " export", "--force").code == 0
+    for args in ((), ("--overdue",), ("--by", "auditor"), ("--cycle", CYCLE)):
+        result = run("-w", ws.root, "status", *args)
+        said = " ".join(result.stderr.split())
+        assert result.code == 1 and result.stderr.startswith("Error:"), args
+        assert f"cycle '{CYCLE}' was cancelled on {date.today():%d/%m/%Y} (Drawn from the" \
+            " wrong export)" in said, said
+        assert "no cycle is drawn yet" not in said
 
 
 def test_status_of_an_unknown_cycle_is_one_clear_error(run: Callable[..., Result],

@@ -7,7 +7,10 @@ Every file is built here, small, in a temporary folder; all names are invented.
 from __future__ import annotations
 
 import codecs
+import csv
+import re
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from qaudit.config import Settings
 from qaudit.db.people import StaffMember
 from qaudit.errors import StaffListError
+from qaudit.workbooks import staff as staff_reader
 from qaudit.workbooks.cells import put
 from qaudit.workbooks.staff import StaffList, read_staff_list
 
@@ -119,8 +123,25 @@ def test_rows_without_a_worker_id_or_name_are_listed_not_stored(tmp_path: Path) 
         ["W1003", "", "", "Mid Team"], [""] * 9, ["Total", "", "", ""]])
     staff = read(path)
     assert [r.member.worker_id for r in staff.rows] == ["W1001"]
-    assert [(s.row, s.reason) for s in staff.skipped] == [(3, "no worker id"), (4, "no name")]
+    assert [(s.row, s.reason) for s in staff.skipped] == [
+        (3, "no worker id"), (4, "no name"), (6, "a totals row")]
     assert "Agency Worker" in staff.skipped[0].text
+
+
+def test_only_a_totals_row_is_taken_for_one_and_every_row_not_stored_is_listed(
+    tmp_path: Path,
+) -> None:
+    """An id that merely starts like "total" or "count" is somebody's row, never dropped
+    unseen; a row whose first cell is "Total", "Totals" or "Count" alone is a totals row."""
+    path = csv_file(tmp_path / "staff.csv", [
+        HEADERS, JO, ["Count-42", "", "c42@example.org"], ["Totally Real", ""],
+        ["Totals", "", "", "", "2"], ["", "", "", "Count:", "2"],
+        ["TOTAL", "Tom Hale"]])
+    staff = read(path)
+    assert [r.member.worker_id for r in staff.rows] == ["W1001", "TOTAL"]
+    assert [(s.row, s.reason) for s in staff.skipped] == [
+        (3, "no name"), (4, "no name"), (5, "a totals row"), (6, "a totals row")]
+    assert "Count-42" in staff.skipped[0].text and "Totally Real" in staff.skipped[1].text
 
 
 def test_the_same_person_twice_is_one_row(tmp_path: Path) -> None:
@@ -182,7 +203,8 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("value", "code"), [
     ("Jo\x1b[31mLane", "U+001B"), ("Jo\u202eenaL", "U+202E"), ("Jo\x00Lane", "U+0000"),
-    ("Jo\u200bLane", "U+200B"),
+    ("Jo\u200bLane", "U+200B"), ("Jo\U000e0041Lane", "U+E0041"), ("Jo\ufeffLane", "U+FEFF"),
+    ("Jo\x1fLane", "U+001F"), ("Jo\x85Lane", "U+0085"),
 ])
 def test_control_characters_refuse_the_file(tmp_path: Path, value: str, code: str) -> None:
     path = xlsx_file(tmp_path / "staff.xlsx", [["Worker ID", "Name"], ["W1", "Ann"],
@@ -191,9 +213,48 @@ def test_control_characters_refuse_the_file(tmp_path: Path, value: str, code: st
     assert 'row 3, column B "Name"' in message and code in message
 
 
-def test_line_breaks_and_tabs_in_a_name_are_folded_not_refused(tmp_path: Path) -> None:
-    path = xlsx_file(tmp_path / "staff.xlsx", [["Worker ID", "Name"], ["W1", "Jo\r\n\tLane"]])
-    assert read(path).rows[0].member.name == "Jo Lane"
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+@pytest.mark.parametrize(("column", "value"), [
+    (1, "Jude\r\nBcc: evil@example.com"), (3, "Mid\nTeam"), (0, "W\u20281"),
+    (1, "Jo\tLane"),
+])
+def test_a_line_break_in_a_one_line_value_is_refused_not_folded(
+    tmp_path: Path, kind: str, column: int, value: str,
+) -> None:
+    """A name, team or id is one line: "Jude<CR><LF>Bcc: ..." is refused with its row and
+    column, never stored as "Jude Bcc: ...", which would pass as a name."""
+    row = ["W1", "Jude Law", "", "South Team"]
+    row[column] = value
+    rows = [HEADERS[:4], ["W0", "Ann Reid", "ann.reid@example.org", "Mid Team"], row]
+    if kind == "csv":
+        path = tmp_path / "staff.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+    else:
+        path = xlsx_file(tmp_path / "staff.xlsx", rows)
+    message = refusal(path)
+    letter = "ABCD"[column] if kind == "xlsx" else str(column + 1)
+    assert f'row 3, column {letter} "{HEADERS[column]}": {value!r}' in message
+    assert ("a tab" if "\t" in value else "a line break") in message
+    assert "nothing of it is stored" in message
+
+
+@pytest.mark.parametrize(("typed", "why"), [
+    ("zoë.lane@example.org", "is not an email address"),  # no relay without SMTPUTF8 takes it
+    ("jo.lane@exa\u200bmple.org", "hidden"),
+    ("jo.lane@example.org\u202e", "hidden"),
+])
+def test_an_address_qaudit_could_not_send_to_is_refused(tmp_path: Path, typed: str,
+                                                        why: str) -> None:
+    path = xlsx_file(tmp_path / "staff.xlsx", [HEADERS[:3], ["W1", "Jo Lane", typed]])
+    message = refusal(path)
+    assert 'row 2, column C "Email"' in message and why in message
+
+
+def test_an_international_domain_is_stored_in_its_ascii_form(tmp_path: Path) -> None:
+    path = csv_file(tmp_path / "staff.csv", [HEADERS[:3], ["W1", "Jo Lane",
+                                                           "Jo.Lane@Bücher.example.org"]])
+    assert read(path).rows[0].member.email == "Jo.Lane@xn--bcher-kva.example.org"
 
 
 def test_huge_values_are_refused_not_stored(tmp_path: Path) -> None:
@@ -330,3 +391,236 @@ def test_any_cells_give_a_list_or_a_clean_refusal(tmp_path: Path, body: list[lis
     for row in staff.rows:
         assert row.member.worker_id and row.member.name
         assert all("\x1b" not in v and len(v) <= 200 for v in vars(row.member).values())
+
+
+# --- which sheet: only what the officer can see, and never a guess between two ---------------
+
+
+def sheets_file(path: Path, sheets: list[tuple[str, str, list[list[Any]]]]) -> Path:
+    """A workbook of (title, state, rows) sheets; state is visible, hidden or veryHidden."""
+    wb = Workbook()
+    first = wb.active
+    assert first is not None
+    wb.remove(first)
+    for title, state, rows in sheets:
+        ws = wb.create_sheet(title)
+        ws.sheet_state = state
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                put(ws, f"{get_column_letter(c)}{r}", value)
+    wb.active = next(i for i, s in enumerate(sheets) if s[1] == "visible")
+    wb.save(path)
+    return path
+
+
+EVIL = ["W666", "Jo Lane", "attacker@example.com", "Mid Team", "Social Worker", "Ann Reid",
+        "attacker@example.com", "Hana Cole", "attacker@example.com"]
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_sheet_is_never_read(tmp_path: Path, state: str) -> None:
+    """The officer checks the list they can see: a hidden sheet (even one with more
+    columns, which would otherwise win) is not read."""
+    path = sheets_file(tmp_path / "staff.xlsx", [
+        ("Staff", "visible", [HEADERS[:2], JO[:2]]),
+        ("Shadow", state, [HEADERS, EVIL])])
+    staff = read(path)
+    assert staff.sheet == "Staff"
+    assert [r.member for r in staff.rows] == [StaffMember("W1001", "Jo Lane")]
+
+
+def test_a_list_only_on_a_hidden_sheet_is_refused_saying_so(tmp_path: Path) -> None:
+    path = sheets_file(tmp_path / "staff.xlsx", [
+        ("Cover", "visible", [["Staff list"]]), ("Staff", "hidden", [HEADERS, JO])])
+    message = refusal(path)
+    assert "no header row found" in message and "1 hidden sheet is not read" in message
+    assert "'Staff'" not in message  # what is hidden is not named either
+
+
+def test_two_visible_sheets_with_a_staff_header_are_refused_naming_both(
+    tmp_path: Path,
+) -> None:
+    path = sheets_file(tmp_path / "staff.xlsx", [
+        ("Staff", "visible", [HEADERS, JO]),
+        ("Leavers", "visible", [["Leavers, 2026"], HEADERS[:3], SAM[:3]])])
+    message = refusal(path)
+    assert "sheets 'Staff' (header on row 1) and 'Leavers' (header on row 2)" in message
+    assert "will not guess" in message and "--sheet 'Staff'" in message
+    chosen = read_staff_list(path, COLUMNS, sheet="leavers")
+    assert (chosen.sheet, [r.member.worker_id for r in chosen.rows]) == ("Leavers", ["W1002"])
+    assert read_staff_list(path, COLUMNS, sheet=" Staff ").rows[0].member == StaffMember(*JO)
+
+
+@pytest.mark.parametrize(("sheet", "says"), [
+    ("Starters", "has no sheet 'Starters'; its sheets are 'Staff' and 'Leavers'"),
+    ("Shadow", "sheet 'Shadow' is hidden"),
+    ("Leavers", "none of the first 50 rows of sheet 'Leavers' names both"),
+])
+def test_a_sheet_asked_for_that_cannot_be_read_is_refused_in_words(
+    tmp_path: Path, sheet: str, says: str,
+) -> None:
+    path = sheets_file(tmp_path / "staff.xlsx", [
+        ("Staff", "visible", [HEADERS, JO]), ("Leavers", "visible", [["nobody yet"]]),
+        ("Shadow", "veryHidden", [HEADERS, EVIL])])
+    with pytest.raises(StaffListError, match=re.escape(says)):
+        read_staff_list(path, COLUMNS, sheet=sheet)
+
+
+def test_a_sheet_asked_for_in_a_csv_file_is_refused(tmp_path: Path) -> None:
+    path = csv_file(tmp_path / "staff.csv", [HEADERS, JO])
+    with pytest.raises(StaffListError, match="is CSV text, which has no sheets"):
+        read_staff_list(path, COLUMNS, sheet="Staff")
+
+
+# --- a file far larger than a staff list ----------------------------------------------------
+
+
+def test_a_csv_longer_than_any_staff_list_is_refused_as_soon_as_the_limit_is_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows are counted while they are read: past the limit nothing more is parsed (a 63 MB
+    file of 3 million lines once took 11 s and 1.3 GB before it was refused)."""
+    lines = staff_reader.MAX_STAFF_ROWS + staff_reader.HEADER_SCAN_ROWS + 5_000
+    path = tmp_path / "staff.csv"
+    path.write_text("Worker ID,Name\n" + "".join(f"W{i},P{i}\n" for i in range(lines)),
+                    encoding="utf-8")
+    parsed = 0
+    reader = csv.reader
+
+    def counting(*args: Any, **kwargs: Any) -> Iterator[list[str]]:
+        nonlocal parsed
+        for row in reader(*args, **kwargs):
+            parsed += 1
+            yield row
+
+    monkeypatch.setattr(staff_reader.csv, "reader", counting)
+    message = refusal(path)
+    assert f"has {lines + 1:,} lines; a staff list has fewer than 100,000" in message
+    assert parsed <= staff_reader.MAX_STAFF_ROWS + staff_reader.HEADER_SCAN_ROWS + 1
+
+
+# --- every refusal speaks of the staff list --------------------------------------------------
+
+
+def _zip(path: Path, parts: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", method) as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    return path
+
+
+def _good_parts(tmp_path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(xlsx_file(tmp_path / "good.xlsx", [HEADERS, JO])) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _folder(tmp_path: Path) -> Path:
+    (tmp_path / "staff.xlsx").mkdir()
+    return tmp_path / "staff.xlsx"
+
+
+def _named(name: str, content: bytes) -> Callable[[Path], Path]:
+    def build(tmp_path: Path) -> Path:
+        (tmp_path / name).write_bytes(content)
+        return tmp_path / name
+    return build
+
+
+def _workbook_named_csv(tmp_path: Path) -> Path:
+    return _zip(tmp_path / "staff.csv", _good_parts(tmp_path))
+
+
+def _not_a_workbook(tmp_path: Path) -> Path:
+    return _zip(tmp_path / "staff.xlsx", {"word/document.xml": b"<x/>"})
+
+
+def _many_parts(tmp_path: Path) -> Path:
+    parts = _good_parts(tmp_path) | {f"xl/media/p{i}.bin": b"" for i in range(2_001)}
+    return _zip(tmp_path / "staff.xlsx", parts, zipfile.ZIP_STORED)
+
+
+def _odd_compression(tmp_path: Path) -> Path:
+    return _zip(tmp_path / "staff.xlsx", _good_parts(tmp_path), zipfile.ZIP_BZIP2)
+
+
+def _bomb(tmp_path: Path) -> Path:
+    path = xlsx_file(tmp_path / "staff.xlsx", [HEADERS, JO])
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/media/padding.bin", bytes(80 * 1024**2))
+    return path
+
+
+def _stretched(tmp_path: Path) -> Path:
+    from openpyxl import load_workbook
+
+    path = xlsx_file(tmp_path / "staff.xlsx", [HEADERS, JO])
+    wb = load_workbook(path)
+    assert wb.active is not None
+    wb.active["IZ9"] = "far"
+    wb.save(path)
+    return path
+
+
+def _doctype(tmp_path: Path) -> Path:
+    parts = _good_parts(tmp_path)
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = b"<!DOCTYPE x>" + parts[sheet]
+    return _zip(tmp_path / "staff.xlsx", parts)
+
+
+def _cut_short(tmp_path: Path) -> Path:
+    path = xlsx_file(tmp_path / "staff.xlsx", [HEADERS, JO])
+    path.write_bytes(path.read_bytes()[:1500])
+    return path
+
+
+def _unreadable_xml(tmp_path: Path) -> Path:
+    parts = _good_parts(tmp_path)
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b"Jo Lane", b"&unknown;")
+    return _zip(tmp_path / "staff.xlsx", parts)
+
+
+def _mixed_encodings(tmp_path: Path) -> Path:
+    path = tmp_path / "staff.csv"
+    path.write_bytes("Worker ID,Name\r\nW1,José\r\n".encode() + "W2,Zoë\r\n".encode("cp1252"))
+    return path
+
+
+def _broken_utf16(tmp_path: Path) -> Path:
+    path = tmp_path / "staff.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "Worker ID\tName\r\n".encode("utf-16-le") + b"\x00")
+    return path
+
+
+@pytest.mark.parametrize("build", [
+    _folder, _named("staff.pdf", b"%PDF-1.7"), _named("staff.xlsx", b""),
+    _named("staff.xlsx", b"Worker ID,Name\r\n"), _workbook_named_csv, _not_a_workbook,
+    _many_parts, _odd_compression, _bomb, _stretched, _doctype, _cut_short, _unreadable_xml,
+    _mixed_encodings, _broken_utf16,
+], ids=lambda b: getattr(b, "__name__", "named").strip("_"))
+def test_every_refusal_of_the_file_speaks_of_the_staff_list(
+    tmp_path: Path, build: Callable[[Path], Path],
+) -> None:
+    """The file checks are the case export's; their words are the staff list's."""
+    path = build(tmp_path)
+    words = refusal(path).replace(str(path), "FILE")
+    assert not re.search(r"export|report|case management", words, re.IGNORECASE), words
+    assert re.search("staff list|HR's system|Check the path", words), words
+
+
+def test_a_workbook_too_large_for_memory_speaks_of_the_staff_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import python_calamine
+
+    class Short:
+        @staticmethod
+        def from_path(path: str) -> None:
+            raise MemoryError
+
+    monkeypatch.setattr(python_calamine, "CalamineWorkbook", Short)
+    path = xlsx_file(tmp_path / "staff.xlsx", [HEADERS, JO])
+    message = refusal(path)
+    assert "too large to read in the memory" in message
+    assert not re.search(r"export|report", message.replace(str(path), "FILE"), re.IGNORECASE)
