@@ -626,13 +626,15 @@ def build_summary(
     disclosure: Disclosure,
     internal: bool,
     county: dict[str, Any] | None = None,
+    marking: str = "",
 ) -> dict[str, Any]:
     """The Board summary (``quadrant`` None) or one quadrant's outcomes beside the
     ``county``: every figure shown only where ``disclosure`` shows its key.
 
     ``threshold`` is 1 for the QA team's internal version: nothing is hidden there.
     ``message`` is the practice message as it will be shown; ``message_scrubbed`` says
-    names were taken out of it for publication, which the report then says."""
+    names were taken out of it for publication, which the report then says. ``marking``
+    is the protective marking shown at the top and bottom (none if blank)."""
     q = quadrant or ALL
 
     def mine(items: Sequence[Any]) -> list[Any]:
@@ -675,6 +677,7 @@ def build_summary(
                      else "the Practice Governance Board"),
         "generated": generated.strftime("%d/%m/%Y"),
         "internal": internal,
+        "marking": marking,
         "threshold": threshold,
         "headline": {
             "target": str(rows.targets.get(quadrant, 0) if quadrant
@@ -739,6 +742,7 @@ def shares_good_practice(audit: Graded) -> bool:
 def build_highlights(
     *, rows: CycleRows, generated: date, resources: Sequence[tuple[str, str]],
     threshold: int, scrub: Callable[[str], str], internal: bool, disclosure: Disclosure,
+    marking: str = "",
 ) -> dict[str, Any]:
     """Themes, good practice excerpts (only from audits the auditor marked shareable, with
     every known name and id scrubbed), resources: for the Senior Practitioners' Network.
@@ -754,7 +758,7 @@ def build_highlights(
         key=lambda e: (_natural(e["type"]), e["text"]))
     return {
         "cycle": rows.cycle, "generated": generated.strftime("%d/%m/%Y"), "internal": internal,
-        "threshold": threshold,
+        "marking": marking, "threshold": threshold,
         "themes": _themes(rows.moderated, ALL, disclosure),
         "excerpts": excerpts,
         # Said whenever a type's number is hidden, whether or not it has any excerpts: the
@@ -776,16 +780,19 @@ class CycleReports:
 
 def cycle_reports(rows: CycleRows, *, generated: date, threshold: int, internal: bool,
                   message: str, message_scrubbed: bool, resources: Sequence[tuple[str, str]],
-                  aspect_titles: dict[str, str], scrub: Callable[[str], str]) -> CycleReports:
+                  aspect_titles: dict[str, str], scrub: Callable[[str], str],
+                  marking: str = "") -> CycleReports:
     """The Board summary, the highlights and every quadrant's report of one cycle, with one
     decision on what is hidden for all of them (``cycle_disclosure``): they go out
-    together, so no figure of one may undo the suppression of another."""
+    together, so no figure of one may undo the suppression of another. Each carries the
+    protective ``marking`` (``[mail] protective_marking``; none if blank)."""
     disclosure = (Disclosure(everything=True) if internal
                   else cycle_disclosure(rows, threshold, generated))
     common: dict[str, Any] = {
         "rows": rows, "generated": generated, "aspect_titles": aspect_titles,
         "message": message, "message_scrubbed": message_scrubbed, "resources": resources,
-        "threshold": threshold, "disclosure": disclosure, "internal": internal}
+        "threshold": threshold, "disclosure": disclosure, "internal": internal,
+        "marking": marking}
     summary = build_summary(quadrant=None, **common)
     county = {"completion": summary["headline"]["completion"],
               "returned": summary["headline"]["returned"],
@@ -797,5 +804,5 @@ def cycle_reports(rows: CycleRows, *, generated: date, threshold: int, internal:
                  for q in rows.quadrants}
     highlights = build_highlights(rows=rows, generated=generated, resources=resources,
                                   threshold=threshold, scrub=scrub, internal=internal,
-                                  disclosure=disclosure)
+                                  disclosure=disclosure, marking=marking)
     return CycleReports(summary, highlights, quadrants)

@@ -302,6 +302,7 @@ def _write_files(
     settings = ws.settings
     names = settings.type_names()
     files = plan.managers
+    marking = settings.mail.protective_marking
     total = 2 * len(plan.allocations) + len(files) + 1
     done = 0
 
@@ -317,10 +318,10 @@ def _write_files(
         if a.audit_type not in audit_forms:
             audit_forms[a.audit_type] = audit_form(
                 plan.question_sets[a.audit_type], names[a.audit_type], settings.grades,
-                plan.workspace_id, plan.signing_key, tuple(settings.auditor_roles),
+                plan.workspace_id, plan.signing_key, tuple(settings.auditor_roles), marking,
             )
             reflection_forms[a.audit_type] = self_reflection_form(
-                names[a.audit_type], plan.workspace_id, plan.signing_key
+                names[a.audit_type], plan.workspace_id, plan.signing_key, marking
             )
         case = FormCase(
             cycle=plan.request.cycle, reference=a.reference,
@@ -340,7 +341,7 @@ def _write_files(
             cycle=plan.request.cycle, manager=manager, due=plan.due,
             allocations=[a for a in plan.allocations if a.service_manager == manager],
             type_names=names, return_to=settings.organisation.return_to,
-            auditor_roles=tuple(settings.auditor_roles),
+            auditor_roles=tuple(settings.auditor_roles), marking=marking,
         ))
         tick()
     r = plan.request
@@ -368,5 +369,6 @@ def _write_files(
         layout.register(folder), draw_facts=facts, allocations=plan.allocations,
         type_names=names, manager_files=files, strata=plan.strata, excluded=plan.excluded,
         unusable_counts=plan.export.unusable_counts, unusable=plan.export.unusable,
+        marking=marking,
     )
     tick()

@@ -161,5 +161,5 @@ def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool) -> 
     else:
         sheets = {name: (t.headers, t.rows) for name, t in tables.items()}
         counts = {name: len(rows) for name, (_, rows) in sheets.items()}
-    write_dataset(path, sheets)
+    write_dataset(path, sheets, ws.settings.mail.protective_marking)
     return counts

@@ -151,6 +151,7 @@ def _sample_sheet(ws: Workspace, store: Store, cycle: str, number: int) -> Sampl
         question_sets=question_sets,
         answers={i.audit.return_id: store.moderation.answers_of(i.audit.return_id)
                  for i in items},
+        marking=ws.settings.mail.protective_marking,
     )
 
 
@@ -297,8 +298,11 @@ def stats(store: Store, cycle: str | None) -> ModerationStats:
 
 
 def learning_markdown(store: Store, cycle: str | None, anonymise: bool,
-                      roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES) -> str:
-    """Moderation learning per auditor and per theme; anonymised for audit workshops."""
+                      roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES,
+                      marking: str = "") -> str:
+    """Moderation learning per auditor and per theme; anonymised for audit workshops.
+    The protective ``marking`` (``[mail] protective_marking``), if given, is its first and
+    last line."""
     if cycle is not None:
         cycle = store.draws.require_cycle(cycle).name
     pairs = [p for p in store.moderation.moderated_pairs(cycle) if p.learning or p.comments]
@@ -314,7 +318,8 @@ def learning_markdown(store: Store, cycle: str | None, anonymise: bool,
         return aliases[key]
 
     title = "Moderation learning" + (f": {cycle}" if cycle else ": all cycles")
-    lines = [f"# {title}", ""]
+    marked = [md_text(marking), ""] if marking.strip() else []
+    lines = [*marked, f"# {title}", ""]
     lines.append("*Anonymised for audit workshops: no person, practitioner or auditor is"
                   " named; references and identifiers are removed.*" if anonymise else
                   "*Internal: for the Service Manager for Practice Quality and the Principal"
@@ -342,7 +347,7 @@ def learning_markdown(store: Store, cycle: str | None, anonymise: bool,
             text = scrub(p.learning or p.comments)
             lines.append(f"- ({change}) {md_text(text)}")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join([*lines, *marked[:1]])
 
 
 def _letters(n: int) -> str:

@@ -104,7 +104,8 @@ def build_reports(ws: Workspace, store: Store, cycle: str, *, internal: bool, me
             rows, generated=today, threshold=threshold(ws, internal), internal=internal,
             message=shown_message, message_scrubbed=shown_message != message,
             resources=[(r.title, r.url) for r in ws.settings.reporting.resources],
-            aspect_titles=ASPECTS, scrub=scrub)
+            aspect_titles=ASPECTS, scrub=scrub,
+            marking=ws.settings.mail.protective_marking)
 
 
 def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],

@@ -3,6 +3,10 @@
 The rule that matters most lives here: text is always written as text. openpyxl
 treats a string starting with ``=`` as a formula; a worker called ``=HYPERLINK(...)``
 must stay a name, so every string goes through :func:`put` (or :func:`text_row`).
+
+And every workbook carries the protective marking (``[mail] protective_marking``): at the
+top and bottom of every printed page (:func:`mark_pages`) and in a cell at the top of its
+first sheet (:func:`put_marking`, or :func:`write_table`'s ``marking``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
+
+from qaudit.config import MailSettings
+from qaudit.values import HIDDEN_IN_LINE
 
 # Characters XML would lose or cannot hold: control characters other than tab and newline
 # (a carriage return is turned into a newline by every XML reader). OOXML writes them as
@@ -42,6 +49,12 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="top")
 UNLOCKED = Protection(locked=False)
 DATE_FORMAT = "dd/mm/yyyy"
+#: The marking a workbook carries when its writer is given none: the setting's default.
+DEFAULT_MARKING: str = MailSettings.model_fields["protective_marking"].default
+MARKING_FONT = Font(bold=True, color="FFC00000")
+MARKING_MAX = 60
+#: Excel's header and footer code for the page number and the page count.
+PAGE_NUMBERS = "Page &P of &N"
 
 
 def clean_text(text: str) -> str:
@@ -110,14 +123,55 @@ def header_row(ws: Worksheet, values: Sequence[str]) -> list[WriteOnlyCell]:
     return cells
 
 
+def marking_text(marking: str) -> str:
+    """The marking as a workbook shows it: one line, no hidden characters, bounded."""
+    return " ".join(HIDDEN_IN_LINE.sub(" ", marking).split())[:MARKING_MAX]
+
+
+def mark_pages(ws: Worksheet, marking: str) -> None:
+    """The marking centred at the top and bottom of every printed page, page numbers at the
+    bottom right. An ``&`` in the marking is doubled: alone it starts a header code."""
+    text = marking_text(marking).replace("&", "&&")
+    if text:
+        for part in (ws.oddHeader.center, ws.oddFooter.center):
+            part.text = text
+            part.font = "-,Bold"
+    ws.oddFooter.right.text = PAGE_NUMBERS
+
+
+def mark_workbook(wb: Workbook, marking: str) -> None:
+    """Every sheet's printed pages marked (the hidden one too: nothing prints unmarked)."""
+    for ws in wb.worksheets:
+        mark_pages(ws, marking)
+
+
+def put_marking(ws: Worksheet, ref: str, marking: str) -> None:
+    """The marking in a cell at the top of a sheet, bold and dark red, as text."""
+    text = marking_text(marking)
+    if text:
+        put(ws, ref, text, font=MARKING_FONT, alignment=Alignment(horizontal="right"))
+
+
 def write_table(
-    ws: Worksheet, headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int]
+    ws: Worksheet, headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int],
+    marking: str = "",
 ) -> None:
-    """A plain table on a write-only sheet: styled header, frozen, filterable."""
+    """A plain table on a write-only sheet: styled header, frozen, filterable.
+
+    A ``marking`` is shown in the header row, one column right of the table and outside
+    its filter (a row above the table would move the table a reader expects in row 1)."""
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
-    ws.append(header_row(ws, headers))
+    header = header_row(ws, headers)
+    text = marking_text(marking)
+    if text:
+        cell = WriteOnlyCell(ws)
+        _assign(cell, text)
+        cell.font = MARKING_FONT
+        header.append(cell)
+        ws.column_dimensions[get_column_letter(len(headers) + 1)].width = len(text) + 4
+    ws.append(header)
     count = 0
     for row in rows:
         ws.append(text_row(ws, row))

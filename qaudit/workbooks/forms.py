@@ -2,7 +2,8 @@
 
 Every input cell carries a workbook-level defined name (``docs/forms.md``), so a
 returned form is read by name, wherever a user has moved the cell by inserting rows.
-The field lists below are the contract; ingest reads the same lists.
+The field lists below are the contract; ingest reads the same lists. The protective
+marking stands in the title's row (D1) and on every printed page; no named cell moves for it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from qaudit.questions import ASPECTS, QuestionSet
 from qaudit.workbooks.cells import (
     BOLD,
     BOX,
+    DEFAULT_MARKING,
     INPUT_FILL,
     META_SHEET,
     SECTION_FILL,
@@ -32,8 +34,10 @@ from qaudit.workbooks.cells import (
     date_validation,
     define_name,
     list_validation,
+    mark_workbook,
     protect,
     put,
+    put_marking,
     save,
     split_ref,
     write_meta,
@@ -164,8 +168,10 @@ class _Sheet:
         }
         self.dates = date_validation(self.ws)
 
-    def title(self, text: str, note: str) -> None:
+    def title(self, text: str, note: str, marking: str) -> None:
+        """The title, the protective marking beside it (top right), and a note below."""
         put(self.ws, f"A{self.row}", text, font=TITLE)
+        put_marking(self.ws, f"D{self.row}", marking)
         self.row += 1
         put(self.ws, f"A{self.row}", note, alignment=WRAP)
         self.ws.merge_cells(f"A{self.row}:D{self.row}")
@@ -260,6 +266,7 @@ class FormTemplate:
 def audit_form(
     questions: QuestionSet, type_name: str, grades: dict[str, str], workspace_id: str,
     signing_key: bytes = b"", auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES,
+    marking: str = DEFAULT_MARKING,
 ) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Audit")
@@ -268,6 +275,7 @@ def audit_form(
         f"Case audit: {type_name}",
         "Fill the yellow cells only. Answer every question Yes, No or N/A from the drop-down"
         " and say why in the comment where it helps. Fields marked * are required.",
+        marking,
     )
     sheet.case_block()
     for aspect in questions.aspects:
@@ -311,17 +319,19 @@ def audit_form(
     a4(ws)
     ws.print_title_rows = "1:1"
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
+    mark_workbook(wb, marking)
     return FormTemplate(sheet, AUDIT_FORM, questions, workspace_id, signing_key)
 
 
-def self_reflection_form(type_name: str, workspace_id: str,
-                         signing_key: bytes = b"") -> FormTemplate:
+def self_reflection_form(type_name: str, workspace_id: str, signing_key: bytes = b"",
+                         marking: str = DEFAULT_MARKING) -> FormTemplate:
     wb = Workbook()
     sheet = _Sheet(wb, "Self-reflection")
     sheet.title(
         f"Practitioner self-reflection: {type_name}",
         "This piece of your work has been chosen at random for a case audit. Please reflect on"
         " it below and return the form by the date shown. Fill the yellow cells only.",
+        marking,
     )
     sheet.case_block()
     sheet.section("Your reflection")
@@ -330,6 +340,7 @@ def self_reflection_form(type_name: str, workspace_id: str,
     protect(sheet.ws)
     a4(sheet.ws)
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
+    mark_workbook(wb, marking)
     return FormTemplate(sheet, SELF_REFLECTION_FORM, None, workspace_id, signing_key)
 
 

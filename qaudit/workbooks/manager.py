@@ -7,7 +7,8 @@ audit forms (``docs/forms.md``): every input cell is a workbook-level defined na
 (``sm_<n>_auditor`` ..., ``n`` the case's row in the table, from 1), each row's reference
 cell is named too (locked), only input cells are unlocked, and a very hidden ``_qaudit``
 sheet names the workspace, cycle, Service Manager and the references and records it holds,
-signed with the workspace's key.
+signed with the workspace's key. The protective marking stands in the title's row (J1:L1)
+and on every printed page.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from qaudit.privacy import sign
 from qaudit.workbooks.cells import (
     BOLD,
     BOX,
+    DEFAULT_MARKING,
     HEADER_FILL,
     HEADER_FONT,
     INPUT_FILL,
@@ -38,8 +40,10 @@ from qaudit.workbooks.cells import (
     date_validation,
     define_name,
     list_validation,
+    mark_workbook,
     protect,
     put,
+    put_marking,
     save,
     write_meta,
 )
@@ -108,6 +112,7 @@ class ManagerBook:
     type_names: dict[str, str]
     return_to: str = ""
     auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
+    marking: str = DEFAULT_MARKING  # the protective marking, [mail] protective_marking
 
 
 def manager_meta(book: ManagerBook) -> dict[str, str]:
@@ -134,6 +139,11 @@ def write_manager_workbook(path: Path, book: ManagerBook) -> None:
     ws.title = SHEET
     last = get_column_letter(len(COLUMNS))
     put(ws, "A1", f"Case audit allocation: {book.cycle}", font=TITLE)
+    # The marking at the top right, over the last three columns: beside the title, so no
+    # row of the contract moves.
+    marking_from = get_column_letter(len(COLUMNS) - 2)
+    put_marking(ws, f"{marking_from}1", book.marking)
+    ws.merge_cells(f"{marking_from}1:{last}1")
     put(ws, "A2", f"Service Manager: {book.manager}", font=BOLD)
     put(
         ws, "A3",
@@ -178,4 +188,5 @@ def write_manager_workbook(path: Path, book: ManagerBook) -> None:
     a4(ws, landscape=True)
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     write_meta(wb, manager_meta(book))
+    mark_workbook(wb, book.marking)
     save(wb, path)

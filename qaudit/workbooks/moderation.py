@@ -25,6 +25,7 @@ from qaudit.questions import QuestionSet
 from qaudit.workbooks.cells import (
     BOLD,
     BOX,
+    DEFAULT_MARKING,
     HEADER_FILL,
     HEADER_FONT,
     INPUT_FILL,
@@ -35,8 +36,10 @@ from qaudit.workbooks.cells import (
     a4,
     define_name,
     list_validation,
+    mark_workbook,
     protect,
     put,
+    put_marking,
     save,
     write_meta,
 )
@@ -75,6 +78,7 @@ class SampleSheet:
     type_names: dict[str, str]
     question_sets: dict[str, QuestionSet]  # by audit type
     answers: dict[int, list[tuple[str, str, str]]]  # return id -> (question, answer, comment)
+    marking: str = DEFAULT_MARKING  # the protective marking, [mail] protective_marking
 
 
 def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
@@ -83,6 +87,8 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
     ws.title = "Moderation"
     title = f"Moderation session: {sheet.cycle}"
     put(ws, "A1", title + (f" (round {sheet.round})" if sheet.round > 1 else ""), font=TITLE)
+    put_marking(ws, "K1", sheet.marking)  # top right, beside the title
+    ws.merge_cells("K1:L1")
     put(ws, "A2", "For each audit agree the grade the group would give, whether the feedback is"
         " constructive and names strengths and learning, and what the auditor can learn."
         " Fill the yellow cells; the audits are on the next sheet." +
@@ -129,6 +135,7 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
     }
     meta.update({f"item_{i.position}": i.audit.reference for i in sheet.items})
     write_meta(wb, meta)
+    mark_workbook(wb, sheet.marking)
     save(wb, path)
 
 

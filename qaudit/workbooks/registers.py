@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from qaudit.db import AllocationRow
 from qaudit.sampling import StratumResult
 from qaudit.workbooks.case_export import BAD_TYPE
-from qaudit.workbooks.cells import save, write_table
+from qaudit.workbooks.cells import DEFAULT_MARKING, mark_workbook, save, write_table
 
 ALLOCATION_HEADERS = (
     "Reference", "Quadrant", "Audit type", "Drawn for", "Topped up", "Record ID", "Person ID",
@@ -34,8 +34,10 @@ def write_register(
     excluded: dict[str, int],
     unusable_counts: dict[str, int],
     unusable: pd.DataFrame,
+    marking: str = DEFAULT_MARKING,
 ) -> None:
-    """The whole allocation in one workbook: cases, strata, exclusions, unusable rows."""
+    """The whole allocation in one workbook: cases, strata, exclusions, unusable rows; the
+    protective ``marking`` beside the first sheet's header and on every printed page."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Allocations")
     write_table(
@@ -50,6 +52,7 @@ def write_register(
             for a in allocations
         ),
         (18, 13, 30, 30, 10, 14, 12, 14, 12, 24, 30, 24, 26),
+        marking=marking,
     )
     ws = wb.create_sheet("Strata")
     write_table(
@@ -91,5 +94,6 @@ def write_register(
     )
     ws = wb.create_sheet("Draw")
     write_table(ws, ("Fact", "Value"), draw_facts, (28, 90))
+    mark_workbook(wb, marking)
     save(wb, path)
 

@@ -15,13 +15,17 @@ from conftest import FIXTURES, Result
 from qaudit.config import Settings
 from qaudit.questions import load_question_set
 from qaudit.workbooks.cells import read_text
+from qaudit.workbooks.dataset import write_dataset
 from qaudit.workbooks.forms import (
     AUDIT_FIELDS,
+    AUDIT_FORM,
     SELF_REFLECTION_FIELDS,
+    SELF_REFLECTION_FORM,
     FormCase,
     answer_name,
     audit_form,
     comment_name,
+    form_layout,
     self_reflection_form,
 )
 from qaudit.workspace import Workspace
@@ -199,3 +203,67 @@ def test_libreoffice_opens_every_kind_of_workbook_without_repair(
             assert resaved[cell.coordinate].value == cell.value, (book.name, cell)
     form = load_workbook(converted / books[2].name)
     assert {"ans_V1", "grade", "rationale"} <= set(form.defined_names)
+
+
+def test_a_form_is_marked_on_every_printed_page_and_beside_its_title(tmp_path: Path) -> None:
+    """The protective marking is centred at the top and bottom of each page, the pages
+    numbered; on screen it stands at the top right of the form, in the title's row."""
+    questions = load_question_set("mca_assessment")
+    form = audit_form(questions, "MCA", Settings().grades, "ws1", marking="OFFICIAL-SENSITIVE")
+    form.write(tmp_path / "a.xlsx", case())
+    wb = load_workbook(tmp_path / "a.xlsx")
+    for ws in wb.worksheets:
+        assert ws.oddHeader.center.text == "OFFICIAL-SENSITIVE"
+        assert ws.oddFooter.center.text == "OFFICIAL-SENSITIVE"
+        assert ws.oddFooter.right.text == "Page &P of &N"
+    top = wb["Audit"]
+    assert top["A1"].value == "Case audit: MCA"
+    assert top["D1"].value == "OFFICIAL-SENSITIVE" and top["D1"].data_type == "s"
+
+
+@pytest.mark.parametrize("marking", ["OFFICIAL-SENSITIVE PERSONAL", "=HYPERLINK(\"http://x\")",
+                                     "OFFICIAL & SENSITIVE"])
+def test_a_marking_moves_no_named_cell_of_either_form(tmp_path: Path, marking: str) -> None:
+    """However the marking reads, every named cell is where the form's contract says (the
+    layout ingest checks a returned form against), and the marking stays text."""
+    questions = load_question_set("care_act_review")
+    for kind, form in ((AUDIT_FORM, audit_form(questions, "Review", Settings().grades, "ws1",
+                                               marking=marking)),
+                       (SELF_REFLECTION_FORM, self_reflection_form("Review", "ws1",
+                                                                   marking=marking))):
+        form.write(tmp_path / f"{kind}.xlsx", case())
+        wb = load_workbook(tmp_path / f"{kind}.xlsx")
+        layout = form_layout(kind, questions if kind == AUDIT_FORM else None)
+        for name, (sheet, column, row) in layout.items():
+            ((found_sheet, ref),) = wb.defined_names[name].destinations
+            assert (found_sheet, ref) == (sheet, f"${column}${row}"), name
+        cell = wb.worksheets[0]["D1"]
+        assert cell.value == marking and cell.data_type == "s"
+
+
+def test_a_marking_with_an_ampersand_or_a_hidden_character_prints_as_written(
+    tmp_path: Path
+) -> None:
+    """'&' starts a code in a page header (&P is the page number): it is doubled so it
+    prints as itself; a control character is never written into a header or a cell."""
+    form = self_reflection_form("MCA", "ws1", marking="OFFICIAL &P\x07SENSITIVE")
+    form.write(tmp_path / "f.xlsx", case())
+    ws = load_workbook(tmp_path / "f.xlsx").worksheets[0]
+    assert ws["D1"].value == "OFFICIAL &P SENSITIVE"
+    assert ws.oddHeader.center.text == "OFFICIAL &&P SENSITIVE"
+
+
+def test_the_register_and_the_export_keep_their_tables_in_row_one(tmp_path: Path) -> None:
+    """A table workbook shows the marking beside its header, outside the filter: the
+    table a reader (or pandas) expects in row 1 stays there."""
+    write_dataset(tmp_path / "d.xlsx", {"Allocations": (["Reference", "Team"],
+                                                        [["R-1", "=Smith"], ["R-2", None]]),
+                                        "Audits": (["Reference"], [["R-1"]])},
+                  marking="OFFICIAL-SENSITIVE")
+    wb = load_workbook(tmp_path / "d.xlsx")
+    first, second = wb.worksheets
+    assert [c.value for c in first[1]] == ["Reference", "Team", "OFFICIAL-SENSITIVE"]
+    assert first.auto_filter.ref == "A1:B3"
+    assert [c.value for c in first[2]][:2] == ["R-1", "=Smith"]
+    assert [c.value for c in second[1]] == ["Reference"]
+    assert second.oddHeader.center.text == "OFFICIAL-SENSITIVE"
