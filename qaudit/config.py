@@ -182,7 +182,8 @@ class MailSettings(Strict):
     sender: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
     sender_name: Annotated[str, Field(max_length=80, pattern=r"^[^\r\n<>\"]*$")] = ""
     reply_to: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
-    protective_marking: Annotated[str, Field(max_length=60, pattern=r"^[^\r\n]*$")] = (
+    protective_marking: Annotated[str, Field(
+        max_length=60, pattern=r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069]*$")] = (
         "OFFICIAL-SENSITIVE")
     host: Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.\-]*$")] = ""
     port: Annotated[int, Field(ge=1, le=65535)] = 587

@@ -225,7 +225,8 @@ def moderate_learning(
 
     ws = current_workspace()
     with ws.store() as store:
-        text = learning_markdown(store, cycle, anonymise, tuple(ws.settings.auditor_roles))
+        text = learning_markdown(store, cycle, anonymise, tuple(ws.settings.auditor_roles),
+                                 ws.settings.mail.protective_marking)
     if out_file is None:
         print(text)
         return
