@@ -176,14 +176,17 @@ class StaffSettings(Strict):
         return {f: list(value.get(f, DEFAULT_STAFF_COLUMNS[f])) for f in STAFF_FIELDS}
 
 
+#: One line, nothing hidden: no control, zero-width or bidirectional character.
+_NO_HIDDEN = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069]*$"
+
+
 class MailSettings(Strict):
     """How messages go out (``qaudit send``): as drafts in the outbox, or through a relay."""
 
     sender: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
     sender_name: Annotated[str, Field(max_length=80, pattern=r"^[^\r\n<>\"]*$")] = ""
     reply_to: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
-    protective_marking: Annotated[str, Field(
-        max_length=60, pattern=r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069]*$")] = (
+    protective_marking: Annotated[str, Field(max_length=60, pattern=_NO_HIDDEN)] = (
         "OFFICIAL-SENSITIVE")
     host: Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.\-]*$")] = ""
     port: Annotated[int, Field(ge=1, le=65535)] = 587
@@ -192,6 +195,9 @@ class MailSettings(Strict):
     password_env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,63}$")] = (
         "QAUDIT_SMTP_PASSWORD")
     escalate_after_days: Annotated[int, Field(ge=1, le=90)] = 7
+    allowed_domains: list[Annotated[str, Field(
+        max_length=253, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+    )]] = Field(default_factory=list)
 
 
 class PeopleSettings(Strict):
@@ -551,6 +557,10 @@ def default_toml() -> str:
     comments(mail, "A second reminder of an overdue return goes to the Service Manager only"
              " this", "many days after the first.")
     mail.add("escalate_after_days", s.mail.escalate_after_days)
+    comments(mail, "The only domains personal data may be sent to, lower case (a subdomain of one",
+             'counts), e.g. ["example.gov.uk", "nhs.net"]. An address elsewhere (a typo such',
+             "as gmial.com, a private mailbox) is held, never sent. Empty = any domain.")
+    mail.add("allowed_domains", tomlkit.array())
     people = table("people", "Who receives the quadrant outcome reports and the highlights, and"
                    " the most", "cases one auditor should be named for in a cycle.",
                    'directors: quadrant = [addresses], e.g. "North East" = ["dir@example.org"].')

@@ -30,6 +30,7 @@ from qaudit.values import (
     checked_email,
     fold,
     fold_line_endings,
+    in_domains,
     normalise_answer,
     normalise_id,
     parse_date,
@@ -694,6 +695,7 @@ def _as_named(row: ManagerRow, current: AuditorChoice | None) -> ManagerRow:
 def check_manager_rows(
     raw: RawForm, cases: Sequence[ManagerCase], *, roles: tuple[str, ...],
     staff: Sequence[StaffEntry], named: dict[int, AuditorChoice], max_cases: int, today: date,
+    domains: Sequence[str] = (),
 ) -> list[ManagerRow]:
     """Every row of a Service Manager workbook (already identified and checked against the
     draw): each named auditor's choice, or why that row cannot be taken. ``named`` is the
@@ -712,6 +714,14 @@ def check_manager_rows(
                 "auditor-load", raw.path.name, cell.sheet, f"{cell.ref} ({cell.name})",
                 f"this auditor is named for {load[key]} cases of the cycle; the limit is"
                 f" {max_cases} ([people] max_cases_per_auditor)")))
+        if (row.choice is not None and row.choice.email
+                and not in_domains(row.choice.email, domains)):
+            cell = raw.cells[auditor_fields(row.case.position)[1].name]
+            row = ManagerRow(row.case, row.choice, row.findings, (*row.warnings, Finding(
+                "outside-domains", raw.path.name, cell.sheet, f"{cell.ref} ({cell.name})",
+                f"{row.choice.email} is outside the domains personal data may go to ([mail]"
+                " allowed_domains): the audit form will not be sent there; check it with"
+                " the Service Manager")))
         checked.append(row)
     return checked
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -191,3 +192,12 @@ def checked_email(text: str) -> str:
 def same_email(a: str, b: str) -> bool:
     """Two addresses of one mailbox: compared ignoring case (as every mail system does)."""
     return bool(a) and a.casefold() == b.casefold()
+
+
+def in_domains(address: str, domains: Sequence[str]) -> bool:
+    """The address is at one of ``domains`` or a subdomain of one (``mail.nhs.net`` is at
+    ``nhs.net``); any address is, when no domain is listed."""
+    if not domains:
+        return True
+    domain = address.rpartition("@")[2].casefold()
+    return any(domain == d or domain.endswith("." + d) for d in domains)

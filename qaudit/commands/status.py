@@ -68,7 +68,8 @@ def status(
     ws = current_workspace()
     if by is not None:
         with ws.store() as store:
-            held = holdings(store, cycle, today(), by.value, overdue)
+            held = holdings(store, cycle, today(), by.value, overdue,
+                            ws.settings.mail.allowed_domains)
         if as_json:
             print_json(held.to_json())
         else:
@@ -76,7 +77,7 @@ def status(
         return
     if overdue:
         with ws.store() as store:
-            late = overdue_list(store, cycle, today())
+            late = overdue_list(store, cycle, today(), ws.settings.mail.allowed_domains)
         if as_json:
             print_json(late.to_json())
         else:

@@ -200,7 +200,8 @@ def ingest_files(
     settings = settings or Settings()
     context = _Context(store.workspace_id(), store.signing_key(), settings.type_names(),
                        tuple(settings.auditor_roles), today, replace or restore, restore,
-                       settings.people.max_cases_per_auditor)
+                       settings.people.max_cases_per_auditor,
+                       tuple(settings.mail.allowed_domains))
     for n, path in enumerate(paths, start=1):
         report.outcomes.append(_guarded(store, path, context))
         if on_file is not None:
@@ -262,6 +263,7 @@ class _Context:
     replace: bool
     restore: bool
     max_cases_per_auditor: int = 4
+    allowed_domains: tuple[str, ...] = ()
 
 
 def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
@@ -361,6 +363,7 @@ def _ingest_manager(store: Store, raw: RawForm, context: _Context) -> FileOutcom
         named={i: AuditorChoice(a.auditor_name, a.auditor_email, a.auditor_role,
                                 a.allocated_on) for i, a in current.items()},
         max_cases=context.max_cases_per_auditor, today=context.today,
+        domains=context.allowed_domains,
     )
     outcome: list[AuditorRow] = []
     to_store: list[NewAssignment] = []

@@ -17,6 +17,7 @@ would go to, or says why there is none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Literal
@@ -266,10 +267,10 @@ def _line(h: CaseHolding, people: _Contacts, today: date) -> CaseLine:
     )
 
 
-def _case_lines(store: Store, cycle: str | None, today: date
+def _case_lines(store: Store, cycle: str | None, today: date, domains: Sequence[str] = ()
                 ) -> tuple[str, date, list[tuple[CaseLine, _Contacts]]]:
     name, due = _cycle(store, cycle)
-    directory = Directory(store.messages.contacts())
+    directory = Directory(store.messages.contacts(), domains)
     lines = []
     for holding in store.people.case_holdings(name):
         people = _contacts(holding, directory)
@@ -277,17 +278,18 @@ def _case_lines(store: Store, cycle: str | None, today: date
     return name, due, lines
 
 
-def case_lines(store: Store, cycle: str | None, today: date) -> tuple[str, date, list[CaseLine]]:
+def case_lines(store: Store, cycle: str | None, today: date, domains: Sequence[str] = ()
+               ) -> tuple[str, date, list[CaseLine]]:
     """Every case of the cycle (the latest drawn if None), with its people's addresses."""
-    name, due, lines = _case_lines(store, cycle, today)
+    name, due, lines = _case_lines(store, cycle, today, domains)
     return name, due, [line for line, _ in lines]
 
 
 def holdings(store: Store, cycle: str | None, today: date, by: Holder,
-             overdue_only: bool = False) -> Holdings:
+             overdue_only: bool = False, domains: Sequence[str] = ()) -> Holdings:
     """Every case of the cycle (or only those with a return overdue), grouped by the
     auditor named for it, its Service Manager, or its practitioner, by name."""
-    name, due, lines = case_lines(store, cycle, today)
+    name, due, lines = case_lines(store, cycle, today, domains)
     groups: dict[str, HolderGroup] = {}
     for line in lines:
         if overdue_only and not line.overdue:
@@ -306,12 +308,13 @@ def holdings(store: Store, cycle: str | None, today: date, by: Holder,
     return Holdings(name, due, today, by, overdue_only, ordered)
 
 
-def overdue(store: Store, cycle: str | None, today: date) -> Overdue:
+def overdue(store: Store, cycle: str | None, today: date, domains: Sequence[str] = ()
+            ) -> Overdue:
     """Every return of the cycle not in after its due date, with the person to chase, in
     reference order: an audit before its self-reflection. Who and where is what
     ``qaudit send reminders`` would use; a self-reflection whose form has not gone (no
     auditor named) is listed as such, with nobody to chase."""
-    name, due, lines = _case_lines(store, cycle, today)
+    name, due, lines = _case_lines(store, cycle, today, domains)
     items: list[OverdueItem] = []
     for line, people in lines:
         def item(what: Literal["audit", "self-reflection"], role: ChaseRole | None,

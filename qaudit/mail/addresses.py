@@ -15,9 +15,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec
 
 from qaudit.db.mail import Contact
-from qaudit.values import HIDDEN_IN_TEXT, NotAnEmail, checked_email, normalise_id, person_key
+from qaudit.values import (
+    HIDDEN_IN_TEXT,
+    NotAnEmail,
+    checked_email,
+    in_domains,
+    normalise_id,
+    person_key,
+)
 
 _LINE_BREAKS = re.compile(r"[\r\n\t\x0b\x0c\x85\u2028\u2029]+")
 
@@ -90,11 +98,28 @@ def _exported(rows: Sequence[Contact], email: Callable[[Contact], str], role: st
     return Found(Addressee(one_line(name), str(found.pop()), role))
 
 
+P = ParamSpec("P")
+
+
+def _within_domains(method: Callable[Concatenate[Directory, P], Found]
+                    ) -> Callable[Concatenate[Directory, P], Found]:
+    """Whatever way an address is found, it is held if it is outside ``[mail]
+    allowed_domains``: a typo (gmial.com) or a private mailbox never gets personal data."""
+
+    def checked(self: Directory, /, *args: P.args, **kwargs: P.kwargs) -> Found:
+        return self.allowed(method(self, *args, **kwargs))
+
+    checked.__doc__ = method.__doc__
+    return checked
+
+
 class Directory:
     """The staff list, looked up by worker id and by name; and, where it has no email, the
     emails the case exports gave (contacts with ``export_cycle``)."""
 
-    def __init__(self, contacts: Sequence[Contact]) -> None:
+    def __init__(self, contacts: Sequence[Contact], allowed_domains: Sequence[str] = ()
+                 ) -> None:
+        self._domains = tuple(d.casefold() for d in allowed_domains)
         staff = [c for c in contacts if not c.from_export]
         self._by_id = {normalise_id(c.worker_id): c for c in staff}
         self._by_name: dict[str, list[Contact]] = {}
@@ -110,9 +135,19 @@ class Directory:
                 self._exported_managers.setdefault(
                     person_key(contact.service_manager), []).append(contact)
 
+    def allowed(self, found: Found) -> Found:
+        """``found``, or why its address may not be used: outside the allowed domains."""
+        if found.addressee is None or in_domains(found.addressee.address, self._domains):
+            return found
+        return Found(None, f"{found.addressee.address} is outside the domains personal data"
+                     f" may go to ([mail] allowed_domains: {', '.join(self._domains)}); correct"
+                     " it in the staff list or the Service Manager's workbook, or add the"
+                     " domain")
+
     def worker(self, worker_id: str) -> Contact | None:
         return self._by_id.get(normalise_id(worker_id))
 
+    @_within_domains
     def by_name(self, name: str, role: str) -> Found:
         """The one address the staff list holds for people of this name."""
         people = self._by_name.get(person_key(name), [])
@@ -132,6 +167,7 @@ class Directory:
                          " which is meant")
         return Found(Addressee(one_line(name), str(found.pop()), role))
 
+    @_within_domains
     def practitioner(self, worker_id: str, name: str) -> Found:
         """A practitioner by worker id: the staff list's email, else the case export's."""
         contact = self.worker(worker_id)
@@ -148,6 +184,7 @@ class Directory:
             return Found(None, f"{label} is not in the staff list")
         return Found(None, f"the staff list has no email for {label}")
 
+    @_within_domains
     def line_manager(self, worker_id: str) -> Found:
         contact = self.worker(worker_id)
         label = f"worker {one_line(worker_id, 40)}"
@@ -161,6 +198,7 @@ class Directory:
             return self.by_name(contact.line_manager, "line manager")
         return Found(None, f"the staff list names no line manager for {label}")
 
+    @_within_domains
     def service_manager(self, name: str, worker_ids: Iterable[str]) -> Found:
         """A Service Manager by name: their own row of the staff list, else the Service
         Manager email of the rows of their practitioners (or of anyone who names them)."""
@@ -192,6 +230,7 @@ class Directory:
                          " given")
         return Found(Addressee(one_line(name), str(found.pop()), "service manager"))
 
+    @_within_domains
     def auditor(self, name: str, email: str) -> Found:
         """The auditor a Service Manager named: the email they gave, else the staff list's."""
         if email.strip():

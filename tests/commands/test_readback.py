@@ -357,6 +357,27 @@ def test_an_auditor_in_the_practitioners_team_is_stored_with_a_warning(
     assert "practitioner's own team" in row["warnings"][0]["message"]
 
 
+def test_an_auditor_email_outside_the_allowed_domains_is_warned_and_status_holds_it(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """A typo in the domain (gmial.com) would send a form with a person's details to a
+    stranger: warned at ingest, and never the address status (or send) would use."""
+    with edit_settings(ws.root) as settings:
+        settings.setdefault("mail", {})["allowed_domains"] = ["example.org"]
+    path, _ = fill(busiest(ws), tmp_path, overrides={
+        "sm_1_auditor": "Callum Iqbal", "sm_1_email": "callum.iqbal@gmial.com",
+        "sm_2_auditor": "Dana Roe", "sm_2_email": "dana.roe@mail.example.org"})
+    data = ingest_json(run, ws, path)
+    rows = rows_of(data)
+    first, second = cases_of(busiest(ws))[:2]
+    assert rows[first]["status"] == "named"
+    assert [w["code"] for w in rows[first]["warnings"]] == ["outside-domains"]
+    assert "outside-domains" not in [w["code"] for w in rows[second]["warnings"]]
+    result = run("-w", ws.root, "status", "--by", "auditor", "--json")
+    assert result.code == 0
+    assert "callum.iqbal@gmial.com" not in result.stdout
+
+
 def _named_as(names: list[str], rows: int, others: str = "Other") -> dict[str, str]:
     """Overrides naming ``names`` on the first rows, and a different auditor on each other."""
     names = names + [f"{others} Auditor {'ABCDEFGHIJKLMNOP'[n]}" for n in range(rows)]

@@ -11,6 +11,7 @@ from qaudit.values import (
     HIDDEN_IN_TEXT,
     NotAnEmail,
     checked_email,
+    in_domains,
     normalise_id,
     parse_date,
     same_email,
@@ -92,3 +93,11 @@ def test_hidden_characters_are_found_in_one_line_values_and_in_text() -> None:
     for hidden in ("\x1b[31m", "\u202e", "\u200b", "\ufeff", "\U000e0041", "\x85"):
         assert HIDDEN_IN_LINE.search(f"Jo{hidden}Smith"), repr(hidden)
     assert same_email("Jo@Example.org", "jo@example.ORG") and not same_email("", "")
+
+
+def test_an_address_is_within_the_allowed_domains_or_a_subdomain_of_one() -> None:
+    allowed = ["example.gov.uk", "nhs.net"]
+    assert in_domains("jo@example.gov.uk", allowed) and in_domains("jo@mail.NHS.net", allowed)
+    assert not in_domains("jo@gmial.com", allowed)
+    assert not in_domains("jo@notexample.gov.uk", allowed)  # a lookalike, not a subdomain
+    assert in_domains("jo@anywhere.org", [])
