@@ -34,8 +34,9 @@ def send(
     kind: Annotated[MessageKind, typer.Argument(
         help="allocations (Service Managers' workbooks), forms (audit form to the named"
         " auditor and self-reflection to the practitioner, together), reminders (overdue"
-        " returns; a second one escalates), feedback (the feedback pack), reports (quadrant"
-        " reports and the highlights).", show_default=False)],
+        " returns whose form went; a second one escalates), feedback (the feedback pack, once"
+        " the moderation sample settles its grade), reports (quadrant reports and the"
+        " highlights).", show_default=False)],
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="The cycle to send for.")],
     to_outbox: Annotated[bool, typer.Option(
         "--to-outbox", help="Write drafts (.eml, X-Unsent) to cycles/<cycle>/outbox/KIND/,"
@@ -47,8 +48,10 @@ def send(
         "--dry-run", help="List who would get what, and write or send nothing.")] = False,
     resend: Annotated[str | None, typer.Option(
         "--resend", metavar="REF|ADDRESS", help="Send again what went before: the messages"
-        " about a reference (a Service Manager's name, a quadrant, 'highlights'), or every"
-        " message to one address (to that address only). Nothing else is sent.")] = None,
+        " about a reference (a Service Manager's name, a quadrant, 'highlights'), to those"
+        " they reached, or every message that went to one address (to that address only)."
+        " Nothing else is sent, and nothing that never went: send it without --resend.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Draft or send the cycle's messages of one KIND, each recorded as it goes.

@@ -10,7 +10,11 @@ goes, so a broken template sends nothing.
 
 Delivery and its record are ``qaudit.mail.delivery``'s. Nothing sent twice, nothing
 missed: a rerun sends only what is new, changed, or not yet received by one of its
-recipients.
+recipients; ``--resend`` sends again only what went before.
+
+What a planner needs of the record beside the cycle's cases is read here: for reminders,
+which forms and workbooks reached whom and when each first reminder went (on the job's
+clock); for feedback, where the cycle's moderation sample stands.
 """
 
 from __future__ import annotations
@@ -38,16 +42,19 @@ from qaudit.mail.delivery import (
     outcome,
     relative,
     send_all,
+    sent_on,
 )
 from qaudit.mail.kinds import MessageKind, Route
 from qaudit.mail.letters import (
     CycleContext,
     Held,
     Letter,
+    ModerationState,
     Plan,
     allocation_letters,
     feedback_letters,
     form_letters,
+    listed,
     reminder_letters,
     report_letters,
 )
@@ -60,6 +67,7 @@ from qaudit.mail.message import (
     still_to_send,
     subject_line,
 )
+from qaudit.moderation import sample_size
 from qaudit.rendering import Templates
 from qaudit.workspace import Workspace
 
@@ -134,16 +142,18 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
               "team": settings.organisation.team, "return_to": settings.organisation.return_to,
               "sender_name": sender.name}
     held = list(plan.held)
+    waiting = list(plan.waiting)
     ready: list[Ready] = []
     unchanged = 0
-    named = False
+    named: list[str] = []  # what --resend names
     for letter in plan.letters:
         attachments = _attachments(ws, letter, held)
         if attachments is None:
             continue
         if letter.pack_name:
             attachments += (_pack(templates, letter, common, sender.marking),)
-        named = named or (request.resend is not None and names_letter(letter, request.resend))
+        if request.resend is not None and names_letter(letter, request.resend):
+            named.append(letter.about)
         digest = content_hash(letter, attachments)
         pending = still_to_send(letter, digest, sent.get(letter.about, []), request.resend)
         if pending is None:
@@ -152,24 +162,46 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
         body = _render(templates, f"{request.kind}.txt.j2", {**common, **letter.facts})
         ready.append(Ready(pending, subject_line(sender.marking, letter.subject),
                             marked_body(sender.marking, body), attachments))
-    if request.resend is not None and not named:
-        raise QauditError(
-            f"--resend {request.resend!r} names no {request.kind} message of cycle"
-            f" {cycle.name!r}: give a reference (such as {cases[0].reference}), or an address"
-            " one of them goes to. Nothing was sent.")
+    if request.resend is not None:
+        waiting += _resend_check(request, cycle.name, cases, named, ready)
     folder = ws.cycle_dir(cycle.name)
     outbox = layout.outbox(folder, str(request.kind))
     report = SendReport(request.kind, cycle.name, request.route, request.dry_run, (),
-                        unchanged, tuple(held), tuple(plan.waiting),
+                        unchanged, tuple(held), tuple(waiting),
                         str(outbox) if request.route is Route.DRAFT else None)
     if request.dry_run:
         return _with(report, [outcome(r, "would go") for r in ready])
-    where = Destination(ws.root, outbox, layout.feedback_packs(folder))
+    where = Destination(ws.root, outbox, layout.feedback_packs(folder), today)
     if request.route is Route.DRAFT:
         return _with(report, draft_all(store, cycle.id, sender, ready, where))
     outcomes, stopped = send_all(store, cycle.id, sender, ready, settings.mail,
                                  os.environ if environ is None else environ, where)
     return _with(report, outcomes, stopped)
+
+
+def _resend_check(request: SendRequest, cycle: str, cases: Sequence[MailCase],
+                  named: Sequence[str], ready: Sequence[Ready]) -> list[str]:
+    """A resend sends again only what went before. Refused when it names nothing, or only
+    what never went (to the address it names); what it names that never went is listed."""
+    token, kind = request.resend or "", request.kind
+    if not named:
+        raise QauditError(
+            f"--resend {token!r} names no {kind} message of cycle {cycle!r}: give a"
+            f" reference (such as {cases[0].reference}), or an address one of them goes to."
+            " Nothing was sent.")
+    going = {r.pending.letter.about for r in ready}
+    never = [about for about in named if about not in going]
+    if not never:
+        return []
+    never_went = "never went" + (f" to {token}" if "@" in token else "")
+    run = f"`qaudit send {kind} --cycle '{cycle}'` without --resend"
+    if not going:
+        raise QauditError(
+            f"--resend {token!r} names only {kind} messages that {never_went}"
+            f" ({listed(never)}): --resend sends again only what went before. Run {run} to"
+            " send them. Nothing was sent.")
+    return [f"Not resent, as it {never_went}: {listed(never)}. Run {run} to send"
+            f" {'it' if len(never) == 1 else 'them'}."]
 
 
 def _with(report: SendReport, outcomes: Sequence[Outcome], stopped: str = "") -> SendReport:
@@ -195,17 +227,35 @@ def _plan(ws: Workspace, store: Store, kind: MessageKind, cycle: Cycle,
         return form_letters(ctx, cases, directory)
     if kind is MessageKind.REMINDERS:
         reminded: dict[str, date] = {}
-        for record in records:
+        for record in records:  # oldest first: the first reminder's day
             if record.about.endswith(" reminder") and record.about not in reminded:
-                reminded[record.about] = date.fromisoformat(record.at[:10])
-        return reminder_letters(ctx, cases, directory, reminded)
+                reminded[record.about] = sent_on(record.at)
+        went: dict[str, frozenset[str]] = {}
+        for record in (*store.messages.sent(cycle.id, MessageKind.ALLOCATIONS),
+                       *store.messages.sent(cycle.id, MessageKind.FORMS)):
+            went[record.about] = went.get(record.about, frozenset()) | record.addresses
+        return reminder_letters(ctx, cases, directory, reminded, went)
     if kind is MessageKind.FEEDBACK:
-        return feedback_letters(ctx, cases, directory)
+        return feedback_letters(ctx, cases, directory, _moderation_state(store, cycle, cases),
+                                frozenset(r.about for r in records))
     people = settings.people
     return report_letters(
         ctx, cases, directory, quadrants=settings.quadrants, directors=people.directors,
         countywide=people.countywide_directors, network=people.network_list,
         files=_report_files(ws, cycle.name, settings.quadrants))
+
+
+def _moderation_state(store: Store, cycle: Cycle, cases: Sequence[MailCase]
+                      ) -> ModerationState:
+    """Where the cycle's moderation sample stands against the audits returned now, counted
+    as ``qaudit moderate select`` and ``qaudit status`` count it (at the sample's rate)."""
+    sample = store.moderation.current_sample(cycle.name)
+    returned = sum(1 for c in cases if c.audit is not None)
+    if sample is None:
+        return ModerationState(drawn=False, returned=returned)
+    return ModerationState(drawn=True, selected=len(sample.items),
+                           target=sample_size(returned, sample.rate), returned=returned,
+                           rate=sample.rate)
 
 
 def _report_files(ws: Workspace, cycle: str, quadrants: Sequence[str]

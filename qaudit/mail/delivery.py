@@ -6,19 +6,23 @@ one connection for the batch; a message is recorded the moment the relay accepts
 the recipients it accepted. A refused message is reported and the batch goes on; a lost
 connection stops the batch, and the messages after it are reported not sent. Either way a
 rerun sends what is left, and nothing twice.
+
+A message is recorded as sent at this moment of the send job's day (``recorded_at``): the
+job is given its day, and what is counted from a message (a second reminder's days) is
+counted on that same clock (``sent_on``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from qaudit.config import MailSettings
 from qaudit.db import Store
 from qaudit.db.mail import SentMessage
-from qaudit.db.schema import now
 from qaudit.errors import QauditError, StorageError
 from qaudit.mail.addresses import Addressee
 from qaudit.mail.drafts import draft_path, write_draft, write_file
@@ -98,14 +102,26 @@ def relative(root: Path, path: Path) -> str:
         return str(path)
 
 
+def recorded_at(today: date) -> str:
+    """When a message went, as the record keeps it (UTC, like every ``*_at``): the time of
+    day now, on the send job's day. Run for today, that is simply now."""
+    local = datetime.combine(today, datetime.now().time().replace(microsecond=0))
+    return local.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def sent_on(at: str) -> date:
+    """The day a message went, on the send job's clock: the local date of its ``at``."""
+    return datetime.fromisoformat(at).astimezone().date()
+
+
 def _record(item: Ready, route: Route, message_id: str, path: str | None,
-            to: tuple[Addressee, ...], cc: tuple[Addressee, ...]) -> SentMessage:
+            to: tuple[Addressee, ...], cc: tuple[Addressee, ...], today: date) -> SentMessage:
     letter = item.pending.letter
     return SentMessage(
         kind=str(letter.kind), about=letter.about, recipients=tuple(a.address for a in to),
         cc=tuple(a.address for a in cc), subject=item.subject,
         content_hash=item.pending.content_hash, message_id=message_id, route=str(route),
-        path=path, at=now())
+        path=path, at=recorded_at(today))
 
 
 def _write_pack(packs: Path, item: Ready) -> None:
@@ -117,11 +133,13 @@ def _write_pack(packs: Path, item: Ready) -> None:
 @dataclass(frozen=True)
 class Destination:
     """Where a run's files go: the workspace (paths are recorded relative to it), the
-    kind's outbox, and the folder of feedback packs."""
+    kind's outbox, and the folder of feedback packs; and the send job's day, which each
+    message's record is dated by."""
 
     root: Path
     outbox: Path
     packs: Path
+    today: date
 
 
 def draft_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready],
@@ -146,7 +164,8 @@ def draft_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready
                 written = path
                 store.messages.record(
                     cycle_id, _record(item, Route.DRAFT, message_id, relative(where.root, path),
-                                      pending.to, pending.cc), pending.letter.reference)
+                                      pending.to, pending.cc, where.today),
+                    pending.letter.reference)
         except BaseException:
             if written is not None:
                 written.unlink(missing_ok=True)
@@ -195,7 +214,8 @@ def send_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready]
             cc = tuple(a for a in pending.cc if a.address.casefold() in taken)
             try:
                 store.messages.record(cycle_id, _record(item, Route.SMTP, message_id, None,
-                                                        to, cc), pending.letter.reference)
+                                                        to, cc, where.today),
+                                      pending.letter.reference)
             except QauditError as exc:
                 raise StorageError(
                     f"{pending.letter.about} went to {', '.join(accepted.accepted)} but could"

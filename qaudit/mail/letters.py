@@ -3,17 +3,20 @@
 Pure: each planner takes the cycle's cases (``db.mail.MailCase``), the staff list
 (``addresses.Directory``) and the settings that matter, and returns a ``Plan``: the
 letters due now, what cannot go and why (``Held``: never skipped in silence), and what is
-waiting on someone (a Service Manager's choice, a moderation). Whether a letter already
-went is not decided here but by ``message.still_to_send`` against the record.
+waiting on someone (a Service Manager's choice, a moderation, a form not sent yet).
+Whether a letter already went is not decided here but by ``message.still_to_send``
+against the record; what of the record a planner needs (the reminders: which forms went,
+and when each first reminder went) it is given.
 
-A letter's ``facts`` are what it says (the template's data, and what its content hash
-covers); its ``subject`` never holds a name or a person id, only the cycle, the reference
-or the quadrant.
+A letter's ``facts`` are the template's data; the part of them its content hash covers
+(``Letter.essentials``) is what the message says that matters, never a person's name as
+the staff list spells it. Its ``subject`` never holds a name or a person id, only the
+cycle, the reference or the quadrant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,6 +39,21 @@ from qaudit.values import cycle_slug
 AUDIT = "audit form"
 REFLECTION = "self-reflection form"
 
+#: What a letter says that matters, by kind: the facts its content hash covers, beside the
+#: bytes of every file attached. A changed one makes the letter "changed" and sends it
+#: again. Left out on purpose: people's names (a corrected spelling in the staff list is not
+#: news to anyone, and a new person is a new address, which ``still_to_send`` handles), and
+#: what the settings word (a type's display name, a grade's descriptor, the team's name).
+ESSENTIAL_FACTS: Mapping[MessageKind, frozenset[str]] = {
+    MessageKind.ALLOCATIONS: frozenset({"references", "due"}),
+    MessageKind.FORMS: frozenset({"audience", "reference", "due"}),
+    MessageKind.REMINDERS: frozenset({"stage", "audience", "reference", "form", "due",
+                                      "reminded_on", "holder"}),
+    MessageKind.FEEDBACK: frozenset({"reference", "grade", "auditor_grade", "rationale",
+                                     "strengths", "learning", "reflection"}),
+    MessageKind.REPORTS: frozenset({"audience", "quadrant"}),
+}
+
 
 @dataclass(frozen=True)
 class Letter:
@@ -48,7 +66,7 @@ class Letter:
     subject: str  # without the protective marking
     to: tuple[Addressee, ...]
     cc: tuple[Addressee, ...]
-    facts: dict[str, Any]  # the template's data; the content hash covers it
+    facts: dict[str, Any]  # the template's data
     files: tuple[Path, ...]  # attached as they are on disk
     draft_name: str  # the draft's file name, without .eml: no names in it
     pack_name: str = ""  # feedback: the HTML pack rendered from the facts and attached
@@ -56,6 +74,12 @@ class Letter:
     @property
     def addressees(self) -> tuple[Addressee, ...]:
         return (*self.to, *self.cc)
+
+    @property
+    def essentials(self) -> dict[str, Any]:
+        """The facts its content hash covers (``ESSENTIAL_FACTS``)."""
+        keep = ESSENTIAL_FACTS[self.kind]
+        return {key: value for key, value in self.facts.items() if key in keep}
 
 
 @dataclass(frozen=True)
@@ -198,17 +222,43 @@ def form_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Direct
 # --- reminders -----------------------------------------------------------------------------
 
 
+@dataclass
+class _NotSent:
+    """Overdue returns not chased because what they would chase never went out."""
+
+    forms: list[str] = field(default_factory=list)  # '<ref> audit form', ...
+    workbooks: list[str] = field(default_factory=list)  # references
+
+
+def _reached(went: Mapping[str, frozenset[str]], about: str, person: Addressee) -> bool:
+    return person.address.casefold() in went.get(about, frozenset())
+
+
+def listed(items: Sequence[str], at_most: int = 5) -> str:
+    """The first few of a list, and how many more."""
+    more = len(items) - at_most
+    return ", ".join(items[:at_most]) + (f" and {more} more" if more > 0 else "")
+
+
 def reminder_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Directory,
-                     reminded: Mapping[str, date]) -> Plan:
-    """For every overdue return: a reminder to the auditor (the practitioner for a
-    self-reflection) copying their Service Manager; ``escalate_after_days`` after the first
-    reminder went (``reminded``: reminder ``about`` -> the day it first went), a second
-    reminder to the Service Manager alone."""
+                     reminded: Mapping[str, date],
+                     went: Mapping[str, frozenset[str]]) -> Plan:
+    """For every overdue return whose form went out: a reminder to the person it went to
+    (the auditor, or the practitioner for a self-reflection), copying their Service
+    Manager; while no auditor is named, to the Service Manager whose workbook went.
+    ``escalate_after_days`` after the first reminder (``reminded``: reminder ``about`` ->
+    the day it first went, by the send job's clock), a second reminder to the Service
+    Manager alone.
+
+    ``went``: the ``about`` of every forms and allocations message recorded -> the
+    addresses it reached (casefolded). A form that never reached the person a reminder
+    would chase is not chased: it waits, and the plan says what to run first."""
     plan = Plan()
     if ctx.today <= ctx.due:
         plan.waiting.append(f"Nothing is overdue yet: returns are due {uk(ctx.due)}.")
         return plan
     unsent_reflections = 0
+    not_sent = _NotSent()
     later: list[date] = []
     for case in cases:
         manager = directory.service_manager(case.service_manager, [case.worker_id])
@@ -219,7 +269,8 @@ def reminder_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Di
                 unsent_reflections += 1  # its form has not gone out: nothing to chase
                 continue
             about = f"{case.reference} {form} reminder"
-            _remind(ctx, plan, case, form, about, directory, manager)
+            if not _remind(ctx, plan, case, form, about, directory, manager, went, not_sent):
+                continue
             first = reminded.get(about)
             if first is None:
                 continue
@@ -232,6 +283,17 @@ def reminder_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Di
         plan.waiting.append(
             f"{_plural(unsent_reflections, 'self-reflection')} not chased: their forms wait"
             " with the audit forms for the Service Manager's choice of auditor.")
+    if not_sent.forms:
+        plan.waiting.append(
+            f"{_plural(len(not_sent.forms), 'overdue form')} not chased"
+            f" ({listed(not_sent.forms)}): the forms were never sent: run `qaudit send forms"
+            f" --cycle '{ctx.cycle}'` first; the next `qaudit send reminders` chases them.")
+    if not_sent.workbooks:
+        plan.waiting.append(
+            f"{_plural(len(not_sent.workbooks), 'overdue audit')} with no auditor named not"
+            f" chased ({listed(not_sent.workbooks)}): the Service Manager's workbook was never"
+            f" sent: run `qaudit send allocations --cycle '{ctx.cycle}'` first; the next"
+            " `qaudit send reminders` chases them.")
     if later:
         plan.waiting.append(f"{_plural(len(later), 'second reminder')} to Service Managers"
                             f" due from {uk(min(later))}.")
@@ -239,7 +301,11 @@ def reminder_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Di
 
 
 def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str,
-            directory: Directory, manager: Found) -> None:
+            directory: Directory, manager: Found, went: Mapping[str, frozenset[str]],
+            not_sent: _NotSent) -> bool:
+    """The reminder of one overdue return, or why it cannot go. False when what it would
+    chase never reached the person it chases: then nothing about it goes, not even a
+    second reminder."""
     ref = case.reference
     facts: dict[str, Any] = {"stage": "reminder", "reference": ref, "form": form,
                              "due": uk(case.due_date),
@@ -248,7 +314,10 @@ def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str
         # No auditor named yet: the Service Manager is the one to chase.
         if manager.addressee is None:
             plan.held.append(Held(about, f"the Service Manager: {manager.problem}"))
-            return
+            return True
+        if not _reached(went, f"service manager {case.service_manager}", manager.addressee):
+            not_sent.workbooks.append(ref)
+            return False
         to: tuple[Addressee, ...] = (manager.addressee,)
         cc: tuple[Addressee, ...] = ()
         facts |= {"audience": "service manager", "person": ""}
@@ -266,7 +335,10 @@ def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str
             files = (layout.reflection_form(ctx.folder, ref),)
         if found.addressee is None:
             plan.held.append(Held(about, f"the {facts['audience']}: {found.problem}"))
-            return
+            return True
+        if not _reached(went, f"{ref} {form}", found.addressee):
+            not_sent.forms.append(f"{ref} {form}")
+            return False
         to = (found.addressee,)
         cc = _unique([manager.addressee] if manager.addressee else [], skip=to)
         if manager.addressee is None:
@@ -278,6 +350,7 @@ def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str
         to=to, cc=cc, facts=facts, files=files,
         draft_name=f"{ref}-{form.replace(' ', '-')}-reminder",
     ))
+    return True
 
 
 def _escalate(ctx: CycleContext, plan: Plan, case: MailCase, form: str, first: date,
@@ -308,20 +381,51 @@ _REFLECTION_FIELDS = (("went_well", "sr_went_well"), ("differently", "sr_differe
                       ("support", "sr_support"), ("own_grade", "sr_grade"))
 
 
-def feedback_letters(ctx: CycleContext, cases: Sequence[MailCase],
-                     directory: Directory) -> Plan:
-    """For each returned audit (moderated, if it is in the moderation sample) whose
-    practitioner's self-reflection is back or overdue: the feedback pack, to the
-    practitioner and their line manager."""
+@dataclass(frozen=True)
+class ModerationState:
+    """Where the cycle's moderation sample stands, as feedback needs it: whether one is
+    drawn, and how many audits it holds against how many a top-up would bring it to now
+    (``rate`` x the audits returned, as ``qaudit moderate select`` counts)."""
+
+    drawn: bool
+    selected: int = 0
+    target: int = 0
+    returned: int = 0
+    rate: float = 0.0
+
+    @property
+    def short(self) -> int:
+        """How many audits a top-up would add now (0: the sample is complete for now)."""
+        return max(0, self.target - self.selected) if self.drawn else 0
+
+
+def feedback_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Directory,
+                     moderation: ModerationState, sent: Collection[str] = ()) -> Plan:
+    """For each returned audit whose grade of record is settled and whose practitioner's
+    self-reflection is back or overdue: the feedback pack, to the practitioner and their
+    line manager.
+
+    A grade is settled once the cycle's moderation sample is drawn and complete for the
+    audits returned so far, and, for an audit in it, once its outcome is recorded: a pack
+    never goes ahead of the sample that might pick its audit and change its grade. Until
+    the sample is drawn every pack waits; while it is short of its rate of the audits
+    returned (a top-up is due), the packs not yet sent (``sent``: the ``about`` of every
+    pack recorded) of audits outside it wait too."""
     plan = Plan()
-    not_back = moderation = reflection = 0
+    not_back = no_sample = top_up = moderation_due = reflection = 0
     for case in cases:
         audit = case.audit
         if audit is None:
             not_back += 1
             continue
+        if not moderation.drawn:
+            no_sample += 1
+            continue
         if case.sampled and case.moderated_grade is None:
-            moderation += 1
+            moderation_due += 1
+            continue
+        if not case.sampled and moderation.short and f"{case.reference} feedback" not in sent:
+            top_up += 1
             continue
         if case.reflection is None and ctx.today <= case.due_date:
             reflection += 1
@@ -363,12 +467,24 @@ def feedback_letters(ctx: CycleContext, cases: Sequence[MailCase],
             },
             files=(), draft_name=f"{ref}-feedback", pack_name=f"{ref}-feedback.html",
         ))
-    for count, text in ((not_back, "not back yet"),
-                        (moderation, "in the moderation sample and not moderated yet"),
-                        (reflection, "waiting for the practitioner's self-reflection (until"
-                                     " it is back, or the due date has passed)")):
+    select = f"`qaudit moderate select --cycle '{ctx.cycle}'`"
+    for count, text in (
+        (not_back, "not back yet: no feedback sent."),
+        (no_sample, "back, waiting for the cycle's moderation sample: no feedback goes"
+                    " before it is drawn, as an audit it picks takes the moderators' grade."
+                    f" Run {select}, then `qaudit moderate ingest` the moderators' workbook."),
+        (top_up, "outside the moderation sample, waiting for it to be topped up (it holds"
+                 f" {_plural(moderation.selected, 'audit')}; {moderation.rate:.0%} of the"
+                 f" {moderation.returned} returned is {moderation.target}): no feedback sent,"
+                 f" as the top-up may pick any of them. Run {select} to top it up, then"
+                 " `qaudit moderate ingest` the new round's workbook."),
+        (moderation_due, "in the moderation sample and not moderated yet: no feedback sent"
+                         " until `qaudit moderate ingest` takes their outcomes."),
+        (reflection, "waiting for the practitioner's self-reflection (until it is back, or"
+                     " the due date has passed): no feedback sent."),
+    ):
         if count:
-            plan.waiting.append(f"{_plural(count, 'audit')} {text}: no feedback sent.")
+            plan.waiting.append(f"{_plural(count, 'audit')} {text}")
     return plan
 
 

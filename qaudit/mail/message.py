@@ -1,12 +1,14 @@
 """One message built: headers, the marked body, the attachments; its content hash; and
 what of a letter is still to go, against the record.
 
-Pure (no files, no network). A letter's content hash covers what it says (its facts) and
-the bytes of every file attached, never the template's wording or the settings' names:
-editing a template does not make every message new again. What went out is decided per
-recipient: a letter whose content is unchanged goes only to the addresses it has not yet
-reached, so a relay that refused one recipient, or a draft run stopped part-way, is
-finished by a rerun without sending anything twice.
+Pure (no files, no network). A letter's content hash covers what it says that matters
+(``Letter.essentials``: the reference, the due date, a pack's grade and texts...) and the
+bytes of every file attached; never the template's wording, the settings' names, or
+people's names as the staff list spells them: editing a template or correcting a name does
+not make every message new again. What went out is decided per recipient: a letter whose
+content is unchanged goes only to the addresses it has not yet reached, so a relay that
+refused one recipient, or a draft run stopped part-way, is finished by a rerun without
+sending anything twice. A resend sends again only what went, to whom it went.
 """
 
 from __future__ import annotations
@@ -87,9 +89,11 @@ class Attachment:
 
 
 def content_hash(letter: Letter, attachments: Sequence[Attachment]) -> str:
-    """What the letter says and the bytes of every file attached, as one hash."""
+    """What the letter says that matters and the bytes of every file attached, as one
+    hash. The feedback pack is left out: it is rendered from the same facts (and its
+    wording is the template's)."""
     payload = {
-        "kind": str(letter.kind), "about": letter.about, "facts": letter.facts,
+        "kind": str(letter.kind), "about": letter.about, "facts": letter.essentials,
         "files": sorted((a.filename, a.sha256) for a in attachments if not a.rendered),
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
@@ -171,26 +175,35 @@ def names_letter(letter: Letter, token: str) -> bool:
 def still_to_send(letter: Letter, digest: str, sent: Sequence[SentMessage],
                   resend: str | None = None) -> Pending | None:
     """What of ``letter`` goes now, given what the record says went (``sent``: the rows of
-    the same cycle, kind and about). With ``resend``, only a letter it names goes, again:
-    to every recipient, or to the one address it names."""
+    the same cycle, kind and about). With ``resend``, only a letter it names goes, and only
+    again: to each of its recipients it reached before, or to the one address it names if
+    it reached that address before. A letter that never went is not resent (None)."""
+    reached = frozenset[str]().union(*(s.addresses for s in sent))
     if resend is not None:
         if not names_letter(letter, resend):
             return None
         token = resend.strip().casefold()
         named = tuple(a for a in letter.addressees if a.address.casefold() == token)
         if named:
-            return Pending(letter, digest, named, (), "resend")
-        return Pending(letter, digest, letter.to, letter.cc, "resend")
+            again = tuple(a for a in named if a.address.casefold() in reached)
+            return Pending(letter, digest, again, (), "resend") if again else None
+        return _to_those(letter, digest, reached, "resend", keep=True)
     if not sent:
         return Pending(letter, digest, letter.to, letter.cc, "new")
     same = [s for s in sent if s.content_hash == digest]
     if not same:
         return Pending(letter, digest, letter.to, letter.cc, "changed")
-    reached = frozenset().union(*(s.addresses for s in same))
-    to = tuple(a for a in letter.to if a.address.casefold() not in reached)
-    cc = tuple(a for a in letter.cc if a.address.casefold() not in reached)
+    return _to_those(letter, digest, frozenset[str]().union(*(s.addresses for s in same)),
+                     "new recipient", keep=False)
+
+
+def _to_those(letter: Letter, digest: str, reached: frozenset[str], reason: str, *,
+              keep: bool) -> Pending | None:
+    """The letter to those of its recipients ``reached`` holds (``keep``) or does not."""
+    to = tuple(a for a in letter.to if (a.address.casefold() in reached) is keep)
+    cc = tuple(a for a in letter.cc if (a.address.casefold() in reached) is keep)
     if not to and not cc:
         return None
     if not to:
         to, cc = cc, ()
-    return Pending(letter, digest, to, cc, "new recipient")
+    return Pending(letter, digest, to, cc, reason)

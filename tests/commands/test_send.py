@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -29,6 +30,7 @@ from mail.people import (
     NETWORK,
     SLUG,
     TEAM_MAILBOX,
+    Allocated,
     add_staff,
     allocations,
     auditor_email,
@@ -43,6 +45,8 @@ from mail.people import (
 from mail.smtp_server import Mailbox, smtp_server
 
 from conftest import Result, edit_settings, qaudit_ok, raw_database
+from qaudit.jobs.send import SendReport, SendRequest, send_messages
+from qaudit.mail.kinds import MessageKind
 from qaudit.workspace import Workspace, open_workspace
 
 MARK = "OFFICIAL-SENSITIVE"
@@ -136,6 +140,52 @@ def recorded(ws: Workspace) -> list[tuple[str, str, str, str, str]]:
 def delivered(mailbox: Mailbox) -> list[tuple[str, str]]:
     """(Message-ID, recipient) of everything the server accepted."""
     return sorted((r.message_id, a.casefold()) for r in mailbox.received for a in r.rcpt_tos)
+
+
+def past_due(ws: Workspace) -> None:
+    """The cycle's due date has passed: returns are overdue, and feedback no longer waits
+    for a self-reflection."""
+    with raw_database(ws) as conn:
+        conn.execute("UPDATE cycles SET due_date = '2020-01-01'")
+
+
+def moderate(run: Callable[..., Result], ws: Workspace, tmp_path: Path,
+             grade: str = "Outstanding", seed: int = 1) -> list[str]:
+    """`qaudit moderate select` (a first sample, or a top-up), and the Practice Leads'
+    outcomes for its new picks, every one graded ``grade``, taken back by `qaudit moderate
+    ingest`. Returns the references it picked."""
+    result = run("-w", ws.root, "moderate", "select", "--cycle", CYCLE, "--seed", str(seed),
+                 "--json")
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+    workbook = Path(data["workbook"])
+    filled = tmp_path / "moderated" / workbook.name
+    positions = fill_forms.fill_moderation(workbook, filled, random.Random(1))
+    fill_forms.fill_moderation(workbook, filled, random.Random(1),
+                               overrides={f"mod_{n}_grade": grade for n in positions})
+    assert run("-w", ws.root, "moderate", "ingest", filled).code == 0
+    return cast(list[str], data["references"])
+
+
+def fill_audits(run: Callable[..., Result], ws: Workspace, cases: list[Allocated],
+                folder: Path, grade: str = "Good") -> None:
+    """Audit forms of ``cases`` filled in and taken back by `qaudit ingest`."""
+    rng = random.Random(7)
+    for case in cases:
+        form = ws.cycle_dir(CYCLE) / "audit-forms" / f"{case.reference}-audit.xlsx"
+        fill_forms.fill_audit(form, folder / form.name, rng, grade=grade)
+    assert run("-w", ws.root, "ingest", folder).code == 0
+
+
+def pack_grade(message: EmailMessage, reference: str) -> str:
+    html = attached(message)[f"{reference}-feedback.html"].decode()
+    return html.split('<p class="grade">')[1].split("</p>")[0]
+
+
+def send_on(ws: Workspace, kind: MessageKind, day: date) -> SendReport:
+    """`qaudit send KIND` as the command runs it, on a day the test chooses."""
+    with ws.store() as store:
+        return send_messages(ws, store, SendRequest(kind, CYCLE), day)
 
 
 def recorded_deliveries(ws: Workspace) -> list[tuple[str, str]]:
@@ -293,8 +343,8 @@ def test_a_copy_refused_by_the_relay_is_sent_alone_on_the_rerun(
 ) -> None:
     """A message with two recipients, one refused: the other's copy is recorded, and the
     rerun sends the refused one only."""
-    with raw_database(ws) as conn:
-        conn.execute("UPDATE cycles SET due_date = '2020-01-01'")
+    past_due(ws)
+    assert send(run, ws, "forms").code == 0  # drafted: a reminder chases only what went
     case = allocations(ws)[AUDITS_BACK]  # audit overdue, auditor named
     manager = manager_emails(ws)[case.service_manager]
     relay.refuse.add(manager)
@@ -345,6 +395,41 @@ def test_resend_sends_again_only_what_it_names(run: Callable[..., Result], ws: W
     assert unknown.code == 1 and "names no forms message" in unknown.stderr
 
 
+def test_resend_refuses_what_never_went(run: Callable[..., Result], ws: Workspace,
+                                        relay: Mailbox) -> None:
+    case = allocations(ws)[1]
+    never = send(run, ws, "forms", "--smtp", "--resend", case.reference)
+    assert never.code == 1
+    assert (f"--resend '{case.reference}' names only forms messages that never went"
+            f" ({case.reference} audit form, {case.reference} self-reflection form)"
+            ) in never.stderr
+    assert "without --resend" in never.stderr and "Nothing was sent" in never.stderr
+    assert relay.received == [] and recorded(ws) == []
+
+
+def test_resend_sends_again_what_went_and_lists_what_never_did(
+    run: Callable[..., Result], ws: Workspace, relay: Mailbox
+) -> None:
+    """The relay refused the practitioner: their form never went. A resend of the case
+    sends the auditor's form again, not the practitioner's for the first time."""
+    case = allocations(ws)[1]
+    practitioner = practitioner_email(case.worker_id)
+    relay.refuse.add(practitioner)
+    assert send(run, ws, "forms", "--smtp").code == 1
+    relay.refuse.clear()
+    before = len(relay.received)
+    data = sent_json(run, ws, "forms", "--smtp", "--resend", case.reference)
+    assert [(m["about"], m["to"]) for m in data["messages"]] == [
+        (f"{case.reference} audit form", [auditor_email(case.reference)])]
+    assert [r.rcpt_tos for r in relay.received[before:]] == [(auditor_email(case.reference),)]
+    assert (f"Not resent, as it never went: {case.reference} self-reflection form. Run"
+            f" `qaudit send forms --cycle '{CYCLE}'` without --resend") in data["waiting"][-1]
+    to_them = send(run, ws, "forms", "--smtp", "--resend", practitioner)
+    assert to_them.code == 1 and f"that never went to {practitioner}" in to_them.stderr
+    assert not relay.to(practitioner)
+    assert delivered(relay) == recorded_deliveries(ws)
+
+
 # --- reminders -----------------------------------------------------------------------------
 
 
@@ -354,11 +439,56 @@ def test_nothing_is_chased_before_the_due_date(run: Callable[..., Result],
     assert data["messages"] == [] and "Nothing is overdue yet" in data["waiting"][0]
 
 
+def test_reminders_chase_only_forms_that_went_to_whom_they_chase(
+    run: Callable[..., Result], ws: Workspace
+) -> None:
+    past_due(ws)
+    early = sent_json(run, ws, "reminders")
+    assert early["messages"] == []
+    cases = allocations(ws)
+    named = len(cases) - UNNAMED
+    forms, workbooks = early["waiting"][1:]
+    assert forms.startswith(f"{2 * named - AUDITS_BACK - REFLECTIONS_BACK} overdue forms not"
+                            f" chased ({cases[REFLECTIONS_BACK].reference} self-reflection"
+                            " form, ")
+    assert forms.endswith(" and 21 more): the forms were never sent: run `qaudit send forms"
+                          f" --cycle '{CYCLE}'` first; the next `qaudit send reminders`"
+                          " chases them.")
+    assert workbooks == (
+        f"{UNNAMED} overdue audits with no auditor named not chased ({cases[-2].reference},"
+        f" {cases[-1].reference}): the Service Manager's workbook was never sent: run"
+        f" `qaudit send allocations --cycle '{CYCLE}'` first; the next `qaudit send"
+        " reminders` chases them.")
+    assert send(run, ws, "allocations").code == 0
+    assert send(run, ws, "forms").code == 0
+    chased = sent_json(run, ws, "reminders")
+    assert len(chased["messages"]) == 2 * named - AUDITS_BACK - REFLECTIONS_BACK + UNNAMED
+    assert not any("never sent" in w for w in chased["waiting"])
+
+
+def test_the_second_reminder_counts_its_days_on_the_send_jobs_clock(ws: Workspace) -> None:
+    """Run for a day the test chooses, the first reminder is dated that day: the second
+    goes [mail] escalate_after_days (7) later, not 7 days after the machine's date."""
+    send_on(ws, MessageKind.FORMS, date.today())
+    day = date.today() + timedelta(days=40)  # 30 days past the due date
+    first = send_on(ws, MessageKind.REMINDERS, day)
+    assert first.outcomes and all(o.about.endswith(" reminder") for o in first.outcomes)
+    six = send_on(ws, MessageKind.REMINDERS, day + timedelta(days=6))
+    assert six.outcomes == ()
+    assert (f"second reminders to Service Managers due from"
+            f" {day + timedelta(days=7):%d/%m/%Y}.") in six.waiting[-1]
+    seven = send_on(ws, MessageKind.REMINDERS, day + timedelta(days=7))
+    assert seven.outcomes and all(o.about.endswith(" escalation") for o in seven.outcomes)
+    assert len(seven.outcomes) == len([o for o in first.outcomes
+                                       if o.about.endswith("form reminder")])
+
+
 def test_overdue_returns_are_chased_then_escalated_to_the_service_manager(
     run: Callable[..., Result], ws: Workspace, relay: Mailbox
 ) -> None:
-    with raw_database(ws) as conn:
-        conn.execute("UPDATE cycles SET due_date = '2020-01-01'")
+    past_due(ws)
+    assert send(run, ws, "allocations").code == 0  # drafted, so the relay sees reminders only
+    assert send(run, ws, "forms").code == 0
     cases = allocations(ws)
     managers = manager_emails(ws)
     assert send(run, ws, "reminders", "--smtp").code == 0
@@ -395,13 +525,16 @@ def test_overdue_returns_are_chased_then_escalated_to_the_service_manager(
 
 
 def test_feedback_pack_goes_to_the_practitioner_and_line_manager(
-    run: Callable[..., Result], ws: Workspace
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
 ) -> None:
+    sampled = moderate(run, ws, tmp_path)
     data = sent_json(run, ws, "feedback")
     cases = allocations(ws)
-    ready = cases[:REFLECTIONS_BACK]  # audit and self-reflection back; due date not passed
+    # audit and self-reflection back (the due date has not passed), grade settled
+    ready = cases[:REFLECTIONS_BACK]
     assert sorted(m["about"] for m in data["messages"]) == sorted(
         f"{c.reference} feedback" for c in ready)
+    assert ready[0].reference not in sampled  # its pack shows the auditor's grade
     assert any("waiting for the practitioner's self-reflection" in w for w in data["waiting"])
     messages = drafts(ws, "feedback")
     first = messages[f"{ready[0].reference}-feedback.eml"]
@@ -425,6 +558,75 @@ def test_feedback_of_a_sampled_audit_waits_for_moderation(
     data = sent_json(run, ws, "feedback")
     assert any("in the moderation sample and not moderated yet" in w for w in data["waiting"])
     assert len(data["messages"]) < REFLECTIONS_BACK
+
+
+def test_no_feedback_goes_before_the_moderation_sample_then_each_pack_once(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """A pack sent before the sample is drawn could be followed by a second with the
+    moderators' grade: every pack waits for the sample, and a sampled one for its outcome."""
+    past_due(ws)
+    early = sent_json(run, ws, "feedback")
+    assert early["messages"] == []
+    assert (f"{AUDITS_BACK} audits back, waiting for the cycle's moderation sample: no"
+            " feedback goes before it is drawn, as an audit it picks takes the moderators'"
+            f" grade. Run `qaudit moderate select --cycle '{CYCLE}'`, then `qaudit moderate"
+            " ingest` the moderators' workbook.") in early["waiting"]
+    sampled = moderate(run, ws, tmp_path, "Outstanding")
+    assert sampled
+    data = sent_json(run, ws, "feedback")
+    back = allocations(ws)[:AUDITS_BACK]
+    assert sorted(m["about"] for m in data["messages"]) == sorted(
+        f"{c.reference} feedback" for c in back)
+    packs = drafts(ws, "feedback")
+    assert len(packs) == AUDITS_BACK
+    for case in back:
+        expected = "Outstanding" if case.reference in sampled else "Good"
+        assert pack_grade(packs[f"{case.reference}-feedback.eml"], case.reference) == expected
+    assert sent_json(run, ws, "feedback")["messages"] == []
+
+
+@pytest.mark.parametrize(("seed", "grade"), [
+    (1, "Outstanding"),  # the top-up picks one of the five late audits
+    (4, "Outstanding"),  # ... one whose pack went, and the moderators change its grade
+    (4, "Good"),  # ... one whose pack went, and the moderators agree
+])
+def test_feedback_of_audits_back_after_the_sample_waits_for_its_top_up(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path, seed: int, grade: str
+) -> None:
+    """Five more audits come back after the sample was drawn and the first packs went:
+    20% of 11 is 3, the sample holds 2, so `moderate select` would add one, and it may pick
+    any audit outside the sample. The five wait for it; then each goes once, with its grade
+    of record. A pack that went before the top-up picked its audit goes again only if the
+    moderators changed the grade (docs/sending.md)."""
+    past_due(ws)
+    cases = allocations(ws)
+    first = moderate(run, ws, tmp_path, "Outstanding")
+    assert len(sent_json(run, ws, "feedback")["messages"]) == AUDITS_BACK
+    late = cases[AUDITS_BACK:AUDITS_BACK + 5]
+    fill_audits(run, ws, late, tmp_path / "late")
+    held = sent_json(run, ws, "feedback")
+    assert (held["messages"], held["unchanged"]) == ([], AUDITS_BACK)
+    assert ("5 audits outside the moderation sample, waiting for it to be topped up (it holds"
+            f" {len(first)} audits; 20% of the 11 returned is 3)") in " ".join(held["waiting"])
+    assert f"`qaudit moderate select --cycle '{CYCLE}'` to top it up" in " ".join(
+        held["waiting"])
+    (picked,) = moderate(run, ws, tmp_path, grade, seed=seed)
+    done = sent_json(run, ws, "feedback")
+    reasons = {m["about"]: m["reason"] for m in done["messages"]}
+    late_refs = {c.reference for c in late}
+    corrected = {f"{picked} feedback": "changed"} if (
+        picked not in late_refs and grade != "Good") else {}
+    assert (picked in late_refs) is (seed == 1)
+    assert reasons == {**{f"{c.reference} feedback": "new" for c in late}, **corrected}
+    packs = drafts(ws, "feedback")
+    for case in late:
+        expected = grade if case.reference == picked else "Good"
+        assert pack_grade(packs[f"{case.reference}-feedback.eml"], case.reference) == expected
+    if corrected:  # the corrected pack, beside the first
+        assert pack_grade(packs[f"{picked}-feedback-2.eml"], picked) == grade
+    assert len(packs) == AUDITS_BACK + len(late) + len(corrected)
+    assert sent_json(run, ws, "feedback")["messages"] == []
 
 
 # --- reports -------------------------------------------------------------------------------
@@ -460,9 +662,10 @@ def test_quadrant_reports_go_to_directors_and_service_managers_and_highlights_to
 
 
 def test_no_subject_names_a_person_or_holds_an_id(run: Callable[..., Result],
-                                                  ws: Workspace) -> None:
+                                                  ws: Workspace, tmp_path: Path) -> None:
+    past_due(ws)
+    moderate(run, ws, tmp_path)
     with raw_database(ws) as conn:
-        conn.execute("UPDATE cycles SET due_date = '2020-01-01'")
         people = [r for row in conn.execute(
             "SELECT person_id, record_id, worker_id, worker_name, service_manager, team"
             " FROM current_allocations") for r in row if r]
@@ -471,10 +674,28 @@ def test_no_subject_names_a_person_or_holds_an_id(run: Callable[..., Result],
         assert send(run, ws, kind).code == 0
     subjects = [m["Subject"] for kind in ("allocations", "forms", "reminders", "feedback",
                                           "reports") for m in drafts(ws, kind).values()]
-    assert len(subjects) > 50
+    assert len(subjects) > 50 and len(drafts(ws, "feedback")) == AUDITS_BACK
     for subject in subjects:
         assert subject.startswith(f"[{MARK}] ")
         assert not [p for p in people if p in subject], subject
+
+
+def test_a_corrected_name_in_the_staff_list_sends_nothing_again(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """Names are shown in messages, but a corrected spelling is not news to anyone: only
+    what a message says that matters (files, reference, due date, a pack's grade and
+    texts) makes it changed."""
+    past_due(ws)
+    moderate(run, ws, tmp_path)
+    kinds = ("allocations", "forms", "feedback")
+    first = {kind: len(sent_json(run, ws, kind)["messages"]) for kind in kinds}
+    assert all(first.values())
+    with raw_database(ws) as conn:
+        conn.execute("UPDATE staff SET name = upper(name), line_manager = line_manager || ' Jr'")
+    for kind in kinds:
+        again = sent_json(run, ws, kind)
+        assert (again["messages"], again["unchanged"]) == ([], first[kind]), kind
 
 
 def test_hostile_staff_rows_end_in_clean_refusals(run: Callable[..., Result],
@@ -583,6 +804,8 @@ def test_a_draft_left_by_a_killed_run_is_written_over(run: Callable[..., Result]
 def test_a_corrected_audit_sends_its_feedback_again_as_a_new_draft(
     run: Callable[..., Result], ws: Workspace, tmp_path: Path
 ) -> None:
+    sampled = moderate(run, ws, tmp_path)
+    assert allocations(ws)[1].reference not in sampled  # its grade is the auditor's
     assert send(run, ws, "feedback").code == 0
     case = allocations(ws)[1]
     form = ws.cycle_dir(CYCLE) / "audit-forms" / f"{case.reference}-audit.xlsx"

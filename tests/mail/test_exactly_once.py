@@ -1,14 +1,19 @@
 """Nothing sent twice, nothing missed: for any interleaving of `send` runs, auditors named,
-returns coming back (and corrected), days passing, and a relay that refuses an address or
-drops the connection part-way, every message reaches each of its recipients exactly once,
-the record matches what the server received, and nothing due is left unsent.
+returns coming back (and corrected), the moderation sample drawn or topped up and its
+outcomes recorded, days passing, and a relay that refuses an address or drops the
+connection part-way, every message reaches each of its recipients exactly once, the record
+matches what the server received, and nothing due is left unsent. And no feedback pack
+goes before its grade of record is settled: the cycle's sample drawn, and the audit's
+outcome recorded if the sample holds it.
 
 The send job runs as the command runs it, against a real SMTP server on this machine; the
-named auditors and the returns are stored as the workbook read-back and ingest store them.
+named auditors, the returns and the moderation are stored as the workbook read-back,
+ingest and `qaudit moderate` store them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections import Counter
@@ -24,11 +29,14 @@ from hypothesis import strategies as st
 from conftest import raw_database
 from mail.people import CYCLE, allocations, drawn_cycle, name_auditor, use_relay
 from mail.smtp_server import Mailbox, smtp_server
-from qaudit.db import NewReturn
-from qaudit.jobs.send import SendRequest, send_messages
+from qaudit.db import NewReturn, Outcome, Store
+from qaudit.errors import QauditError
+from qaudit.jobs.moderate import select
+from qaudit.jobs.send import SendReport, SendRequest, send_messages
 from qaudit.mail.kinds import MessageKind, Route
 from qaudit.workspace import Workspace, open_workspace
 
+DUE_IN_DAYS = 10
 KINDS = (MessageKind.ALLOCATIONS, MessageKind.FORMS, MessageKind.REMINDERS,
          MessageKind.FEEDBACK)
 
@@ -37,7 +45,7 @@ KINDS = (MessageKind.ALLOCATIONS, MessageKind.FORMS, MessageKind.REMINDERS,
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Mailbox]]:
     """Eight cases in two quadrants, nobody named yet, pointed at a running relay."""
     root = tmp_path_factory.mktemp("exactly-once") / "ws"
-    drawn_cycle(root, per_stratum=1, quadrants=("Mid", "West"))
+    drawn_cycle(root, per_stratum=1, due_in_days=DUE_IN_DAYS, quadrants=("Mid", "West"))
     with smtp_server() as (mailbox, port):
         use_relay(root, port)
         yield root, mailbox
@@ -45,7 +53,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Mail
 
 @dataclass(frozen=True)
 class Step:
-    action: str  # name, audit, reflect, send, days, refuse, drop
+    action: str  # name, audit, reflect, sample, moderate, send, days, refuse, drop
     number: int = 0
     kind: MessageKind = MessageKind.FORMS
 
@@ -53,6 +61,7 @@ class Step:
 STEPS = st.one_of(
     st.builds(Step, st.sampled_from(["name", "audit", "reflect", "refuse"]),
               st.integers(0, 7)),
+    st.builds(Step, st.sampled_from(["audit", "sample", "moderate"]), st.integers(0, 7)),
     st.builds(Step, st.just("send"), st.just(0), st.sampled_from(KINDS)),
     st.builds(Step, st.just("days"), st.integers(1, 12)),
     st.builds(Step, st.just("drop"), st.integers(0, 4)),
@@ -75,9 +84,49 @@ def store_return(ws: Workspace, allocation_id: int, kind: str, version: int) -> 
             escalation=None), current)
 
 
-def send(ws: Workspace, kind: MessageKind, today: date) -> None:
+def draw_sample(ws: Workspace, today: date) -> None:
+    """`qaudit moderate select`: the first sample, or a top-up (nothing to add is fine)."""
+    with ws.store() as store, contextlib.suppress(QauditError):  # no audit back yet
+        select(ws, store, CYCLE, today=today, seed=1)
+
+
+GRADES = ("outstanding", "good", "adequate", "requires_improvement")
+
+
+def record_outcomes(ws: Workspace, number: int) -> None:
+    """The Practice Leads' outcomes for every audit in the sample not moderated yet, as
+    `qaudit moderate ingest` stores them."""
     with ws.store() as store:
-        send_messages(ws, store, SendRequest(kind, CYCLE, Route.SMTP), today, environ={})
+        sample = store.moderation.current_sample(CYCLE)
+        if sample is None:
+            return
+        done = store.moderation.current_outcomes(sample.id)
+        outcome = Outcome(GRADES[number % 4], "Yes", "Yes", "Yes", "Analysis", "", "")
+        items = [(i.item_id, outcome) for i in sample.items if i.item_id not in done]
+        if items:
+            store.moderation.save_outcomes(items, f"moderation-{number}.xlsx", f"m{number}")
+
+
+def send(ws: Workspace, kind: MessageKind, today: date) -> SendReport:
+    with ws.store() as store:
+        report = send_messages(ws, store, SendRequest(kind, CYCLE, Route.SMTP), today,
+                               environ={})
+        if kind is MessageKind.FEEDBACK:
+            settled(store, report)
+    return report
+
+
+def settled(store: Store, report: SendReport) -> None:
+    """Every pack that went had its grade of record settled: the sample drawn, and the
+    audit's outcome recorded if the sample holds it."""
+    went = {o.reference for o in report.outcomes if o.status == "sent"}
+    if not went:
+        return
+    assert store.moderation.current_sample(CYCLE) is not None
+    for case in store.messages.cases(CYCLE):
+        if case.reference in went:
+            assert case.audit is not None
+            assert not case.sampled or case.moderated_grade is not None
 
 
 @settings(max_examples=25, deadline=None,
@@ -109,6 +158,10 @@ def test_every_message_reaches_each_recipient_exactly_once(
                 versions[(case.allocation_id, kind)] += 1
                 store_return(ws, case.allocation_id, kind,
                              versions[(case.allocation_id, kind)])
+            elif step.action == "sample":
+                draw_sample(ws, today)
+            elif step.action == "moderate":
+                record_outcomes(ws, step.number)
             elif step.action == "days":
                 today += timedelta(days=step.number)
             elif step.action == "refuse":
@@ -121,9 +174,14 @@ def test_every_message_reaches_each_recipient_exactly_once(
                 mailbox.drop_after = None
         mailbox.refuse.clear()
         mailbox.drop_after = None
-        # The last runs, with a well-behaved relay, send what is left. A reminder recorded
-        # today (the clock's) is already a week old on a simulated later day, so its second
-        # reminder falls due at once: a second round sends it.
+        # The cycle settles: its due date passes, the sample is drawn or topped up and
+        # moderated, so every pack whose audit is back is due.
+        today = max(today, date.today() + timedelta(days=DUE_IN_DAYS + 1))
+        draw_sample(ws, today)
+        record_outcomes(ws, len(steps))
+        # The last runs, with a well-behaved relay, send what is left (a reminder is dated
+        # by the run's day, so a second reminder falls due only as the simulated days pass).
+        # The second round sends what the first made due: reminders of forms it sent.
         for _ in range(2):
             for kind in KINDS:
                 send(ws, kind, today)

@@ -85,6 +85,21 @@ def test_resend_names_a_reference_or_one_address_and_nothing_else() -> None:
     assert still_to_send(LETTER, "h1", [], resend="2026-27-C3-002") is None
 
 
+def test_resend_sends_nothing_that_never_went() -> None:
+    assert still_to_send(LETTER, "h1", [], resend="2026-27-C3-001") is None
+    assert still_to_send(LETTER, "h1", [], resend="ann@example.org") is None
+
+
+def test_resend_goes_again_only_to_those_it_reached() -> None:
+    """The relay refused the copy to the Service Manager: a resend is not its first send."""
+    sent = [record("h1", ("ann@example.org",))]
+    by_reference = still_to_send(LETTER, "h1", sent, resend="2026-27-C3-001")
+    assert by_reference is not None
+    assert (by_reference.to, by_reference.cc, by_reference.reason) == ((AUDITOR,), (),
+                                                                       "resend")
+    assert still_to_send(LETTER, "h1", sent, resend="sam@example.org") is None
+
+
 def test_the_content_hash_covers_the_facts_and_the_files_not_the_wording() -> None:
     digest = content_hash(LETTER, [FORM])
     assert content_hash(replace(LETTER, subject="reworded", to=(MANAGER,)), [FORM]) == digest
