@@ -55,6 +55,7 @@ from qaudit.mail.letters import (
     feedback_letters,
     form_letters,
     listed,
+    reached_map,
     reminder_letters,
     report_letters,
 )
@@ -220,7 +221,7 @@ def _plan(ws: Workspace, store: Store, kind: MessageKind, cycle: Cycle,
         cycle=cycle.name, due=cycle.due_date, today=today, folder=ws.cycle_dir(cycle.name),
         type_names=settings.type_names(), grade_descriptors=settings.grades,
         escalate_after_days=settings.mail.escalate_after_days)
-    directory = Directory(store.messages.contacts())
+    directory = Directory(store.messages.contacts(), settings.mail.allowed_domains)
     if kind is MessageKind.ALLOCATIONS:
         return allocation_letters(ctx, cases, directory)
     if kind is MessageKind.FORMS:
@@ -230,10 +231,8 @@ def _plan(ws: Workspace, store: Store, kind: MessageKind, cycle: Cycle,
         for record in records:  # oldest first: the first reminder's day
             if record.about.endswith(" reminder") and record.about not in reminded:
                 reminded[record.about] = sent_on(record.at)
-        went: dict[str, frozenset[str]] = {}
-        for record in (*store.messages.sent(cycle.id, MessageKind.ALLOCATIONS),
-                       *store.messages.sent(cycle.id, MessageKind.FORMS)):
-            went[record.about] = went.get(record.about, frozenset()) | record.addresses
+        went = reached_map((*store.messages.sent(cycle.id, MessageKind.ALLOCATIONS),
+                            *store.messages.sent(cycle.id, MessageKind.FORMS)))
         return reminder_letters(ctx, cases, directory, reminded, went)
     if kind is MessageKind.FEEDBACK:
         return feedback_letters(ctx, cases, directory, _moderation_state(store, cycle, cases),

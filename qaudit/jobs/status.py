@@ -26,6 +26,15 @@ from qaudit.db import Store
 from qaudit.db.people import CaseHolding, SentMessages
 from qaudit.errors import QauditError
 from qaudit.mail.addresses import Directory, Found
+from qaudit.mail.kinds import MessageKind
+from qaudit.mail.letters import (
+    AUDIT,
+    REFLECTION,
+    form_about,
+    reached,
+    reached_map,
+    workbook_about,
+)
 from qaudit.moderation import sample_size
 from qaudit.reports import StatusRow, status_rows
 from qaudit.values import person_key, uk_date
@@ -33,6 +42,10 @@ from qaudit.values import person_key, uk_date
 Holder = Literal["auditor", "service-manager", "practitioner"]
 ChaseRole = Literal["auditor", "service manager", "practitioner"]
 NOT_NAMED = "(no auditor named yet)"
+#: The note of a return whose form (or workbook) qaudit never sent: `send reminders` holds
+#: it rather than chase something that never reached them.
+NEVER_SENT = ("not chased by `qaudit send reminders`: the {what} was never sent to them"
+              " (run `qaudit send {kind}`, or chase it by hand if it went another way)")
 FORMS_NOT_SENT = ("forms not sent yet: the self-reflection goes with the audit form once the"
                   " Service Manager names an auditor")
 
@@ -315,12 +328,26 @@ def overdue(store: Store, cycle: str | None, today: date, domains: Sequence[str]
     ``qaudit send reminders`` would use; a self-reflection whose form has not gone (no
     auditor named) is listed as such, with nobody to chase."""
     name, due, lines = _case_lines(store, cycle, today, domains)
+    record = store.draws.cycle(name)
+    went = reached_map((*store.messages.sent(record.id, MessageKind.ALLOCATIONS),
+                        *store.messages.sent(record.id, MessageKind.FORMS))
+                       ) if record is not None else {}
     items: list[OverdueItem] = []
     for line, people in lines:
         def item(what: Literal["audit", "self-reflection"], role: ChaseRole | None,
                  found: Found | None, chase: str, days: int, line: CaseLine = line
                  ) -> OverdueItem:
             note = FORMS_NOT_SENT if found is None else found.problem
+            if found is not None and found.addressee is not None:
+                # What `send reminders` would hold: what it chases never reached them.
+                about = (workbook_about(line.service_manager) if role == "service manager"
+                         else form_about(line.reference, AUDIT if what == "audit"
+                                         else REFLECTION))
+                if not reached(went, about, found.addressee):
+                    note = NEVER_SENT.format(
+                        what="Service Manager workbook" if role == "service manager"
+                        else f"{what} form", kind="allocations" if role == "service manager"
+                        else "forms")
             return OverdueItem(line.reference, what, chase, role,
                                _address(found) if found else "", days, line.quadrant,
                                line.service_manager, line.service_manager_email, note)

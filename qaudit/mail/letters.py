@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qaudit import layout
-from qaudit.db.mail import MailCase
+from qaudit.db.mail import MailCase, SentMessage
 from qaudit.grading import LABEL, grade_of_record
 from qaudit.mail.addresses import (
     Addressee,
@@ -145,7 +145,7 @@ def allocation_letters(ctx: CycleContext, cases: Sequence[MailCase],
         by_manager.setdefault(case.service_manager, []).append(case)
     for manager in sorted(by_manager, key=str.casefold):
         its = by_manager[manager]
-        about = f"service manager {manager}"
+        about = workbook_about(manager)
         workbook = workbooks[manager]
         if not manager.strip():
             plan.held.append(Held(about, "no Service Manager is recorded for"
@@ -197,7 +197,7 @@ def form_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Direct
         audit = layout.audit_form(ctx.folder, ref)
         reflection = layout.reflection_form(ctx.folder, ref)
         plan.letters.append(Letter(
-            kind=MessageKind.FORMS, about=f"{ref} {AUDIT}", reference=ref, handles=(ref,),
+            kind=MessageKind.FORMS, about=form_about(ref, AUDIT), reference=ref, handles=(ref,),
             subject=ctx.subject(f"audit form {ref}, due {uk(case.due_date)}"),
             to=(auditor.addressee,), cc=(),
             facts={"audience": "auditor", "auditor": auditor.addressee.name,
@@ -205,7 +205,8 @@ def form_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Direct
             files=(audit,), draft_name=f"{ref}-audit-form",
         ))
         plan.letters.append(Letter(
-            kind=MessageKind.FORMS, about=f"{ref} {REFLECTION}", reference=ref, handles=(ref,),
+            kind=MessageKind.FORMS, about=form_about(ref, REFLECTION), reference=ref,
+            handles=(ref,),
             subject=ctx.subject(f"your self-reflection for {ref}, due {uk(case.due_date)}"),
             to=(practitioner.addressee,), cc=(),
             facts={"audience": "practitioner", "practitioner": practitioner.addressee.name,
@@ -230,8 +231,31 @@ class _NotSent:
     workbooks: list[str] = field(default_factory=list)  # references
 
 
-def _reached(went: Mapping[str, frozenset[str]], about: str, person: Addressee) -> bool:
+def reached_map(records: Iterable[SentMessage]) -> dict[str, frozenset[str]]:
+    """What each recorded message was about -> every address it reached (casefolded): the
+    record ``reminder_letters`` and ``qaudit status --overdue`` both read."""
+    went: dict[str, frozenset[str]] = {}
+    for record in records:
+        went[record.about] = went.get(record.about, frozenset()) | record.addresses
+    return went
+
+
+def reached(went: Mapping[str, frozenset[str]], about: str, person: Addressee) -> bool:
+    """The message about ``about`` reached this person's address."""
     return person.address.casefold() in went.get(about, frozenset())
+
+
+def form_about(reference: str, form: str) -> str:
+    """What a forms message is about: '<reference> audit form' or '... self-reflection form'."""
+    return f"{reference} {form}"
+
+
+def workbook_about(service_manager: str) -> str:
+    """What an allocations message is about: the Service Manager it went to."""
+    return f"service manager {service_manager}"
+
+
+
 
 
 def listed(items: Sequence[str], at_most: int = 5) -> str:
@@ -315,7 +339,7 @@ def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str
         if manager.addressee is None:
             plan.held.append(Held(about, f"the Service Manager: {manager.problem}"))
             return True
-        if not _reached(went, f"service manager {case.service_manager}", manager.addressee):
+        if not reached(went, workbook_about(case.service_manager), manager.addressee):
             not_sent.workbooks.append(ref)
             return False
         to: tuple[Addressee, ...] = (manager.addressee,)
@@ -336,8 +360,8 @@ def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str
         if found.addressee is None:
             plan.held.append(Held(about, f"the {facts['audience']}: {found.problem}"))
             return True
-        if not _reached(went, f"{ref} {form}", found.addressee):
-            not_sent.forms.append(f"{ref} {form}")
+        if not reached(went, form_about(ref, form), found.addressee):
+            not_sent.forms.append(form_about(ref, form))
             return False
         to = (found.addressee,)
         cc = _unique([manager.addressee] if manager.addressee else [], skip=to)

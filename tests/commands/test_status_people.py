@@ -211,6 +211,33 @@ def test_status_overdue_names_the_address_send_reminders_would_use(
     assert f"{reference(15)} audit: the staff list has no email for Service Manager" in shown
 
 
+def test_a_return_whose_form_qaudit_never_sent_is_marked_as_send_reminders_would_hold_it(
+    run: Callable[..., Result], ws: Workspace, on_day: Callable[[date], None],
+) -> None:
+    """Status and `send reminders` agree on what is chased: a form that never reached its
+    person is not, and status says so beside the person; once the forms go, both chase."""
+    on_day(DUE + timedelta(days=4))
+    late = status(run, ws, "--overdue")["overdue"]
+    chased = [i for i in late if i["email"]]
+    assert chased and all("never sent to them" in i["note"] for i in chased)
+    dry = json.loads(run("-w", ws.root, "send", "reminders", "--cycle", CYCLE, "--dry-run",
+                         "--json").stdout)
+    assert dry["messages"] == []
+    on_day(DUE - timedelta(days=10))
+    for kind in ("allocations", "forms"):
+        assert run("-w", ws.root, "send", kind, "--cycle", CYCLE).code == 0
+    on_day(DUE + timedelta(days=4))
+    late = status(run, ws, "--overdue")["overdue"]
+    unsent = [i for i in late if "never sent" in i["note"]]
+    assert len(unsent) < len(chased)  # what was held when the forms went (a pair waits)
+    dry = json.loads(run("-w", ws.root, "send", "reminders", "--cycle", CYCLE, "--dry-run",
+                         "--json").stdout)
+    reminded = {(m["about"].split()[0], "self-reflection" if "self-reflection" in m["about"]
+                 else "audit") for m in dry["messages"]}
+    assert reminded == {(i["reference"], i["what"]) for i in late
+                        if i["email"] and "never sent" not in i["note"]}
+
+
 def test_overdue_table_names_people_as_typed_and_says_who_has_no_address(
     run: Callable[..., Result], ws: Workspace, on_day: Callable[[date], None],
 ) -> None:
