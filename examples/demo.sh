@@ -88,8 +88,8 @@ echo
 echo "== qaudit send reminders (whatever is overdue today) and the feedback packs"
 qaudit -w "$ws" send reminders --cycle "2026-27 C3"
 qaudit -w "$ws" send feedback --cycle "2026-27 C3"
-first="$(find "$demo/returns" -name '*-audit.xlsx' | sort | head -1)"
-first="$(basename "$first" -audit.xlsx)"
+audits=("$demo"/returns/*-audit.xlsx)  # a glob, sorted: no pipe for pipefail to trip on
+first="$(basename "${audits[0]}" -audit.xlsx)"
 echo "The reflective conversation with the practitioner of $first took place:"
 qaudit -w "$ws" feedback record "$first" --on "$(date +%d/%m/%Y)" \
   --note "Line manager supervision"
