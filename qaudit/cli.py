@@ -20,6 +20,7 @@ from qaudit.commands import (
     cycles,
     moderate,
     people,
+    plan,
     report,
     returns,
     send,
@@ -71,6 +72,7 @@ def _main(
 
 allocate.register(app)
 cycles.register(app)
+plan.register(app)
 returns.register(app)
 moderate.register(app)
 status.register(app)

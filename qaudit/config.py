@@ -132,6 +132,13 @@ class CycleSettings(Strict):
     return_days: Annotated[int, Field(ge=1, le=365)] = 28
 
 
+class PlanSettings(Strict):
+    """The year's plan (`qaudit plan`): how many cycles, each window how many weeks."""
+
+    cycles: Annotated[int, Field(ge=1, le=26)] = 8
+    weeks: Annotated[int, Field(ge=1, le=52)] = 6
+
+
 class ModerationSettings(Strict):
     rate: Annotated[float, Field(gt=0, le=1)] = 0.2
 
@@ -272,6 +279,7 @@ class Settings(Strict):
     )
     sampling: SamplingSettings = SamplingSettings()
     cycle: CycleSettings = CycleSettings()
+    plan: PlanSettings = PlanSettings()
     moderation: ModerationSettings = ModerationSettings()
     reporting: ReportingSettings = ReportingSettings()
     ri: RiSettings = RiSettings()
@@ -571,6 +579,11 @@ def default_toml() -> str:
     cycle = table("cycle", "Returns are due this many days after the draw, unless"
                   " `allocate --due` says.")
     cycle.add("return_days", s.cycle.return_days)
+    plan = table("plan", "The year's plan (`qaudit plan YEAR --start DATE`): this many cycles a"
+                 " year, each", "window this many weeks; the year's target is cycles x the sum"
+                 " of [quotas].")
+    plan.add("cycles", s.plan.cycles)
+    plan.add("weeks", s.plan.weeks)
     moderation = table("moderation", "Share of each cycle's returned audits moderated by the"
                        " Practice Leads.")
     moderation.add("rate", s.moderation.rate)

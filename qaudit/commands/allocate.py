@@ -37,7 +37,8 @@ INIT_EXAMPLE = (
 )
 ALLOCATE_EXAMPLE = (
     "Example: [bold]qaudit allocate mosaic-export.xlsx --cycle '2026-27 C3'"
-    " --from 01/09/2026 --to 12/10/2026[/bold]\n\n"
+    " --from 01/09/2026 --to 12/10/2026[/bold]; a planned cycle:"
+    " [bold]qaudit allocate mosaic-export.xlsx --cycle '2026-27 C3'[/bold]\n\n"
     "Check a recorded draw: the same command with [bold]--seed N[/bold] (the seed it"
     " printed) and [bold]--dry-run[/bold] on the same export gives the same cases, row for"
     " row, even after later cycles were drawn."
@@ -66,15 +67,16 @@ def init(
 def allocate(
     export: Annotated[Path, typer.Argument(help="Case export: .xlsx, .xlsm or .csv.")],
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle name, e.g. '2026-27 C3'.")],
-    date_from: Annotated[
-        str, typer.Option("--from", help="First completion date in the window (dd/mm/yyyy).")
-    ],
-    date_to: Annotated[
-        str, typer.Option("--to", help="Last completion date in the window (dd/mm/yyyy).")
-    ],
+    date_from: Annotated[str | None, typer.Option(
+        "--from", help="First completion date in the window (dd/mm/yyyy); default: the"
+        " plan's, for a planned cycle (`qaudit plan`).")] = None,
+    date_to: Annotated[str | None, typer.Option(
+        "--to", help="Last completion date in the window (dd/mm/yyyy); default: the plan's.")
+    ] = None,
     due: Annotated[
         str | None,
-        typer.Option("--due", help="Returns due by (default: today + \\[cycle] return_days)."),
+        typer.Option("--due", help="Returns due by (default: the plan's, else today +"
+                     " \\[cycle] return_days)."),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed for the draw (default: a fresh one).")
@@ -100,6 +102,10 @@ def allocate(
 ) -> None:
     """Draw the cycle's random sample from a case export and write its workbooks.
 
+    A cycle of the year's plan (`qaudit plan`) takes its window and due date from the
+    plan; --from, --to and --due override it, with a warning. A window that ends after
+    today, overlaps another cycle's, or whose returns are due before it ends is refused.
+
     Keeps eligible work (audited types, completed in the window, known quadrant), drops
     persons audited before and workers audited too recently, and draws each quadrant x
     audit type quota at random with a recorded seed. Writes register.xlsx, one workbook
@@ -109,7 +115,8 @@ def allocate(
 
     request = AllocationRequest(
         export=export, cycle=cycle.strip(),
-        date_from=date_option(date_from, "--from"), date_to=date_option(date_to, "--to"),
+        date_from=None if date_from is None else date_option(date_from, "--from"),
+        date_to=None if date_to is None else date_option(date_to, "--to"),
         today=today(), due=date_option(due, "--due") if due is not None else None, seed=seed,
         out=out_dir, sheet=sheet, redraw=redraw, dry_run=dry_run, allow_overlap=allow_overlap,
     )

@@ -11,10 +11,12 @@ from rich import box
 from rich.table import Table
 
 from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
+from qaudit.errors import QauditError
 from qaudit.reports import STATUS_COUNTS
 from qaudit.values import uk_date
 
 if TYPE_CHECKING:
+    from qaudit.jobs.plan import YearStatus
     from qaudit.jobs.status import Holdings, Overdue
 
 HEADERS = dict(zip(STATUS_COUNTS, ("Allocated", "Reflections", "Audits", "Overdue",
@@ -26,7 +28,8 @@ EXPORT_EXAMPLE = (
 STATUS_EXAMPLE = (
     "Example: [bold]qaudit status --cycle '2026-27 C3'[/bold]\n\n"
     "Who holds what: [bold]qaudit status --by auditor[/bold]; who to chase:"
-    " [bold]qaudit status --overdue[/bold]"
+    " [bold]qaudit status --overdue[/bold]; the year to date:"
+    " [bold]qaudit status --year 2026-27[/bold]"
 )
 
 
@@ -52,6 +55,9 @@ def status(
     overdue: Annotated[bool, typer.Option(
         "--overdue", help="Only what is late, with the person to chase and days overdue"
         " (with --by: the cases with something late).")] = False,
+    year: Annotated[str | None, typer.Option(
+        "--year", help="The year to date against its target (cycles x the sum of quotas:"
+        " 960 by default): drawn, returned, moderated, by quadrant and audit type.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Where a cycle stands per quadrant and Service Manager: allocated, self-reflections
@@ -66,6 +72,19 @@ def status(
     from qaudit.jobs.status import overdue as overdue_list
 
     ws = current_workspace()
+    if year is not None:
+        if cycle is not None or by is not None or overdue:
+            raise QauditError("--year shows the whole year; give it without --cycle, --by or"
+                              " --overdue.")
+        from qaudit.jobs.plan import year_status
+
+        with ws.store() as store:
+            progress = year_status(ws.settings, store, year)
+        if as_json:
+            print_json(progress.to_json())
+        else:
+            _show_year(progress, ws.settings.type_names())
+        return
     if by is not None:
         with ws.store() as store:
             held = holdings(store, cycle, today(), by.value, overdue,
@@ -114,6 +133,27 @@ def status(
             f"{s.kind} {s.count} {'drafted' if s.route == 'draft' else 'sent'}"
             f" (last {uk_date(s.last[:10])} {s.last[11:16]} UTC)" for s in result.messages)
         out.print(escape(f"Messages: {sent}."))
+
+
+def _show_year(progress: YearStatus, names: dict[str, str]) -> None:
+    p = progress
+    out.print(escape(
+        f"{p.year}: {p.drawn} of {p.target} drawn, {p.returned} returned, {p.moderated}"
+        f" moderated ({len(p.cycles)} of {p.planned} cycles drawn"
+        + (f": {', '.join(p.cycles)}" if p.cycles else "") + ")."))
+    for title, rows in (("Quadrant", p.by_quadrant), ("Audit type", p.by_type)):
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column(title, no_wrap=True)
+        for header in ("Target", "Drawn", "Returned", "Moderated", "Drawn of target"):
+            table.add_column(header, justify="right")
+        for r in rows:
+            share = f"{r.drawn / r.target:.0%}" if r.target else ""
+            table.add_row(escape(names.get(r.group, r.group)), str(r.target), str(r.drawn),
+                          str(r.returned), str(r.moderated), share)
+        table.add_section()
+        table.add_row("Total", str(p.target), str(p.drawn), str(p.returned), str(p.moderated),
+                      f"{p.drawn / p.target:.0%}" if p.target else "")
+        out.print(table)
 
 
 def _late(days: int) -> str:

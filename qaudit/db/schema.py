@@ -347,5 +347,27 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             WHERE d.replaced_at IS NULL;
         """,
     ),
+    (
+        11,
+        "the year's plan of cycles",
+        """
+        CREATE TABLE planned_cycles (
+            id INTEGER PRIMARY KEY,
+            year TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            date_from TEXT NOT NULL,
+            date_to TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            weeks INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT '',
+            replaced_at TEXT
+        );
+        CREATE UNIQUE INDEX planned_cycles_one_current
+            ON planned_cycles(name) WHERE replaced_at IS NULL;
+        CREATE INDEX planned_cycles_year ON planned_cycles(year, position);
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -25,6 +25,7 @@ from qaudit.db.draws import Draws
 from qaudit.db.mail import Messages
 from qaudit.db.moderation import ModerationRecords
 from qaudit.db.people import People
+from qaudit.db.plan import Plans
 from qaudit.db.reporting import Reporting
 from qaudit.db.returns import Returns
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION, now
@@ -59,6 +60,7 @@ class Store:
         self.people = People(self)
         self.assignments = Assignments(self)
         self.messages = Messages(self)
+        self.plan = Plans(self)
 
     @classmethod
     def open(cls, path: Path, create: bool = False, actor: str = "") -> Self:

@@ -20,6 +20,7 @@ from qaudit.config import OPTIONAL_FIELDS
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import made_by_qaudit, staged_folder
+from qaudit.jobs.plan import Window, planned_window
 from qaudit.questions import QuestionSet, load_question_set
 from qaudit.randomness import generator, seed_or_new
 from qaudit.sampling import (
@@ -44,8 +45,8 @@ _CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
 class AllocationRequest:
     export: Path
     cycle: str
-    date_from: date
-    date_to: date
+    date_from: date | None  # None: the plan's (``qaudit plan``)
+    date_to: date | None
     today: date
     due: date | None = None
     seed: int | None = None
@@ -60,6 +61,8 @@ class AllocationRequest:
 class AllocationPlan:
     request: AllocationRequest
     seed: int
+    date_from: date
+    date_to: date
     due: date
     export: CaseExport
     excluded: dict[str, int]
@@ -113,8 +116,8 @@ class AllocationPlan:
         return {
             "cycle": self.request.cycle,
             "seed": self.seed,
-            "window": {"from": self.request.date_from.isoformat(),
-                       "to": self.request.date_to.isoformat()},
+            "window": {"from": self.date_from.isoformat(),
+                       "to": self.date_to.isoformat()},
             "due": self.due.isoformat(),
             "export": {"file": self.export.path.name, "sha256": self.export.sha256,
                        "sheet": self.export.sheet, "header_row": self.export.header_row,
@@ -136,10 +139,11 @@ class AllocationPlan:
         }
 
 
-def check_request(store: Store, request: AllocationRequest, due: date) -> AllocationRequest:
+def check_request(store: Store, request: AllocationRequest, window: Window,
+                  due: date) -> AllocationRequest:
     """Refuse a request that cannot succeed before the export is read. Returns it with the
     cycle named as stored, where the name means an existing cycle ('2026-27 c3' is the
-    cycle '2026-27 C3')."""
+    cycle '2026-27 C3'), and the window it is drawn from (the plan's, or --from/--to)."""
     existing = store.draws.cycle(request.cycle)
     if existing is not None:
         request = replace(request, cycle=existing.name)
@@ -148,18 +152,27 @@ def check_request(store: Store, request: AllocationRequest, due: date) -> Alloca
             f"cycle name {request.cycle!r} is not allowed: use up to 40 letters, digits,"
             " spaces, '.', '-', '_' or '/', e.g. '2026-27 C3'."
         )
-    if request.date_from > request.date_to:
+    request = replace(request, date_from=window.date_from, date_to=window.date_to)
+    first, last = window.date_from, window.date_to
+    if first > last:
         raise CycleError(
-            f"--from {request.date_from:%d/%m/%Y} is after --to {request.date_to:%d/%m/%Y};"
+            f"--from {first:%d/%m/%Y} is after --to {last:%d/%m/%Y};"
             " give the window's first day, then its last."
+        )
+    if last > request.today:
+        raise CycleError(
+            f"the window {first:%d/%m/%Y} to {last:%d/%m/%Y} ends after today"
+            f" ({request.today:%d/%m/%Y}): work completed later is not in any export yet."
+            " Draw once the window has ended, or give an earlier --to."
         )
     if due < request.today - timedelta(days=366):
         raise CycleError(f"returns due {due:%d/%m/%Y} is over a year ago, which cannot be"
                          " right for a new draw; give the date returns are due (--due).")
     if not request.dry_run:
         store.draws.check_can_draw(request.cycle, request.redraw)
-        store.draws.check_window(request.cycle, request.date_from, request.date_to, due,
-                                 request.allow_overlap)
+        store.draws.check_window(request.cycle, first, last, due, request.allow_overlap)
+        if not request.allow_overlap:
+            store.plan.check_window(request.cycle, first, last)
     return request
 
 
@@ -167,8 +180,13 @@ def plan_allocation(
     ws: Workspace, store: Store, request: AllocationRequest, progress: Progress | None = None
 ) -> AllocationPlan:
     settings = ws.settings
-    due = request.due or request.today + timedelta(days=settings.cycle.return_days)
-    request = check_request(store, request, due)
+    window = planned_window(store, request.cycle, request.date_from, request.date_to,
+                            request.due)
+    due = window.due or request.today + timedelta(days=settings.cycle.return_days)
+    if window.planned is not None:
+        request = replace(request, cycle=window.planned.name)
+    request = check_request(store, request, window, due)
+    date_from, date_to = window.date_from, window.date_to
     seed = seed_or_new(request.seed)
     question_sets = {
         key: load_question_set(settings.question_set_id(key), ws.templates)
@@ -189,11 +207,11 @@ def plan_allocation(
         persons=persons if settings.sampling.exclude_previously_audited_persons else frozenset(),
         records=records,
         cooldown_workers=store.draws.recent_workers(
-            request.cycle, request.date_to, settings.sampling.worker_cooldown_cycles, before
+            request.cycle, date_to, settings.sampling.worker_cooldown_cycles, before
         ),
     )
     eligible, excluded = eligible_cases(
-        export.cases, request.date_from, request.date_to, rules, history
+        export.cases, date_from, date_to, rules, history
     )
     if export.cases.empty:
         raise ExportError(
@@ -219,11 +237,13 @@ def plan_allocation(
             work_type=str(r["work_type"]),
         ))
     plan = AllocationPlan(
-        request=request, seed=seed, due=due, export=export, excluded=excluded,
+        request=request, seed=seed, date_from=date_from, date_to=date_to, due=due,
+        export=export, excluded=excluded,
         eligible=len(eligible), draw=draw, allocations=allocations,
         question_sets=question_sets, out_dir=request.out or ws.cycle_dir(request.cycle),
         workspace_id=store.workspace_id(), signing_key=store.signing_key(),
     )
+    plan.warnings.extend(window.warnings)
     plan.warnings.extend(export.warnings)
     if due < request.today:
         plan.warnings.append(f"returns are due {due:%d/%m/%Y}, before today: every return"
@@ -246,7 +266,7 @@ def commit_allocation(
     if not plan.allocations:
         raise CycleError(
             f"nothing in the export is eligible for {request.cycle!r} (window"
-            f" {request.date_from:%d/%m/%Y} to {request.date_to:%d/%m/%Y}); nothing was stored."
+            f" {plan.date_from:%d/%m/%Y} to {plan.date_to:%d/%m/%Y}); nothing was stored."
             " Check --from and --to, and the reasons listed above, with --dry-run."
         )
     out = plan.out_dir
@@ -265,7 +285,7 @@ def commit_allocation(
     with store.transaction(), staged_folder(out) as scratch:
         _write_files(ws, plan, scratch, on_file)
         cycle = store.draws.save(
-            request.cycle, request.date_from, request.date_to, plan.due, record,
+            request.cycle, plan.date_from, plan.date_to, plan.due, record,
             plan.allocations, redraw=request.redraw, allow_overlap=request.allow_overlap,
         )
     plan.files = sorted(p for p in out.rglob("*.xlsx"))
@@ -347,7 +367,7 @@ def _write_files(
     r = plan.request
     facts: list[tuple[str, Any]] = [
         ("Cycle", r.cycle),
-        ("Window", f"{r.date_from:%d/%m/%Y} to {r.date_to:%d/%m/%Y}"),
+        ("Window", f"{plan.date_from:%d/%m/%Y} to {plan.date_to:%d/%m/%Y}"),
         ("Returns due", plan.due),
         ("Seed", str(plan.seed)),
         ("Export file", plan.export.path.name),
@@ -362,7 +382,7 @@ def _write_files(
         ("qaudit version", __version__),
         ("Question sets", "; ".join(f"{q.id} {q.version}" for q in plan.question_sets.values())),
         ("Check with", f"qaudit allocate EXPORT --cycle '{r.cycle}' --from"
-         f" {r.date_from:%d/%m/%Y} --to {r.date_to:%d/%m/%Y} --seed {plan.seed} --dry-run"
+         f" {plan.date_from:%d/%m/%Y} --to {plan.date_to:%d/%m/%Y} --seed {plan.seed} --dry-run"
          " (the same export and settings give the same cases, row for row)"),
     ]
     write_register(

@@ -31,25 +31,26 @@ class CycleState:
 
 def cycle_states(store: Store, today: date, rate: float) -> list[CycleState]:
     """Every cycle, oldest first, with its state."""
-    states = []
-    for cycle in store.draws.cycles():
-        if cycle.cancelled:
-            states.append(CycleState(cycle, "cancelled", 0, 0, 0))
-            continue
-        progress = store.reporting.allocation_progress(cycle.name)
-        returned = sum(p.audit_back for p in progress)
-        moderated = sum(p.moderated for p in progress)
-        if returned and moderated >= sample_size(returned, rate) and (
-                returned == len(progress) or today > cycle.due_date):
-            state = "moderated"
-        elif returned == len(progress) or today > cycle.due_date:
-            state = "returns in"
-        elif returned:
-            state = "returns coming in"
-        else:
-            state = "drawn"
-        states.append(CycleState(cycle, state, len(progress), returned, moderated))
-    return states
+    return [cycle_state(store, cycle, today, rate) for cycle in store.draws.cycles()]
+
+
+def cycle_state(store: Store, cycle: Cycle, today: date, rate: float) -> CycleState:
+    """Where one cycle stands: cancelled, drawn, returns coming in, returns in, moderated."""
+    if cycle.cancelled:
+        return CycleState(cycle, "cancelled", 0, 0, 0)
+    progress = store.reporting.allocation_progress(cycle.name)
+    returned = sum(p.audit_back for p in progress)
+    moderated = sum(p.moderated for p in progress)
+    if returned and moderated >= sample_size(returned, rate) and (
+            returned == len(progress) or today > cycle.due_date):
+        state = "moderated"
+    elif returned == len(progress) or today > cycle.due_date:
+        state = "returns in"
+    elif returned:
+        state = "returns coming in"
+    else:
+        state = "drawn"
+    return CycleState(cycle, state, len(progress), returned, moderated)
 
 
 def cancel_cycle(ws: Workspace, store: Store, name: str, reason: str, force: bool) -> Cycle:
