@@ -371,7 +371,8 @@ def log(
     with ws.store() as store:
         if cycle is not None:
             store.draws.require_cycle(cycle)
-        events = store.events(cycle, reference.strip() if reference else None)
+        events = store.events(cycle, store.draws.stored_reference(reference)
+                              if reference else None)
     if as_json:
         print_json([asdict(e) for e in events])
         return

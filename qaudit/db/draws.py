@@ -125,6 +125,18 @@ class Draws:
         found = self.cycle(name)
         return found.name if found else name
 
+    def stored_reference(self, text: str) -> str:
+        """The reference as stored, for one typed in any case, with spaces for hyphens or
+        none ('2026-27 c3-004' is 2026-27-C3-004, as the forms show it); else the text, so the
+        command's own "unknown reference" says what was typed. The one rule of every
+        command that takes a reference."""
+        typed = "".join(c for c in text.casefold() if c.isalnum())
+        row = self.db.conn.execute(
+            "SELECT reference FROM allocations"
+            " WHERE replace(replace(lower(reference), '-', ''), ' ', '') = ?"
+            " ORDER BY id DESC LIMIT 1", (typed,)).fetchone()
+        return str(row[0]) if row else text.strip()
+
     def cycles(self) -> list[Cycle]:
         rows = self.db.conn.execute(
             f"SELECT {_CYCLE_COLUMNS} FROM cycles ORDER BY date_to, id"

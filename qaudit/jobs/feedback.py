@@ -27,7 +27,8 @@ _YEAR = re.compile(r"^(\d{4})[-/](\d{2})$")
 def record_feedback(store: Store, reference: str, held_on: date, note: str,
                     today: date) -> FeedbackRecorded:
     """Record that the feedback conversation of a returned audit took place. The
-    reference is found as ``send --resend`` finds one: spaces and case aside."""
+    reference is found as every command finds one (``Draws.stored_reference``)."""
+    reference = store.draws.stored_reference(reference)
     if held_on > today:
         raise QauditError(f"--on {held_on:%d/%m/%Y} is in the future; record the conversation"
                           " once it has taken place.")

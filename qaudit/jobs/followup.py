@@ -43,6 +43,7 @@ class RiDetail:
 
 
 def ri_detail(store: Store, reference: str, required: dict[str, str]) -> RiDetail:
+    reference = store.draws.stored_reference(reference)
     items = {i.reference: i for i in store.returns.ri_items(None)}
     if reference not in items:
         raise QauditError(
@@ -54,6 +55,7 @@ def ri_detail(store: Store, reference: str, required: dict[str, str]) -> RiDetai
 def record_ri_step(store: Store, reference: str, step: str, done_on: date, note: str,
                    today: date, required: dict[str, str]) -> None:
     """Record a follow-up step once it has happened."""
+    reference = store.draws.stored_reference(reference)
     if done_on > today:
         raise QauditError(f"--on {done_on:%d/%m/%Y} is in the future; record a step once it"
                           " has happened.")
@@ -64,6 +66,7 @@ def close_ri(store: Store, reference: str, note: str, required: dict[str, str],
              force: bool = False, reason: str = "") -> None:
     """Close an RI audit once every required step is recorded; ``force`` closes it with
     steps missing, and then a reason is required (it is kept in the history)."""
+    reference = store.draws.stored_reference(reference)
     if force and not reason.strip():
         raise QauditError("--force needs --reason TEXT: why the follow-up can close with"
                           " steps missing (it is kept in the history).")
@@ -72,6 +75,7 @@ def close_ri(store: Store, reference: str, note: str, required: dict[str, str],
 
 
 def reopen_ri(store: Store, reference: str, reason: str) -> None:
+    reference = store.draws.stored_reference(reference)
     if not reason.strip():
         raise QauditError("--reason TEXT is required: why the RI audit is reopened.")
     store.returns.reopen_ri(reference, reason.strip())
@@ -102,6 +106,7 @@ def escalations(store: Store, cycle: str | None, today: date) -> list[AgedEscala
 
 
 def close_escalation(store: Store, reference: str, outcome: str) -> None:
+    reference = store.draws.stored_reference(reference)
     if not outcome.strip():
         raise QauditError("--outcome TEXT is required: what came of the escalation.")
     store.returns.close_escalation(reference, outcome.strip())

@@ -472,6 +472,14 @@ def test_requires_improvement_goes_on_the_monitoring_list(
                    on).code == 0
     assert run("-w", ws.root, "ri", "close", reference).code == 0
     assert json.loads(run("-w", ws.root, "ri", "--json").stdout)[0]["status"] == "closed"
+    # A reference is one reference however it is typed, in every command that takes one.
+    typed = reference.lower().replace("-c3-", " c3-")
+    assert run("-w", ws.root, "ri", "show", typed).code == 0
+    assert run("-w", ws.root, "ri", "reopen", typed, "--reason", "Typed in lower case").code == 0
+    assert json.loads(run("-w", ws.root, "ri", "--json").stdout)[0]["status"] == "open"
+    assert run("-w", ws.root, "escalations", "close", typed, "--outcome", "Seen").code == 0
+    logged = run("-w", ws.root, "log", "--ref", typed).stdout
+    assert "Typed in lower case" in " ".join(logged.split())
 
 
 def ri(run: Callable[..., Result], ws: Workspace, *args: str) -> Result:
