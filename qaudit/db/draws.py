@@ -156,7 +156,8 @@ class Draws:
     def check_window(self, name: str, date_from: date, date_to: date, due: date,
                      allow_overlap: bool) -> None:
         """A cycle's returns are due after its window ends, and its window does not overlap
-        another cycle's (unless ``allow_overlap``, for the rare deliberate case)."""
+        another cycle's, drawn or planned (unless ``allow_overlap``, for the rare deliberate
+        case). Called early by allocate and again inside the draw's transaction."""
         if due <= date_to:
             raise CycleError(
                 f"returns due {due:%d/%m/%Y} is not after the window's last day"
@@ -177,6 +178,7 @@ class Draws:
                     " work completed in both windows could be audited twice. Choose a window"
                     " after it, or add --allow-overlap if this is deliberate."
                 )
+        self.db.plan.check_window(name, date_from, date_to)
 
     def check_can_cancel(self, name: str, force: bool) -> Cycle:
         found = self.require_cycle(name)

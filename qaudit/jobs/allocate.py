@@ -171,8 +171,6 @@ def check_request(store: Store, request: AllocationRequest, window: Window,
     if not request.dry_run:
         store.draws.check_can_draw(request.cycle, request.redraw)
         store.draws.check_window(request.cycle, first, last, due, request.allow_overlap)
-        if not request.allow_overlap:
-            store.plan.check_window(request.cycle, first, last)
     return request
 
 

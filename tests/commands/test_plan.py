@@ -14,6 +14,7 @@ import fill_forms
 import pytest
 
 from conftest import FIXTURES, Result, qaudit_ok, small_workspace
+from qaudit.errors import CycleError
 from qaudit.workspace import Workspace, open_workspace
 
 EXPORT = FIXTURES / "formula_like_text.xlsx"  # 16 cases completed 01/09/2026 to 29/10/2026
@@ -218,6 +219,17 @@ def test_a_window_reaching_into_a_planned_cycle_is_refused(
     assert "is 35 days, longer than the plan's 4 weeks" not in result.stdout
     assert allocate(run, ws, "2026-27 C1", "--to", "05/10/2026", "--due", "30/10/2026",
                     "--allow-overlap").code == 0
+
+
+def test_the_planned_window_is_held_inside_the_draws_transaction_too(
+    run: Callable[..., Result], ws: Workspace
+) -> None:
+    """A plan written by another officer between allocate's early check and the draw's
+    transaction: the store refuses the draw there too (one rule, applied twice)."""
+    assert plan(run, ws, YEAR, *SHORT_PLAN).code == 0
+    with ws.store() as store, pytest.raises(CycleError, match="overlaps the planned cycle"):
+        store.draws.check_window("2026-27 C1", date(2026, 9, 1), date(2026, 10, 5),
+                                 date(2026, 10, 30), allow_overlap=False)
 
 
 def test_returns_due_before_the_window_ends_are_refused(run: Callable[..., Result],
