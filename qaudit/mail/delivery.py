@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,14 @@ class Destination:
     today: date
 
 
+def _message(item: Ready, sender: Sender, message_id: str, draft: bool) -> EmailMessage:
+    """The email of one ready message, to its pending recipients."""
+    pending = item.pending
+    return build_message(sender=sender, to=pending.to, cc=pending.cc, subject=item.subject,
+                         body=item.body, attachments=item.attachments, message_id=message_id,
+                         draft=draft)
+
+
 def draft_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready],
               where: Destination) -> list[Outcome]:
     """Each draft written whole and recorded in one transaction; a failure removes it."""
@@ -149,10 +158,7 @@ def draft_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready
     for item in ready:
         pending = item.pending
         message_id = new_message_id(sender)
-        message = build_message(sender=sender, to=pending.to, cc=pending.cc,
-                                subject=item.subject, body=item.body,
-                                attachments=item.attachments, message_id=message_id,
-                                draft=True)
+        message = _message(item, sender, message_id, draft=True)
         written: Path | None = None
         try:
             with store.transaction():
@@ -190,10 +196,7 @@ def send_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready]
         for number, item in enumerate(ready):
             pending = item.pending
             message_id = new_message_id(sender)
-            message = build_message(sender=sender, to=pending.to, cc=pending.cc,
-                                    subject=item.subject, body=item.body,
-                                    attachments=item.attachments, message_id=message_id,
-                                    draft=False)
+            message = _message(item, sender, message_id, draft=False)
             _write_pack(where.packs, item)
             recipients = [a.address for a in (*pending.to, *pending.cc)]
             try:
