@@ -18,13 +18,16 @@ from qaudit.commands import (
     allocate,
     common,
     cycles,
+    deepdive,
     moderate,
     people,
     plan,
+    reaudit,
     report,
     returns,
     send,
     status,
+    workshop,
 )
 from qaudit.commands.common import err, escape, out
 from qaudit.errors import QauditError
@@ -79,6 +82,9 @@ status.register(app)
 report.register(app)
 people.register(app)
 send.register(app)
+deepdive.register(app)
+reaudit.register(app)
+workshop.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -139,6 +139,22 @@ class PlanSettings(Strict):
     weeks: Annotated[int, Field(ge=1, le=52)] = 6
 
 
+class DeepDiveSettings(Strict):
+    """Themed audits (`qaudit deep-dive`). Whether the people and records a deep dive drew
+    are kept out of later regular draws, as a regular cycle's are."""
+
+    block_later_draws: bool = True
+
+
+class ReauditSettings(Strict):
+    """Re-audits (`qaudit reaudit select`): whose later work is drawn after a Requires
+    improvement audit (each practitioner, or each team), and how many regular cycles must
+    pass after the audit first."""
+
+    by: Literal["practitioner", "team"] = "practitioner"
+    min_cycles: Annotated[int, Field(ge=0, le=26)] = 2
+
+
 class ModerationSettings(Strict):
     rate: Annotated[float, Field(gt=0, le=1)] = 0.2
 
@@ -280,6 +296,8 @@ class Settings(Strict):
     sampling: SamplingSettings = SamplingSettings()
     cycle: CycleSettings = CycleSettings()
     plan: PlanSettings = PlanSettings()
+    deep_dives: DeepDiveSettings = DeepDiveSettings()
+    reaudits: ReauditSettings = ReauditSettings()
     moderation: ModerationSettings = ModerationSettings()
     reporting: ReportingSettings = ReportingSettings()
     ri: RiSettings = RiSettings()
@@ -584,6 +602,16 @@ def default_toml() -> str:
                  " of [quotas].")
     plan.add("cycles", s.plan.cycles)
     plan.add("weeks", s.plan.weeks)
+    deep_dives = table("deep_dives", "Themed audits (`qaudit deep-dive new`): keep the people and"
+                       " records a deep dive drew", "out of later regular draws, as a regular"
+                       " cycle's are.")
+    deep_dives.add("block_later_draws", s.deep_dives.block_later_draws)
+    reaudits = table("reaudits", "Re-audits (`qaudit reaudit select`): one later case for each"
+                     ' "practitioner" (or "team")', "whose audit was graded Requires"
+                     " improvement, once its corrective action is recorded",
+                     "and this many regular cycles have passed.")
+    reaudits.add("by", s.reaudits.by)
+    reaudits.add("min_cycles", s.reaudits.min_cycles)
     moderation = table("moderation", "Share of each cycle's returned audits moderated by the"
                        " Practice Leads.")
     moderation.add("rate", s.moderation.rate)

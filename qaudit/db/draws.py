@@ -20,9 +20,18 @@ _ALLOCATION_COLUMNS = (
     "reference, record_id, person_id, audit_type, stratum_type, quadrant, worker_id,"
     " worker_name, team, service_manager, completed_date, question_set,"
     " question_set_version, question_set_hash, work_type, worker_email,"
-    " service_manager_email"
+    " service_manager_email, follows_up, drawn_because"
 )
 _ALLOCATION_WIDTH = _ALLOCATION_COLUMNS.count(",") + 1
+
+# The kinds of cycle: one of the year's regular cycles; a themed deep dive (its own terms
+# of reference and question set, ``qaudit deep-dive``); a round of re-audits (``qaudit
+# reaudit``). All three go through the same forms, ingest, moderation and sending; only a
+# regular cycle counts toward the year's 960 and its figures.
+REGULAR = "regular"
+DEEP_DIVE = "deep_dive"
+REAUDIT = "reaudit"
+CYCLE_KINDS = (REGULAR, DEEP_DIVE, REAUDIT)
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,16 @@ class Cycle:
     due_date: date
     cancelled_at: str | None = None
     cancel_reason: str = ""
+    kind: str = REGULAR  # REGULAR, DEEP_DIVE or REAUDIT
 
     @property
     def cancelled(self) -> bool:
         return self.cancelled_at is not None
+
+    @property
+    def regular(self) -> bool:
+        """One of the year's cycles: counts toward the 120 and the year's figures."""
+        return self.kind == REGULAR
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,10 @@ class AllocationRow:
     # on these where the staff list has no address; never shown in a register or report.
     worker_email: str = ""
     service_manager_email: str = ""
+    # A re-audit: the reference of the audit it follows up; and why a case was drawn where
+    # a rule would otherwise have passed it over ("cool-down waived: re-audit of ...").
+    follows_up: str = ""
+    drawn_because: str = ""
 
     @property
     def practitioner(self) -> str:
@@ -96,14 +115,19 @@ class DrawRecord:
     question_sets: list[QuestionSet] = field(default_factory=list)
 
 
-_CYCLE_COLUMNS = "id, name, date_from, date_to, due_date, cancelled_at, cancel_reason"
+_CYCLE_COLUMNS = "id, name, date_from, date_to, due_date, cancelled_at, cancel_reason, kind"
 
 
 def _cycle(row: Sequence[Any]) -> Cycle:
     return Cycle(
         int(row[0]), row[1], date.fromisoformat(row[2]), date.fromisoformat(row[3]),
-        date.fromisoformat(row[4]), row[5], row[6],
+        date.fromisoformat(row[4]), row[5], row[6], row[7],
     )
+
+
+def describe_kind(kind: str) -> str:
+    return {REGULAR: "regular cycle", DEEP_DIVE: "deep dive",
+            REAUDIT: "re-audit round"}.get(kind, kind)
 
 
 @dataclass(frozen=True)
@@ -154,21 +178,23 @@ class Draws:
         return found
 
     def check_window(self, name: str, date_from: date, date_to: date, due: date,
-                     allow_overlap: bool) -> None:
-        """A cycle's returns are due after its window ends, and its window does not overlap
-        another cycle's, drawn or planned (unless ``allow_overlap``, for the rare deliberate
-        case). Called early by allocate and again inside the draw's transaction."""
+                     allow_overlap: bool, kind: str = REGULAR) -> None:
+        """A cycle's returns are due after its window ends, and a regular cycle's window does
+        not overlap another regular cycle's, drawn or planned (unless ``allow_overlap``, for
+        the rare deliberate case). A deep dive or re-audit round looks back over windows the
+        regular cycles drew from, so only its due date is checked. Called early by allocate
+        and again inside the draw's transaction."""
         if due <= date_to:
             raise CycleError(
                 f"returns due {due:%d/%m/%Y} is not after the window's last day"
                 f" {date_to:%d/%m/%Y}; work completed on the last day needs time to be"
                 " audited. Give a later --due."
             )
-        if allow_overlap:
+        if allow_overlap or kind != REGULAR:
             return
         key = cycle_key(name)
         for other in self.cycles():
-            if (cycle_key(other.name) == key or other.cancelled
+            if (cycle_key(other.name) == key or other.cancelled or not other.regular
                     or self.current_draw_id(other.name) is None):
                 continue
             if date_from <= other.date_to and other.date_from <= date_to:
@@ -217,12 +243,13 @@ class Draws:
         return str(row[0]) if row else None
 
     def cycles_up_to(self, name: str, most: int = 8) -> list[str]:
-        """This cycle and the drawn cycles before it, oldest first, at most ``most``."""
+        """This cycle and the drawn regular cycles before it, oldest first, at most ``most``
+        (a deep dive or re-audit round is no point on the year's trend)."""
         end = self.require_cycle(name).date_to.isoformat()
         rows = self.db.conn.execute(
             "SELECT c.name FROM cycles c JOIN draws d ON d.cycle_id = c.id"
-            " WHERE d.replaced_at IS NULL AND c.date_to <= ? ORDER BY c.date_to DESC, c.id DESC"
-            " LIMIT ?", (end, most),
+            " WHERE d.replaced_at IS NULL AND c.date_to <= ? AND c.kind = 'regular'"
+            " ORDER BY c.date_to DESC, c.id DESC LIMIT ?", (end, most),
         )
         return [r[0] for r in rows][::-1]
 
@@ -266,11 +293,14 @@ class Draws:
         self, name: str, before_draw: int | None = None
     ) -> tuple[frozenset[str], frozenset[str]]:
         """Persons and records in the current draw of every other cycle; with
-        ``before_draw``, only draws stored before that one (to re-check a recorded draw)."""
+        ``before_draw``, only draws stored before that one (to re-check a recorded draw).
+        A deep dive stored as not blocking later draws (``[deep_dives]
+        block_later_draws = false`` when it was drawn) does not count."""
         name = self.stored_name(name)
         rows = self.db.conn.execute(
             "SELECT person_id, record_id FROM current_allocations"
-            " WHERE cycle != ? AND (? IS NULL OR draw_id < ?)",
+            " WHERE cycle != ? AND (? IS NULL OR draw_id < ?) AND cycle_id NOT IN"
+            " (SELECT cycle_id FROM deep_dives WHERE blocks_later_draws = 0)",
             (name, before_draw, before_draw),
         ).fetchall()
         return frozenset(r[0] for r in rows), frozenset(r[1] for r in rows)
@@ -278,8 +308,9 @@ class Draws:
     def recent_workers(
         self, name: str, before: date, cycles: int, before_draw: int | None = None
     ) -> frozenset[str]:
-        """Workers drawn in the ``cycles`` latest other drawn cycles ending on or before
-        ``before``; with ``before_draw``, only cycles drawn before that draw."""
+        """Workers drawn in the ``cycles`` latest other drawn regular cycles ending on or
+        before ``before``; with ``before_draw``, only cycles drawn before that draw. (The
+        cool-down counts the year's cycles: a deep dive or re-audit round is not one.)"""
         if cycles <= 0:
             return frozenset()
         name = self.stored_name(name)
@@ -287,7 +318,8 @@ class Draws:
             "SELECT DISTINCT a.worker_id FROM current_allocations a WHERE a.cycle_id IN ("
             "   SELECT c.id FROM cycles c JOIN draws k ON k.cycle_id = c.id"
             "   AND k.replaced_at IS NULL WHERE c.name != ? AND c.date_to <= ?"
-            "   AND (? IS NULL OR k.id < ?) ORDER BY c.date_to DESC, c.id DESC LIMIT ?)",
+            "   AND c.kind = 'regular' AND (? IS NULL OR k.id < ?)"
+            "   ORDER BY c.date_to DESC, c.id DESC LIMIT ?)",
             (name, before.isoformat(), before_draw, before_draw, cycles),
         ).fetchall()
         return frozenset(r[0] for r in rows)
@@ -302,21 +334,27 @@ class Draws:
         allocations: Sequence[AllocationRow],
         redraw: bool,
         allow_overlap: bool = False,
+        kind: str = REGULAR,
     ) -> Cycle:
-        """Store a cycle's draw in one transaction; with ``redraw``, replace the current one."""
+        """Store a cycle's draw in one transaction; with ``redraw``, replace the current one.
+        A cycle keeps its kind: a deep dive is never redrawn as a regular cycle."""
         db = self.db
         with db.transaction() as conn:
             self.check_can_draw(name, redraw)
-            self.check_window(name, date_from, date_to, due_date, allow_overlap)
+            self.check_window(name, date_from, date_to, due_date, allow_overlap, kind)
             existing = self.cycle(name)
             if existing is not None:
                 name = existing.name
+                if existing.kind != kind:
+                    raise CycleError(
+                        f"{name!r} is a {describe_kind(existing.kind)}, not a"
+                        f" {describe_kind(kind)}; give the new one a name of its own.")
             if existing is None:
                 cur = conn.execute(
-                    "INSERT INTO cycles (name, date_from, date_to, due_date, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO cycles (name, date_from, date_to, due_date, created_at, kind)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     (name, date_from.isoformat(), date_to.isoformat(), due_date.isoformat(),
-                     now()),
+                     now(), kind),
                 )
                 cycle_id = int(cur.lastrowid or 0)
             else:

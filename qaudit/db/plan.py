@@ -144,7 +144,7 @@ class Plans:
                         " could be audited twice. Give a --start after it (or plan"
                         f" {other.year} again with --replace).")
             for drawn in self.db.draws.cycles():
-                if (cycle_key(drawn.name) in new or drawn.cancelled
+                if (cycle_key(drawn.name) in new or drawn.cancelled or not drawn.regular
                         or self.db.draws.current_draw_id(drawn.name) is None):
                     continue
                 if overlaps(c.date_from, c.date_to, drawn.date_from, drawn.date_to):

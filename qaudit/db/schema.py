@@ -369,5 +369,38 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX planned_cycles_year ON planned_cycles(year, position);
         """,
     ),
+    (
+        12,
+        "deep dives and re-audits: a cycle's kind, a deep dive's terms, what a re-audit follows up",
+        """
+        ALTER TABLE cycles ADD COLUMN kind TEXT NOT NULL DEFAULT 'regular'
+            CHECK (kind IN ('regular', 'deep_dive', 'reaudit'));
+        CREATE TABLE deep_dives (
+            cycle_id INTEGER PRIMARY KEY REFERENCES cycles(id),
+            title TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            understand TEXT NOT NULL,
+            method TEXT NOT NULL,
+            directed_by TEXT NOT NULL DEFAULT '',
+            terms_sha256 TEXT NOT NULL,
+            question_set TEXT NOT NULL,
+            filters_json TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            blocks_later_draws INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT ''
+        );
+        ALTER TABLE allocations ADD COLUMN follows_up TEXT NOT NULL DEFAULT '';
+        ALTER TABLE allocations ADD COLUMN drawn_because TEXT NOT NULL DEFAULT '';
+        CREATE INDEX allocations_follows_up ON allocations(follows_up) WHERE follows_up != '';
+        DROP VIEW current_allocations;
+        CREATE VIEW current_allocations AS
+            SELECT a.*, c.id AS cycle_id, c.name AS cycle, c.due_date AS due_date,
+                   c.date_to AS cycle_end, d.signed AS signed, c.kind AS cycle_kind
+            FROM allocations a JOIN draws d ON d.id = a.draw_id
+            JOIN cycles c ON c.id = d.cycle_id
+            WHERE d.replaced_at IS NULL;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

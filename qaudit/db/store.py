@@ -21,14 +21,17 @@ from typing import Any, Self
 
 from qaudit.db import holders
 from qaudit.db.assignments import Assignments
+from qaudit.db.deepdives import DeepDives
 from qaudit.db.draws import Draws
 from qaudit.db.mail import Messages
 from qaudit.db.moderation import ModerationRecords
 from qaudit.db.people import People
 from qaudit.db.plan import Plans
+from qaudit.db.reaudits import Reaudits
 from qaudit.db.reporting import Reporting
 from qaudit.db.returns import Returns
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION, now
+from qaudit.db.workshops import Workshops
 from qaudit.errors import StorageError, WorkspaceError
 
 #: How long a command waits for another officer's command to finish with the database
@@ -61,6 +64,9 @@ class Store:
         self.assignments = Assignments(self)
         self.messages = Messages(self)
         self.plan = Plans(self)
+        self.deep_dives = DeepDives(self)
+        self.reaudits = Reaudits(self)
+        self.workshops = Workshops(self)
 
     @classmethod
     def open(cls, path: Path, create: bool = False, actor: str = "") -> Self:
@@ -76,6 +82,12 @@ class Store:
                 f"the workspace database {path} is empty (0 bytes): the record is gone from"
                 " this file. Restore it from a backup; do not run `qaudit init` over it."
             )
+        if create and not path.exists():
+            # The record holds personal data: readable by its owner only, whatever the
+            # umask of the process that makes it (``cli.main`` sets 077; a library caller
+            # may not have).
+            path.touch(mode=0o600)
+            os.chmod(path, 0o600)
         conn = None
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)

@@ -9,15 +9,16 @@ allocation behind.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qaudit import __version__, layout
 from qaudit.config import OPTIONAL_FIELDS
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
+from qaudit.db.draws import REGULAR, describe_kind
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import made_by_qaudit, staged_folder
 from qaudit.jobs.plan import Window, planned_window
@@ -38,7 +39,80 @@ from qaudit.workbooks.manager import ManagerBook, write_manager_workbook
 from qaudit.workbooks.registers import write_register
 from qaudit.workspace import Workspace
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
 _CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
+
+
+class Selection(Protocol):
+    """What kind of draw this is, and how its cases are chosen. A regular cycle's draw
+    (``RegularSelection``) takes every quadrant x type quota; a deep dive
+    (``jobs.deepdive``) and a round of re-audits (``jobs.reaudit``) choose otherwise, and
+    share everything else: the export read, the window and history checks, the recorded
+    seed, the why-not-drawn accounting, the forms, the register and the one transaction."""
+
+    kind: str  # db.draws.REGULAR, DEEP_DIVE or REAUDIT
+
+    def question_sets(self, regular: dict[str, QuestionSet]) -> dict[str, QuestionSet]:
+        """Each audit type's question set for this draw (a deep dive has its own)."""
+        ...
+
+    def history(self, history: History) -> History:
+        """What this draw must avoid of earlier draws (a re-audit waives the cool-down)."""
+        ...
+
+    def draw(self, eligible: pd.DataFrame, excluded: dict[str, int], rules: DrawRules,
+             rng: np.random.Generator) -> Draw:
+        """The cases drawn from the eligible ones; may add to ``excluded`` (why-not-drawn)."""
+        ...
+
+    def annotate(self, case: Mapping[Any, Any]) -> dict[str, str]:
+        """Extra allocation fields for a drawn case (``follows_up``, ``drawn_because``)."""
+        ...
+
+    def terms(self) -> tuple[tuple[str, str], ...]:
+        """Terms of reference printed on every audit form of the draw (label, text)."""
+        ...
+
+    def check_with(self, plan: AllocationPlan) -> str:
+        """The command that re-checks the draw, as the register gives it."""
+        ...
+
+    def saved(self, store: Store, cycle: Cycle, plan: AllocationPlan) -> None:
+        """Store what belongs beside the draw, inside the draw's transaction."""
+        ...
+
+
+class RegularSelection:
+    """A regular cycle: every quadrant x audit type quota, drawn at random (``sampling``)."""
+
+    kind = REGULAR
+
+    def question_sets(self, regular: dict[str, QuestionSet]) -> dict[str, QuestionSet]:
+        return regular
+
+    def history(self, history: History) -> History:
+        return history
+
+    def draw(self, eligible: pd.DataFrame, excluded: dict[str, int], rules: DrawRules,
+             rng: np.random.Generator) -> Draw:
+        return draw_allocation(eligible, rules, rng)
+
+    def annotate(self, case: Mapping[Any, Any]) -> dict[str, str]:
+        return {}
+
+    def terms(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
+    def check_with(self, plan: AllocationPlan) -> str:
+        return (f"qaudit allocate EXPORT --cycle '{plan.request.cycle}' --from"
+                f" {plan.date_from:%d/%m/%Y} --to {plan.date_to:%d/%m/%Y} --seed {plan.seed}"
+                " --dry-run (the same export and settings give the same cases, row for row)")
+
+    def saved(self, store: Store, cycle: Cycle, plan: AllocationPlan) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -55,6 +129,7 @@ class AllocationRequest:
     redraw: bool = False
     dry_run: bool = False
     allow_overlap: bool = False
+    selection: Selection = field(default_factory=RegularSelection)
 
 
 @dataclass
@@ -170,7 +245,8 @@ def check_request(store: Store, request: AllocationRequest, window: Window,
                          " right for a new draw; give the date returns are due (--due).")
     if not request.dry_run:
         store.draws.check_can_draw(request.cycle, request.redraw)
-        store.draws.check_window(request.cycle, first, last, due, request.allow_overlap)
+        store.draws.check_window(request.cycle, first, last, due, request.allow_overlap,
+                                 request.selection.kind)
     return request
 
 
@@ -178,18 +254,25 @@ def plan_allocation(
     ws: Workspace, store: Store, request: AllocationRequest, progress: Progress | None = None
 ) -> AllocationPlan:
     settings = ws.settings
-    window = planned_window(store, request.cycle, request.date_from, request.date_to,
-                            request.due)
+    selection = request.selection
+    if selection.kind == REGULAR:
+        window = planned_window(store, request.cycle, request.date_from, request.date_to,
+                                request.due)
+    else:  # a deep dive or re-audit round is not in the year's plan
+        if request.date_from is None or request.date_to is None:
+            raise CycleError("give the window the cases are drawn from: --from and --to"
+                             " (dd/mm/yyyy).")
+        window = Window(request.date_from, request.date_to, request.due, None, ())
     due = window.due or request.today + timedelta(days=settings.cycle.return_days)
     if window.planned is not None:
         request = replace(request, cycle=window.planned.name)
     request = check_request(store, request, window, due)
     date_from, date_to = window.date_from, window.date_to
     seed = seed_or_new(request.seed)
-    question_sets = {
+    question_sets = selection.question_sets({
         key: load_question_set(settings.question_set_id(key), ws.templates)
         for key in settings.audit_types
-    }
+    })
     export = read_export(request.export, settings, request.sheet, progress)
     rules = DrawRules(
         quotas={(q, t): settings.quota(q, t) for q in settings.quadrants
@@ -201,13 +284,13 @@ def plan_allocation(
     # it count, as they did when it was made.
     before = store.draws.current_draw_id(request.cycle) if request.dry_run else None
     persons, records = store.draws.drawn_elsewhere(request.cycle, before)
-    history = History(
+    history = selection.history(History(
         persons=persons if settings.sampling.exclude_previously_audited_persons else frozenset(),
         records=records,
         cooldown_workers=store.draws.recent_workers(
             request.cycle, date_to, settings.sampling.worker_cooldown_cycles, before
         ),
-    )
+    ))
     eligible, excluded = eligible_cases(
         export.cases, date_from, date_to, rules, history
     )
@@ -216,7 +299,7 @@ def plan_allocation(
             f"{request.export} has no usable rows ({_counts(export.unusable_counts)}). Check"
             " it is the right export and that [audit_types] labels and quadrants match it."
         )
-    draw = draw_allocation(eligible, rules, generator(seed))
+    draw = selection.draw(eligible, excluded, rules, generator(seed))
     slug = cycle_slug(request.cycle)
     allocations = []
     for n, r in enumerate(draw.allocations.to_dict("records"), start=1):
@@ -233,6 +316,7 @@ def plan_allocation(
             question_set_version=questions.version,
             question_set_hash=questions.digest,
             work_type=str(r["work_type"]),
+            **selection.annotate(r),
         ))
     plan = AllocationPlan(
         request=request, seed=seed, date_from=date_from, date_to=date_to, due=due,
@@ -285,7 +369,9 @@ def commit_allocation(
         cycle = store.draws.save(
             request.cycle, plan.date_from, plan.date_to, plan.due, record,
             plan.allocations, redraw=request.redraw, allow_overlap=request.allow_overlap,
+            kind=request.selection.kind,
         )
+        request.selection.saved(store, cycle, plan)
     plan.files = sorted(p for p in out.rglob("*.xlsx"))
     return cycle
 
@@ -330,6 +416,8 @@ def _write_files(
         if on_file is not None:
             on_file(done, total)
 
+    selection = plan.request.selection
+    follow_ups = any(a.follows_up for a in plan.allocations)
     audit_forms: dict[str, FormTemplate] = {}
     reflection_forms: dict[str, FormTemplate] = {}
     for a in plan.allocations:
@@ -337,6 +425,7 @@ def _write_files(
             audit_forms[a.audit_type] = audit_form(
                 plan.question_sets[a.audit_type], names[a.audit_type], settings.grades,
                 plan.workspace_id, plan.signing_key, tuple(settings.auditor_roles), marking,
+                terms=selection.terms(), follow_up=follow_ups,
             )
             reflection_forms[a.audit_type] = self_reflection_form(
                 names[a.audit_type], plan.workspace_id, plan.signing_key, marking
@@ -347,7 +436,7 @@ def _write_files(
             practitioner=a.practitioner, team=a.team, quadrant=a.quadrant,
             completed_date=date.fromisoformat(a.completed_date), due_date=plan.due,
             record_id=a.record_id, work_type=a.work_type,
-            return_to=settings.organisation.return_to,
+            return_to=settings.organisation.return_to, follows_up=a.follows_up,
         )
         audit_forms[a.audit_type].write(layout.audit_form(folder, a.reference), case)
         tick()
@@ -365,6 +454,7 @@ def _write_files(
     r = plan.request
     facts: list[tuple[str, Any]] = [
         ("Cycle", r.cycle),
+        *([("Kind", describe_kind(selection.kind))] if selection.kind != REGULAR else []),
         ("Window", f"{plan.date_from:%d/%m/%Y} to {plan.date_to:%d/%m/%Y}"),
         ("Returns due", plan.due),
         ("Seed", str(plan.seed)),
@@ -379,9 +469,7 @@ def _write_files(
         ("Drawn at (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")),
         ("qaudit version", __version__),
         ("Question sets", "; ".join(f"{q.id} {q.version}" for q in plan.question_sets.values())),
-        ("Check with", f"qaudit allocate EXPORT --cycle '{r.cycle}' --from"
-         f" {plan.date_from:%d/%m/%Y} --to {plan.date_to:%d/%m/%Y} --seed {plan.seed} --dry-run"
-         " (the same export and settings give the same cases, row for row)"),
+        ("Check with", selection.check_with(plan)),
     ]
     write_register(
         layout.register(folder), draw_facts=facts, allocations=plan.allocations,

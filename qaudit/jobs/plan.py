@@ -246,7 +246,7 @@ def year_status(settings: Settings, store: Store, year: str) -> YearStatus:
     planned = store.plan.year(label)
     names = {cycle_key(p.name) for p in planned}
     prefix = cycle_key(label) + "-"
-    cycles = [c.name for c in store.draws.cycles() if not c.cancelled and (
+    cycles = [c.name for c in store.draws.cycles() if not c.cancelled and c.regular and (
         cycle_key(c.name) in names or cycle_key(c.name).startswith(prefix))]
     count = len(planned) or settings.plan.cycles
     rows = store.plan.allocations(cycles)

@@ -147,6 +147,7 @@ class FormCase:
     record_id: str = ""  # ties the form to the drawn record (a person has several)
     work_type: str = ""  # the work type as the case record calls it
     return_to: str = ""  # who to send the form back to: the team and its mailbox
+    follows_up: str = ""  # a re-audit: the reference of the audit it follows up
 
 
 class _Sheet:
@@ -243,18 +244,21 @@ class FormTemplate:
 
     def __init__(
         self, sheet: _Sheet, kind: str, questions: QuestionSet | None, workspace_id: str,
-        signing_key: bytes = b"",
+        signing_key: bytes = b"", follow_up_cell: str | None = None,
     ) -> None:
         self.sheet = sheet
         self.kind = kind
         self.questions = questions
         self.workspace_id = workspace_id
         self.signing_key = signing_key
+        self.follow_up_cell = follow_up_cell
 
     def write(self, path: Path, case: FormCase) -> None:
         ws = self.sheet.ws
         for attribute, ref in self.sheet.case_cells.items():
             put(ws, ref, getattr(case, attribute))
+        if self.follow_up_cell is not None:
+            put(self.sheet.wb[ABOUT_SHEET], self.follow_up_cell, case.follows_up)
         meta = self.sheet.wb[META_SHEET]
         values = _meta(self.kind, case, self.questions, self.workspace_id,
                        self.signing_key).values()
@@ -263,18 +267,62 @@ class FormTemplate:
         save(self.sheet.wb, path)
 
 
+ABOUT_SHEET = "About this audit"
+FOLLOWS_UP_LABEL = "This re-audit follows up the audit"
+
+
+def _about_sheet(wb: Workbook, terms: tuple[tuple[str, str], ...], follow_up: bool,
+                 marking: str) -> str | None:
+    """A second sheet for a deep dive's terms of reference, or a re-audit's link to the
+    audit it follows up. Outside the Audit sheet, so no named cell moves (ingest checks
+    the Audit sheet's layout as issued). Returns the cell each case's follow-up goes in."""
+    ws = wb.create_sheet(ABOUT_SHEET, 1)
+    ws.column_dimensions["A"].width = 30
+    ws.column_dimensions["B"].width = 90
+    put(ws, "A1", "About this audit", font=TITLE)
+    put_marking(ws, "B1", marking)
+    row = 3
+    cell = None
+    if follow_up:
+        put(ws, f"A{row}", FOLLOWS_UP_LABEL, font=BOLD, alignment=WRAP)
+        cell = f"B{row}"
+        put(ws, f"B{row + 1}", "Audit this later piece of the practitioner's work as you would"
+            " any other: the re-audit shows whether the changes asked for have been made.",
+            alignment=WRAP)
+        row += 3
+    if terms:
+        put(ws, f"A{row}", "Terms of reference", font=BOLD)
+        row += 1
+        for label, text in terms:
+            put(ws, f"A{row}", label, font=BOLD, alignment=WRAP)
+            put(ws, f"B{row}", text, alignment=WRAP)
+            ws.row_dimensions[row].height = max(15, 15 * (len(text) // 85 + 1))
+            row += 1
+    protect(ws)
+    a4(ws)
+    return cell
+
+
 def audit_form(
     questions: QuestionSet, type_name: str, grades: dict[str, str], workspace_id: str,
     signing_key: bytes = b"", auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES,
-    marking: str = DEFAULT_MARKING,
+    marking: str = DEFAULT_MARKING, terms: tuple[tuple[str, str], ...] = (),
+    follow_up: bool = False,
 ) -> FormTemplate:
+    """An audit form's layout. A deep dive's ``terms`` of reference, and a re-audit's
+    ``follow_up`` (the audit it follows up), go on a sheet of their own."""
     wb = Workbook()
     sheet = _Sheet(wb, "Audit")
     ws = sheet.ws
+    about = ""
+    if terms:
+        about = f" This is a deep dive: its terms of reference are on the sheet '{ABOUT_SHEET}'."
+    elif follow_up:
+        about = f" This is a re-audit: the sheet '{ABOUT_SHEET}' says which audit it follows up."
     sheet.title(
         f"Case audit: {type_name}",
         "Fill the yellow cells only. Answer every question Yes, No or N/A from the drop-down"
-        " and say why in the comment where it helps. Fields marked * are required.",
+        " and say why in the comment where it helps. Fields marked * are required." + about,
         marking,
     )
     sheet.case_block()
@@ -318,9 +366,11 @@ def audit_form(
     protect(ws)
     a4(ws)
     ws.print_title_rows = "1:1"
+    follow_up_cell = _about_sheet(wb, terms, follow_up, marking) if terms or follow_up else None
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
     mark_workbook(wb, marking)
-    return FormTemplate(sheet, AUDIT_FORM, questions, workspace_id, signing_key)
+    return FormTemplate(sheet, AUDIT_FORM, questions, workspace_id, signing_key,
+                        follow_up_cell)
 
 
 def self_reflection_form(type_name: str, workspace_id: str, signing_key: bytes = b"",
