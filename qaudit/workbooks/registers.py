@@ -60,8 +60,10 @@ def write_register(
         ("Quadrant", "Audit type", "Eligible", "Quota", "Drawn", "Topped up", "Topped up from",
          "Shortfall"),
         (
-            (s.quadrant, type_names[s.audit_type], s.eligible, s.quota, s.drawn, s.topped_up,
-             ", ".join(f"{type_names[k]} ({v})" for k, v in s.topped_up_from.items()),
+            # (a deep dive's or re-audit round's one stratum is named by its selection)
+            (s.quadrant, type_names.get(s.audit_type, s.audit_type), s.eligible, s.quota,
+             s.drawn, s.topped_up,
+             ", ".join(f"{type_names.get(k, k)} ({v})" for k, v in s.topped_up_from.items()),
              s.shortfall)
             for s in strata
         ),
