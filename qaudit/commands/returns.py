@@ -181,7 +181,7 @@ def ri_list(ctx: typer.Context, cycle: CycleOption = None, as_json: JsonOption =
     with ws.store() as store:
         items = ri_items(store, cycle)
     if as_json:
-        print_json([asdict(i) for i in items])
+        print_json([i.to_json() for i in items])
         return
     if not items:
         out.print("No 'Requires improvement' audits" + (f" in {escape(cycle)}." if cycle else "."))
@@ -195,10 +195,15 @@ def ri_list(ctx: typer.Context, cycle: CycleOption = None, as_json: JsonOption =
     for key in steps:
         table.add_column(escape(key), no_wrap=True)
     table.add_column("Status")
-    for item in items:
+    reaudited = any(listed.reaudit for listed in items)
+    if reaudited:
+        table.add_column("Re-audit")
+    for listed in items:
+        item = listed.item
         table.add_row(
             escape(item.reference), escape(item.quadrant), uk_date(item.action_due),
             *(uk_date(item.steps.get(k)) or "—" for k in steps), str(item.status),
+            *([escape(listed.reaudit_outcome or "—")] if reaudited else []),
         )
     out.print(table)
     out.print(escape("Steps: " + "; ".join(f"{k} = {v}" for k, v in steps.items())
@@ -224,6 +229,8 @@ def ri_show(reference: ReferenceArgument, as_json: JsonOption = False) -> None:
     if item.action:
         out.print(escape(f"  Corrective action: {item.action} (by {item.action_by or '?'},"
                          f" due {uk_date(item.action_due) or '?'})"))
+    if detail.reaudit is not None:
+        out.print(escape(f"  Re-audit: {detail.reaudit.outcome()}"))
     table = Table(title="Follow-up steps", title_justify="left", box=box.SIMPLE_HEAD)
     for col in ("Step", "Done on", "Note", "Recorded by"):
         table.add_column(col)

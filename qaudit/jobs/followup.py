@@ -16,12 +16,42 @@ from typing import Any
 from qaudit.db import EscalationItem, RiItem, Store
 from qaudit.db.returns import RiHistoryEntry, RiStepDone
 from qaudit.errors import QauditError
+from qaudit.reaudits import ReauditPair
 
 
-def ri_items(store: Store, cycle: str | None) -> list[RiItem]:
+@dataclass(frozen=True)
+class RiListed:
+    """One RI audit on the monitoring list, with the re-audit that followed it up, if any
+    (``qaudit reaudit``)."""
+
+    item: RiItem
+    reaudit: ReauditPair | None = None
+
+    @property
+    def reaudit_outcome(self) -> str:
+        """'REF2, graded Good', 'REF2, drawn, not returned', or '' before any re-audit."""
+        return self.reaudit.outcome() if self.reaudit else ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self.item) | {"reaudit": _reaudit_json(self.reaudit)}
+
+
+def _reaudit_json(pair: ReauditPair | None) -> dict[str, Any] | None:
+    if pair is None:
+        return None
+    return {"reference": pair.reference, "cycle": pair.cycle, "grade": pair.grade,
+            "returned": pair.returned, "change": pair.change, "outcome": pair.outcome()}
+
+
+def _reaudits(store: Store) -> dict[str, ReauditPair]:
+    return {p.first_reference: p for p in store.reaudits.pairs()}
+
+
+def ri_items(store: Store, cycle: str | None) -> list[RiListed]:
     if cycle is not None:
         store.draws.require_cycle(cycle)
-    return store.returns.ri_items(cycle)
+    reaudits = _reaudits(store)
+    return [RiListed(i, reaudits.get(i.reference)) for i in store.returns.ri_items(cycle)]
 
 
 @dataclass(frozen=True)
@@ -32,6 +62,7 @@ class RiDetail:
     steps: list[RiStepDone]
     history: list[RiHistoryEntry]
     required: dict[str, str]  # step -> what it is
+    reaudit: ReauditPair | None = None  # the re-audit that followed it up
 
     @property
     def missing(self) -> list[str]:
@@ -39,7 +70,8 @@ class RiDetail:
 
     def to_json(self) -> dict[str, Any]:
         return {"item": asdict(self.item), "steps": [asdict(s) for s in self.steps],
-                "history": [asdict(h) for h in self.history], "missing": self.missing}
+                "history": [asdict(h) for h in self.history], "missing": self.missing,
+                "reaudit": _reaudit_json(self.reaudit)}
 
 
 def ri_detail(store: Store, reference: str, required: dict[str, str]) -> RiDetail:
@@ -49,7 +81,8 @@ def ri_detail(store: Store, reference: str, required: dict[str, str]) -> RiDetai
         raise QauditError(
             f"{reference} is not on the Requires improvement list; `qaudit ri` lists it.")
     steps, history = store.returns.ri_detail(reference)
-    return RiDetail(items[reference], steps, history, required)
+    return RiDetail(items[reference], steps, history, required,
+                    _reaudits(store).get(reference))
 
 
 def record_ri_step(store: Store, reference: str, step: str, done_on: date, note: str,
