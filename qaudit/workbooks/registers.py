@@ -40,18 +40,23 @@ def write_register(
     protective ``marking`` beside the first sheet's header and on every printed page."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Allocations")
+    # A re-audit round also says which audit each case follows up, and why a rule that
+    # would have passed the case over was waived.
+    linked = any(a.follows_up or a.drawn_because for a in allocations)
     write_table(
-        ws, ALLOCATION_HEADERS,
+        ws, ALLOCATION_HEADERS + (("Follows up", "Drawn because") if linked else ()),
         (
             (
-                a.reference, a.quadrant, type_names[a.audit_type], type_names[a.stratum_type],
+                a.reference, a.quadrant, type_names[a.audit_type],
+                type_names.get(a.stratum_type, a.stratum_type),
                 "Yes" if a.stratum_type != a.audit_type else "No", a.record_id, a.person_id,
                 date.fromisoformat(a.completed_date), a.worker_id, a.worker_name, a.team,
                 a.service_manager, manager_files[a.service_manager],
+                *((a.follows_up, a.drawn_because) if linked else ()),
             )
             for a in allocations
         ),
-        (18, 13, 30, 30, 10, 14, 12, 14, 12, 24, 30, 24, 26),
+        (18, 13, 30, 30, 10, 14, 12, 14, 12, 24, 30, 24, 26) + ((18, 40) if linked else ()),
         marking=marking,
     )
     ws = wb.create_sheet("Strata")

@@ -140,6 +140,10 @@ def test_a_deep_dives_forms_carry_its_terms_as_text_and_keep_the_audit_layout(
     register = load_workbook(ws.cycle_dir("Carers deep dive") / "register.xlsx")
     facts = {r[0]: r[1] for r in register["Draw"].iter_rows(values_only=True) if r[0]}
     assert facts.get("Kind") == "deep dive"
+    header, *rows = register["Allocations"].iter_rows(values_only=True)
+    because = header.index("Drawn because")
+    assert header[because - 1] == "Follows up"
+    assert {r[because] for r in rows} == {"a test selection"}
 
 
 def test_a_re_audit_form_names_the_audit_it_follows_up_without_moving_a_named_cell(
