@@ -3,8 +3,8 @@
 Takes what ``workbooks.reader`` read and what was issued, and returns either a parsed
 return or every finding at once (file, sheet, cell, value, what is allowed, and a stable
 ``code``). What a person types is tolerated (case, spaces, ``Y``/``N``, ``NA``,
-``n/a``); what is wrong is refused. Audit forms, self-reflection forms and the
-moderation workbook are all checked here.
+``n/a``); what is wrong is refused. Audit forms, self-reflection forms, the
+moderation workbook and the workshop's grading workbooks are all checked here.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import IssuedAllocation, Outcome, Sample
 from qaudit.db.assignments import StaffEntry
+from qaudit.db.workshops import Workshop
 from qaudit.errors import Finding
 from qaudit.grading import GRADE_LABELS, LABEL, REQUIRES_IMPROVEMENT, parse_grade
 from qaudit.privacy import signature_matches
@@ -60,6 +61,7 @@ from qaudit.workbooks.manager import (
 )
 from qaudit.workbooks.moderation import MODERATION_FORM, row_fields
 from qaudit.workbooks.reader import NamedCell, RawForm
+from qaudit.workbooks.workshop import WORKSHOP_FORM, WORKSHOP_SIGNED_KEYS, grading_fields
 
 COMMENT_MAX = 2000
 #: No audit, escalation or reflection of this framework happened before this date.
@@ -781,3 +783,87 @@ def check_moderation(raw: RawForm, sample: Sample | None, today: date) -> tuple[
     if check.findings:
         return None, check.findings
     return ModerationReturn(sample.id, int(number), outcomes), []
+
+
+# --- the audit-the-auditor workshop's grading workbook ------------------------------------
+
+
+@dataclass
+class WorkshopReturn:
+    """A participant's grades from a checked grading workbook: position -> (grade key,
+    note); a case left ungraded is absent."""
+
+    workshop_id: int
+    participant: str
+    grades: dict[int, tuple[str, str]]
+    ungraded: list[str]  # labels of the cases left blank
+
+    @property
+    def content_hash(self) -> str:
+        body = json.dumps({"workshop": self.workshop_id, "participant": self.participant,
+                           "grades": {str(k): v for k, v in sorted(self.grades.items())}},
+                          sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def check_workshop(raw: RawForm, workspace_id: str, signing_key: bytes,
+                   workshop: Workshop | None, expected: str | None, today: date) -> tuple[
+        WorkshopReturn | None, list[Finding]]:
+    """Validate a filled grading workbook: one of this workspace's, signed as written, for
+    a workshop that exists (``expected``, if given: that one) and one of its participants;
+    every grade one of the four, no formula. ``workshop`` is the one its hidden sheet
+    names (None if there is none by that name)."""
+    meta = raw.meta
+    if meta.get("form_kind") != WORKSHOP_FORM:
+        return None, [_identification(
+            raw, "not-a-workshop-workbook",
+            "this is not a workshop grading workbook; give the one `qaudit workshop make`"
+            " wrote for the participant")]
+    if meta.get("workspace") != workspace_id:
+        return None, [_identification(
+            raw, "foreign-workspace", "the grading workbook was written by another qaudit"
+            " workspace; check it is one this team handed out")]
+    signed = [meta.get(k, "") for k in WORKSHOP_SIGNED_KEYS]
+    if not signature_matches(signed, signing_key, meta.get("signature", "")):
+        return None, [_identification(
+            raw, "signature-mismatch",
+            "the workbook's hidden identification was changed after it was written (its"
+            " signature does not match); copy the grades into the workbook as it was handed"
+            " out and ingest that")]
+    name = meta.get("workshop", "")
+    if expected is not None and name.casefold() != expected.casefold():
+        return None, [_identification(
+            raw, "another-workshop",
+            f"this grading workbook is for the workshop {name!r}, not {expected!r}; ingest it"
+            " without --workshop, or with that workshop's name")]
+    if workshop is None or str(workshop.id) != meta.get("workshop_id"):
+        return None, [_identification(
+            raw, "unknown-workshop",
+            f"the workshop {name!r} this workbook is for is not in this workspace's record"
+            " (or was made again since); use a workbook `qaudit workshop make` wrote")]
+    participant = meta.get("participant", "")
+    labels = "|".join(c.label for c in workshop.cases)
+    if workshop.participant(participant) is None or meta.get("cases") != labels:
+        return None, [_identification(
+            raw, "unknown-participant",
+            f"{participant!r} is not a participant of the workshop {workshop.name!r}, or the"
+            " workbook's cases are not the workshop's; use the workbook written for them")]
+    check = Checker(raw, today)
+    grades: dict[int, tuple[str, str]] = {}
+    ungraded: list[str] = []
+    for case in workshop.cases:
+        grade_spec, note_spec = grading_fields(case.position)
+        values = check.fields((grade_spec, note_spec))
+        grade = parse_grade(values[grade_spec.name]) if values[grade_spec.name] else None
+        if grade is not None:
+            grades[case.position] = (grade.key, values[note_spec.name])
+        elif not values[grade_spec.name] and not any(
+                f.cell.endswith(f"({grade_spec.name})") for f in check.findings):
+            ungraded.append(case.label)
+    if not check.findings and not grades:
+        check.findings.append(_identification(
+            raw, "no-grades", "no case is graded; choose a grade for each case in the"
+            " yellow cells and ingest the workbook again"))
+    if check.findings:
+        return None, check.findings
+    return WorkshopReturn(workshop.id, participant, grades, ungraded), []

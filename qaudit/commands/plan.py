@@ -12,6 +12,7 @@ from qaudit.commands.common import (
     JsonOption,
     current_workspace,
     date_option,
+    err,
     escape,
     out,
     print_json,
@@ -20,7 +21,7 @@ from qaudit.commands.common import (
 from qaudit.errors import QauditError
 
 if TYPE_CHECKING:
-    from qaudit.jobs.plan import PlanState
+    from qaudit.jobs.plan import PlanState, Quarter
 
 PLAN_EXAMPLE = (
     "Example: [bold]qaudit plan 2026-27 --start 06/04/2026[/bold]  (eight 6-week cycles,"
@@ -63,9 +64,10 @@ def plan(
 
     [bold]qaudit plan show [YEAR][/bold] lists the planned cycles and their state: planned,
     drawn, returns coming in, returns in, moderated, reported (the outcome reports sent),
-    or cancelled.
+    or cancelled; then each quarter of the year (three months from the first cycle's first
+    day) and the audit workshops held in it, with a warning for a past quarter without one.
     """
-    from qaudit.jobs.plan import PlanRequest, make_plan, plan_states
+    from qaudit.jobs.plan import PlanRequest, make_plan, plan_states, workshop_quarters
 
     ws = current_workspace()
     if year.strip().casefold() == "show":
@@ -77,10 +79,18 @@ def plan(
                               " `qaudit plan YEAR --start DATE`.")
         with ws.store() as store:
             states = plan_states(store, shown, today(), ws.settings.moderation.rate)
+            quarters = workshop_quarters(store, shown, today())
+        for q in quarters:
+            if q.missed:
+                err.print(escape(
+                    f"Warning: no audit workshop was held in quarter {q.number} of {q.year}"
+                    f" ({q.first:%d/%m/%Y} to {q.last:%d/%m/%Y}); the framework asks for one"
+                    " at least quarterly (`qaudit workshop make`)."), style="yellow")
         if as_json:
             print_json([s.to_json() for s in states])
             return
         _show(states)
+        _show_quarters(quarters)
         return
     if shown is not None:
         raise QauditError(f"unexpected {shown!r} after YEAR; plan one year at a time, e.g."
@@ -130,3 +140,15 @@ def _show(states: list[PlanState]) -> None:
                       *(str(n) if drawn else "" for n in (s.allocated, s.returned,
                                                           s.moderated)))
     out.print(table)
+
+
+def _show_quarters(quarters: list[Quarter]) -> None:
+    """The "at least quarterly" audit workshops: one line a quarter of each planned year."""
+    if not quarters:
+        return
+    out.print("Audit workshops (the framework: at least quarterly):")
+    for q in quarters:
+        held = ("held: " + ", ".join(q.workshops) if q.workshops else
+                "none held: missed" if q.past else "none yet")
+        out.print(escape(f"  {q.year} Q{q.number} {q.first:%d/%m/%Y} to {q.last:%d/%m/%Y}:"
+                         f" {held}"))

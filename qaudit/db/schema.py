@@ -402,5 +402,54 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             WHERE d.replaced_at IS NULL;
         """,
     ),
+    (
+        13,
+        "audit-the-auditor workshops: their cases, participants and grades",
+        """
+        CREATE TABLE workshops (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            held_on TEXT NOT NULL,
+            from_cycle_id INTEGER REFERENCES cycles(id),
+            seed INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX workshops_name ON workshops(name COLLATE NOCASE);
+        CREATE TABLE workshop_participants (
+            workshop_id INTEGER NOT NULL REFERENCES workshops(id),
+            position INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (workshop_id, position),
+            UNIQUE (workshop_id, label)
+        );
+        CREATE TABLE workshop_cases (
+            id INTEGER PRIMARY KEY,
+            workshop_id INTEGER NOT NULL REFERENCES workshops(id),
+            position INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            return_id INTEGER NOT NULL REFERENCES returns(id),
+            allocation_id INTEGER NOT NULL REFERENCES allocations(id),
+            UNIQUE (workshop_id, position)
+        );
+        CREATE TABLE workshop_grades (
+            id INTEGER PRIMARY KEY,
+            workshop_id INTEGER NOT NULL REFERENCES workshops(id),
+            participant TEXT NOT NULL,
+            case_id INTEGER NOT NULL REFERENCES workshop_cases(id),
+            grade TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            file_name TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            replaced_at TEXT
+        );
+        CREATE UNIQUE INDEX workshop_grades_one_current
+            ON workshop_grades(case_id, participant) WHERE replaced_at IS NULL;
+        CREATE INDEX workshop_grades_of ON workshop_grades(workshop_id, participant);
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

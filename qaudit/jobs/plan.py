@@ -275,3 +275,67 @@ def year_status(settings: Settings, store: Store, year: str) -> YearStatus:
         target=sum(r.target for r in by_quadrant), drawn=len(rows),
         returned=sum(r.returned for r in rows), moderated=sum(r.moderated for r in rows),
         by_quadrant=by_quadrant, by_type=by_type)
+
+
+# --- the "at least quarterly" workshops ----------------------------------------------------
+
+
+def _months_later(day: date, months: int) -> date:
+    """The same day ``months`` calendar months later (the month's last day if it is
+    shorter: 31/08 + 3 months is 30/11)."""
+    import calendar
+
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def quarter_bounds(start: date) -> list[tuple[date, date]]:
+    """The plan year's four quarters: three calendar months each from the first cycle's
+    first day (first and last day of each)."""
+    return [(_months_later(start, 3 * n), _months_later(start, 3 * (n + 1)) - timedelta(days=1))
+            for n in range(4)]
+
+
+@dataclass(frozen=True)
+class Quarter:
+    """One quarter of a planned year, and the audit-the-auditor workshops held in it (the
+    framework: *audit workshops ... at least quarterly*)."""
+
+    year: str
+    number: int
+    first: date
+    last: date
+    workshops: tuple[str, ...]
+    today: date
+
+    @property
+    def past(self) -> bool:
+        return self.last < self.today
+
+    @property
+    def missed(self) -> bool:
+        """A quarter gone by without a workshop: the framework's rule was not met."""
+        return self.past and not self.workshops
+
+    def to_json(self) -> dict[str, Any]:
+        return {"year": self.year, "quarter": self.number, "from": self.first.isoformat(),
+                "to": self.last.isoformat(), "workshops": list(self.workshops),
+                "past": self.past, "missed": self.missed}
+
+
+def workshop_quarters(store: Store, year: str | None, today: date) -> list[Quarter]:
+    """Each planned year's quarters (of ``year``, or of every planned year), with the
+    workshops held in each."""
+    years = [year_label(year)] if year is not None else store.plan.years()
+    held = store.workshops.held_on_dates()
+    quarters = []
+    for label in years:
+        planned = store.plan.year(label)
+        if not planned:
+            continue
+        start = min(p.date_from for p in planned)
+        for n, (first, last) in enumerate(quarter_bounds(start), start=1):
+            names = tuple(name for name, day in held if first <= day <= last)
+            quarters.append(Quarter(label, n, first, last, names, today))
+    return quarters

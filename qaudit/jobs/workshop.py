@@ -1,0 +1,398 @@
+"""Audit-the-auditor workshops: make one (its cases drawn, its pack and grading workbooks
+written), take the participants' grades back, measure their agreement, list them.
+
+The framework: *audit the auditor: audit workshops to embed the methodology ... at least
+quarterly*. Several auditors grade the same anonymised audited work on their own; how far
+they agree with each other, and with the grade of record, shows whether the grading
+criteria are applied alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qaudit.agreement import (
+    RESAMPLES,
+    AgainstRecord,
+    Coefficient,
+    ManyRaters,
+    against_record,
+    case_label,
+    disagreement,
+    many_raters,
+    spread_pick,
+)
+from qaudit.db import Store
+from qaudit.db.workshops import (
+    Participant,
+    Workshop,
+    WorkshopCandidate,
+    WorkshopError,
+    WorkshopSummary,
+)
+from qaudit.errors import Finding, FormFileError, QauditError, Status
+from qaudit.files import staged_folder
+from qaudit.grading import GRADE_COUNT, GRADE_LABELS, LABEL, RANK
+from qaudit.jobs.ingest import find_forms
+from qaudit.jobs.people import scrub_for_publication
+from qaudit.randomness import generator, seed_or_new
+from qaudit.validation import check_workshop
+from qaudit.values import HIDDEN_IN_LINE, cycle_slug
+from qaudit.workbooks.reader import read_form
+from qaudit.workbooks.workshop import (
+    GradingSheet,
+    PackAnswer,
+    PackCase,
+    WorkshopPack,
+    write_grading_workbook,
+    write_pack,
+)
+from qaudit.workspace import Workspace
+
+MAX_CASES = 40
+MAX_PARTICIPANTS = 60
+NAME_MAX = 80
+#: The folder of workshops in a workspace.
+WORKSHOPS_FOLDER = "workshops"
+
+
+@dataclass(frozen=True)
+class MakeRequest:
+    name: str
+    cases: int
+    participants: int | tuple[str, ...]  # how many, or their names
+    held_on: date
+    today: date
+    from_cycle: str | None = None
+    seed: int | None = None
+    out: Path | None = None  # the workshop's folder goes inside it
+
+
+@dataclass(frozen=True)
+class MadeWorkshop:
+    name: str
+    held_on: date
+    seed: int
+    from_cycle: str | None
+    candidates: int
+    cases: list[tuple[str, str, str]]  # label, audit type name, reference (internal)
+    participants: list[str]  # labels
+    folder: Path
+    pack: Path
+    grading: list[Path]
+    types_covered: int
+    types_available: int
+    grades_covered: int
+    grades_available: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workshop": self.name, "held_on": self.held_on.isoformat(), "seed": self.seed,
+            "from_cycle": self.from_cycle, "candidates": self.candidates,
+            "cases": [{"label": label, "audit_type": kind, "reference": ref}
+                      for label, kind, ref in self.cases],
+            "participants": self.participants, "folder": str(self.folder),
+            "pack": str(self.pack), "grading_workbooks": [str(p) for p in self.grading],
+            "types_covered": self.types_covered, "types_available": self.types_available,
+            "grades_covered": self.grades_covered, "grades_available": self.grades_available,
+        }
+
+
+def workshop_name(text: str) -> str:
+    """A workshop's name as typed: one line of plain text, not too long."""
+    name = " ".join(text.split())
+    if not name or HIDDEN_IN_LINE.search(text.strip()) or len(name) > NAME_MAX \
+            or name[:1] in "=+-@" or not cycle_slug(name):
+        raise WorkshopError(
+            f"the workshop name {text[:40]!r} cannot be used: give one line of plain text of"
+            f" at most {NAME_MAX} characters with letters or digits, not starting with = + - or"
+            " @, e.g. 'Q2 2026-27'.")
+    return name
+
+
+def participants_of(given: int | tuple[str, ...]) -> list[Participant]:
+    if isinstance(given, int):
+        count = given
+        names: tuple[str, ...] = ("",) * count
+    else:
+        names = tuple(" ".join(n.split()) for n in given)
+        count = len(names)
+        bad = [n for n in names if not n or HIDDEN_IN_LINE.search(n) or n[:1] in "=+-@"
+               or len(n) > 120]
+        if bad:
+            raise WorkshopError(
+                f"--participants holds {bad[0][:40]!r}, which is not a name; give a number"
+                " (e.g. 8) or names separated by commas, each one line of plain text.")
+        folded = [n.casefold() for n in names]
+        twice = sorted({n for n in names if folded.count(n.casefold()) > 1})
+        if twice:
+            raise WorkshopError(f"--participants names {twice[0]!r} twice; give each"
+                                " participant once.")
+    if not 2 <= count <= MAX_PARTICIPANTS:
+        raise WorkshopError(
+            f"--participants gives {count}; a workshop measures agreement among 2 to"
+            f" {MAX_PARTICIPANTS} participants. Give a number, or names separated by commas.")
+    return [Participant(n, f"Participant {n}", name) for n, name in enumerate(names, start=1)]
+
+
+def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
+    """Pick the cases, store the workshop, and write its pack and grading workbooks: rows
+    and files together or neither."""
+    name = workshop_name(request.name)
+    if not 2 <= request.cases <= MAX_CASES:
+        raise WorkshopError(f"--cases {request.cases}: a workshop takes 2 to {MAX_CASES} cases"
+                            " (agreement needs at least two).")
+    participants = participants_of(request.participants)
+    store.workshops.check_can_make(name)
+    from_cycle = (None if request.from_cycle is None
+                  else store.draws.require_cycle(request.from_cycle).name)
+    candidates = store.workshops.candidates(from_cycle)
+    where = f"cycle {from_cycle!r}" if from_cycle else "the record"
+    if len(candidates) < request.cases:
+        raise WorkshopError(
+            f"{where} holds {len(candidates)} returned audit(s), fewer than the {request.cases}"
+            f" cases asked for; ask for --cases {len(candidates)} or fewer"
+            + (", or leave out --from-cycle to draw from every cycle." if from_cycle else
+               ", or ingest more returned audits first.") if candidates else
+            f"{where} holds no returned audit yet; ingest returned audit forms first"
+            " (`qaudit ingest FOLDER`).")
+    seed = seed_or_new(request.seed)
+    picked = [candidates[i] for i in spread_pick(
+        [(c.audit_type, c.grade_of_record) for c in candidates], request.cases,
+        generator(seed))]
+    labelled = [(case_label(n), c) for n, c in enumerate(picked, start=1)]
+    type_names = ws.settings.type_names()
+    scrub = scrub_for_publication(store, tuple(ws.settings.auditor_roles))
+    pack = WorkshopPack(name, request.held_on, tuple(
+        _pack_case(store, label, c, type_names, scrub) for label, c in labelled),
+        ws.settings.mail.protective_marking)
+    base = request.out or ws.root / WORKSHOPS_FOLDER
+    folder = base / cycle_slug(name)
+    slug = cycle_slug(name)
+    with staged_folder(folder) as scratch, store.transaction():
+        workshop_id = store.workshops.save(name, request.held_on, from_cycle, seed,
+                                           participants, labelled)
+        write_pack(scratch / f"{slug}-cases.xlsx", pack)
+        grading = []
+        for p in participants:
+            path = scratch / f"{slug}-grading-participant-{p.position:02d}.xlsx"
+            write_grading_workbook(path, GradingSheet(
+                workspace_id=store.workspace_id(), workshop=name, workshop_id=workshop_id,
+                held_on=request.held_on, participant=p.label, participant_name=p.name,
+                cases=tuple((label, type_names.get(c.audit_type, c.audit_type))
+                            for label, c in labelled),
+                signing_key=store.signing_key(),
+                marking=ws.settings.mail.protective_marking))
+            grading.append(folder / path.name)
+    return MadeWorkshop(
+        name=name, held_on=request.held_on, seed=seed, from_cycle=from_cycle,
+        candidates=len(candidates),
+        cases=[(label, type_names.get(c.audit_type, c.audit_type), c.reference)
+               for label, c in labelled],
+        participants=[p.label for p in participants], folder=folder,
+        pack=folder / f"{slug}-cases.xlsx", grading=grading,
+        types_covered=len({c.audit_type for c in picked}),
+        types_available=len({c.audit_type for c in candidates}),
+        grades_covered=len({c.grade_of_record for c in picked}),
+        grades_available=len({c.grade_of_record for c in candidates}),
+    )
+
+
+def _pack_case(store: Store, label: str, case: WorkshopCandidate, type_names: dict[str, str],
+               scrub: Callable[[str], str]) -> PackCase:
+    """One case as participants see it: the audited work's evidence, scrubbed of every id
+    and name the record knows (and name- or id-shaped text it does not), without its grade
+    or the rationale that argues for it."""
+    questions: dict[str, str] = {}
+    issued = store.draws.issued(case.reference)
+    if issued is not None:
+        question_set = store.draws.issued_question_set(issued.row.question_set_hash)
+        questions = {q.id: q.text for q in question_set.questions}
+    answers = tuple(PackAnswer(qid, questions.get(qid, ""), answer, scrub(comment))
+                    for qid, answer, comment in store.moderation.answers_of(case.return_id))
+    return PackCase(label, type_names.get(case.audit_type, case.audit_type), answers,
+                    scrub(case.fields.get("strengths", "")),
+                    scrub(case.fields.get("learning", "")))
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkshopFile:
+    """What became of one returned grading workbook."""
+
+    path: Path
+    status: Status
+    workshop: str = ""
+    participant: str = ""
+    graded: int = 0
+    ungraded: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": str(self.path), "status": str(self.status), "workshop": self.workshop,
+                "participant": self.participant, "graded": self.graded,
+                "ungraded": self.ungraded, "findings": [asdict(f) for f in self.findings]}
+
+
+def ingest(store: Store, paths: list[Path], *, today: date,
+           workshop: str | None = None) -> list[WorkshopFile]:
+    """Take grading workbooks back, each whole or not at all. A participant's workbook
+    replaces their earlier grades; the same grades again change nothing."""
+    if workshop is not None:
+        workshop = store.workshops.require(workshop).name
+    files = find_forms(paths)
+    if not files:
+        raise QauditError("no grading workbook found in " + ", ".join(map(str, paths))
+                          + "; give the filled workbooks (.xlsx) or the folder holding them.")
+    return [_guarded(store, path, today, workshop) for path in files]
+
+
+def _guarded(store: Store, path: Path, today: date, expected: str | None) -> WorkshopFile:
+    try:
+        return _ingest_one(store, path, today, expected)
+    except QauditError:
+        raise
+    except Exception:  # a workbook no check foresaw: one clean refusal
+        return WorkshopFile(path, Status.REFUSED, findings=[Finding(
+            "unreadable", path.name, "", "",
+            "this file could not be read as a grading workbook: it is damaged, or was not"
+            " made from a workbook `qaudit workshop make` wrote")])
+
+
+def _ingest_one(store: Store, path: Path, today: date, expected: str | None) -> WorkshopFile:
+    if not path.is_file():
+        return WorkshopFile(path, Status.REFUSED, findings=[Finding(
+            "no-such-file", path.name, "", "", f"{path} does not exist; give the filled"
+            " grading workbook (.xlsx)")])
+    try:
+        raw = read_form(path)
+    except FormFileError as exc:
+        return WorkshopFile(path, Status.REFUSED,
+                            findings=[Finding(exc.code, path.name, "", "", str(exc))])
+    named = raw.meta.get("workshop", "")
+    found = store.workshops.find(named) if named else None
+    parsed, findings = check_workshop(raw, store.workspace_id(), store.signing_key(), found,
+                                      expected, today)
+    if parsed is None or found is None:
+        return WorkshopFile(path, Status.REFUSED, named, raw.meta.get("participant", ""),
+                            findings=findings)
+    result = WorkshopFile(path, Status.ACCEPTED, found.name, parsed.participant,
+                          len(parsed.grades), parsed.ungraded)
+    with store.transaction():
+        if store.workshops.content_of(found.id, parsed.participant) == parsed.content_hash:
+            result.status = Status.UNCHANGED
+            return result
+        by_position = {c.position: c.id for c in found.cases}
+        replaced = store.workshops.replace_grades(
+            found.id, parsed.participant,
+            [(by_position[n], grade, note) for n, (grade, note) in sorted(parsed.grades.items())],
+            path.name, raw.sha256, parsed.content_hash)
+    if replaced:
+        result.status = Status.REPLACED
+    return result
+
+
+# --- stats --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParticipantAgreement:
+    label: str
+    name: str  # shown with --internal only
+    against: AgainstRecord
+
+
+@dataclass(frozen=True)
+class CaseSpread:
+    label: str
+    audit_type: str
+    reference: str  # shown with --internal only
+    grade_of_record: str
+    counts: tuple[int, ...]  # participants' grades, Requires improvement .. Outstanding
+    disagreement: float | None  # mean grades apart over pairs of participants
+
+
+@dataclass(frozen=True)
+class WorkshopStats:
+    workshop: str
+    held_on: date
+    seed: int
+    resamples: int
+    participants: int
+    returned: int
+    agreement: ManyRaters
+    by_participant: list[ParticipantAgreement]
+    cases: list[CaseSpread]  # most disagreement first
+
+    def to_json(self, internal: bool = False) -> dict[str, Any]:
+        def coefficient(c: Coefficient) -> dict[str, Any]:
+            return {"value": c.value,
+                    "ci95": None if c.interval is None else [c.interval.low, c.interval.high]}
+
+        a = self.agreement
+        return {
+            "workshop": self.workshop, "held_on": self.held_on.isoformat(),
+            "cases": a.cases, "participants": self.participants, "returned": self.returned,
+            "grades": a.grades,
+            "interval": {"method": "percentile bootstrap over cases",
+                         "resamples": self.resamples, "seed": self.seed},
+            "fleiss_kappa": coefficient(a.fleiss_kappa),
+            "gwet_ac2_ordinal": coefficient(a.gwet_ac2),
+            "krippendorff_alpha_ordinal": coefficient(a.krippendorff_alpha),
+            "participants_against_grade_of_record": [
+                {"participant": p.label, **({"name": p.name} if internal else {}),
+                 **asdict(p.against)} for p in self.by_participant],
+            "cases_by_disagreement": [
+                {"case": c.label, "audit_type": c.audit_type,
+                 **({"reference": c.reference} if internal else {}),
+                 "grade_of_record": LABEL.get(c.grade_of_record, c.grade_of_record),
+                 "grades": dict(zip(GRADE_LABELS, c.counts, strict=True)),
+                 "disagreement": c.disagreement} for c in self.cases],
+        }
+
+
+def stats(ws: Workspace, store: Store, name: str,
+          resamples: int = RESAMPLES) -> WorkshopStats:
+    found: Workshop = store.workshops.require(name)
+    grades = store.workshops.grades(found.id)
+    order = {p.label: p.position for p in found.participants}
+    returned = sorted({g.participant for g in grades}, key=lambda label: order.get(label, 0))
+    if not returned:
+        raise WorkshopError(
+            f"no grades of the workshop {found.name!r} are in yet; ingest the participants'"
+            " grading workbooks with `qaudit workshop ingest FOLDER`.")
+    given = {(g.participant, g.case_id): RANK[g.grade] - 1 for g in grades}
+    table = [[given.get((p, c.id)) for p in returned] for c in found.cases]
+    result = many_raters(table, GRADE_COUNT, found.seed, resamples)
+    record = {c.id: RANK[c.grade_of_record] - 1 for c in found.cases}
+    by_participant = [
+        ParticipantAgreement(
+            p, (found.participant(p) or Participant(0, p)).name,
+            against_record([(given[(p, c.id)], record[c.id]) for c in found.cases
+                            if (p, c.id) in given]))
+        for p in returned]
+    type_names = ws.settings.type_names()
+    spreads = []
+    for case, row in zip(found.cases, table, strict=True):
+        counts = [0] * GRADE_COUNT
+        for v in row:
+            if v is not None:
+                counts[v] += 1
+        spreads.append(CaseSpread(case.label, type_names.get(case.audit_type, case.audit_type),
+                                  case.reference, case.grade_of_record, tuple(counts),
+                                  disagreement(row)))
+    spreads.sort(key=lambda s: (-(s.disagreement or 0), s.label))
+    return WorkshopStats(found.name, found.held_on, found.seed, resamples,
+                         len(found.participants), len(returned), result, by_participant,
+                         spreads)
+
+
+def summaries(store: Store) -> list[WorkshopSummary]:
+    """Every workshop, earliest held first."""
+    return store.workshops.summaries()
