@@ -23,8 +23,10 @@ def register(app: typer.Typer) -> None:
 
 @cycle_app.command("list", epilog="Example: [bold]qaudit cycle list[/bold]")
 def cycle_list(as_json: JsonOption = False) -> None:
-    """Every cycle with its window, due date and state (drawn, returns coming in, returns
-    in, moderated, cancelled)."""
+    """Every cycle with its kind (regular, deep dive, re-audit round), window, due date and
+    state (drawn, returns coming in, returns in, moderated, cancelled). Only regular
+    cycles count toward the year's 960 and its figures."""
+    from qaudit.db.draws import describe_kind
     from qaudit.jobs.cycles import cycle_states
 
     ws = current_workspace()
@@ -37,13 +39,15 @@ def cycle_list(as_json: JsonOption = False) -> None:
         out.print("No cycle drawn yet; run `qaudit allocate` first.")
         return
     table = Table(box=box.SIMPLE_HEAD)
-    for col in ("Cycle", "Window", "Due", "State", "Allocated", "Returned", "Moderated"):
+    for col in ("Cycle", "Kind", "Window", "Due", "State", "Allocated", "Returned",
+                "Moderated"):
         table.add_column(col, justify="right" if col in {"Allocated", "Returned", "Moderated"}
-                         else "left", no_wrap=col in {"Cycle", "Window", "Due"})
+                         else "left", no_wrap=col in {"Cycle", "Kind", "Window", "Due"})
     for s in states:
         c = s.cycle
         state = s.state + (f" ({c.cancel_reason})" if c.cancelled else "")
-        table.add_row(escape(c.name), f"{c.date_from:%d/%m/%Y} to {c.date_to:%d/%m/%Y}",
+        kind = "regular" if c.regular else describe_kind(c.kind)
+        table.add_row(escape(c.name), kind, f"{c.date_from:%d/%m/%Y} to {c.date_to:%d/%m/%Y}",
                       f"{c.due_date:%d/%m/%Y}", escape(state), str(s.allocated),
                       str(s.returned), str(s.moderated))
     out.print(table)

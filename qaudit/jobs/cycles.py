@@ -14,7 +14,7 @@ from qaudit.workspace import Workspace
 
 @dataclass(frozen=True)
 class CycleState:
-    cycle: Cycle
+    cycle: Cycle  # its kind: a regular cycle, a deep dive or a round of re-audits
     state: str  # cancelled, drawn, returns coming in, returns in, moderated
     allocated: int
     returned: int
@@ -22,7 +22,8 @@ class CycleState:
 
     def to_json(self) -> dict[str, Any]:
         c = self.cycle
-        return {"cycle": c.name, "from": c.date_from.isoformat(), "to": c.date_to.isoformat(),
+        return {"cycle": c.name, "kind": c.kind, "from": c.date_from.isoformat(),
+                "to": c.date_to.isoformat(),
                 "due": c.due_date.isoformat(), "state": self.state,
                 "allocated": self.allocated, "returned": self.returned,
                 "moderated": self.moderated, "cancelled_at": c.cancelled_at,
