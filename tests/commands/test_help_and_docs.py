@@ -36,7 +36,10 @@ def test_the_app_has_the_commands_of_this_release() -> None:
                                 "escalations close", "moderate select", "moderate ingest",
                                 "moderate stats", "moderate learning",
                                 "staff import", "staff list", "feedback record",
-                                "feedback year"}
+                                "feedback year", "deep-dive new", "deep-dive list",
+                                "deep-dive show", "reaudit select", "reaudit list",
+                                "reaudit stats", "workshop make", "workshop ingest",
+                                "workshop stats", "workshop list"}
 
 
 @pytest.mark.parametrize("command", COMMANDS)
