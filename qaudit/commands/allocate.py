@@ -194,6 +194,13 @@ def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
         sentence = shortfall_sentence(s, names, ws.settings.sampling.max_cases_per_worker,
                                       ws.settings.sampling.top_up_from_other_types)
         out.print(escape(sentence), style="bold red" if s.shortfall else None)
+    show_not_drawn(plan)
+
+
+def show_not_drawn(plan: AllocationPlan) -> None:
+    """Why rows of the export were not drawn from, and what in it qaudit did not recognise:
+    the end of every draw's account (a cycle's, a deep dive's, a re-audit round's)."""
+    export = plan.export
     if plan.excluded or export.unusable_counts:
         counts = Table(title="Not drawn from", title_justify="left", box=box.SIMPLE_HEAD)
         counts.add_column("Reason")

@@ -9,6 +9,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from qaudit.commands.allocate import show_not_drawn
 from qaudit.commands.common import (
     JsonOption,
     current_workspace,
@@ -20,7 +21,6 @@ from qaudit.commands.common import (
     progress_bar,
     today,
 )
-from qaudit.reports import missing_columns_hint, unaudited_types_hint, unknown_quadrants_hint
 from qaudit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -172,19 +172,7 @@ def _show_plan(ws: Workspace, plan: DeepDivePlan) -> None:
     if counts:
         out.print(escape("Passed over: " + "; ".join(f"{n} {why}" for why, n in counts.items())
                          + "."))
-    if a.excluded or export.unusable_counts:
-        reasons = Table(title="Not drawn from", title_justify="left", box=box.SIMPLE_HEAD)
-        reasons.add_column("Reason")
-        reasons.add_column("Rows", justify="right")
-        for reason, n in {**export.unusable_counts, **a.excluded}.items():
-            reasons.add_row(escape(reason), f"{n:,}")
-        out.print(reasons)
-    if a.unaudited_types:
-        out.print(escape(unaudited_types_hint(a.unaudited_types)))
-    if a.unknown_quadrants:
-        out.print(escape(unknown_quadrants_hint(a.unknown_quadrants)), style="bold")
-    if a.missing_columns:
-        out.print(escape(missing_columns_hint(a.missing_columns)), style="bold")
+    show_not_drawn(a)
 
 
 @deep_dive_app.command("list", epilog="Example: [bold]qaudit deep-dive list[/bold]")
