@@ -143,7 +143,7 @@ def allocate(
         result["out"] = None if dry_run else str(plan.out_dir)
         print_json(result)
         return
-    _show_plan(ws, plan)
+    show_plan(ws, plan)
     if dry_run:
         out.print("[bold]Dry run:[/bold] nothing was written or stored.")
     else:
@@ -158,7 +158,7 @@ def allocate(
 
 
 
-def _show_plan(ws: Workspace, plan: AllocationPlan) -> None:
+def show_plan(ws: Workspace, plan: AllocationPlan) -> None:
     names = ws.settings.short_names()
     export = plan.export
     where = f"sheet {export.sheet!r}, " if export.sheet else ""

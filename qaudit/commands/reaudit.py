@@ -120,9 +120,9 @@ def reaudit_select(
         result["out"] = None if dry_run else str(plan.out_dir)
         print_json(result)
         return
-    from qaudit.commands.allocate import _show_plan
+    from qaudit.commands.allocate import show_plan
 
-    _show_plan(ws, plan)
+    show_plan(ws, plan)
     _show_round(planned)
     if dry_run:
         out.print("[bold]Dry run:[/bold] nothing was written or stored.")
