@@ -24,10 +24,11 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qaudit.disclosure import Key, wilson_interval
+from qaudit.disclosure import Key, Terms, wilson_interval
 from qaudit.grading import GOOD_OR_BETTER, GRADE_KEYS, GRADES, REQUIRES_IMPROVEMENT, RiStatus
 
 if TYPE_CHECKING:
+    from qaudit.disclosure import Bound, Figure
     from qaudit.sampling import StratumResult
 
 HIDDEN = "*"
@@ -37,7 +38,8 @@ class ReportKind(StrEnum):
     SUMMARY = "summary"  # the Board
     HIGHLIGHTS = "highlights"  # the Senior Practitioners' Network
     QUADRANT = "quadrant"  # one per quadrant, beside the county
-    ALL = "all"
+    ALL = "all"  # the three above: every report of one cycle
+    YEAR = "year"  # the year's figures for the Board (--year), not part of "all"
 
     def kinds(self) -> set[ReportKind]:
         if self is ReportKind.ALL:
@@ -294,9 +296,34 @@ def _ordered(first: Sequence[str], more: set[str]) -> list[str]:
     return [*first, *sorted(more - set(first))]
 
 
+@dataclass(frozen=True)
+class DisclosureModel:
+    """Every figure of a set of reports over their underlying counts, what every reader
+    knows besides, the counts themselves, and the derived figures withheld from the start:
+    what ``qaudit.disclosure.protect`` decides on."""
+
+    figures: tuple[Figure, ...]
+    known: tuple[Bound, ...]
+    truth: dict[Key, int]
+    withheld: frozenset[Key]
+
+    def protect(self, threshold: int) -> Disclosure:
+        from qaudit.disclosure import protect
+
+        hidden = protect(self.figures, self.known, self.truth, threshold,
+                         withheld=self.withheld)
+        return Disclosure(shown=frozenset(f.key for f in self.figures) - hidden)
+
+
 def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure:
+    """Every figure the cycle's published reports show (``cycle_model``), and which of
+    them to hide (``qaudit.disclosure.protect``)."""
+    return cycle_model(rows, threshold, today).protect(threshold)
+
+
+def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel:
     """Every figure the cycle's published reports show, as one set of tables over the
-    cycle's counts, and which of them to hide (``qaudit.disclosure.protect``).
+    cycle's counts.
 
     The counts (the variables): grades per quadrant x audit type x grade; overdue,
     escalations, feedback shared, moderated and agreed, each theme, RI open and closed per
@@ -307,7 +334,7 @@ def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure
     was shared, RI items are among the RI audits, and a question is answered at most once
     per audit of its type.
     """
-    from qaudit.disclosure import Bound, Figure, Kind, is_small, protect, revealed, total
+    from qaudit.disclosure import Bound, Figure, Kind, is_small, revealed, total
 
     quadrants = list(rows.quadrants)
     types = list(rows.type_names)
@@ -509,8 +536,7 @@ def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure
         figures.append(Figure(("excerpts", t), total(*shared), value(shared), Kind.DERIVED,
                               reveals=(value(shared), value(shared)), priority=5))
 
-    hidden = protect(figures, known, truth, threshold, withheld=withheld)
-    return Disclosure(shown=frozenset(f.key for f in figures) - hidden)
+    return DisclosureModel(tuple(figures), tuple(known), truth, frozenset(withheld))
 
 
 def _row(label: str, audits: Sequence[Graded], quadrant: str, audit_type: str,
@@ -806,3 +832,400 @@ def cycle_reports(rows: CycleRows, *, generated: date, threshold: int, internal:
                                   threshold=threshold, scrub=scrub, internal=internal,
                                   disclosure=disclosure, marking=marking)
     return CycleReports(summary, highlights, quadrants)
+
+
+# --- the year -------------------------------------------------------------------------------
+
+
+class ReauditFigures(Protocol):
+    """What the year report reads of the re-audit outcomes (``qaudit.reaudits.outcomes``)."""
+
+    @property
+    def returned(self) -> int: ...
+    @property
+    def improved(self) -> int: ...
+    @property
+    def same(self) -> int: ...
+    @property
+    def worse(self) -> int: ...
+
+
+class DeepDiveHeld(Protocol):
+    """A deep dive of the year: its name, title and the number of audits drawn."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def window(self) -> str: ...
+
+
+class WorkshopHeld(Protocol):
+    """An audit-the-auditor workshop of the year and how far its participants agreed."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def held_on(self) -> str: ...
+    @property
+    def cases(self) -> int: ...
+    @property
+    def participants(self) -> int: ...
+    @property
+    def agreement(self) -> str: ...  # e.g. "Krippendorff's alpha 0.62 (95% interval ...)"
+
+
+@dataclass(frozen=True)
+class YearRows:
+    """Everything the year report draws on: each of the year's regular cycles as its own
+    reports read it (so what they publish is known), and the year's own figures."""
+
+    year: str
+    cycles: Sequence[CycleRows]  # the year's regular cycles, oldest first
+    quadrants: Sequence[str]
+    type_names: dict[str, str]
+    target: int  # the year's target: cycles in the plan x the sum of the quotas
+    completed: dict[str, str]  # reference -> the month the audited work was completed
+    steps: dict[str, Collection[str]]  # RI reference -> follow-up steps recorded
+    step_names: dict[str, str]  # step -> what it is, in the framework's order
+    reaudits: ReauditFigures | None = None
+    deep_dives: Sequence[DeepDiveHeld] = ()
+    workshops: Sequence[WorkshopHeld] = ()
+
+
+#: The counts of a cycle's model the year's figures are tied to: grades, Requires
+#: improvement open and closed, moderated and agreed, the trend, and what is bounded by
+#: them alone (overdue, feedback shared, themes, excerpts). The answers to each question
+#: enter the year's model only as the bound their shown numbers put on the grade counts.
+TIED = frozenset({"x", "open", "closed", "m", "agreed", "tg", "tr", "od", "fb", "theme",
+                  "share"})
+#: The outcomes of a re-audit, as the year report counts them.
+REAUDIT_OUTCOMES = ("improved", "same", "worse")
+UNKNOWN_MONTH = "(not known)"
+
+
+def _month_label(month: str) -> str:
+    try:
+        return date.fromisoformat(month + "-01").strftime("%b %Y")
+    except ValueError:
+        return month
+
+
+def year_model(rows: YearRows, threshold: int, today: date,
+               disclosures: dict[str, Disclosure] | None = None) -> DisclosureModel:
+    """Every figure the year report shows, over the counts of each of the year's cycles,
+    with what every cycle's own published reports show as known facts and what they hide
+    as counts that stay hidden.
+
+    The counts are the cycles' (each cycle's ``cycle_model``, its counts named for the
+    cycle; an earlier cycle's trend point in a later cycle's reports is that earlier
+    cycle's grade counts), and the year's own: Good or better and the rest per cycle x
+    month the work was completed (summing to the cycle's), RI items closed with each
+    follow-up step (at most the closed ones), re-audits improved, the same or worse (at
+    most the RI audits). Each figure a cycle's reports show (``cycle_disclosure``, or
+    ``disclosures`` where already decided) is a fact every reader of the year report
+    knows; each count they hide is a figure of the year model that stays hidden, so
+    ``protect`` hides whatever of the year would let one be worked out, or a small count
+    of the year's own."""
+    from qaudit.disclosure import Bound, Figure, Kind, is_small, revealed, total
+
+    figures: list[Figure] = []
+    known: list[Bound] = []
+    truth: dict[Key, int] = {}
+    withheld: set[Key] = set()
+    hidden_counts: list[Figure] = []
+    names = [c.cycle for c in rows.cycles]
+    models = {c.cycle: cycle_model(c, threshold, today) for c in rows.cycles}
+
+    def x_vars(cycle: str, quadrant: str = ALL, audit_type: str = ALL,
+               grades: Collection[str] = GRADE_KEYS) -> list[Key]:
+        return [("c", cycle, *v) for v in models[cycle].truth if v[0] == "x"
+                and quadrant in (ALL, v[1]) and audit_type in (ALL, v[2]) and v[3] in grades]
+
+    rest = [g for g in GRADE_KEYS if g not in GOOD_OR_BETTER]
+
+    def rename(cycle: str, terms: Terms) -> Terms:
+        out: list[tuple[Key, int]] = []
+        for var, c in terms:
+            if var[0] in ("tg", "tr") and var[1] in models:  # a point of the year's trend
+                grades = GOOD_OR_BETTER if var[0] == "tg" else rest
+                out += [(v, c) for v in x_vars(var[1], var[2], ALL, grades)]
+            elif var[0] in ("tg", "tr"):  # a cycle before the year: the same in every report
+                out.append((("trend", *var), c))
+            else:
+                out.append((("c", cycle, *var), c))
+        return tuple(out)
+
+    def tied(terms: Terms) -> bool:
+        return all(var[0] in TIED for var, _ in terms)
+
+    for cycle in names:
+        model = models[cycle]
+        for var, n in model.truth.items():
+            if var[0] not in TIED or (var[0] in ("tg", "tr") and var[1] in models):
+                continue
+            key = ("trend", *var) if var[0] in ("tg", "tr") else ("c", cycle, *var)
+            if truth.setdefault(key, n) != n:
+                raise ValueError(f"{key} differs between the cycles' reports")
+        shown = (disclosures or {}).get(cycle) or cycle_disclosure(
+            next(c for c in rows.cycles if c.cycle == cycle), threshold, today)
+        for b in model.known:
+            if tied(b.terms):
+                known.append(Bound(rename(cycle, b.terms), b.lo, b.hi))
+        for f in model.figures:
+            if not tied(f.terms):
+                # The answers to a question: what a shown number tells of the grade
+                # counts is that at least that many audits of the type were returned.
+                if f.key[0] == "answers" and f.kind is Kind.COUNT and shown.shows(f.key):
+                    _, q, t = f.key[:3]
+                    known.append(Bound(tuple((("c", cycle, *v), 1) for v in models[
+                        cycle].truth if v[0] == "x" and q in (ALL, v[1]) and v[2] == t),
+                        lo=f.value))
+                continue
+            terms = rename(cycle, f.terms)
+            if shown.shows(f.key):
+                lo, hi = f.known_range()
+                known.append(Bound(terms, lo, hi))
+            elif f.kind is Kind.COUNT:
+                key = ("c", cycle, *f.key)
+                hidden_counts.append(Figure(key, terms, f.value, cell=f.cell))
+                withheld.add(key)
+
+    def add(var: Key, n: int = 1) -> None:
+        truth[var] = truth.get(var, 0) + n
+
+    def value(variables: Sequence[Key]) -> int:
+        return sum(truth[v] for v in variables)
+
+    def count(key: Key, variables: Sequence[Key], cell: bool = True) -> None:
+        figures.append(Figure(key, total(*variables), value(variables), cell=cell))
+
+    def share(key: Key, part_vars: Sequence[Key], base: Key, n: int, priority: int,
+              small_too: bool = True) -> None:
+        part = value(part_vars)
+        figures.append(Figure(key, total(*part_vars), part, Kind.DERIVED,
+                              reveals=revealed(part, n, _percent_and_interval),
+                              requires=(base,), priority=priority))
+        if small_too and (is_small(part, threshold) or is_small(n - part, threshold)):
+            withheld.add(key)
+
+    def every(quadrant: str = ALL, audit_type: str = ALL,
+              grades: Collection[str] = GRADE_KEYS) -> list[Key]:
+        return [v for c in names for v in x_vars(c, quadrant, audit_type, grades)]
+
+    quadrants, types = list(rows.quadrants), list(rows.type_names)
+    # Grades of record: by quadrant (every type) and by audit type (the county).
+    for q, t in [(ALL, ALL), *((q, ALL) for q in quadrants), *((ALL, t) for t in types)]:
+        for g in [*GRADE_KEYS, ALL]:
+            count(("year", *grade_key(q, t, g)), every(q, t, GRADE_KEYS if g == ALL else [g]),
+                  cell=g != ALL)
+        n = value(every(q, t))
+        if n:
+            share(("year", "gob", q, t), every(q, t, GOOD_OR_BETTER),
+                  ("year", *grade_key(q, t, ALL)), n, 0 if q == t == ALL else 10)
+    returned_key = ("year", *grade_key(ALL, ALL, ALL))
+    n_year = value(every())
+    ri_key = ("year", *grade_key(ALL, ALL, REQUIRES_IMPROVEMENT))
+    if n_year:  # the RI rate: the RI count over the returned, shown only with both
+        part = value(every(grades=[REQUIRES_IMPROVEMENT]))
+        figures.append(Figure(("year", "ri_rate"), total(*every(grades=[REQUIRES_IMPROVEMENT])),
+                              part, Kind.DERIVED,
+                              reveals=revealed(part, n_year, _percent_and_interval),
+                              requires=(returned_key, ri_key), priority=5))
+
+    # By cycle: returned and Good or better (each also in the cycle's own reports).
+    for c in names:
+        count(("year", "cycle_n", c), x_vars(c), cell=False)
+        if value(x_vars(c)):
+            share(("year", "cycle_gob", c), x_vars(c, grades=GOOD_OR_BETTER),
+                  ("year", "cycle_n", c), value(x_vars(c)), 20)
+
+    # By month the audited work was completed: Good or better and the rest per cycle x
+    # month, summing to the cycle's.
+    months: set[str] = set()
+    for each in rows.cycles:
+        for a in each.audits:
+            month = rows.completed.get(a.reference, UNKNOWN_MONTH)
+            months.add(month)
+            add(("ym", each.cycle, month, "good" if a.grade in GOOD_OR_BETTER else "rest"))
+    for c in names:
+        for month in months:
+            add(("ym", c, month, "good"), 0)
+            add(("ym", c, month, "rest"), 0)
+        for side, grades in (("good", GOOD_OR_BETTER), ("rest", rest)):
+            split: list[tuple[Key, int]] = [(("ym", c, m, side), 1) for m in sorted(months)]
+            split += [(v, -1) for v in x_vars(c, grades=grades)]
+            known.append(Bound(tuple(split), 0, 0))
+    for month in sorted(months):
+        both = [("ym", c, month, p) for c in names for p in ("good", "rest")]
+        count(("year", "month_n", month), both)
+        if value(both):
+            share(("year", "month_gob", month), [("ym", c, month, "good") for c in names],
+                  ("year", "month_n", month), value(both), 30)
+
+    # Requires improvement: open and closed over the year, and the steps of the closed.
+    opened = [("c", c, "open", q) for c in names for q in
+              {v[3] for v in truth if v[:3] == ("c", c, "open")}]
+    closed = [("c", c, "closed", q) for c in names for q in
+              {v[3] for v in truth if v[:3] == ("c", c, "closed")}]
+    count(("year", "ri_open"), opened)
+    count(("year", "ri_closed"), closed)
+    ri_refs = {a.reference for c in rows.cycles for a in c.audits
+               if a.grade == REQUIRES_IMPROVEMENT}
+    closed_refs = {i.reference for c in rows.cycles for i in c.ri_items
+                   if i.status is RiStatus.CLOSED and i.reference in ri_refs}
+    for step in rows.step_names:
+        var = ("ystep", step)
+        add(var, sum(1 for r in closed_refs if step in rows.steps.get(r, ())))
+        known.append(Bound(((var, 1), *((v, -1) for v in closed)), hi=0))
+        count(("year", "step", step), [var])
+
+    # Moderation over the year: moderated, grades changed, exact agreement.
+    ms = [v for v in truth if v[0] == "c" and v[2] == "m"]
+    agreed = [v for v in truth if v[0] == "c" and v[2] == "agreed"]
+    count(("year", "moderated"), ms)
+    figures.append(Figure(("year", "changed"), (*((v, 1) for v in ms),
+                                                *((v, -1) for v in agreed)),
+                          value(ms) - value(agreed)))
+    if value(ms):
+        share(("year", "exact"), agreed, ("year", "moderated"), value(ms), 8, small_too=False)
+
+    # Re-audits: of the year's RI audits, improved, the same or worse.
+    if rows.reaudits is not None:
+        outcome = {o: int(getattr(rows.reaudits, o)) for o in REAUDIT_OUTCOMES}
+        ra = [("ra", o) for o in REAUDIT_OUTCOMES]
+        for o in REAUDIT_OUTCOMES:
+            add(("ra", o), outcome[o])
+            count(("year", "reaudit", o), [("ra", o)])
+        count(("year", "reaudit_n"), ra, cell=False)
+        known.append(Bound((*((v, 1) for v in ra),
+                            *((v, -1) for v in every(grades=[REQUIRES_IMPROVEMENT]))), hi=0))
+        if value(ra):
+            share(("year", "reaudit_improved"), [("ra", "improved")], ("year", "reaudit_n"),
+                  value(ra), 12)
+
+    return DisclosureModel((*figures, *hidden_counts), tuple(known), truth,
+                           frozenset(withheld))
+
+
+def year_disclosure(rows: YearRows, threshold: int, today: date,
+                    disclosures: dict[str, Disclosure] | None = None) -> Disclosure:
+    """Which of the year report's figures are shown: decided with everything each cycle's
+    published reports show and hide (``year_model``)."""
+    return year_model(rows, threshold, today, disclosures).protect(threshold)
+
+
+def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: Disclosure,
+               internal: bool, agreement: Any = None, marking: str = "") -> dict[str, Any]:
+    """The year report for the Board: every figure shown only where ``disclosure`` (the
+    year's, decided with everything each cycle's reports publish) shows its key.
+    ``agreement`` is ``qaudit.moderation.agreement`` over the year's moderated audits."""
+    audits = [a for c in rows.cycles for a in c.audits]
+    progress = [p for c in rows.cycles for p in c.progress]
+    moderated = [p for c in rows.cycles for p in c.moderated]
+
+    def shown(key: Key, text: object) -> str:
+        return str(text) if disclosure.shows(("year", *key)) else HIDDEN
+
+    def graded(q: str, t: str) -> list[Graded]:
+        return [a for a in audits if q in (ALL, a.quadrant) and t in (ALL, a.audit_type)]
+
+    def row(label: str, q: str, t: str) -> dict[str, Any]:
+        mine = graded(q, t)
+        counts = [sum(1 for a in mine if a.grade == g) for g in GRADE_KEYS]
+        n = len(mine)
+        total_shown = disclosure.shows(("year", *grade_key(q, t, ALL)))
+        cells = [disclosure.shows(("year", *grade_key(q, t, g))) for g in GRADE_KEYS]
+        good = sum(1 for a in mine if a.grade in GOOD_OR_BETTER)
+        gob = n > 0 and total_shown and disclosure.shows(("year", "gob", q, t))
+        return {"label": label,
+                "cells": [str(c) if s else HIDDEN for c, s in zip(counts, cells, strict=True)],
+                "percents": [_pct(c, n) if s and total_shown else HIDDEN
+                             for c, s in zip(counts, cells, strict=True)],
+                "total": str(n) if total_shown else HIDDEN,
+                "gob": _pct(good, n) if gob else HIDDEN,
+                "interval": interval_text(good, n) if gob else HIDDEN}
+
+    def point(label: str, items: Sequence[Graded], n_key: Key, gob_key: Key,
+              extra: dict[str, str]) -> dict[str, str]:
+        n = len(items)
+        good = sum(1 for a in items if a.grade in GOOD_OR_BETTER)
+        ok = n > 0 and disclosure.shows(("year", *n_key)) and disclosure.shows(
+            ("year", *gob_key))
+        return {"label": label, **extra, "n": shown(n_key, n),
+                "gob": _pct(good, n) if ok else HIDDEN,
+                "interval": interval_text(good, n) if ok else HIDDEN}
+
+    months = sorted({rows.completed.get(a.reference, UNKNOWN_MONTH) for a in audits})
+    by_month = [point(_month_label(m), [a for a in audits
+                                        if rows.completed.get(a.reference, UNKNOWN_MONTH) == m],
+                      ("month_n", m), ("month_gob", m), {}) for m in months]
+    by_cycle = [point(c.cycle, c.audits, ("cycle_n", c.cycle), ("cycle_gob", c.cycle),
+                      {"allocated": str(len(c.progress))}) for c in rows.cycles]
+    returned = len(audits)
+    returned_shown = disclosure.shows(("year", *grade_key(ALL, ALL, ALL)))
+    ri_refs = {a.reference for a in audits if a.grade == REQUIRES_IMPROVEMENT}
+    items = [i for c in rows.cycles for i in c.ri_items if i.reference in ri_refs]
+    status = Counter(i.status for i in items)
+    closed = {i.reference for i in items if i.status is RiStatus.CLOSED}
+    ri_n = len(ri_refs)
+    rate_shown = returned > 0 and disclosure.shows(("year", "ri_rate"))
+    agreed = sum(1 for p in moderated if p.auditor_grade == p.moderated_grade)
+    mod_n = len(moderated)
+    kappa = ""
+    if (agreement is not None and getattr(agreement, "kappa", None) is not None
+            and disclosure.shows(("year", "moderated")) and disclosure.shows(
+                ("year", "changed")) and mod_n >= threshold):
+        ci = agreement.kappa_ci
+        kappa = f"{agreement.kappa:.2f}" + (
+            f" (95% interval {ci.low:.2f} to {ci.high:.2f})" if ci is not None else "")
+    reaudit = None
+    if rows.reaudits is not None:
+        r = rows.reaudits
+        n = r.returned
+        share_ok = n > 0 and disclosure.shows(("year", "reaudit_n")) and disclosure.shows(
+            ("year", "reaudit_improved"))
+        reaudit = {"n": shown(("reaudit_n",), n),
+                   **{o: shown(("reaudit", o), getattr(r, o)) for o in REAUDIT_OUTCOMES},
+                   "share": _pct(r.improved, n) if share_ok else HIDDEN,
+                   "interval": interval_text(r.improved, n) if share_ok else HIDDEN}
+    allocated = len(progress)
+    return {
+        "year": rows.year, "generated": generated.strftime("%d/%m/%Y"),
+        "internal": internal, "marking": marking, "threshold": threshold,
+        "cycles": [c.cycle for c in rows.cycles],
+        "headline": {
+            "target": str(rows.target), "allocated": str(allocated),
+            "returned": str(returned) if returned_shown else HIDDEN,
+            # A share of a shown count and a known target tells nothing more.
+            "completion": _pct(returned, rows.target) if returned_shown else HIDDEN,
+        },
+        "grades": [{"label": g.label} for g in GRADES],
+        "by_quadrant": [row("All", ALL, ALL)] + [row(q, q, ALL) for q in rows.quadrants],
+        "by_type": [row(rows.type_names[t], ALL, t) for t in rows.type_names],
+        "by_month": by_month, "by_cycle": by_cycle,
+        "ri": {"count": shown(grade_key(ALL, ALL, REQUIRES_IMPROVEMENT), ri_n),
+               "rate": _pct(ri_n, returned) if rate_shown else HIDDEN,
+               "interval": interval_text(ri_n, returned) if rate_shown else HIDDEN,
+               "open": shown(("ri_open",), status[RiStatus.OPEN]),
+               "closed": shown(("ri_closed",), status[RiStatus.CLOSED]),
+               "steps": [{"title": title, "count": shown(("step", step), sum(
+                   1 for ref in closed if step in rows.steps.get(ref, ())))}
+                   for step, title in rows.step_names.items()]},
+        "moderation": {
+            "moderated": shown(("moderated",), mod_n),
+            "changed": shown(("changed",), mod_n - agreed),
+            "exact": _pct(agreed, mod_n) if mod_n and disclosure.shows(("year", "exact"))
+            and disclosure.shows(("year", "moderated")) else HIDDEN,
+            "kappa": kappa or HIDDEN if mod_n else "–",
+        },
+        "reaudits": reaudit,
+        "deep_dives": [{"name": d.name, "title": d.title, "size": str(d.size),
+                        "window": d.window} for d in rows.deep_dives],
+        "workshops": [{"name": w.name, "held_on": w.held_on, "cases": str(w.cases),
+                       "participants": str(w.participants), "agreement": w.agreement}
+                      for w in rows.workshops],
+    }

@@ -15,6 +15,8 @@ REPORT_EXAMPLE = (
     "Example: [bold]qaudit report --cycle '2026-27 C3' --message psw-message.txt[/bold]"
     "\n\nThe QA team's identifiable version: [bold]qaudit report --cycle '2026-27 C3'"
     " --internal[/bold]"
+    "\n\nThe year for the Board: [bold]qaudit report --kind year --year 2026-27[/bold]"
+    "\n\nA deep dive for the Board: [bold]qaudit report --deep-dive 'Carers 2026'[/bold]"
 )
 
 
@@ -23,14 +25,22 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    cycle: Annotated[str, typer.Option("--cycle", "-c", help="Cycle to report.")],
+    cycle: Annotated[str | None, typer.Option(
+        "--cycle", "-c", help="Cycle to report (every kind but year).")] = None,
     kind: Annotated[ReportKind, typer.Option(
         "--kind", help="summary (Board), highlights (Senior Practitioners' Network),"
-        " quadrant (one per quadrant beside the county) or all.")] = ReportKind.ALL,
+        " quadrant (one per quadrant beside the county), all (those three), or year (the"
+        " year's figures for the Board, with --year).")] = ReportKind.ALL,
+    year: Annotated[str | None, typer.Option(
+        "--year", help="The year of --kind year, as its cycles are named: 2026-27.")] = None,
+    deep_dive: Annotated[str | None, typer.Option(
+        "--deep-dive", help="A deep dive's report for the Board (instead of a cycle's).")
+    ] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Markdown, HTML or both.")
                    ] = ReportFormat.BOTH,
     out_dir: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Folder (default: <workspace>/cycles/<cycle>/reports).",
+        "--out", "-o", help="Folder (default: <workspace>/cycles/<cycle>/reports;"
+        " <workspace>/reports for the year).",
         file_okay=False)] = None,
     internal: Annotated[bool, typer.Option(
         "--internal", help="The QA team's identifiable version, marked on every page.")
@@ -39,13 +49,29 @@ def report(
         "--message", help="Text file with the PSW/POT practice message.", dir_okay=False)
     ] = None,
 ) -> None:
-    """Render the cycle's reports as Markdown and self-contained HTML pages.
+    """Render the cycle's reports (or the year's, or a deep dive's) as Markdown and
+    self-contained HTML pages.
 
     Published reports (the default) show no person id or name, suppress small counts
     (with secondary suppression so totals cannot reveal them) and scrub free text.
     """
-    from qaudit.jobs.report import render_all
+    from qaudit.jobs.report import render_all, render_year
 
+    if deep_dive is not None and (cycle is not None or year is not None):
+        raise QauditError("--deep-dive reports one deep dive: leave out --cycle and --year.")
+    if deep_dive is None and kind is ReportKind.YEAR:
+        if year is None:
+            raise QauditError("--kind year needs --year YEAR (e.g. --year 2026-27).")
+        if cycle is not None:
+            raise QauditError("--kind year reports the whole year: leave out --cycle.")
+    elif deep_dive is None:
+        if year is not None:
+            raise QauditError("--year goes with --kind year; a cycle's reports need --cycle.")
+        if cycle is None:
+            raise QauditError(f"--kind {kind} needs --cycle CYCLE (e.g. --cycle '2026-27 C3');"
+                              " the year's report is --kind year --year YEAR.")
+    if message is not None and (deep_dive is not None or kind is ReportKind.YEAR):
+        raise QauditError("--message goes in a cycle's reports only.")
     text = ""
     if message is not None:
         try:
@@ -54,8 +80,19 @@ def report(
             raise QauditError(f"cannot read --message {message}: {exc}") from exc
     ws = current_workspace()
     with ws.store() as store:
-        written = render_all(ws, store, cycle, kind.kinds(), out_dir, fmt.formats(),
-                             internal=internal, message=text, today=today())
+        if deep_dive is not None:
+            from qaudit.jobs.deepdive import render_report  # type: ignore[import-not-found,unused-ignore]
+
+            written = render_report(ws, store, deep_dive, out_dir, fmt.formats(),
+                                    internal=internal, today=today())
+        elif kind is ReportKind.YEAR:
+            assert year is not None
+            written = render_year(ws, store, year, out_dir, fmt.formats(), internal=internal,
+                                  today=today())
+        else:
+            assert cycle is not None
+            written = render_all(ws, store, cycle, kind.kinds(), out_dir, fmt.formats(),
+                                 internal=internal, message=text, today=today())
     for path in written:
         if path.suffix != ".svg":
             out.print(escape(f"Wrote {path}"))

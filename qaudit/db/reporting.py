@@ -184,6 +184,14 @@ class Reporting:
             " GROUP BY a.quadrant, a.audit_type, n.aspect, n.question_id, n.answer", (cycle,))
         return [AnswerCount(*r) for r in rows]
 
+    def completed_months(self, cycles: list[str]) -> dict[str, str]:
+        """Each current allocation of ``cycles``: the month (YYYY-MM) its work was completed."""
+        return _completed_months(self.db, cycles)
+
+    def deep_dives_between(self, first: str, last: str) -> list[DeepDiveHeld]:
+        """The deep dives drawn whose window meets ``first`` to ``last`` (ISO dates)."""
+        return _deep_dives_between(self.db, first, last)
+
     def export_tables(self) -> dict[str, DataTable]:
         """Every table an analyst needs, current rows only."""
         return {name: DataTable(headers, [tuple(r) for r in self.db.conn.execute(sql)])
@@ -227,3 +235,33 @@ class Reporting:
                                for a in field.split(",") if a.strip())
         cycles = frozenset(v for (v,) in self.db.conn.execute("SELECT name FROM cycles") if v)
         return KnownPeople(frozenset(identifiers), frozenset(names), cycles)
+
+
+@dataclass(frozen=True)
+class DeepDiveHeld:
+    """A deep dive drawn: its cycle's name, title, audits drawn and window."""
+
+    name: str
+    title: str
+    size: int
+    window: str
+
+
+def _completed_months(db: Store, cycles: list[str]) -> dict[str, str]:
+    marks = ",".join("?" * len(cycles))
+    rows = db.conn.execute(
+        "SELECT reference, substr(completed_date, 1, 7) FROM current_allocations"
+        f" WHERE cycle IN ({marks})", cycles) if cycles else []
+    return {r[0]: r[1] for r in rows}
+
+
+def _deep_dives_between(db: Store, first: str, last: str) -> list[DeepDiveHeld]:
+    rows = db.conn.execute(
+        "SELECT c.name, d.title, (SELECT count(*) FROM current_allocations a"
+        "  WHERE a.cycle_id = c.id), c.date_from, c.date_to"
+        " FROM deep_dives d JOIN cycles c ON c.id = d.cycle_id"
+        " WHERE c.kind = 'deep_dive' AND c.date_to >= ? AND c.date_from <= ?"
+        " AND EXISTS (SELECT 1 FROM draws w WHERE w.cycle_id = c.id"
+        "  AND w.replaced_at IS NULL)"
+        " ORDER BY c.date_to, c.name", (first, last))
+    return [DeepDiveHeld(r[0], r[1], int(r[2]), f"{r[3]} to {r[4]}") for r in rows]

@@ -10,18 +10,31 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from qaudit import layout
+from qaudit import layout, reports
 from qaudit.db import Store
+from qaudit.errors import QauditError
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.moderation import sample_size
 from qaudit.questions import ASPECTS
 from qaudit.rendering import render
-from qaudit.reports import CycleReports, CycleRows, ReportKind, cycle_reports
+from qaudit.reports import (
+    CycleReports,
+    CycleRows,
+    Disclosure,
+    ReportKind,
+    WorkshopHeld,
+    YearRows,
+    build_year,
+    cycle_reports,
+    year_disclosure,
+)
+from qaudit.values import cycle_slug
 from qaudit.workspace import Workspace
 
 
@@ -130,3 +143,71 @@ def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
                               layout.quadrant_stem(cycle, quadrant, internal),
                               data, out, formats)
     return written
+
+
+# --- the year -------------------------------------------------------------------------------
+
+
+def year_rows(ws: Workspace, store: Store, year: str) -> YearRows:
+    """Everything the year report draws on: each of the year's regular cycles (the cycles
+    ``jobs.plan.year_status`` counts) as its own reports read it, and the year's own."""
+    from qaudit.jobs.plan import year_status
+
+    settings = ws.settings
+    status = year_status(settings, store, year)
+    cycles = [cycle_rows(ws, store, name) for name in status.cycles]
+    steps: dict[str, Collection[str]] = {}
+    for name in status.cycles:
+        for item in store.returns.ri_items(name):
+            steps[item.reference] = tuple(item.steps)
+    windows = [store.draws.require_cycle(name) for name in status.cycles]
+    deep_dives = store.reporting.deep_dives_between(
+        min(c.date_from for c in windows).isoformat(),
+        max(c.date_to for c in windows).isoformat()) if windows else []
+    # TODO(lead): the re-audit outcomes of the year's RI audits, once qaudit/reaudits.py
+    # has outcomes() and store.reaudits has pairs():
+    #   outcomes([p for p in store.reaudits.pairs() if p.first_cycle in status.cycles])
+    reaudits = None
+    # TODO(lead): the workshops held in the year with their agreement (store.workshops and
+    # qaudit/agreement.py, migration 13), as reports.WorkshopHeld rows.
+    workshops: list[WorkshopHeld] = []
+    return YearRows(
+        year=status.year, cycles=cycles, quadrants=list(settings.quadrants),
+        type_names=settings.type_names(), target=status.target,
+        completed=store.reporting.completed_months(status.cycles), steps=steps,
+        step_names=dict(settings.ri.steps), reaudits=reaudits, deep_dives=deep_dives,
+        workshops=workshops)
+
+
+def build_year_report(ws: Workspace, store: Store, year: str, *, internal: bool,
+                      today: date) -> dict[str, Any]:
+    """The year report as data: published (decided with every cycle's reports) or
+    internal."""
+    from qaudit.grading import RANK
+    from qaudit.moderation import agreement
+
+    rows = year_rows(ws, store, year)
+    limit = threshold(ws, internal)
+    if internal:
+        disclosure = Disclosure(everything=True)
+    else:
+        with _solver_quiet():
+            decided = {c.cycle: reports.cycle_disclosure(c, limit, today) for c in rows.cycles}
+            disclosure = year_disclosure(rows, limit, today, decided)
+    pairs = [(RANK[p.auditor_grade], RANK[p.moderated_grade])
+             for c in rows.cycles for p in c.moderated]
+    return build_year(rows, generated=today, threshold=limit, disclosure=disclosure,
+                      internal=internal, agreement=agreement(pairs) if pairs else None,
+                      marking=ws.settings.mail.protective_marking)
+
+
+def render_year(ws: Workspace, store: Store, year: str, out: Path | None, formats: set[str],
+                *, internal: bool, today: date) -> list[Path]:
+    """The year report for the Board, written to ``out`` or ``<workspace>/reports``."""
+    data = build_year_report(ws, store, year, internal=internal, today=today)
+    if not data["cycles"]:
+        raise QauditError(f"{data['year']} has no drawn regular cycle to report on; draw one"
+                          " with `qaudit allocate` first.")
+    stem = f"{cycle_slug(data['year'])}-year{'-internal' if internal else ''}"
+    return render(ws.templates, "year", stem, data, out or ws.root / "reports", formats,
+                  with_charts=False)
