@@ -263,6 +263,18 @@ class Draws:
         ).fetchone()
         return int(row[0]) if row else None
 
+    def selection_of(self, name: str) -> dict[str, Any]:
+        """What the current draw's selection recorded from the record as it stood when it
+        drew (``Selection.recorded``): empty for a regular cycle, or none drawn."""
+        name = self.stored_name(name)
+        row = self.db.conn.execute(
+            "SELECT d.settings_json FROM draws d JOIN cycles c ON c.id = d.cycle_id"
+            " WHERE c.name = ? AND d.replaced_at IS NULL", (name,)).fetchone()
+        if row is None:
+            return {}
+        found = json.loads(row[0]).get("selection", {})
+        return found if isinstance(found, dict) else {}
+
     def has_returns(self, name: str) -> bool:
         """Whether any form of the cycle's current draw has come back."""
         name = self.stored_name(name)

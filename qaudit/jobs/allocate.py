@@ -84,6 +84,12 @@ class Selection(Protocol):
         """Store what belongs beside the draw, inside the draw's transaction."""
         ...
 
+    def recorded(self) -> dict[str, Any]:
+        """What the selection decided from the record as it stood (who was due a re-audit,
+        which workers answered a question No), stored with the draw (``Draws.selection_of``)
+        so a ``--dry-run`` re-check later draws from the same, whatever changed since."""
+        ...
+
 
 class RegularSelection:
     """A regular cycle: every quadrant x audit type quota, drawn at random (``sampling``)."""
@@ -113,6 +119,9 @@ class RegularSelection:
 
     def saved(self, store: Store, cycle: Cycle, plan: AllocationPlan) -> None:
         return None
+
+    def recorded(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -397,6 +406,7 @@ def _settings_used(ws: Workspace, plan: AllocationPlan) -> dict[str, Any]:
         **ws.settings.model_dump(),
         "question_sets": {k: f"{q.id} {q.version}" for k, q in plan.question_sets.items()},
         "qaudit_version": __version__,
+        "selection": plan.request.selection.recorded(),
     }
 
 

@@ -120,6 +120,9 @@ class DeepDiveSelection:
             filters=filters_json(self.filters), size=self.size,
             blocks_later_draws=self.block_later_draws)
 
+    def recorded(self) -> dict[str, Any]:
+        return {}
+
 
 @dataclass(frozen=True)
 class DeepDiveRequest:

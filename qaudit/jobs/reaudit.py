@@ -243,6 +243,9 @@ class ReauditSelection:
         store.reaudits.check_not_followed_up([a.follows_up for a in plan.allocations],
                                              cycle.name)
 
+    def recorded(self) -> dict[str, Any]:
+        return {}
+
 
 @dataclass(frozen=True)
 class SelectRequest:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,6 @@ from qaudit.reports import (
     CycleRows,
     Disclosure,
     ReportKind,
-    WorkshopHeld,
     YearRows,
     build_year,
     cycle_reports,
@@ -148,10 +148,42 @@ def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
 # --- the year -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Held:
+    """A workshop of the year as the year report lists it (``reports.WorkshopHeld``)."""
+
+    name: str
+    held_on: str
+    cases: int
+    participants: int
+    agreement: str
+
+
+def held(ws: Workspace, store: Store, name: str) -> Held:
+    """A workshop and how far its participants agreed: Krippendorff's alpha (ordinal) with
+    its 95% interval, as `qaudit workshop stats` gives it."""
+    from qaudit.db.workshops import WorkshopError
+    from qaudit.jobs.workshop import stats
+
+    found = store.workshops.require(name)
+    try:
+        alpha = stats(ws, store, name).agreement.krippendorff_alpha
+    except WorkshopError:  # no grades in yet
+        return Held(found.name, f"{found.held_on:%d/%m/%Y}", len(found.cases),
+                    len(found.participants), "no grades in yet")
+    text = "–" if alpha.value is None else f"{alpha.value:.2f}"
+    if alpha.interval is not None:
+        text += f" (95% interval {alpha.interval.low:.2f} to {alpha.interval.high:.2f})"
+    return Held(found.name, f"{found.held_on:%d/%m/%Y}", len(found.cases),
+                len(found.participants), f"Krippendorff's alpha {text}")
+
+
 def year_rows(ws: Workspace, store: Store, year: str) -> YearRows:
     """Everything the year report draws on: each of the year's regular cycles (the cycles
     ``jobs.plan.year_status`` counts) as its own reports read it, and the year's own."""
+    from qaudit.grading import REQUIRES_IMPROVEMENT
     from qaudit.jobs.plan import year_status
+    from qaudit.reaudits import outcomes
 
     settings = ws.settings
     status = year_status(settings, store, year)
@@ -164,13 +196,17 @@ def year_rows(ws: Workspace, store: Store, year: str) -> YearRows:
     deep_dives = store.reporting.deep_dives_between(
         min(c.date_from for c in windows).isoformat(),
         max(c.date_to for c in windows).isoformat()) if windows else []
-    # TODO(lead): the re-audit outcomes of the year's RI audits, once qaudit/reaudits.py
-    # has outcomes() and store.reaudits has pairs():
-    #   outcomes([p for p in store.reaudits.pairs() if p.first_cycle in status.cycles])
-    reaudits = None
-    # TODO(lead): the workshops held in the year with their agreement (store.workshops and
-    # qaudit/agreement.py, migration 13), as reports.WorkshopHeld rows.
-    workshops: list[WorkshopHeld] = []
+    # Re-audits of the year's Requires improvement audits (the year report counts them
+    # against the year's RI grades).
+    reaudits = outcomes([p for p in store.reaudits.pairs()
+                         if p.first_cycle in status.cycles
+                         and p.first_grade == REQUIRES_IMPROVEMENT])
+    planned = store.plan.year(status.year)
+    span = ([(p.date_from, p.date_to) for p in planned]
+            or [(c.date_from, c.date_to) for c in windows])
+    workshops = ([held(ws, store, w.name) for w in store.workshops.summaries()
+                  if min(a for a, _ in span) <= w.held_on <= max(b for _, b in span)]
+                 if span else [])
     return YearRows(
         year=status.year, cycles=cycles, quadrants=list(settings.quadrants),
         type_names=settings.type_names(), target=status.target,
