@@ -236,9 +236,12 @@ class Draws:
         return cancelled
 
     def latest_cycle(self) -> str | None:
+        """The latest drawn regular cycle: what a command means without --cycle (a deep
+        dive or re-audit round is named when meant)."""
         row = self.db.conn.execute(
             "SELECT c.name FROM cycles c JOIN draws d ON d.cycle_id = c.id"
-            " WHERE d.replaced_at IS NULL ORDER BY c.date_to DESC, c.id DESC LIMIT 1"
+            " WHERE d.replaced_at IS NULL AND c.kind = 'regular'"
+            " ORDER BY c.date_to DESC, c.id DESC LIMIT 1"
         ).fetchone()
         return str(row[0]) if row else None
 

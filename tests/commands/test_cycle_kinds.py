@@ -97,6 +97,7 @@ def test_a_deep_dive_is_its_own_kind_of_cycle_outside_the_year(ws: Workspace) ->
         assert status.cycles == ["2026-27 C1"]  # its window overlaps C1's: allowed
         assert status.drawn == 20
         assert store.draws.cycles_up_to("Carers deep dive") == ["2026-27 C1"]
+        assert store.draws.latest_cycle() == "2026-27 C1"  # `status` without --cycle
         deep = store.draws.allocations("Carers deep dive")
         assert len(deep) == 6 and {a.drawn_because for a in deep} == {"a test selection"}
         # A regular cycle later: the deep dive does not count toward the cool-down, and
