@@ -14,10 +14,38 @@ echo
 echo "== qaudit staff import: who works where, their email and who manages them (synthetic)"
 qaudit -w "$ws" staff import "$here/staff.csv"
 
-cycle=(--cycle "2026-27 C3" --from 01/09/2026 --to 31/10/2026 --due 11/12/2026 --seed 20261125)
+echo
+echo "== qaudit plan: the year's eight six-week cycles (C2 and C3 fall in the example export)"
+qaudit -w "$ws" plan 2026-27 --start 29/06/2026
 
 echo
-echo "== qaudit allocate: draw cycle 2026-27 C3 from the example export"
+echo "== The first cycle of this small year, 2026-27 C2: drawn with the plan's window, its"
+echo "   forms filled and taken back"
+qaudit -w "$ws" allocate "$here/case-export.xlsx" --cycle "2026-27 C2" --seed 20260921 \
+  > "$demo/c2-allocate.txt"
+tail -n 3 "$demo/c2-allocate.txt"
+python3 "$here/fill_forms.py" "$ws/cycles/2026-27-C2" "$demo/c2-returns" --seed 3
+qaudit -w "$ws" ingest "$demo/c2-returns" > "$demo/c2-ingest.txt"
+tail -n 2 "$demo/c2-ingest.txt"
+qaudit -w "$ws" moderate select --cycle "2026-27 C2" --seed 2 > /dev/null
+python3 "$here/fill_forms.py" "$ws/cycles/2026-27-C2" "$demo/c2-moderated" --moderation --seed 2
+qaudit -w "$ws" moderate ingest "$demo/c2-moderated/2026-27-C2-moderation.xlsx"
+qaudit -w "$ws" ri --cycle "2026-27 C2" --json > "$demo/c2-ri.json"
+mapfile -t ri_refs < <(python3 -c \
+  'import json, sys; print("\n".join(i["reference"] for i in json.load(open(sys.argv[1]))))' \
+  "$demo/c2-ri.json")
+ri_first="${ri_refs[0]}"
+echo "The team managers' corrective actions for the ${#ri_refs[@]} Requires improvement audits:"
+for ref in "${ri_refs[@]}"; do
+  qaudit -w "$ws" ri record "$ref" --step corrective-action --on 05/11/2026 \
+    --note "Supervision on recording the person's views"
+done
+
+cycle=(--cycle "2026-27 C3" --seed 20261125)
+
+echo
+echo "== qaudit allocate: draw cycle 2026-27 C3 from the example export, with the plan's"
+echo "   window and due date"
 qaudit -w "$ws" allocate "$here/case-export.xlsx" "${cycle[@]}"
 
 echo
@@ -111,6 +139,51 @@ echo "   Managers, the highlights to the Senior Practitioners' Network"
 qaudit -w "$ws" send reports --cycle "2026-27 C3"
 
 echo
+echo "== The year beyond the cycles. A deep dive directed by the Practice Governance Board:"
+echo "   its own terms of reference and question set, drawn at random from the filtered export"
+qaudit -w "$ws" deep-dive new "2026-27 Safeguarding voice" "$here/case-export.xlsx" \
+  --terms "$here/deep-dive-terms.toml" --question-set deep_dive_safeguarding_voice \
+  --filter audit-type=safeguarding_s42 --n 8 --from 10/08/2026 --to 01/11/2026 --seed 11 \
+  > "$demo/deep-dive.txt"
+tail -n 4 "$demo/deep-dive.txt"
+python3 "$here/fill_forms.py" "$ws/cycles/2026-27-Safeguarding-voice" "$demo/deep-dive-returns" \
+  --seed 5
+qaudit -w "$ws" ingest "$demo/deep-dive-returns" > "$demo/deep-dive-ingest.txt"
+tail -n 2 "$demo/deep-dive-ingest.txt"
+qaudit -w "$ws" report --deep-dive "2026-27 Safeguarding voice"
+
+echo
+echo "== Re-audits: a later piece of work of each practitioner whose Requires improvement"
+echo "   audit has its corrective action recorded (one cycle later, in this small year)"
+qaudit -w "$ws" reaudit list
+qaudit -w "$ws" reaudit select "$here/case-export.xlsx" --after "2026-27 C3" --min-cycles 1 \
+  --from 02/11/2026 --to 20/11/2026 --seed 7 > "$demo/reaudit.txt"
+tail -n 4 "$demo/reaudit.txt"
+python3 "$here/fill_forms.py" "$ws/cycles/2026-27-C3-re-audits" "$demo/reaudit-returns" --seed 9
+qaudit -w "$ws" ingest "$demo/reaudit-returns" > "$demo/reaudit-ingest.txt"
+tail -n 2 "$demo/reaudit-ingest.txt"
+qaudit -w "$ws" reaudit stats
+qaudit -w "$ws" ri show "$ri_first"
+
+echo
+echo "== Audit the auditor: a workshop grades the same anonymised cases, and their agreement"
+echo "   is measured"
+qaudit -w "$ws" workshop make "2026-27 Q2 workshop" --cases 6 --participants 5 \
+  --from-cycle "2026-27 C2" --held 14/10/2026 --seed 5
+python3 "$here/fill_workshop.py" "$ws/workshops/2026-27-Q2-workshop" "$demo/workshop-returns" \
+  --seed 7
+qaudit -w "$ws" workshop ingest "$demo/workshop-returns"
+qaudit -w "$ws" workshop stats "2026-27 Q2 workshop"
+qaudit -w "$ws" plan show 2026-27
+
+echo
+echo "== The year for the Board: every regular cycle's figures, month by month, with the"
+echo "   deep dive, the re-audits and the workshop; and the analysts' data set"
+qaudit -w "$ws" status --year 2026-27
+qaudit -w "$ws" report --kind year --year 2026-27
+qaudit -w "$ws" export --anonymise --out "$demo/qaudit-data-anonymised.xlsx"
+
+echo
 echo "Demo workspace: $ws"
 echo "  Register:              $ws/cycles/2026-27-C3/register.xlsx"
 echo "  Service Manager books: $ws/cycles/2026-27-C3/service-managers/"
@@ -120,5 +193,8 @@ echo "  Returned forms:        $demo/returns/"
 echo "  Moderation workbook:   $ws/cycles/2026-27-C3/moderation/2026-27-C3-moderation.xlsx"
 echo "  Workshop learning:     $demo/moderation-learning-workshop.md"
 echo "  Board summary:         $ws/cycles/2026-27-C3/reports/2026-27-C3-summary.html"
+echo "  Year report:           $ws/reports/2026-27-year.html"
+echo "  Deep dive report:      $ws/cycles/2026-27-Safeguarding-voice/reports/"
+echo "  Workshop pack:         $ws/workshops/2026-27-Q2-workshop/"
 echo "  Outbox (drafts):       $ws/cycles/2026-27-C3/outbox/ (open a .eml in Outlook or"
 echo "                         Thunderbird: it opens as a draft ready to send)"

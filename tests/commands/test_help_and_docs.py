@@ -104,6 +104,16 @@ def test_make_demo_script_runs_the_example_cycle(tmp_path: Path) -> None:
         assert "OFFICIAL-SENSITIVE" in message["Subject"]
         assert any(part.get_filename() for part in message.iter_attachments()), kind
     assert "Forms of 2026-27 C3: nothing new to send." in done.stdout  # the second run
+    # The small year: a plan, two cycles, a deep dive, a re-audit round, a workshop, and
+    # the year report.
+    root = tmp_path / "workspace"
+    assert "Audit workshops (the framework: at least quarterly)" in done.stdout
+    assert "Krippendorff's alpha" in done.stdout
+    year = (root / "reports" / "2026-27-year.md").read_text()
+    assert "2026-27 C2, 2026-27 C3" in year and "Re-audits" in year
+    assert (root / "cycles" / "2026-27-C3-re-audits" / "register.xlsx").is_file()
+    assert list((root / "cycles" / "2026-27-Safeguarding-voice" / "reports").glob(
+        "*-deep-dive.md"))
 
 
 @pytest.mark.parametrize(("command", "setting"), [
