@@ -63,20 +63,21 @@ class KnownPeople:
     #: record holds (staff list, auditors named, messages sent)
     identifiers: frozenset[str]
     #: workers, line managers, Service Managers, auditors (named on forms or by Service
-    #: Managers), managers named on forms and escalations
+    #: Managers), managers named on forms and escalations, workshop participants named
     names: frozenset[str]
     cycles: frozenset[str] = frozenset()  # cycle names: references are '<cycle slug>-NNN'
 
 
 _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
     "Allocations": (
-        "SELECT a.cycle, a.reference, a.quadrant, a.audit_type, a.stratum_type,"
-        " a.record_id, a.person_id, a.completed_date, a.worker_id, a.worker_name,"
-        " a.team, a.service_manager, a.question_set, a.question_set_version"
+        "SELECT a.cycle, a.cycle_kind, a.reference, a.quadrant, a.audit_type,"
+        " a.stratum_type, a.record_id, a.person_id, a.completed_date, a.worker_id,"
+        " a.worker_name, a.team, a.service_manager, a.question_set,"
+        " a.question_set_version, a.follows_up, a.drawn_because"
         " FROM current_allocations a ORDER BY a.cycle_end, a.id",
-        ["Cycle", "Reference", "Quadrant", "Audit type", "Drawn for", "Record ID",
+        ["Cycle", "Kind", "Reference", "Quadrant", "Audit type", "Drawn for", "Record ID",
          "Person ID", "Work completed", "Worker ID", "Worker", "Team",
-         "Service Manager", "Question set", "Version"],
+         "Service Manager", "Question set", "Version", "Follows up", "Drawn because"],
     ),
     "Audits": (
         "SELECT a.reference, g.auditor_grade, g.moderated_grade, g.grade_of_record,"
@@ -141,6 +142,70 @@ _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
 }
 
 
+#: The year's sheets, each written only once the record has a row for it (so a workspace
+#: without a plan, deep dive or workshop exports the sheets it always did). Workshop
+#: participants appear by label ("Participant 1"): their names are never exported.
+_YEAR_QUERIES: dict[str, tuple[str, list[str]]] = {
+    "Planned cycles": (
+        "SELECT year, position, name, date_from, date_to, due_date, weeks"
+        " FROM planned_cycles WHERE replaced_at IS NULL ORDER BY date_from, year, position",
+        ["Year", "Position", "Cycle", "Window from", "Window to", "Due", "Weeks"],
+    ),
+    "Workshops": (
+        "SELECT w.name, w.held_on, c.name,"
+        " (SELECT count(*) FROM workshop_cases k WHERE k.workshop_id = w.id),"
+        " (SELECT count(*) FROM workshop_participants p WHERE p.workshop_id = w.id),"
+        " (SELECT count(DISTINCT g.participant) FROM workshop_grades g"
+        "   WHERE g.workshop_id = w.id AND g.replaced_at IS NULL)"
+        " FROM workshops w LEFT JOIN cycles c ON c.id = w.from_cycle_id"
+        " ORDER BY w.held_on, w.id",
+        ["Workshop", "Held on", "From cycle", "Cases", "Participants",
+         "Participants returned"],
+    ),
+    "Workshop cases": (
+        "SELECT w.name, k.label, a.reference, c.name, a.audit_type,"
+        " coalesce((SELECT g.grade_of_record FROM audit_grades g"
+        "   WHERE g.allocation_id = k.allocation_id), r.grade)"
+        " FROM workshop_cases k JOIN workshops w ON w.id = k.workshop_id"
+        " JOIN allocations a ON a.id = k.allocation_id JOIN draws d ON d.id = a.draw_id"
+        " JOIN cycles c ON c.id = d.cycle_id JOIN returns r ON r.id = k.return_id"
+        " ORDER BY w.held_on, w.id, k.position",
+        ["Workshop", "Case", "Reference", "Cycle", "Audit type", "Grade of record"],
+    ),
+    "Workshop grades": (
+        "SELECT w.name, g.participant, k.label, g.grade, g.note, g.received_at"
+        " FROM workshop_grades g JOIN workshops w ON w.id = g.workshop_id"
+        " JOIN workshop_cases k ON k.id = g.case_id"
+        " LEFT JOIN workshop_participants p ON p.workshop_id = g.workshop_id"
+        "  AND p.label = g.participant"
+        " WHERE g.replaced_at IS NULL ORDER BY w.held_on, w.id, p.position, k.position",
+        ["Workshop", "Participant", "Case", "Grade", "Note", "Received"],
+    ),
+}
+
+#: A deep dive's filters, one column a key (``themes.FILTER_KEYS``); each cell holds the
+#: key's values as a tuple (any of them), the job joining them for the sheet.
+_FILTER_COLUMNS = (("team", "Team filter"), ("audit-type", "Audit type filter"),
+                   ("quadrant", "Quadrant filter"), ("question", "Question filter"))
+_DEEP_DIVES = (
+    "SELECT c.id, c.name, c.date_from, c.date_to, d.title, d.purpose, d.understand,"
+    " d.method, d.directed_by, d.question_set, d.filters_json, d.size,"
+    " d.blocks_later_draws, d.terms_sha256"
+    " FROM deep_dives d JOIN cycles c ON c.id = d.cycle_id"
+    " WHERE c.kind = 'deep_dive' AND c.cancelled_at IS NULL ORDER BY c.date_to, c.name"
+)
+_DEEP_DIVE_HEADERS = [
+    "Cycle", "Window from", "Window to", "Title", "Purpose", "Seeks to understand", "Method",
+    "Directed by", "Question set", *(header for _, header in _FILTER_COLUMNS), "Size",
+    "Blocks later draws", "Terms SHA-256",
+]
+
+
+def _folded(text: str) -> str:
+    """A team as a filter compares it: case and runs of spaces aside."""
+    return " ".join(text.casefold().split())
+
+
 @dataclass(frozen=True)
 class Reporting:
     db: Store
@@ -193,13 +258,54 @@ class Reporting:
         return _deep_dives_between(self.db, first, last)
 
     def export_tables(self) -> dict[str, DataTable]:
-        """Every table an analyst needs, current rows only."""
-        return {name: DataTable(headers, [tuple(r) for r in self.db.conn.execute(sql)])
-                for name, (sql, headers) in _EXPORT_QUERIES.items()}
+        """Every table an analyst needs, current rows only: the cycles' tables, then the
+        year's (the plan, deep dives, workshops) where the record has any. A cell of a deep
+        dive's filter columns is a tuple of values; every other cell is a plain value."""
+        tables = {name: DataTable(headers, [tuple(r) for r in self.db.conn.execute(sql)])
+                  for name, (sql, headers) in _EXPORT_QUERIES.items()}
+        year = {name: DataTable(headers, [tuple(r) for r in self.db.conn.execute(sql)])
+                for name, (sql, headers) in _YEAR_QUERIES.items()}
+        if year["Planned cycles"].rows:
+            tables["Planned cycles"] = year["Planned cycles"]
+        deep_dives = self._deep_dives_table()
+        if deep_dives.rows:
+            tables["Deep dives"] = deep_dives
+        if year["Workshops"].rows:  # a workshop's three sheets go together
+            tables.update((n, year[n]) for n in ("Workshops", "Workshop cases",
+                                                 "Workshop grades"))
+        return tables
+
+    def _deep_dives_table(self) -> DataTable:
+        """Each deep dive drawn (not cancelled) with its terms of reference. A team filter
+        is stored as typed; it is shown as the team its cases' allocations spell it (case
+        and spaces aside), so an anonymised export gives it the Team column's pseudonym."""
+        teams: dict[str, str] = {}
+        for (team,) in self.db.conn.execute(
+                "SELECT DISTINCT team FROM allocations WHERE team != '' ORDER BY team"):
+            teams.setdefault(_folded(team), team)
+        rows: list[tuple[Any, ...]] = []
+        for (cycle_id, name, date_from, date_to, title, purpose, understand, method,
+             directed_by, question_set, filters, size, blocks, sha) in self.db.conn.execute(
+                _DEEP_DIVES).fetchall():
+            own = {_folded(t): t for (t,) in self.db.conn.execute(
+                "SELECT DISTINCT team FROM current_allocations WHERE cycle_id = ?",
+                (cycle_id,))}
+            given: dict[str, list[str]] = json.loads(filters)
+            cells: list[tuple[str, ...]] = []
+            for key, _ in _FILTER_COLUMNS:
+                values = [str(v) for v in given.get(key, [])]
+                if key == "team":
+                    values = [own.get(_folded(v)) or teams.get(_folded(v)) or v for v in values]
+                cells.append(tuple(values))
+            rows.append((name, date_from, date_to, title, purpose, understand, method,
+                         directed_by, question_set, *cells, int(size),
+                         "Yes" if blocks else "No", sha))
+        return DataTable(list(_DEEP_DIVE_HEADERS), rows)
 
     def known_people(self) -> KnownPeople:
         """Who is in the record: the allocations and returns, the staff list, the auditors
-        the Service Managers named (replaced choices too) and the addresses written to."""
+        the Service Managers named (replaced choices too), the workshop participants named
+        and the addresses written to."""
         identifiers: set[str] = set()
         names: set[str] = set()
         # Every email column the allocations have (the case export's, since migration 10),
@@ -230,6 +336,9 @@ class Reporting:
                 "SELECT auditor_name, auditor_email FROM auditor_assignments"):
             names.update({name} - {""})
             identifiers.update({email} - {""})
+        # Workshop participants named to `workshop make`: a grade note may name another.
+        names.update(v for (v,) in self.db.conn.execute(
+            "SELECT name FROM workshop_participants") if v)
         for addresses in self.db.conn.execute("SELECT recipients, cc FROM messages"):
             identifiers.update(a.strip() for field in addresses if field
                                for a in field.split(",") if a.strip())
