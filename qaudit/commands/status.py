@@ -250,7 +250,8 @@ def export_data(
     ] = False,
 ) -> None:
     """The full data set as one workbook for analysts: allocations, audits, answers,
-    self-reflections, moderation, RI follow-up and escalations."""
+    self-reflections, moderation, RI follow-up and escalations; and, once the record has
+    them, the planned cycles, deep dives and workshops (their cases and grades)."""
     from qaudit.jobs.export import export_dataset
 
     ws = current_workspace()
