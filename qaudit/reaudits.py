@@ -4,8 +4,9 @@ The framework: *further audits will be completed to analyse whether changes have
 implemented and improvements have been made*. An audit graded Requires improvement (the
 grade of record: the moderated grade where there is one) is due a re-audit once its
 corrective action is recorded and enough of the year's regular cycles have been drawn
-after its own; one re-audit per practitioner (or per team) a round, and each audit is
-followed up once. Pure: the store reads the audits and pairs, the job draws.
+after its own; one re-audit per practitioner (or per team) a round, of work completed
+after both the audited work and the corrective action; and each audit is followed up
+once. Pure: the store reads the audits and pairs, the job draws.
 """
 
 from __future__ import annotations
@@ -48,10 +49,47 @@ class AuditOnRecord:
     grade: str  # the grade of record
     steps_done: frozenset[str] = frozenset()  # RI follow-up steps recorded
     followed_up_by: str = ""  # the reference of the re-audit already drawn for it
+    allocation_id: int = 0  # the audit's allocation: what a re-audit is linked to
+    steps_on: tuple[tuple[str, date], ...] = ()  # (step, the day it was done), as recorded
 
     def group(self, by: By) -> str:
         """Whose work a re-audit is drawn from: the practitioner's, or the team's."""
         return self.worker_id if by == "practitioner" else _team_key(self.team)
+
+    def done_on(self, step: str) -> date | None:
+        """The day a follow-up step was done (``ri record --on``), if recorded."""
+        return next((on for s, on in self.steps_on if s == step), None)
+
+    def work_after(self, action_step: str = CORRECTIVE_ACTION) -> date:
+        """The re-audited work is completed after this day: after the audited work and, for
+        a Requires improvement audit, after its corrective action (work done before the
+        action cannot show whether the action changed anything)."""
+        action = self.done_on(action_step) if self.grade == REQUIRES_IMPROVEMENT else None
+        return max(self.completed_date, action) if action else self.completed_date
+
+    def to_record(self) -> dict[str, Any]:
+        """As a round's draw records it (``from_record`` reads it back)."""
+        return {"reference": self.reference, "cycle": self.cycle, "worker_id": self.worker_id,
+                "team": self.team, "audit_type": self.audit_type, "quadrant": self.quadrant,
+                "completed_date": self.completed_date.isoformat(), "grade": self.grade,
+                "steps_done": sorted(self.steps_done), "followed_up_by": self.followed_up_by,
+                "allocation_id": self.allocation_id,
+                "steps_on": [[s, on.isoformat()] for s, on in self.steps_on]}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> AuditOnRecord:
+        return cls(
+            reference=str(record["reference"]), cycle=str(record["cycle"]),
+            worker_id=str(record["worker_id"]), team=str(record["team"]),
+            audit_type=str(record["audit_type"]), quadrant=str(record["quadrant"]),
+            completed_date=date.fromisoformat(str(record["completed_date"])),
+            grade=str(record["grade"]),
+            steps_done=frozenset(str(s) for s in record.get("steps_done", ())),
+            followed_up_by=str(record.get("followed_up_by", "")),
+            allocation_id=int(record.get("allocation_id", 0)),
+            steps_on=tuple((str(s), date.fromisoformat(str(on)))
+                           for s, on in record.get("steps_on", ())),
+        )
 
 
 def _team_key(team: str) -> str:
@@ -165,8 +203,10 @@ class ReauditPair:
     @property
     def change(self) -> str | None:
         """'improved', 'same' or 'worse' (the re-audit's grade against the audit's); None
-        until it is returned."""
-        if self.grade is None:
+        until it is returned, and None where either grade is missing or not a grade (never
+        'improved' for want of a grade before)."""
+        if (self.grade is None or self.first_grade not in RANK
+                or self.grade not in RANK):
             return None
         before, after = RANK.get(self.first_grade, 0), RANK.get(self.grade, 0)
         return "improved" if after > before else "worse" if after < before else "same"
@@ -206,21 +246,29 @@ class ReauditOutcomes:
 
     pairs: int  # re-audits drawn
     returned: int
-    improved: int
+    improved: int  # improved, same and worse: of the compared pairs
     same: int
     worse: int
     interval: tuple[float, float] | None  # 95% Wilson interval of improved / returned
     questions: tuple[QuestionChange, ...]  # most No-then-Yes first
     grades: tuple[tuple[str, str, int], ...]  # (grade before, grade after, pairs)
+    # Returned pairs with both grades (the rest, whose audit has no grade of record, are
+    # not compared: never counted as improved).
+    compared: int = 0
+
+    @property
+    def not_compared(self) -> int:
+        return self.returned - self.compared
 
     @property
     def share_improved(self) -> float | None:
-        return self.improved / self.returned if self.returned else None
+        return self.improved / self.compared if self.compared else None
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "pairs": self.pairs, "returned": self.returned, "improved": self.improved,
-            "same": self.same, "worse": self.worse, "share_improved": self.share_improved,
+            "drawn": self.pairs, "returned": self.returned, "compared": self.compared,
+            "improved": self.improved, "same": self.same, "worse": self.worse,
+            "share_improved": self.share_improved,
             "interval": list(self.interval) if self.interval else None,
             "questions": [{"question_id": q.question_id, "no_then_yes": q.no_then_yes,
                            "yes_then_no": q.yes_then_no} for q in self.questions],
@@ -231,20 +279,23 @@ class ReauditOutcomes:
 def outcomes(pairs: Sequence[ReauditPair]) -> ReauditOutcomes:
     """The figures of the linked pairs: how many re-audits were drawn and returned, how
     many improved on the audit's grade (with a 95% Wilson interval), stayed or fell, each
-    question's No-then-Yes and Yes-then-No counts, and the grade before x after table."""
+    question's No-then-Yes and Yes-then-No counts, and the grade before x after table.
+    A returned pair missing the audit's grade is counted as returned, not compared."""
     returned = [p for p in pairs if p.returned]
-    change = Counter(p.change for p in returned)
-    up: Counter[str] = Counter(q for p in returned for q in p.no_then_yes)
-    down: Counter[str] = Counter(q for p in returned for q in p.yes_then_no)
+    compared = [p for p in returned if p.change is not None]
+    change = Counter(p.change for p in compared)
+    up: Counter[str] = Counter(q for p in compared for q in p.no_then_yes)
+    down: Counter[str] = Counter(q for p in compared for q in p.yes_then_no)
     questions = sorted(set(up) | set(down), key=lambda q: (-up[q], down[q], q))
     grade_order = {g: n for n, g in enumerate(RANK)}
-    moves = Counter((p.first_grade, p.grade or "") for p in returned)
+    moves = Counter((p.first_grade, p.grade or "") for p in compared)
     return ReauditOutcomes(
         pairs=len(pairs), returned=len(returned), improved=change["improved"],
         same=change["same"], worse=change["worse"],
-        interval=wilson_interval(change["improved"], len(returned)),
+        interval=wilson_interval(change["improved"], len(compared)),
         questions=tuple(QuestionChange(q, up[q], down[q]) for q in questions),
         grades=tuple((b, a, n) for (b, a), n in sorted(
             moves.items(), key=lambda kv: (grade_order.get(kv[0][0], 9),
                                            grade_order.get(kv[0][1], 9), kv[0]))),
+        compared=len(compared),
     )

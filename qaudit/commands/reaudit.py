@@ -87,12 +87,15 @@ def reaudit_select(
     \\[reaudits] by) whose audit was graded Requires improvement, once its corrective
     action is recorded and enough regular cycles have been drawn since.
 
-    The later work is completed after the audited work and inside --from/--to, drawn at
-    random with a recorded seed; work of the audit's own type is preferred. The cool-down
-    is waived for those workers only (recorded as the reason); persons and records audited
-    before are still not drawn. Each re-audit is linked to the audit it follows up, which
-    is followed up once. The round is a cycle of its own: its forms go through ingest,
-    moderation and sending like any cycle's.
+    The later work is completed after the audited work and after its corrective action
+    (the step's --on date), and inside --from/--to, drawn at random with a recorded seed;
+    work of the audit's own type is preferred. The cool-down is waived for those workers
+    only (recorded as the reason); persons and records audited before are still not drawn.
+    Each re-audit is linked to the audit it follows up, which is followed up once. The round
+    is a cycle of its own: its forms go through ingest, moderation and sending like any
+    cycle's. A round is final once drawn: to draw it again, `qaudit cycle cancel ROUND`,
+    then select again. --seed N --dry-run on a round already drawn re-checks it against who
+    was due when it was drawn (recorded), whatever has been recorded since.
     """
     from qaudit.jobs.reaudit import SelectRequest, commit_round, parse_grades, plan_round
 
@@ -226,14 +229,17 @@ def _show_stats(result: ReauditStats) -> None:
     for p in result.pairs:
         table.add_row(escape(p.first_reference), escape(p.first_cycle), _grade(p.first_grade),
                       escape(p.reference), escape(p.cycle), _grade(p.grade),
-                      p.change or "not returned")
+                      p.change or ("not compared" if p.returned else "not returned"))
     out.print(table)
     out.print(f"{o.returned} of {o.pairs} re-audits returned: {o.improved} improved,"
               f" {o.same} the same, {o.worse} worse.")
-    if o.returned and o.interval is not None and o.share_improved is not None:
+    if o.not_compared:
+        out.print(f"{o.not_compared} returned re-audit(s) not compared: the audit followed"
+                  " up has no grade of record.")
+    if o.compared and o.interval is not None and o.share_improved is not None:
         lo, hi = o.interval
         out.print(f"Share improved: {o.share_improved:.0%} (95% interval {lo:.0%} to"
-                  f" {hi:.0%}, Wilson, over {o.returned} returned pairs).")
+                  f" {hi:.0%}, Wilson, over {o.compared} returned pairs).")
     if o.grades:
         moves = Table(title="Grade before and after", title_justify="left",
                       box=box.SIMPLE_HEAD)

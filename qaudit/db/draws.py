@@ -212,6 +212,21 @@ class Draws:
             raise CycleError(f"cycle {found.name!r} was cancelled on {found.cancelled_at}.")
         if self.current_draw_id(found.name) is None:
             raise CycleError(f"cycle {found.name!r} has no draw to cancel.")
+        # A re-audit is linked to the audit it follows up (allocations.follows_up_id): the
+        # audit's cycle stays while a current round's re-audit follows one of its audits.
+        rounds = self.db.conn.execute(
+            "SELECT r.cycle, group_concat(f.reference, ', ') FROM current_allocations r"
+            " JOIN current_allocations f ON f.id = r.follows_up_id"
+            " WHERE f.cycle_id = ? AND r.cycle_id != ? GROUP BY r.cycle_id ORDER BY r.cycle",
+            (found.id, found.id)).fetchall()
+        if rounds:
+            name, references = str(rounds[0][0]), str(rounds[0][1])
+            raise CycleError(
+                f"cycle {found.name!r} has audits the re-audit round {name!r} follows up"
+                f" ({references}); cancelling it would leave those re-audits following up"
+                f" audits no longer on record, --force or not. Cancel the round first"
+                f" (`qaudit cycle cancel '{name}' --reason ...`), then this cycle."
+            )
         if self.has_returns(found.name) and not force:
             raise CycleError(
                 f"cycle {found.name!r} already has returned forms; cancelling it takes them"

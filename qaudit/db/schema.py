@@ -392,7 +392,10 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         ALTER TABLE allocations ADD COLUMN follows_up TEXT NOT NULL DEFAULT '';
         ALTER TABLE allocations ADD COLUMN drawn_because TEXT NOT NULL DEFAULT '';
+        ALTER TABLE allocations ADD COLUMN follows_up_id INTEGER REFERENCES allocations(id);
         CREATE INDEX allocations_follows_up ON allocations(follows_up) WHERE follows_up != '';
+        CREATE INDEX allocations_follows_up_id ON allocations(follows_up_id)
+            WHERE follows_up_id IS NOT NULL;
         DROP VIEW current_allocations;
         CREATE VIEW current_allocations AS
             SELECT a.*, c.id AS cycle_id, c.name AS cycle, c.due_date AS due_date,

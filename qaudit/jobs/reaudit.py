@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qaudit.config import Settings
 from qaudit.db import Cycle, Store
-from qaudit.db.draws import REAUDIT
+from qaudit.db.draws import REAUDIT, describe_kind
 from qaudit.errors import CycleError, QauditError
 from qaudit.grading import GRADE_KEYS, LABEL, REQUIRES_IMPROVEMENT
 from qaudit.jobs.allocate import (
@@ -30,6 +30,7 @@ from qaudit.jobs.allocate import (
 )
 from qaudit.questions import QuestionSet
 from qaudit.reaudits import (
+    CORRECTIVE_ACTION,
     AuditOnRecord,
     By,
     NotDue,
@@ -48,9 +49,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
 NOT_DUE = "not the work of anyone due a re-audit"
-BEFORE_AUDITED = "completed on or before the audited work"
-NO_LATER_WORK = ("no later work of theirs is eligible: none completed after the audited"
-                 " work and inside the window, of a person and record not audited before")
+BEFORE_AUDITED = "completed on or before the audited work or its corrective action"
+
+
+def no_later_work(audit: AuditOnRecord, action_step: str) -> str:
+    """Why none was drawn for an audit with no eligible later work, with the day after
+    which its later work had to be completed."""
+    action = audit.done_on(action_step) if audit.grade == REQUIRES_IMPROVEMENT else None
+    since = (f"after the audited work ({audit.completed_date:%d/%m/%Y}) and its corrective"
+             f" action ({action:%d/%m/%Y})" if action else
+             f"after the audited work ({audit.completed_date:%d/%m/%Y})")
+    return (f"no later work of theirs is eligible: none completed {since} and inside the"
+            " window, of a person and record not audited before")
+
+
 TERMS = (("Re-audit", "This re-audit follows up an audit graded Requires improvement, to see"
           " whether changes have been implemented and improvements made. Audit this later"
           " piece of work as any other, on its own evidence."),)
@@ -123,16 +135,31 @@ class ReauditSelection:
     practitioner (or team), at random. The cool-down is waived for those workers only
     (and recorded in ``drawn_because``); the person and record rules hold. Later work of
     the audit's own type is preferred, so the same questions are asked again; else any
-    type of theirs."""
+    type of theirs. The later work is completed after the audited work and after the
+    corrective action (``AuditOnRecord.work_after``)."""
 
     kind = REAUDIT
 
-    def __init__(self, due: Sequence[AuditOnRecord], by: By, after: str) -> None:
+    def __init__(self, due: Sequence[AuditOnRecord], by: By, after: str,
+                 action_step: str = CORRECTIVE_ACTION,
+                 not_due: Sequence[NotDue] = ()) -> None:
         self.due = tuple(due)
         self.by: By = by
         self.after = after
+        self.action_step = action_step
+        self.not_due = tuple(not_due)  # recorded with the draw, for its re-check
         self.cooldown: frozenset[str] = frozenset()
         self.results: dict[str, Drawn] = {}
+
+    @classmethod
+    def from_recorded(cls, recorded: Mapping[str, Any]) -> ReauditSelection:
+        """The selection a round's draw recorded (``recorded``): who was due then."""
+        return cls(
+            [AuditOnRecord.from_record(a) for a in recorded["due"]],
+            "team" if recorded.get("by") == "team" else "practitioner",
+            str(recorded["after"]), str(recorded.get("action_step", CORRECTIVE_ACTION)),
+            [NotDue(AuditOnRecord.from_record(n["audit"]), str(n["reason"]))
+             for n in recorded.get("not_due", ())])
 
     def question_sets(self, regular: dict[str, QuestionSet]) -> dict[str, QuestionSet]:
         return regular
@@ -162,7 +189,7 @@ class ReauditSelection:
             member = self._member(audit, frame).to_numpy(dtype=bool)
             members[audit.reference] = member
             in_group |= member
-            later_any |= member & (completed > np.datetime64(audit.completed_date, "D"))
+            later_any |= member & (completed > self._after(audit))
         counts: Counter[str] = Counter()
         counts[NOT_DUE] = int((~in_group).sum())
         counts[BEFORE_AUDITED] = int((in_group & ~later_any).sum())
@@ -181,8 +208,7 @@ class ReauditSelection:
             stratum = (audit.quadrant, audit.audit_type)
             result = strata.setdefault(stratum, StratumResult(*stratum, quota=0, eligible=0))
             result.quota += 1
-            later = members[audit.reference] & (
-                completed > np.datetime64(audit.completed_date, "D"))
+            later = members[audit.reference] & (completed > self._after(audit))
             pool = [i for i in order if later[i]]
             if pool:
                 result.eligible += 1
@@ -197,7 +223,7 @@ class ReauditSelection:
                 pick = i
                 break
             if pick is None:
-                reason = NO_LATER_WORK if not pool else (
+                reason = no_later_work(audit, self.action_step) if not pool else (
                     "their later work's persons, records or workers are already drawn in"
                     " this round")
                 self.results[audit.reference] = Drawn(audit, None, None, "", reason)
@@ -226,6 +252,11 @@ class ReauditSelection:
         ordered += [r for s, r in strata.items() if s not in rules.quotas]
         return Draw(allocations, ordered)
 
+    def _after(self, audit: AuditOnRecord) -> Any:
+        import numpy as np
+
+        return np.datetime64(audit.work_after(self.action_step), "D")
+
     def annotate(self, case: Mapping[Any, Any]) -> dict[str, str]:
         return {"follows_up": str(case["follows_up"]),
                 "drawn_because": str(case["drawn_because"])}
@@ -240,11 +271,15 @@ class ReauditSelection:
                 " and record give the same cases)")
 
     def saved(self, store: Store, cycle: Cycle, plan: AllocationPlan) -> None:
-        store.reaudits.check_not_followed_up([a.follows_up for a in plan.allocations],
-                                             cycle.name)
+        store.reaudits.link(cycle.name, {a.reference: a.allocation_id for a in self.due})
 
     def recorded(self) -> dict[str, Any]:
-        return {}
+        """Who was due when the round was drawn, and how: a ``--dry-run`` re-check of the
+        round draws for the same audits, whatever has been recorded since."""
+        return {"after": self.after, "by": self.by, "action_step": self.action_step,
+                "due": [a.to_record() for a in self.due],
+                "not_due": [{"audit": n.audit.to_record(), "reason": n.reason}
+                            for n in self.not_due]}
 
 
 @dataclass(frozen=True)
@@ -291,14 +326,42 @@ class ReauditRound:
 
 def plan_round(ws: Workspace, store: Store, request: SelectRequest,
                progress: Any = None) -> ReauditRound:
-    """Who is due, then the draw (nothing written): refused early when no one is due."""
+    """Who is due, then the draw (nothing written): refused early when no one is due.
+
+    A ``--dry-run`` of a round already drawn re-checks that draw: it draws for the audits
+    that were due when the round was drawn (recorded with the draw, ``recorded``), not for
+    those due on today's record, so a grade corrected or a step recorded since changes
+    nothing."""
     settings = ws.settings
     after = store.draws.require_cycle(request.after).name
     name = (request.cycle or default_round_name(after)).strip()
     existing = store.draws.cycle(name)
-    recheck = request.dry_run and existing is not None
-    found = due(store, settings, DueQuery(after, request.grades, request.min_cycles),
-                except_cycle=name if recheck else None)
+    drawn_now = existing is not None and store.draws.current_draw_id(existing.name) is not None
+    if existing is not None and drawn_now and not request.dry_run:
+        if existing.kind != REAUDIT:
+            raise CycleError(f"{existing.name!r} is a {describe_kind(existing.kind)}; give"
+                             " the round a name of its own with --cycle NAME.")
+        raise CycleError(
+            f"the re-audit round {existing.name!r} is already drawn, and a round is final once"
+            f" written. To draw it again, cancel it first (`qaudit cycle cancel"
+            f" '{existing.name}' --reason ...`, with --force once forms are back), then run"
+            " `qaudit reaudit select` again; or give a new round a name of its own with"
+            " --cycle NAME.")
+    recorded = store.draws.selection_of(name) if (
+        existing is not None and existing.kind == REAUDIT and drawn_now
+        and request.dry_run) else {}
+    if "due" in recorded:  # re-checking a round drawn: who was due then
+        selection = ReauditSelection.from_recorded(recorded)
+        if store.draws.stored_name(selection.after) != after:
+            raise CycleError(f"the round {store.draws.stored_name(name)!r} was drawn after"
+                             f" {selection.after!r}; re-check it with --after"
+                             f" '{selection.after}'.")
+        found = ReauditDue(selection.due, selection.not_due)
+    else:
+        found = due(store, settings, DueQuery(after, request.grades, request.min_cycles),
+                    except_cycle=name if existing is not None and request.dry_run else None)
+        selection = ReauditSelection(found.due, settings.reaudits.by, after,
+                                     corrective_action_step(settings.ri.steps), found.not_due)
     if not found.due:
         waiting = Counter(_reason_kind(n) for n in found.not_due)
         why = "; ".join(f"{n} {k}" for k, n in waiting.items()) or (
@@ -306,11 +369,11 @@ def plan_round(ws: Workspace, store: Store, request: SelectRequest,
         raise CycleError(f"no audit is due a re-audit after {after!r} ({why}); `qaudit"
                          f" reaudit list --after '{after}'` says why for each.")
     if not request.dry_run:
-        store.reaudits.check_not_followed_up([a.reference for a in found.due], name)
+        store.reaudits.check_not_followed_up(
+            {a.reference: a.allocation_id for a in found.due}, name)
     if request.cycle is None and len(name) > 40:
         raise CycleError(f"the default name {name!r} is over 40 characters; give the round"
                          " a name with --cycle NAME.")
-    selection = ReauditSelection(found.due, settings.reaudits.by, after)
     plan = plan_allocation(ws, store, AllocationRequest(
         export=request.export, cycle=name, date_from=request.date_from,
         date_to=request.date_to, today=request.today, due=request.due, seed=request.seed,
@@ -319,7 +382,8 @@ def plan_round(ws: Workspace, store: Store, request: SelectRequest,
     by_record = {a.follows_up: a.reference for a in plan.allocations}
     drawn = [replace(selection.results[a.reference], reference=by_record.get(a.reference))
              if a.reference in selection.results
-             else Drawn(a, None, None, "", NO_LATER_WORK) for a in found.due]
+             else Drawn(a, None, None, "", no_later_work(a, selection.action_step))
+             for a in found.due]
     return ReauditRound(plan, found, drawn)
 
 

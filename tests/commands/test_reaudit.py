@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from conftest import Result, edit_settings
+from conftest import Result, edit_settings, raw_database
 from qaudit.disclosure import wilson_interval
 from qaudit.reaudits import AuditOnRecord
 from qaudit.workspace import Workspace, init_workspace, open_workspace
@@ -131,8 +131,9 @@ def test_a_requires_improvement_audit_is_reaudited_and_its_outcome_shown(
     assert [(w["reference"], w["state"]) for w in waiting] == [(ri["reference"], "waiting")]
     assert "--step corrective-action" in waiting[0]["detail"]
 
+    # The corrective action happened late: only work completed after it can show a change.
     assert qaudit("ri", "record", ri["reference"], "--step", "corrective-action", "--on",
-                  "10/08/2026").code == 0
+                  "20/10/2026").code == 0
     listed = json.loads(qaudit("reaudit", "list", "--after", C3, "--json").stdout)
     assert [w["state"] for w in listed] == ["due"]
 
@@ -149,7 +150,9 @@ def test_a_requires_improvement_audit_is_reaudited_and_its_outcome_shown(
     assert reaudit.follows_up == ri["reference"]
     assert reaudit.worker_id == ri["worker_id"] and reaudit.audit_type == "care_act_review"
     assert reaudit.completed_date > ri["completed_date"]
-    assert "2026-09-01" <= reaudit.completed_date <= "2026-10-31"
+    assert "2026-10-20" < reaudit.completed_date <= "2026-10-31"  # after the action
+    assert json.loads(dry.stdout)["excluded"][
+        "completed on or before the audited work or its corrective action"] > 0
     assert reaudit.person_id != ri["person_id"]
     assert reaudit.drawn_because == f"cool-down waived: re-audit of {ri['reference']}"
     assert json.loads(dry.stdout)["allocations"][0]["record_id"] == reaudit.record_id
@@ -157,6 +160,21 @@ def test_a_requires_improvement_audit_is_reaudited_and_its_outcome_shown(
     again = qaudit(*select, "--cycle", ROUND, "--dry-run", "--json")
     assert again.code == 0, again.stderr
     assert json.loads(again.stdout)["allocations"][0]["record_id"] == reaudit.record_id
+
+    # The round is final once drawn: the way to draw it again is to cancel it first.
+    again_drawn = qaudit(*select)
+    assert again_drawn.code == 1 and "--redraw" not in again_drawn.stderr
+    assert (f"Error: the re-audit round '{ROUND}' is already drawn" in again_drawn.stderr
+            and f"`qaudit cycle cancel '{ROUND}' --reason ...`" in again_drawn.stderr)
+    regular = qaudit(*select, "--cycle", C2)
+    assert regular.code == 1 and (
+        f"Error: '{C2}' is a regular cycle; give the round a name of its own" in regular.stderr)
+    assert qaudit(*select, "--cycle", C2, "--dry-run").stderr.startswith("Error: ")
+    # The audit's cycle stays while the round follows it up: cancel the round first.
+    kept = qaudit("cycle", "cancel", C1, "--reason", "x", "--force")
+    assert kept.code == 1
+    assert (f"the re-audit round '{ROUND}' follows up ({ri['reference']})" in kept.stderr
+            and f"Cancel the round first (`qaudit cycle cancel '{ROUND}'" in kept.stderr)
 
     # Followed up once: another round draws nothing for it.
     twice = qaudit("reaudit", "select", export, "--after", C3, *LATER, "--cycle", "Extra")
@@ -172,7 +190,9 @@ def test_a_requires_improvement_audit_is_reaudited_and_its_outcome_shown(
     yes_after = {q: "Yes" for q in asked[:3]}
     after = fill_and_ingest(run, ws, ws.cycle_dir(ROUND), tmp_path / "r3", {}, yes_after)
     stats = json.loads(qaudit("reaudit", "stats", "--json").stdout)
-    assert (stats["pairs"], stats["returned"], stats["improved"]) == (1, 1, 1)
+    assert (stats["drawn"], stats["returned"], stats["improved"]) == (1, 1, 1)
+    assert [(p["first_reference"], p["reference"], p["change"]) for p in stats["pairs"]] == [
+        (ri["reference"], reaudit.reference, "improved")]
     assert stats["interval"] == list(wilson_interval(1, 1) or ())
     first_answers = before[ri["reference"]]["answers"]
     then_answers = after[reaudit.reference]["answers"]
@@ -195,6 +215,34 @@ def test_a_requires_improvement_audit_is_reaudited_and_its_outcome_shown(
     assert f"{reaudit.reference}, graded Good" in qaudit("ri").stdout
     returned = json.loads(qaudit("reaudit", "list", "--json").stdout)
     assert [w["state"] for w in returned] == ["returned"]
+
+    # A grade corrected since (the audit re-graded Good) does not change the round's
+    # re-check: it draws for who was due when the round was drawn.
+    form = ws.cycle_dir(C1) / "audit-forms" / f"{ri['reference']}-audit.xlsx"
+    (tmp_path / "r4").mkdir()
+    fill_forms.fill_audit(form, tmp_path / "r4" / form.name, random.Random(5), grade="Good",
+                          when=date(2026, 11, 21))
+    assert qaudit("ingest", tmp_path / "r4", "--replace").code == 0
+    assert json.loads(qaudit("reaudit", "list", "--json").stdout) == []
+    recheck = qaudit(*select, "--cycle", ROUND, "--dry-run", "--json")
+    assert recheck.code == 0, recheck.stderr
+    assert [a["record_id"] for a in json.loads(recheck.stdout)["allocations"]] == [
+        reaudit.record_id]
+
+    # A re-audit is linked to its audit, not to whatever later carries its reference: with
+    # C1 cancelled behind the record's back and drawn again, its new audits reuse the
+    # references, and none is paired with the re-audit or counted as improved.
+    with raw_database(ws) as conn:
+        conn.execute("UPDATE draws SET replaced_at = 'x' WHERE cycle_id ="
+                     " (SELECT id FROM cycles WHERE name = ?)", (C1,))
+        conn.execute("UPDATE cycles SET cancelled_at = 'x' WHERE name = ?", (C1,))
+    first, last, due = WINDOWS[C1]
+    assert qaudit("allocate", export, "--cycle", C1, "--from", first, "--to", last, "--due",
+                  due, "--seed", "99").code == 0
+    with ws.store() as store:
+        assert store.draws.issued(ri["reference"]) is not None  # the reference, reused
+    relinked = json.loads(qaudit("reaudit", "stats", "--json").stdout)
+    assert relinked["pairs"] == [] and relinked["improved"] == 0
 
 
 def test_mistakes_end_in_one_clear_error(run: Callable[..., Result], tmp_path: Path) -> None:
@@ -230,7 +278,9 @@ def rounds_to_draw(draw: st.DrawFn) -> tuple[Any, list[AuditOnRecord], frozenset
     due = [AuditOnRecord(f"C1-{k:03d}", "C1", f"W{k}", draw(st.sampled_from(("North", "South"))),
                          "care_act_review", "South",
                          date(2026, 9, 1) + timedelta(days=draw(st.integers(0, 60))),
-                         "requires_improvement")
+                         "requires_improvement", frozenset({"corrective-action"}),
+                         steps_on=(("corrective-action", date(2026, 8, 20) + timedelta(
+                             days=draw(st.integers(0, 70)))),))
            for k in sorted(draw(st.sets(st.integers(1, 6), max_size=4)))]
     cooldown = frozenset(draw(st.sets(st.sampled_from([f"W{k}" for k in range(1, 7)]))))
     return frame, due, cooldown, draw(st.sampled_from(("practitioner", "team")))
@@ -248,21 +298,29 @@ def test_each_reaudit_is_later_work_of_whom_it_follows_up_drawn_reproducibly(
     if by == "team":  # one audit per team a round, as due_for_reaudit gives them
         due = list({a.team: a for a in due}.values())
 
-    def draw_with(rows: Any) -> Any:
+    def draw_with(rows: Any) -> tuple[Any, Any]:
         selection = ReauditSelection(due, by, "C1")  # type: ignore[arg-type]
         assert selection.history(History(cooldown_workers=cooldown)).cooldown_workers == (
             frozenset())
-        return selection.draw(rows, {}, DrawRules(quotas={}), generator(seed)).allocations
+        drawn = selection.draw(rows, {}, DrawRules(quotas={}), generator(seed)).allocations
+        return selection, drawn
 
-    drawn = draw_with(frame)
+    selection, drawn = draw_with(frame)
     assert list(drawn["record_id"]) == list(
-        draw_with(frame.sample(frac=1, random_state=1))["record_id"])  # row order aside
+        draw_with(frame.sample(frac=1, random_state=1))[1]["record_id"])  # row order aside
+    for audit in due:  # each audit not drawn for says why, with the day work had to follow
+        result = selection.results[audit.reference]
+        assert (result.record_id is None) == bool(result.reason)
+        if result.reason.startswith("no later work"):
+            assert f"corrective action ({audit.work_after():%d/%m/%Y})" in result.reason or (
+                f"({audit.work_after():%d/%m/%Y})" in result.reason)
     audits = {a.reference: a for a in due}
     assert len(set(drawn["follows_up"])) == len(drawn) <= len(due)
     assert drawn["person_id"].is_unique and drawn["record_id"].is_unique
     for row in drawn.to_dict("records"):
         audit = audits[row["follows_up"]]
         assert row["completed_date"].date() > audit.completed_date
+        assert row["completed_date"].date() > audit.work_after()  # and the action
         if by == "practitioner":
             assert row["worker_id"] == audit.worker_id
         else:

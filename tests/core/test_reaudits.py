@@ -40,8 +40,11 @@ def audits(draw: st.DrawFn) -> list[AuditOnRecord]:
             quadrant=draw(st.sampled_from(("North", "South"))),
             completed_date=date(2026, 9, 1) + timedelta(days=draw(st.integers(0, 200))),
             grade=draw(st.sampled_from(GRADE_KEYS)),
-            steps_done=frozenset(draw(st.sets(st.sampled_from(STEPS)))),
+            steps_done=frozenset(steps := draw(st.sets(st.sampled_from(STEPS)))),
             followed_up_by=draw(st.sampled_from(("", "", "", "2026-27-C3-re-audits-001"))),
+            allocation_id=n + 1,
+            steps_on=tuple((s, date(2026, 9, 1) + timedelta(days=draw(st.integers(0, 200))))
+                           for s in sorted(steps)),
         ))
     return found
 
@@ -149,7 +152,7 @@ def test_a_question_changes_only_from_no_to_yes_or_yes_to_no(before: dict[str, s
 pairs_strategy = st.lists(st.builds(
     ReauditPair,
     first_reference=st.just("2026-27-C1-001"), first_cycle=st.just("2026-27 C1"),
-    first_grade=st.sampled_from(GRADE_KEYS), reference=st.just("R-001"),
+    first_grade=st.sampled_from((*GRADE_KEYS, "")), reference=st.just("R-001"),
     cycle=st.just("2026-27 C3 re-audits"), grade=st.none() | st.sampled_from(GRADE_KEYS),
     no_then_yes=st.lists(st.sampled_from(("V1", "V2", "V3")), unique=True).map(tuple),
     yes_then_no=st.lists(st.sampled_from(("V4", "V5")), unique=True).map(tuple),
@@ -161,16 +164,18 @@ def test_the_outcomes_add_up_over_the_returned_pairs(pairs: list[ReauditPair]) -
     o = outcomes(pairs)
     returned = [p for p in pairs if p.grade is not None]
     assert o.pairs == len(pairs) and o.returned == len(returned)
-    assert o.improved + o.same + o.worse == o.returned
-    assert sum(n for _, _, n in o.grades) == o.returned
-    if o.returned:
+    assert o.improved + o.same + o.worse == o.compared == sum(
+        p.first_grade in GRADE_KEYS for p in returned)
+    assert sum(n for _, _, n in o.grades) == o.compared
+    if o.compared:
         assert o.interval is not None and o.share_improved is not None
         assert o.interval[0] - 1e-12 <= o.share_improved <= o.interval[1] + 1e-12
     else:
         assert o.interval is None and o.share_improved is None
+    compared = [p for p in returned if p.first_grade]
     for q in o.questions:
-        assert q.no_then_yes == sum(q.question_id in p.no_then_yes for p in returned)
-        assert q.yes_then_no == sum(q.question_id in p.yes_then_no for p in returned)
+        assert q.no_then_yes == sum(q.question_id in p.no_then_yes for p in compared)
+        assert q.yes_then_no == sum(q.question_id in p.yes_then_no for p in compared)
     counts = [q.no_then_yes for q in o.questions]
     assert counts == sorted(counts, reverse=True)
 
@@ -189,3 +194,39 @@ def test_an_improvement_is_a_better_grade_than_before() -> None:
     assert o.share_improved == 0.5
     assert o.grades == ((REQUIRES_IMPROVEMENT, REQUIRES_IMPROVEMENT, 1),
                         (REQUIRES_IMPROVEMENT, "good", 1))
+
+
+def test_a_reaudit_whose_audit_has_no_grade_is_never_improved() -> None:
+    """An audit with no grade of record (shown "—") is not compared: neither improved nor
+    counted in the share."""
+    ungraded = ReauditPair("A-001", "C1", "", "R-001", "C3 re-audits", "good")
+    assert ungraded.returned and ungraded.change is None
+    graded = ReauditPair("A-002", "C1", REQUIRES_IMPROVEMENT, "R-002", "C3 re-audits", "good")
+    o = outcomes([ungraded, graded])
+    assert (o.pairs, o.returned, o.compared, o.not_compared, o.improved) == (2, 2, 1, 1, 1)
+    assert o.share_improved == 1.0 and o.grades == ((REQUIRES_IMPROVEMENT, "good", 1),)
+    assert o.to_json()["drawn"] == 2 and "pairs" not in o.to_json()
+
+
+def test_the_later_work_comes_after_the_corrective_action_too() -> None:
+    audit = AuditOnRecord("2026-27-C1-004", "2026-27 C1", "W1", "North Team",
+                          "care_act_review", "North", date(2026, 6, 10), REQUIRES_IMPROVEMENT,
+                          frozenset({CORRECTIVE_ACTION}),
+                          steps_on=((CORRECTIVE_ACTION, date(2026, 9, 15)),))
+    assert audit.work_after() == date(2026, 9, 15)
+    assert audit.work_after("psw-meeting") == date(2026, 6, 10)  # another workspace's step
+    early = AuditOnRecord(**{**audit.__dict__, "steps_on": ((CORRECTIVE_ACTION,
+                                                             date(2026, 6, 1)),)})
+    assert early.work_after() == date(2026, 6, 10)  # the action before the audited work
+    adequate = AuditOnRecord(**{**audit.__dict__, "grade": "adequate"})
+    assert adequate.work_after() == date(2026, 6, 10)  # no RI follow-up to wait for
+
+
+@given(audits())
+def test_an_audit_due_is_recorded_with_the_draw_and_read_back_the_same(
+        found: list[AuditOnRecord]) -> None:
+    import json
+
+    for audit in found:
+        again = AuditOnRecord.from_record(json.loads(json.dumps(audit.to_record())))
+        assert again == audit
