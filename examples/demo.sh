@@ -37,7 +37,7 @@ mapfile -t ri_refs < <(python3 -c \
 ri_first="${ri_refs[0]}"
 echo "The team managers' corrective actions for the ${#ri_refs[@]} Requires improvement audits:"
 for ref in "${ri_refs[@]}"; do
-  qaudit -w "$ws" ri record "$ref" --step corrective-action --on 05/11/2026 \
+  qaudit -w "$ws" ri record "$ref" --step corrective-action --on 01/11/2026 \
     --note "Supervision on recording the person's views"
 done
 
