@@ -65,7 +65,9 @@ def cycle_cancel(
     ] = False,
 ) -> None:
     """Cancel a mistaken cycle: kept in the history, its people, records and workers free
-    for later draws, its folder moved aside. Refused once forms are back, unless --force."""
+    for later draws, its folder moved aside. Refused once forms are back, unless --force;
+    and refused while a re-audit round follows up one of its audits (cancel the round
+    first). A deep dive or re-audit round is cancelled the same way."""
     from qaudit.jobs.cycles import cancel_cycle
 
     ws = current_workspace()
