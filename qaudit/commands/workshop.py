@@ -62,7 +62,9 @@ def workshop_make(
         "--from-cycle", "-c", help="Take the cases from this cycle (default: every cycle"
         " not cancelled).")] = None,
     held: Annotated[str | None, typer.Option(
-        "--held", help="The day the workshop is held (dd/mm/yyyy; default today).")] = None,
+        "--held", help="The day the workshop was held (dd/mm/yyyy; default today): it"
+        " decides the quarter it counts for, so not a day to come, nor more than a year"
+        " ago.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for the draw of cases"
                                              " (recorded).")] = None,
     out_dir: Annotated[Path | None, typer.Option(
@@ -111,25 +113,37 @@ def workshop_make(
     "ingest",
     epilog="Example: [bold]qaudit workshop ingest workshops/Q2-2026-27/returned[/bold]\n\n"
     "Only one workshop's: [bold]qaudit workshop ingest FOLDER --workshop 'Q2"
-    " 2026-27'[/bold]",
+    " 2026-27'[/bold]\n\n"
+    "A participant's corrected workbook: [bold]qaudit workshop ingest"
+    " corrected/Q2-2026-27-grading-participant-03.xlsx --replace[/bold]",
 )
 def workshop_ingest(
     paths: Annotated[list[Path], typer.Argument(help="Filled grading workbooks, or folders"
                                                 " holding them.")],
     workshop: Annotated[str | None, typer.Option(
         "--workshop", help="Refuse workbooks of any other workshop.")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Let a workbook with other grades replace a participant's grades"
+        " already in (the earlier ones are kept as history).")] = False,
+    restore: Annotated[bool, typer.Option(
+        "--restore", help="Let an older copy, since replaced, become the"
+        " participant's grades again (implies --replace).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Record the participants' grades: each workbook whole, or not at all.
 
-    A participant's workbook ingested again replaces their earlier grades (kept as
-    history); the same grades twice change nothing. Exit status 1 if any file was refused.
+    The same grades again change nothing ("unchanged"). A workbook with other grades from a
+    participant whose grades are in is refused, each difference listed, unless --replace;
+    an older copy of grades since replaced is skipped ("superseded"), so ingesting the
+    original folder again never undoes a correction. Two workbooks of one participant with
+    different grades in one run are both refused. Exit status 1 if any file was refused.
     """
     from qaudit.jobs.workshop import ingest
 
     ws = current_workspace()
     with ws.store() as store:
-        results = ingest(store, paths, today=today(), workshop=workshop)
+        results = ingest(store, paths, today=today(), workshop=workshop, replace=replace,
+                         restore=restore)
     refused = [r for r in results if r.status is Status.REFUSED]
     if as_json:
         print_json([r.to_json() for r in results])
@@ -142,7 +156,9 @@ def workshop_ingest(
                           escape(r.participant), str(r.graded) if r.graded else "")
         out.print(table)
         for r in results:
-            if r.ungraded:
+            for warning in r.warnings:
+                err.print(escape(f"Warning: {r.path.name}: {warning}"), style="yellow")
+            if r.ungraded and r.status in (Status.ACCEPTED, Status.REPLACED):
                 err.print(escape(f"Warning: {r.path.name}: {', '.join(r.ungraded)} not graded"
                                  " (counted as missing)."), style="yellow")
         findings = [f for r in refused for f in r.findings]

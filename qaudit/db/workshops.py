@@ -1,10 +1,10 @@
 """The audit-the-auditor workshops: their cases, participants and grades.
 
-A workshop is made once (its name is unique, ignoring case): the cases it took, each with
-an anonymous label ("Case A"), and its participants ("Participant 1", with the name given,
-if any). Each participant's returned grading workbook replaces that participant's grades
-as a whole (the earlier ones kept, marked replaced), so a workbook ingested twice never
-counts twice.
+A workshop is made once (its name is unique by its folder name, ignoring case, as a
+cycle's is: ``values.cycle_key``): the cases it took, each with an anonymous label
+("Case A"), and its participants ("Participant 1", with the name given, if any). A
+participant's grades are replaced as a whole (the earlier ones kept, marked replaced), so a
+workbook ingested twice never counts twice, and an older copy is known by its content.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from qaudit.db.schema import now
 from qaudit.errors import QauditError
+from qaudit.values import cycle_key
 
 if TYPE_CHECKING:
     from qaudit.db.store import Store
@@ -113,12 +114,14 @@ class Workshops:
                 for r in rows]
 
     def find(self, name: str) -> Workshop | None:
-        row = self.db.conn.execute(
+        """The workshop a name means: names compare by their folder name, ignoring case
+        ('q2 2026-27' and 'Q2-2026-27' are the workshop 'Q2 2026-27'), as cycles do."""
+        key = cycle_key(name)
+        rows = self.db.conn.execute(
             "SELECT w.id, w.name, w.held_on, c.name, w.seed, w.created_at FROM workshops w"
-            " LEFT JOIN cycles c ON c.id = w.from_cycle_id"
-            " WHERE w.name = ? COLLATE NOCASE", (name.strip(),),
-        ).fetchone()
-        if row is None:
+            " LEFT JOIN cycles c ON c.id = w.from_cycle_id ORDER BY w.id").fetchall()
+        row = next((r for r in rows if cycle_key(r[1]) == key), None)
+        if row is None or not key:
             return None
         participants = tuple(Participant(*p) for p in self.db.conn.execute(
             "SELECT position, label, name FROM workshop_participants WHERE workshop_id = ?"
@@ -142,14 +145,20 @@ class Workshops:
         return found
 
     def check_can_make(self, name: str) -> None:
-        """A workshop's name is used once: its grading workbooks carry it. Checked early by
-        the job and again inside the transaction that stores the workshop."""
+        """A workshop's name is used once, and so is its folder name: its grading workbooks
+        carry the name, and its files live in a folder named after it ('Q2 2026-27',
+        'Q2/2026-27' and 'q2.2026.27' are all the folder 'Q2-2026-27'). Checked early by the
+        job and again inside the transaction that stores the workshop."""
         found = self.find(name)
-        if found is not None:
-            raise WorkshopError(
-                f"a workshop named {found.name!r} was already made on"
-                f" {found.created_at[:10]}; give the new workshop another name (its grading"
-                " workbooks carry the name, so it cannot be reused).")
+        if found is None:
+            return
+        same = found.name.strip().casefold() == " ".join(name.split()).casefold()
+        raise WorkshopError(
+            f"a workshop named {found.name!r} was already made on {found.created_at[:10]}"
+            + ("" if same else f", and {name.strip()!r} would share its folder name"
+               f" {cycle_key(name)!r}")
+            + "; give the new workshop another name (its grading workbooks and its folder"
+            " carry the name, so it cannot be reused).")
 
     def save(self, name: str, held_on: date, from_cycle: str | None, seed: int,
              participants: Sequence[Participant],
@@ -192,6 +201,15 @@ class Workshops:
             "SELECT content_hash FROM workshop_grades WHERE workshop_id = ? AND participant = ?"
             " AND replaced_at IS NULL LIMIT 1", (workshop_id, participant)).fetchone()
         return None if row is None else str(row[0])
+
+    def superseded(self, workshop_id: int, participant: str, content_hash: str) -> str | None:
+        """When grades of this content from the participant were replaced (the first time),
+        or None if none were: an older copy of their workbook is known by its content."""
+        row = self.db.conn.execute(
+            "SELECT min(replaced_at) FROM workshop_grades WHERE workshop_id = ? AND"
+            " participant = ? AND content_hash = ? AND replaced_at IS NOT NULL",
+            (workshop_id, participant, content_hash)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def replace_grades(self, workshop_id: int, participant: str,
                        grades: Sequence[tuple[int, str, str]], file_name: str,

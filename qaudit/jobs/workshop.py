@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from qaudit.agreement import (
     RESAMPLES,
@@ -40,10 +41,11 @@ from qaudit.grading import GRADE_COUNT, GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.ingest import find_forms
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.randomness import generator, seed_or_new
-from qaudit.validation import check_workshop
-from qaudit.values import HIDDEN_IN_LINE, cycle_slug
+from qaudit.validation import WorkshopReturn, check_workshop
+from qaudit.values import HIDDEN_IN_LINE, HIDDEN_IN_TEXT, cycle_slug
 from qaudit.workbooks.reader import read_form
 from qaudit.workbooks.workshop import (
+    GRADING_SHEET,
     GradingSheet,
     PackAnswer,
     PackCase,
@@ -53,9 +55,13 @@ from qaudit.workbooks.workshop import (
 )
 from qaudit.workspace import Workspace
 
+_T = TypeVar("_T")
+
 MAX_CASES = 40
 MAX_PARTICIPANTS = 60
 NAME_MAX = 80
+#: How far back a workshop's --held date may be: a year (see ``check_held_on``).
+HELD_WITHIN_DAYS = 366
 #: The folder of workshops in a workspace.
 WORKSHOPS_FOLDER = "workshops"
 
@@ -139,6 +145,23 @@ def participants_of(given: int | tuple[str, ...]) -> list[Participant]:
     return [Participant(n, f"Participant {n}", name) for n, name in enumerate(names, start=1)]
 
 
+def check_held_on(held_on: date, today: date) -> None:
+    """The day a workshop was held decides the quarter it counts for (``plan show``), so
+    it must be a day that has come (a workshop made ahead of the day is made on the day,
+    or with --held once held), and not more than a year back: a year's workshops are
+    reported to the Board with the year, and a date that far back is a mistyped year."""
+    if held_on > today:
+        raise WorkshopError(
+            f"--held {held_on:%d/%m/%Y} is in the future; a workshop counts for the quarter it"
+            " was held in, so give the day it was held (today or earlier), or make it on the"
+            " day.")
+    if held_on < today - timedelta(days=HELD_WITHIN_DAYS):
+        raise WorkshopError(
+            f"--held {held_on:%d/%m/%Y} is more than a year ago; check the year (a workshop"
+            " is recorded when it is held, and a past year's workshops were reported with"
+            " that year).")
+
+
 def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
     """Pick the cases, store the workshop, and write its pack and grading workbooks: rows
     and files together or neither."""
@@ -147,6 +170,7 @@ def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
         raise WorkshopError(f"--cases {request.cases}: a workshop takes 2 to {MAX_CASES} cases"
                             " (agreement needs at least two).")
     participants = participants_of(request.participants)
+    check_held_on(request.held_on, request.today)
     store.workshops.check_can_make(name)
     from_cycle = (None if request.from_cycle is None
                   else store.draws.require_cycle(request.from_cycle).name)
@@ -164,6 +188,7 @@ def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
     picked = [candidates[i] for i in spread_pick(
         [(c.audit_type, c.grade_of_record) for c in candidates], request.cases,
         generator(seed))]
+    _check_held_after_cases(store, request.held_on, picked)
     labelled = [(case_label(n), c) for n, c in enumerate(picked, start=1)]
     type_names = ws.settings.type_names()
     scrub = scrub_for_publication(store, tuple(ws.settings.auditor_roles))
@@ -171,9 +196,13 @@ def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
         _pack_case(store, label, c, type_names, scrub) for label, c in labelled),
         ws.settings.mail.protective_marking)
     base = request.out or ws.root / WORKSHOPS_FOLDER
-    folder = base / cycle_slug(name)
     slug = cycle_slug(name)
-    with staged_folder(folder) as scratch, store.transaction():
+    folder = base / slug
+    # Files and rows succeed or fail together, in allocate's order: the workbooks are
+    # written into a scratch folder inside the transaction and moved into place before it
+    # commits, so a failed move stores nothing; a crash between the move and the commit
+    # leaves a folder without a workshop, which making it again moves aside.
+    with store.transaction(), staged_folder(folder) as scratch:
         workshop_id = store.workshops.save(name, request.held_on, from_cycle, seed,
                                            participants, labelled)
         write_pack(scratch / f"{slug}-cases.xlsx", pack)
@@ -202,6 +231,19 @@ def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
     )
 
 
+def _check_held_after_cases(store: Store, held_on: date,
+                            picked: list[WorkshopCandidate]) -> None:
+    """A workshop grades audited work: it cannot have been held before the earliest of its
+    cases' cycles began."""
+    cycles = [store.draws.require_cycle(name) for name in sorted({c.cycle for c in picked})]
+    earliest = min(cycles, key=lambda c: (c.date_from, c.name))
+    if held_on < earliest.date_from:
+        raise WorkshopError(
+            f"--held {held_on:%d/%m/%Y} is before the cycle {earliest.name!r} began"
+            f" ({earliest.date_from:%d/%m/%Y}), the earliest its cases come from; a workshop"
+            " grades audits already returned, so give the day it was held.")
+
+
 def _pack_case(store: Store, label: str, case: WorkshopCandidate, type_names: dict[str, str],
                scrub: Callable[[str], str]) -> PackCase:
     """One case as participants see it: the audited work's evidence, scrubbed of every id
@@ -212,11 +254,17 @@ def _pack_case(store: Store, label: str, case: WorkshopCandidate, type_names: di
     if issued is not None:
         question_set = store.draws.issued_question_set(issued.row.question_set_hash)
         questions = {q.id: q.text for q in question_set.questions}
-    answers = tuple(PackAnswer(qid, questions.get(qid, ""), answer, scrub(comment))
+
+    def clean(text: str) -> str:
+        # hidden characters out first, so a zero-width space inside a name does not hide
+        # it from the scrub (the pack's writer drops them again, whatever it is given)
+        return scrub(HIDDEN_IN_TEXT.sub("", text))
+
+    answers = tuple(PackAnswer(qid, questions.get(qid, ""), answer, clean(comment))
                     for qid, answer, comment in store.moderation.answers_of(case.return_id))
     return PackCase(label, type_names.get(case.audit_type, case.audit_type), answers,
-                    scrub(case.fields.get("strengths", "")),
-                    scrub(case.fields.get("learning", "")))
+                    clean(case.fields.get("strengths", "")),
+                    clean(case.fields.get("learning", "")))
 
 
 # --- ingest -------------------------------------------------------------------------------
@@ -233,29 +281,60 @@ class WorkshopFile:
     graded: int = 0
     ungraded: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"file": str(self.path), "status": str(self.status), "workshop": self.workshop,
                 "participant": self.participant, "graded": self.graded,
-                "ungraded": self.ungraded, "findings": [asdict(f) for f in self.findings]}
+                "ungraded": self.ungraded, "findings": [asdict(f) for f in self.findings],
+                "warnings": self.warnings}
 
 
-def ingest(store: Store, paths: list[Path], *, today: date,
-           workshop: str | None = None) -> list[WorkshopFile]:
-    """Take grading workbooks back, each whole or not at all. A participant's workbook
-    replaces their earlier grades; the same grades again change nothing."""
+@dataclass(frozen=True)
+class _Checked:
+    """A grading workbook that passed every check, not stored yet."""
+
+    path: Path
+    sha256: str
+    workshop: Workshop
+    grades: WorkshopReturn
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.workshop.id, self.grades.participant)
+
+
+def ingest(store: Store, paths: list[Path], *, today: date, workshop: str | None = None,
+           replace: bool = False, restore: bool = False) -> list[WorkshopFile]:
+    """Take grading workbooks back, each whole or not at all, as returned forms are: the
+    same grades again are "unchanged"; other grades from a participant already in are
+    refused unless ``replace`` (the earlier ones kept as history); an older copy, since
+    replaced, is skipped ("superseded"), or with ``restore`` brought back; two workbooks
+    with different grades from one participant in one run are both refused."""
     if workshop is not None:
         workshop = store.workshops.require(workshop).name
     files = find_forms(paths)
     if not files:
         raise QauditError("no grading workbook found in " + ", ".join(map(str, paths))
                           + "; give the filled workbooks (.xlsx) or the folder holding them.")
-    return [_guarded(store, path, today, workshop) for path in files]
+    checked: list[WorkshopFile | _Checked] = [
+        _guarded(path, partial(_check_one, store, path, today, workshop)) for path in files]
+    clashing = _clashes([c for c in checked if isinstance(c, _Checked)])
+    results = []
+    for item in checked:
+        if isinstance(item, WorkshopFile):
+            results.append(item)
+        elif item.path in clashing:
+            results.append(clashing[item.path])
+        else:
+            results.append(_guarded(item.path, partial(
+                _store_one, store, item, replace or restore, restore)))
+    return results
 
 
-def _guarded(store: Store, path: Path, today: date, expected: str | None) -> WorkshopFile:
+def _guarded(path: Path, step: Callable[[], _T]) -> _T | WorkshopFile:
     try:
-        return _ingest_one(store, path, today, expected)
+        return step()
     except QauditError:
         raise
     except Exception:  # a workbook no check foresaw: one clean refusal
@@ -265,7 +344,8 @@ def _guarded(store: Store, path: Path, today: date, expected: str | None) -> Wor
             " made from a workbook `qaudit workshop make` wrote")])
 
 
-def _ingest_one(store: Store, path: Path, today: date, expected: str | None) -> WorkshopFile:
+def _check_one(store: Store, path: Path, today: date,
+               expected: str | None) -> WorkshopFile | _Checked:
     if not path.is_file():
         return WorkshopFile(path, Status.REFUSED, findings=[Finding(
             "no-such-file", path.name, "", "", f"{path} does not exist; give the filled"
@@ -282,18 +362,95 @@ def _ingest_one(store: Store, path: Path, today: date, expected: str | None) -> 
     if parsed is None or found is None:
         return WorkshopFile(path, Status.REFUSED, named, raw.meta.get("participant", ""),
                             findings=findings)
-    result = WorkshopFile(path, Status.ACCEPTED, found.name, parsed.participant,
+    return _Checked(path, raw.sha256, found, parsed)
+
+
+def _clashes(checked: list[_Checked]) -> dict[Path, WorkshopFile]:
+    """Workbooks of one participant with different grades in one run: which is meant
+    cannot be told, so each is refused, naming the others (the same grades twice are one
+    return, and the second copy is "unchanged")."""
+    by_participant: dict[tuple[int, str], list[_Checked]] = {}
+    for c in checked:
+        by_participant.setdefault(c.key, []).append(c)
+    refused = {}
+    for group in by_participant.values():
+        if len({c.grades.content_hash for c in group}) < 2:
+            continue
+        for c in group:
+            others = ", ".join(o.path.name for o in group if o is not c)
+            refused[c.path] = WorkshopFile(
+                c.path, Status.REFUSED, c.workshop.name, c.grades.participant,
+                findings=[Finding(
+                    "two-workbooks", c.path.name, "", "(whole workbook)",
+                    f"{c.grades.participant} of the workshop {c.workshop.name!r} has other"
+                    f" grades in {others} in this same run, and which is meant cannot be"
+                    " told; ingest only the one that is right", others)])
+    return refused
+
+
+def _differences(c: _Checked, current: dict[int, tuple[str, str]]) -> list[Finding]:
+    """One finding per case whose grade or note differs from the participant's grades on
+    record (position -> (grade key, note))."""
+    advice = ("to replace their grades (the earlier ones are kept as history) use"
+              " --replace")
+    who = f"{c.grades.participant} of the workshop {c.workshop.name!r}"
+    found = []
+    for case in c.workshop.cases:
+        was = current.get(case.position)
+        now_ = c.grades.grades.get(case.position)
+        if was == now_:
+            continue
+        stored = "not graded" if was is None else LABEL.get(was[0], was[0])
+        given = "" if now_ is None else LABEL.get(now_[0], now_[0])
+        what = ("a different note" if was is not None and now_ is not None
+                and was[0] == now_[0] else "a different grade")
+        found.append(Finding(
+            "different-grades", c.path.name, GRADING_SHEET, case.label,
+            f"{who} already returned grades; this workbook gives {case.label} {what}"
+            f" (stored: {stored}); {advice}", given))
+    return found or [Finding("different-grades", c.path.name, "", "(whole workbook)",
+                             f"{who} already returned other grades; {advice}")]
+
+
+def _store_one(store: Store, c: _Checked, replace: bool, restore: bool) -> WorkshopFile:
+    """Store one checked workbook, deciding against the record inside the transaction."""
+    parsed, found = c.grades, c.workshop
+    result = WorkshopFile(c.path, Status.ACCEPTED, found.name, parsed.participant,
                           len(parsed.grades), parsed.ungraded)
+    positions = {k.id: k.position for k in found.cases}
     with store.transaction():
-        if store.workshops.content_of(found.id, parsed.participant) == parsed.content_hash:
+        current = store.workshops.content_of(found.id, parsed.participant)
+        if current == parsed.content_hash:
             result.status = Status.UNCHANGED
             return result
-        by_position = {c.position: c.id for c in found.cases}
-        replaced = store.workshops.replace_grades(
+        # A correction is never undone by an older copy still lying in the folder.
+        replaced_on = store.workshops.superseded(found.id, parsed.participant,
+                                                 parsed.content_hash)
+        if replaced_on is not None and not restore:
+            if replace:
+                result.status = Status.REFUSED
+                result.findings = [Finding(
+                    "superseded-copy", c.path.name, "", "(whole workbook)",
+                    f"this is an older copy of {parsed.participant}'s grades, replaced on"
+                    f" {replaced_on[:10]}; to bring it back as their grades add --restore")]
+                return result
+            result.status = Status.SUPERSEDED
+            result.warnings = [f"superseded (an older copy of {parsed.participant}'s grades,"
+                               f" replaced on {replaced_on[:10]}); skipped"]
+            return result
+        if current is not None and not replace:
+            result.status = Status.REFUSED
+            result.findings = _differences(c, {
+                positions[g.case_id]: (g.grade, g.note)
+                for g in store.workshops.grades(found.id)
+                if g.participant == parsed.participant})
+            return result
+        by_position = {k.position: k.id for k in found.cases}
+        store.workshops.replace_grades(
             found.id, parsed.participant,
             [(by_position[n], grade, note) for n, (grade, note) in sorted(parsed.grades.items())],
-            path.name, raw.sha256, parsed.content_hash)
-    if replaced:
+            c.path.name, c.sha256, parsed.content_hash)
+    if current is not None:
         result.status = Status.REPLACED
     return result
 

@@ -5,7 +5,9 @@ The pack holds, for each case ("Case A" ...), its audit type and the audited wor
 returned form records it: every question with the answer and comment, the strengths and
 the learning. It holds no grade (participants grade the case themselves), no rationale
 (it argues for the grade), no reference, date, team or quadrant, and every free text has
-been scrubbed of ids and names by the job before it gets here.
+been scrubbed of ids and names by the job before it gets here. Every text the pack shows
+is written without the characters that hide, reorder or fake text (``values.HIDDEN_IN_TEXT``:
+controls, zero-width and bidirectional characters), whatever the job gives it.
 
 The grading workbook follows the forms' contract (``docs/forms.md``): each input cell is a
 workbook-level defined name (``wsh_<n>_grade``, ``wsh_<n>_note``, ``n`` the case's
@@ -26,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from qaudit import __version__
 from qaudit.grading import GRADE_LABELS, GRADES
 from qaudit.privacy import sign
+from qaudit.values import HIDDEN_IN_TEXT
 from qaudit.workbooks.cells import (
     BOLD,
     BOX,
@@ -102,8 +105,19 @@ class WorkshopPack:
     marking: str = DEFAULT_MARKING
 
 
+def shown(text: str) -> str:
+    """Text as the pack shows it: without hidden, reordering or faking characters (a
+    right-to-left override would make a comment read otherwise than it was written)."""
+    return HIDDEN_IN_TEXT.sub("", text)
+
+
 def write_pack(path: Path, pack: WorkshopPack) -> None:
     """The case pack: a contents sheet, then one sheet per case."""
+    pack = WorkshopPack(shown(pack.workshop), pack.held_on, tuple(
+        PackCase(shown(c.label), shown(c.audit_type_name), tuple(
+            PackAnswer(shown(a.question_id), shown(a.question), shown(a.answer),
+                       shown(a.comment)) for a in c.answers),
+            shown(c.strengths), shown(c.learning)) for c in pack.cases), pack.marking)
     wb = Workbook()
     ws = wb.active
     ws.title = "Contents"

@@ -24,11 +24,16 @@ from openpyxl import Workbook, load_workbook
 from statsmodels.stats.inter_rater import fleiss_kappa
 
 from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from qaudit.values import HIDDEN_IN_TEXT
 from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "2026-27 C3"
+CYCLE_START = date(2026, 9, 1)
 NAME = "Q2 2026-27"
 GRADES = fill_forms.GRADES
+#: The workshop was held today: after its cases' cycle began, and never more than a year
+#: back, whenever the tests run.
+HELD = date.today()
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +52,13 @@ def returned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     returns = root.parent / "returns"
     for i, form in enumerate(sorted((ws.cycle_dir(CYCLE) / "audit-forms").glob("*.xlsx"))):
         a = allocations[form.name.removesuffix("-audit.xlsx")]
+        first_comment = min(n for n in load_workbook(form, read_only=False).defined_names
+                            if n.startswith("cmt_"))
+        hidden_name = f"{a.worker_name[:2]}\u200b{a.worker_name[2:]}"
         fill_forms.fill_audit(form, returns / form.name, rng, grade=GRADES[i % 4], overrides={
             "strengths": f"{a.worker_name} listened well to {a.person_id} at home.",
+            "learning": f"Talk to {hidden_name}: \u202eSPOOFED\u202c the plan\u2066.\u2069",
+            first_comment: "Evidence\u200b on file\ufeff, \u200fseen\u200e.",
             "rationale": f"SECRET-RATIONALE graded {GRADES[i % 4]}"})
     qaudit_ok(root, "ingest", returns)
     return root
@@ -59,7 +69,7 @@ def made(returned: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("made") / "ws"
     shutil.copytree(returned, root)
     qaudit_ok(root, "workshop", "make", NAME, "--cases", "6", "--participants", "4",
-              "--held", "14/09/2026", "--seed", "5")
+              "--held", HELD.strftime("%d/%m/%Y"), "--seed", "5")
     return root
 
 
@@ -139,10 +149,22 @@ def test_the_pack_names_nobody_and_hides_the_grade(ws: Workspace) -> None:
     assert "SECRET-RATIONALE" not in text  # the rationale argues for the grade
 
 
+def test_the_pack_shows_no_hidden_or_reordering_characters(ws: Workspace) -> None:
+    """Comments carried a right-to-left override, isolates, zero-width spaces and a byte
+    order mark, and one split a practitioner's name with a zero-width space to slip past
+    the scrub: the pack reads as plain text, and the name is still removed."""
+    pack = load_workbook(folder(ws) / "Q2-2026-27-cases.xlsx")
+    text = " ".join(str(c.value) for sheet in pack.worksheets for row in sheet.iter_rows()
+                    for c in row if c.value is not None)
+    assert HIDDEN_IN_TEXT.search(text) is None
+    assert "Talk to (removed): SPOOFED the plan." in text
+    assert "Evidence on file, seen." in text
+
+
 def test_make_is_reproducible_from_its_seed(run: Callable[..., Result], fresh: Workspace,
                                             ws: Workspace) -> None:
     result = workshop(run, fresh, "make", NAME, "--cases", "6", "--participants", "4",
-                      "--held", "14/09/2026", "--seed", "5", "--json")
+                      "--held", HELD.strftime("%d/%m/%Y"), "--seed", "5", "--json")
     assert result.code == 0, result.stderr
     again = json.loads(result.stdout)
     first = json.loads(workshop(run, ws, "list", "--json").stdout)
@@ -161,6 +183,11 @@ def test_make_is_reproducible_from_its_seed(run: Callable[..., Result], fresh: W
     (("--cases", "4", "--participants", "=HYPERLINK(\"x\"), Bo"), "not a name"),
     (("--cases", "4", "--participants", "4", "--from-cycle", "2020 C1"), "no cycle"),
     (("--cases", "4", "--participants", "4", "--held", "31/02/2026"), "not a date"),
+    (("--cases", "4", "--participants", "4", "--held", "01/01/1990"), "more than a year ago"),
+    (("--cases", "4", "--participants", "4", "--held",
+      (date.today() - timedelta(days=400)).strftime("%d/%m/%Y")), "more than a year ago"),
+    (("--cases", "4", "--participants", "4", "--held",
+      (date.today() + timedelta(days=1)).strftime("%d/%m/%Y")), "is in the future"),
 ])
 def test_make_refuses_with_one_clear_error_and_stores_nothing(
         run: Callable[..., Result], fresh: Workspace, args: tuple[str, ...],
@@ -175,6 +202,67 @@ def test_make_refuses_with_one_clear_error_and_stores_nothing(
 def test_a_workshop_name_is_used_once(run: Callable[..., Result], ws: Workspace) -> None:
     result = workshop(run, ws, "make", "q2 2026-27", "--cases", "3", "--participants", "3")
     assert result.code == 1 and "already made" in result.stderr
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("other", ["Q2/2026-27", "q2.2026.27", "Q2 2026 27"])
+def test_a_name_sharing_a_workshops_folder_is_refused_and_its_files_stay(
+        run: Callable[..., Result], ws: Workspace, other: str) -> None:
+    before = snapshot(ws.root / "workshops")
+    result = workshop(run, ws, "make", other, "--cases", "3", "--participants", "3")
+    assert result.code == 1
+    said = " ".join(result.stderr.split())
+    assert said.startswith("Error: a workshop named 'Q2 2026-27' was already made")
+    assert "would share its folder name" in said
+    assert snapshot(ws.root / "workshops") == before  # nothing moved aside or rewritten
+    assert [p.name for p in (ws.root / "workshops").iterdir()] == ["Q2-2026-27"]
+    assert len(json.loads(workshop(run, ws, "list", "--json").stdout)) == 1
+
+
+def test_a_workshop_is_found_by_any_spelling_of_its_folder_name(
+        run: Callable[..., Result], ws: Workspace) -> None:
+    result = workshop(run, ws, "stats", "q2-2026-27")
+    assert "no grades of the workshop 'Q2 2026-27'" in " ".join(result.stderr.split())
+
+
+def test_when_the_folder_cannot_be_moved_into_place_no_workshop_is_stored(
+        run: Callable[..., Result], fresh: Workspace,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Path.rename
+
+    def disk_full(self: Path, target: str | Path) -> Path:
+        if self.name.startswith(".qaudit-"):  # the scratch folder, moving into place
+            raise OSError(28, "No space left on device", str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", disk_full)
+    result = workshop(run, fresh, "make", NAME, "--cases", "3", "--participants", "3")
+    monkeypatch.undo()
+    assert result.code == 1 and "No space left on device" in result.stderr
+    assert "No workshop yet" in workshop(run, fresh, "list").stdout
+    assert list((fresh.root / "workshops").iterdir()) == []  # no folder, no scratch left
+    with fresh.store() as store:
+        assert store.workshops.held_on_dates() == []  # plan show counts nothing as held
+    made = workshop(run, fresh, "make", NAME, "--cases", "3", "--participants", "3")
+    assert made.code == 0, made.stderr  # not refused as "already made"
+    assert len(list(folder(fresh).glob("*.xlsx"))) == 4
+
+
+def test_a_workshop_cannot_be_held_before_its_cases_cycle_began(
+        run: Callable[..., Result], fresh: Workspace) -> None:
+    held = CYCLE_START - timedelta(days=1)
+    if date.today() - held > timedelta(days=365):
+        pytest.skip("the day before the cycle began is now over a year back")
+    result = workshop(run, fresh, "make", NAME, "--cases", "3", "--participants", "3",
+                      "--held", held.strftime("%d/%m/%Y"))
+    assert result.code == 1
+    assert (f"before the cycle '{CYCLE}' began ({CYCLE_START:%d/%m/%Y})"
+            in " ".join(result.stderr.split()))
+    assert "No workshop yet" in workshop(run, fresh, "list").stdout
 
 
 # --- ingest and stats ---------------------------------------------------------------------
@@ -220,14 +308,27 @@ def test_each_participant_against_the_grade_of_record(run: Callable[..., Result]
     assert "Participant 1" in shown.stdout and "100%" in shown.stdout
 
 
-def test_ingest_is_idempotent_and_a_new_workbook_replaces_the_participants_grades(
+def test_ingest_is_idempotent_and_other_grades_need_replace(
         run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
     fill_all(ws, tmp_path / "back")
     assert workshop(run, ws, "ingest", tmp_path / "back").code == 0
     again = json.loads(workshop(run, ws, "ingest", tmp_path / "back", "--json").stdout)
     assert {r["status"] for r in again} == {"unchanged"}
+    before = participant_grades(ws, "Participant 2")
+    # Participant 2 regrades every case Good: cases B, C and D differ from their grades
     regraded = fill(ws, 2, dict.fromkeys(range(1, 7), "Good"), tmp_path / "later")
-    result = json.loads(workshop(run, ws, "ingest", regraded, "--json").stdout)
+    refused = workshop(run, ws, "ingest", regraded, "--json")
+    assert refused.code == 1
+    (result,) = json.loads(refused.stdout)
+    assert result["status"] == "refused"
+    assert [(f["code"], f["cell"], f["value"]) for f in result["findings"]] == [
+        ("different-grades", "Case B", "Good"), ("different-grades", "Case C", "Good"),
+        ("different-grades", "Case D", "Good")]
+    assert "(stored: Adequate); to replace their grades" in result["findings"][0]["message"]
+    shown = workshop(run, ws, "ingest", regraded)
+    assert "--replace" in " ".join(shown.stdout.split())
+    assert participant_grades(ws, "Participant 2") == before  # nothing changed
+    result = json.loads(workshop(run, ws, "ingest", regraded, "--replace", "--json").stdout)
     assert result[0]["status"] == "replaced"
     data = json.loads(workshop(run, ws, "stats", NAME, "--json").stdout)
     assert data["grades"] == 24  # replaced, never counted twice
@@ -235,8 +336,61 @@ def test_ingest_is_idempotent_and_a_new_workbook_replaces_the_participants_grade
         assert conn.execute("SELECT count(*) FROM workshop_grades WHERE replaced_at IS NOT"
                             " NULL").fetchone()[0] == 6  # the earlier grades kept as history
     listed = json.loads(workshop(run, ws, "list", "--json").stdout)
-    assert listed == [{"workshop": NAME, "held_on": "2026-09-14", "from_cycle": None,
+    assert listed == [{"workshop": NAME, "held_on": HELD.isoformat(), "from_cycle": None,
                        "cases": 6, "participants": 4, "returned": 4}]
+
+
+def participant_grades(ws: Workspace, label: str) -> list[str]:
+    with ws.store() as store:
+        found = store.workshops.require(NAME)
+        grades = {g.case_id: g.grade for g in store.workshops.grades(found.id)
+                  if g.participant == label}
+        return [grades.get(c.id, "") for c in found.cases]
+
+
+def test_ingesting_the_original_folder_again_never_undoes_a_correction(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
+    fill_all(ws, tmp_path / "back")
+    assert workshop(run, ws, "ingest", tmp_path / "back").code == 0
+    corrected = fill(ws, 2, dict.fromkeys(range(1, 7), "Good"), tmp_path / "corrected")
+    assert workshop(run, ws, "ingest", corrected, "--replace").code == 0
+    assert participant_grades(ws, "Participant 2") == ["good"] * 6
+    result = workshop(run, ws, "ingest", tmp_path / "back", "--json")
+    assert result.code == 0
+    statuses = {Path(r["file"]).name: r["status"] for r in json.loads(result.stdout)}
+    assert statuses == {"p1.xlsx": "unchanged", "p2.xlsx": "superseded",
+                        "p3.xlsx": "unchanged", "p4.xlsx": "unchanged"}
+    assert participant_grades(ws, "Participant 2") == ["good"] * 6
+    said = " ".join(workshop(run, ws, "ingest", tmp_path / "back").stderr.split())
+    assert "p2.xlsx: superseded (an older copy of Participant 2's grades" in said
+    # --replace does not bring an older copy back either; --restore does, on purpose
+    result = workshop(run, ws, "ingest", tmp_path / "back" / "p2.xlsx", "--replace", "--json")
+    assert result.code == 1
+    assert json.loads(result.stdout)[0]["findings"][0]["code"] == "superseded-copy"
+    assert participant_grades(ws, "Participant 2") == ["good"] * 6
+    result = workshop(run, ws, "ingest", tmp_path / "back" / "p2.xlsx", "--restore", "--json")
+    assert json.loads(result.stdout)[0]["status"] == "replaced"
+    assert participant_grades(ws, "Participant 2") == [
+        g.lower().replace(" ", "_") for g in TABLE[2]]
+
+
+def test_two_workbooks_of_one_participant_in_one_run_are_both_refused(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
+    first = fill(ws, 3, dict.fromkeys(range(1, 7), "Good"), tmp_path / "a")
+    second = fill(ws, 3, dict.fromkeys(range(1, 7), "Adequate"), tmp_path / "b")
+    second = second.rename(second.with_name("p3-second-try.xlsx"))
+    other = fill(ws, 1, dict.fromkeys(range(1, 7), "Good"), tmp_path / "a")
+    result = workshop(run, ws, "ingest", first, second, other, "--json")
+    assert result.code == 1
+    outcome = {Path(r["file"]).name: r for r in json.loads(result.stdout)}
+    assert outcome["p1.xlsx"]["status"] == "accepted"  # another participant's goes in
+    for mine, theirs in (("p3.xlsx", "p3-second-try.xlsx"), ("p3-second-try.xlsx", "p3.xlsx")):
+        assert outcome[mine]["status"] == "refused"
+        (finding,) = outcome[mine]["findings"]
+        assert finding["code"] == "two-workbooks" and finding["value"] == theirs
+        assert f"Participant 3 of the workshop '{NAME}' has other grades in {theirs}" in (
+            finding["message"])
+    assert participant_grades(ws, "Participant 3") == [""] * 6  # nothing of theirs stored
 
 
 def test_a_case_left_ungraded_counts_as_missing(run: Callable[..., Result], ws: Workspace,
@@ -336,7 +490,7 @@ def test_the_same_file_twice_in_one_run_counts_once(run: Callable[..., Result],
 def test_plan_show_says_which_quarters_held_a_workshop(run: Callable[..., Result],
                                                        fresh: Workspace) -> None:
     start = date.today() - timedelta(days=200)  # Q1 and Q2 are past, Q3 is under way
-    held = start + timedelta(days=100)  # in Q2
+    held = start + timedelta(days=150)  # in Q2, and after the cases' cycle began
     year = f"{start.year}-{(start.year + 1) % 100:02d}"
     # two cycles only, so the plan leaves the drawn '2026-27 C3' alone
     assert run("-w", fresh.root, "plan", year, "--start", start.strftime("%d/%m/%Y"),

@@ -1,10 +1,21 @@
 """The workshop's agreement figures equal the reference implementations.
 
 Fleiss' kappa against ``statsmodels``; Krippendorff's alpha (ordinal) against the
-``krippendorff`` package; Gwet's AC2 with ordinal weights against the worked example of
-Gwet's Handbook of Inter-Rater Reliability (4th ed., the 4 raters x 12 subjects of p. 120:
-AC2 0.899, pa 0.968, pe 0.685, as irrCAC reports them) and, to 1e-9, against a second,
-independent straight transcription of the formula below (loops over raters and pairs).
+``krippendorff`` package. Gwet's AC2 has no Python reference we depend on, so it is checked
+two ways, neither using ``qaudit.agreement``:
+
+- **a published worked example**: the 12 subjects x 4 raters, five categories, with missing
+  ratings, of Gwet's Handbook of Inter-Rater Reliability (4th ed., 2014), shipped as
+  ``cac.raw4raters`` in Gwet's own R package irrCAC. The percent agreement, chance agreement
+  and coefficient irrCAC reports for it, unweighted (AC1) and with ordinal, linear and
+  quadratic weights (pa/pe/AC: .818/.190/.775, .968/.685/.899, .939/.571/.859,
+  .975/.714/.914; the same figures the Python port's tests hold, afergadis/irrCAC
+  ``test/unit/irrCAC/raw/test_gwet.py``), to the three decimals published;
+- **two straight transcriptions** written here from the Handbook's formulas (one term by
+  term over categories, one over every ordered pair of ratings of a subject), each first
+  shown to reproduce the worked example's pa, pe and AC, then compared with
+  ``qaudit.agreement.gwet_ac2`` to 1e-9 on random tables with missing grades, under four
+  weightings.
 """
 
 from __future__ import annotations
@@ -35,7 +46,8 @@ from qaudit.agreement import (
 )
 
 GRADES = 4
-#: Gwet (2014), p. 120: 12 subjects, 4 raters, categories 1..5 (here 0..4), None = not rated.
+#: Gwet (2014), irrCAC's ``cac.raw4raters``: 12 subjects, 4 raters, categories 1..5 (here
+#: 0..4), None = not rated.
 GWET_4_RATERS = [
     [0, 0, None, 0], [1, 1, 2, 1], [2, 2, 2, 2], [2, 2, 2, 2], [1, 1, 1, 1], [0, 1, 2, 3],
     [3, 3, 3, 3], [0, 0, 1, 0], [1, 1, 1, 1], [None, 4, 4, 4], [None, None, 0, 0],
@@ -57,11 +69,71 @@ tables_with_gaps = st.integers(2, 12).flatmap(
     lambda n: st.integers(2, 8).flatmap(lambda r: workshop_grades(n, r, missing=True)))
 
 
-def ac2_by_hand(ratings: list[list[int | None]], q: int) -> float | None:
-    """Gwet's AC2 for many raters, transcribed straight from the Handbook (eq. 2.23 with
-    weights): every pair of ratings of a subject, every rater's share of each category."""
-    w = [[1 - (math.comb(abs(k - m) + 1, 2) / math.comb(q, 2)) for m in range(q)]
-         for k in range(q)]
+Weights = list[list[float]]
+
+
+def identity_weights(q: int) -> Weights:
+    return [[1.0 if k == m else 0.0 for m in range(q)] for k in range(q)]
+
+
+def linear_weights(q: int) -> Weights:
+    """Handbook (3.x): 1 - |k - l| / (q - 1)."""
+    return [[1 - abs(k - m) / (q - 1) for m in range(q)] for k in range(q)]
+
+
+def quadratic_weights(q: int) -> Weights:
+    """Handbook: 1 - (k - l)^2 / (q - 1)^2."""
+    return [[1 - (k - m) ** 2 / (q - 1) ** 2 for m in range(q)] for k in range(q)]
+
+
+def ordinal_weights_by_hand(q: int) -> Weights:
+    """Handbook: 1 - M_kl / max M, where M_kl = C(n_kl, 2) and n_kl is how many of the
+    ranks from k to l there are (k and l included), so ranks next to each other count one
+    pair and the two ends of the scale C(q, 2)."""
+    m = [[math.comb(max(k, m_) - min(k, m_) + 1, 2) for m_ in range(q)] for k in range(q)]
+    top = max(max(row) for row in m)
+    return [[1 - v / top for v in row] for row in m]
+
+
+def ac2_terms(ratings: list[list[int | None]], q: int,
+              w: Weights) -> tuple[float, float, float] | None:
+    """(pa, pe, AC2) for many raters with missing ratings, transcribed term by term from the
+    Handbook (ch. 3, the weighted AC2 of r raters):
+
+        r_ik  = raters who put subject i in category k;  r_i = sum_k r_ik
+        r*_ik = sum_l w_kl r_il
+        pa    = (1/n') sum over the n' subjects with r_i >= 2 of
+                sum_k r_ik (r*_ik - 1) / (r_i (r_i - 1))
+        pi_k  = (1/n) sum over the n subjects rated at all of r_ik / r_i
+        T_w   = sum_kl w_kl
+        pe    = T_w / (q (q - 1)) * sum_k pi_k (1 - pi_k)
+        AC2   = (pa - pe) / (1 - pe)
+    """
+    r = [[sum(1 for v in row if v == k) for k in range(q)] for row in ratings]
+    rated = [ri for ri in r if sum(ri) >= 1]
+    twice = [ri for ri in r if sum(ri) >= 2]
+    if not twice:
+        return None
+    pa = 0.0
+    for ri in twice:
+        n_i = sum(ri)
+        star = [sum(w[k][m] * ri[m] for m in range(q)) for k in range(q)]
+        pa += sum(ri[k] * (star[k] - 1) for k in range(q)) / (n_i * (n_i - 1))
+    pa /= len(twice)
+    pi = [sum(ri[k] / sum(ri) for ri in rated) / len(rated) for k in range(q)]
+    t_w = sum(sum(row) for row in w)
+    pe = t_w / (q * (q - 1)) * sum(p * (1 - p) for p in pi)
+    if math.isclose(pe, 1.0):
+        return None
+    return pa, pe, (pa - pe) / (1 - pe)
+
+
+def ac2_by_hand(ratings: list[list[int | None]], q: int,
+                w: Weights | None = None) -> float | None:
+    """The same coefficient a second way: agreement as the mean weight over every ordered
+    pair of two ratings of a subject (what sum_k r_ik (r*_ik - 1) / (r_i (r_i - 1)) counts),
+    chance from each subject's share of each category."""
+    w = ordinal_weights_by_hand(q) if w is None else w
     pa_terms = []
     shares = []
     for row in ratings:
@@ -90,16 +162,39 @@ def reference_alpha(ratings: list[list[int | None]]) -> float:
 
 # --- the worked example -------------------------------------------------------------------
 
+#: irrCAC's figures for ``cac.raw4raters``: weighting -> (pa, pe, coefficient).
+PUBLISHED = {
+    "identity": (0.818, 0.190, 0.775),
+    "ordinal": (0.968, 0.685, 0.899),
+    "linear": (0.939, 0.571, 0.859),
+    "quadratic": (0.975, 0.714, 0.914),
+}
+WEIGHTINGS = {"identity": identity_weights, "ordinal": ordinal_weights_by_hand,
+              "linear": linear_weights, "quadratic": quadratic_weights}
 
-def test_gwet_handbook_example_ordinal_ac2() -> None:
+
+@pytest.mark.parametrize("weighting", sorted(PUBLISHED))
+def test_the_transcriptions_reproduce_the_published_worked_example(weighting: str) -> None:
+    w = WEIGHTINGS[weighting](5)
+    terms = ac2_terms(GWET_4_RATERS, 5, w)
+    assert terms is not None
+    assert tuple(round(v, 3) for v in terms) == PUBLISHED[weighting]
+    assert ac2_by_hand(GWET_4_RATERS, 5, w) == pytest.approx(terms[2], abs=1e-12)
+
+
+@pytest.mark.parametrize("weighting", sorted(PUBLISHED))
+def test_gwet_ac2_gives_the_published_worked_example(weighting: str) -> None:
     counts = rating_counts(GWET_4_RATERS, 5)
-    assert round(gwet_ac2(counts) or 0, 3) == 0.899
-    assert gwet_ac2(counts) == pytest.approx(ac2_by_hand(GWET_4_RATERS, 5), abs=1e-12)
+    given_weights = None if weighting == "ordinal" else np.array(WEIGHTINGS[weighting](5))
+    value = gwet_ac2(counts, given_weights)
+    assert value is not None and round(value, 3) == PUBLISHED[weighting][2]
+    terms = ac2_terms(GWET_4_RATERS, 5, WEIGHTINGS[weighting](5))
+    assert terms is not None and value == pytest.approx(terms[2], abs=1e-12)
 
 
-def test_gwet_handbook_example_unweighted_ac1() -> None:
-    counts = rating_counts(GWET_4_RATERS, 5)
-    assert round(gwet_ac2(counts, np.eye(5)) or 0, 3) == 0.775  # Handbook: AC1 0.7754
+def test_the_four_grade_weights_are_the_handbooks() -> None:
+    np.testing.assert_allclose(ordinal_weights(4), ordinal_weights_by_hand(4), atol=1e-15)
+    np.testing.assert_allclose(ordinal_weights(5), ordinal_weights_by_hand(5), atol=1e-15)
 
 
 def test_ordinal_weights_for_four_grades() -> None:
@@ -136,15 +231,20 @@ def test_krippendorff_alpha_equals_the_krippendorff_package(
     assert ours == pytest.approx(reference_alpha(ratings), abs=1e-9)
 
 
-@settings(max_examples=80, deadline=None)
-@given(tables_with_gaps)
-def test_gwet_ac2_equals_the_straight_transcription(ratings: list[list[int | None]]) -> None:
-    ours = gwet_ac2(rating_counts(ratings, GRADES))
-    theirs = ac2_by_hand(ratings, GRADES)
-    if theirs is None:
-        assert ours is None
+@settings(max_examples=100, deadline=None)
+@given(tables_with_gaps, st.sampled_from(sorted(WEIGHTINGS)))
+def test_gwet_ac2_equals_the_straight_transcriptions(ratings: list[list[int | None]],
+                                                    weighting: str) -> None:
+    w = WEIGHTINGS[weighting](GRADES)
+    ours = gwet_ac2(rating_counts(ratings, GRADES),
+                    None if weighting == "ordinal" else np.array(w))
+    terms = ac2_terms(ratings, GRADES, w)
+    paired = ac2_by_hand(ratings, GRADES, w)
+    if terms is None:
+        assert ours is None and paired is None
     else:
-        assert ours == pytest.approx(theirs, abs=1e-9)
+        assert ours == pytest.approx(terms[2], abs=1e-9)
+        assert paired == pytest.approx(terms[2], abs=1e-9)
 
 
 def test_fleiss_with_gaps_is_fleiss_when_nothing_is_missing() -> None:

@@ -7,11 +7,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from qaudit.db.workshops import Participant, Workshop, WorkshopCase
 from qaudit.errors import FormFileError
 from qaudit.validation import check_workshop
+from qaudit.values import HIDDEN_IN_TEXT
 from qaudit.workbooks.cells import read_text
 from qaudit.workbooks.reader import read_form
 from qaudit.workbooks.workshop import (
@@ -152,7 +155,37 @@ def test_the_pack_keeps_text_as_text(tmp_path: Path) -> None:
     assert wb.sheetnames == ["Contents", "Case A"]
     cells = {read_text(str(c.value)): c.data_type for row in wb["Case A"].iter_rows()
              for c in row if c.value is not None}
-    assert cells[HOSTILE + "\x07bell"] == "s"
+    assert cells[HOSTILE + "bell"] == "s"  # the bell (a control character) dropped
     assert cells["-1 more visit"] == "s"  # not a formula either
     assert "Strong\nrecording" in cells
     assert wb["Case A"].protection.sheet
+
+
+#: What hides, reorders or fakes text: a right-to-left override and its end, isolates,
+#: zero-width space, joiner and non-joiner, left-to-right and right-to-left marks, the byte
+#: order mark, a tag character, a bell, an escape and a C1 control.
+HIDDEN = ["\u202e", "\u202c", "\u2066", "\u2069", "\u200b", "\u200d", "\u200c", "\u200e",
+          "\u200f", "\ufeff", "\U000e0041", "\x07", "\x1b", "\x9b"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.text("abc =+-@", max_size=6), st.sampled_from(HIDDEN)),
+                min_size=1, max_size=6))
+def test_the_pack_shows_no_hidden_or_reordering_character(
+        tmp_path_factory: pytest.TempPathFactory, pieces: list[tuple[str, str]]) -> None:
+    """Whatever a form's comments carried, the pack reads as the plain text around it."""
+    text = "".join(visible + hidden for visible, hidden in pieces)
+    plain = "".join(visible for visible, _ in pieces)
+    path = tmp_path_factory.mktemp("pack") / "pack.xlsx"
+    write_pack(path, WorkshopPack("Q2" + text, date(2026, 9, 14), (PackCase(
+        "Case A", "Care Act review" + text,
+        (PackAnswer("V1", "Voice heard?" + text, "No" + text, "Seen" + text),),
+        "Strong" + text, "Learn" + text),)))
+    wb = load_workbook(path)
+    shown = [read_text(str(c.value)) for sheet in wb.worksheets for row in sheet.iter_rows()
+             for c in row if isinstance(c.value, str)]
+    assert not any(HIDDEN_IN_TEXT.search(value) for value in shown)
+    for start in ("Voice heard?", "No", "Seen", "Strong", "Learn"):
+        assert start + plain in shown
+    assert f"Case A: Care Act review{plain}" in shown
+    assert f"Audit workshop: Q2{plain}" in shown
