@@ -169,7 +169,7 @@ echo
 echo "== Audit the auditor: a workshop grades the same anonymised cases, and their agreement"
 echo "   is measured"
 qaudit -w "$ws" workshop make "2026-27 Q2 workshop" --cases 6 --participants 5 \
-  --from-cycle "2026-27 C2" --held 14/10/2026 --seed 5
+  --from-cycle "2026-27 C2" --held "$(date +%d/%m/%Y)" --seed 5
 python3 "$here/fill_workshop.py" "$ws/workshops/2026-27-Q2-workshop" "$demo/workshop-returns" \
   --seed 7
 qaudit -w "$ws" workshop ingest "$demo/workshop-returns"
