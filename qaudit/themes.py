@@ -450,12 +450,25 @@ def deep_dive_shown(rows: DeepDiveRows, threshold: int) -> frozenset[Key]:
     return frozenset(f.key for f in figures) - hidden
 
 
+def published_filters(filters: Sequence[Filter], scrub: Callable[[str], str],
+                      removed: str) -> str:
+    """The filters as the published report shows them: a team never named (``removed``
+    in its place: beside the grades of a handful of its cases it would name the team's
+    practice), and every other value through ``scrub`` (the publication scrubber)."""
+    shown = sorted({Filter(f.key, removed) if f.key == TEAM else f for f in filters},
+                   key=lambda f: (FILTER_KEYS.index(f.key), _natural(f.value)))
+    return scrub(describe_filters(shown))
+
+
 def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, internal: bool,
-                     scrub: Callable[[str], str], marking: str = "") -> dict[str, Any]:
+                     scrub: Callable[[str], str], marking: str = "",
+                     removed: str = "(removed)") -> dict[str, Any]:
     """The report's data: the terms of reference (scrubbed when published), the findings
     against them (grades of record with a 95% interval; Yes per question of its set), and
     the same question ids in the regular cycles' returned audits. Published: only the
-    figures ``deep_dive_shown`` allows; internal: every figure, and the references."""
+    figures ``deep_dive_shown`` allows, the deep dive's name, title, terms and filters
+    through ``scrub`` and no team named (``published_filters``); internal: every figure,
+    the filters as given, and the references."""
     shown = None if internal else deep_dive_shown(rows, threshold)
 
     def shows(key: Key) -> bool:
@@ -493,11 +506,12 @@ def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, inte
         })
     terms = rows.terms
     return {
-        "name": rows.name,
+        "name": scrub(rows.name),
         "title": scrub(terms.title),
         "terms": [{"label": label, "paragraphs": scrub(text).split("\n\n")}
                   for label, text in terms.labelled() if label != "Title"],
-        "filters": describe_filters(rows.filters),
+        "filters": describe_filters(rows.filters) if internal
+        else published_filters(rows.filters, scrub, removed),
         "size": str(rows.size),
         "window": rows.window,
         "question_set": rows.question_set,

@@ -110,6 +110,10 @@ def allocate(
     persons audited before and workers audited too recently, and draws each quadrant x
     audit type quota at random with a recorded seed. Writes register.xlsx, one workbook
     per Service Manager, and an audit form and a self-reflection form per case.
+
+    A name keeps its kind: a deep dive or a round of re-audits is drawn, and re-checked
+    with --dry-run, by its own command (`qaudit deep-dive new`, `qaudit reaudit select`),
+    never by allocate.
     """
     from qaudit.jobs.allocate import AllocationRequest, commit_allocation, plan_allocation
 

@@ -84,10 +84,12 @@ def deep_dive_new(
     filters, with its own terms of reference (printed on every form and on its report) and
     its own question set.
 
-    The same rules as a cycle's draw: work completed in the window, no person or record
-    drawn before, the worker cool-down, one case a person and at most [sampling]
-    max_cases_per_worker a practitioner; the seed is recorded. A deep dive does not count
-    toward the 120 nor the regular cycle's figures; by [deep_dives] block_later_draws its
+    A cycle's rules: work completed in the window, no person or record drawn before, one
+    case a person and at most \\[sampling] max_cases_per_worker a practitioner; the seed is
+    recorded. The worker cool-down (\\[sampling] worker_cooldown_cycles) does not apply: a
+    deep dive looks where the Board directs it, and each case drawn despite the cool-down
+    says so in the register's "Drawn because" column. A deep dive does not count
+    toward the 120 nor the regular cycle's figures; by \\[deep_dives] block_later_draws its
     people and records are kept out of later regular draws. Its forms then go through
     `qaudit send forms`, `qaudit ingest` and `qaudit moderate select --cycle NAME` as a
     cycle's do.

@@ -35,8 +35,9 @@ def send(
         help="allocations (Service Managers' workbooks), forms (audit form to the named"
         " auditor and self-reflection to the practitioner, together), reminders (overdue"
         " returns whose form went; a second one escalates), feedback (the feedback pack, once"
-        " the moderation sample settles its grade), reports (quadrant reports and the"
-        " highlights).", show_default=False)],
+        " the moderation sample settles its grade), reports (a regular cycle's quadrant"
+        " reports and the highlights; refused for a deep dive or re-audit round).",
+        show_default=False)],
     cycle: Annotated[str, typer.Option("--cycle", "-c", help="The cycle to send for.")],
     to_outbox: Annotated[bool, typer.Option(
         "--to-outbox", help="Write drafts (.eml, X-Unsent) to cycles/<cycle>/outbox/KIND/,"

@@ -113,13 +113,19 @@ class DeepDives:
 
     def workers_answered(self, question_id: str, answer: str,
                          received_before: str | None = None) -> frozenset[str]:
-        """Workers whose returned audits (current draws, current returns; with
-        ``received_before``, those received before that time) gave ``answer`` to the
-        question ``question_id``, in any cycle."""
+        """Workers whose returned audits gave ``answer`` to the question ``question_id``,
+        in any cycle's current draw: the returns of record now, or with
+        ``received_before``, the returns of record at that time (received before it, and
+        not yet replaced then: a return replaced since still counts, its replacement does
+        not)."""
+        current = "r.replaced_at IS NULL"
+        args: tuple[str, ...] = (question_id, answer)
+        if received_before is not None:
+            current = "r.received_at < ? AND (r.replaced_at IS NULL OR r.replaced_at >= ?)"
+            args += (received_before, received_before)
         rows = self.db.conn.execute(
             "SELECT DISTINCT a.worker_id FROM answers n JOIN returns r ON r.id = n.return_id"
             " JOIN current_allocations a ON a.id = r.allocation_id"
-            " WHERE r.kind = 'audit' AND r.replaced_at IS NULL AND n.question_id = ?"
-            " AND n.answer = ? AND (? IS NULL OR r.received_at < ?)",
-            (question_id, answer, received_before, received_before))
+            f" WHERE r.kind = 'audit' AND n.question_id = ? AND n.answer = ? AND {current}",
+            args)
         return frozenset(str(r[0]) for r in rows)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qaudit import __version__, layout
 from qaudit.config import OPTIONAL_FIELDS
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
-from qaudit.db.draws import REGULAR, describe_kind
+from qaudit.db.draws import DEEP_DIVE, REAUDIT, REGULAR, describe_kind
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import made_by_qaudit, staged_folder
 from qaudit.jobs.plan import Window, planned_window
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+#: The command that draws (and with --dry-run re-checks) each kind of cycle.
+_DRAWS = {REGULAR: "qaudit allocate", DEEP_DIVE: "qaudit deep-dive new",
+          REAUDIT: "qaudit reaudit select"}
 _CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
 
 
@@ -223,6 +226,22 @@ class AllocationPlan:
         }
 
 
+def check_kind(existing: Cycle, request: AllocationRequest) -> None:
+    """A name keeps its kind, for a --dry-run too: a re-check of a deep dive as a regular
+    cycle would quietly draw something it never was."""
+    kind, asked = existing.kind, request.selection.kind
+    if kind == asked:
+        return
+    raise CycleError(
+        f"{existing.name!r} is a {describe_kind(kind)}, not a {describe_kind(asked)},"
+        f" and a name keeps its kind, so `{_DRAWS.get(asked, 'this draw')}` neither"
+        f" draws nor re-checks it{' (with --dry-run too)' if request.dry_run else ''}."
+        f" Re-check its draw with `{_DRAWS.get(kind, 'its own command')} ..."
+        " --dry-run` (its register's 'Check with'"
+        f" line gives the whole command); give a new {describe_kind(asked)} a name of"
+        " its own.")
+
+
 def check_request(store: Store, request: AllocationRequest, window: Window,
                   due: date) -> AllocationRequest:
     """Refuse a request that cannot succeed before the export is read. Returns it with the
@@ -231,6 +250,7 @@ def check_request(store: Store, request: AllocationRequest, window: Window,
     existing = store.draws.cycle(request.cycle)
     if existing is not None:
         request = replace(request, cycle=existing.name)
+        check_kind(existing, request)
     if not _CYCLE_NAME.match(request.cycle):
         raise CycleError(
             f"cycle name {request.cycle!r} is not allowed: use up to 40 letters, digits,"
@@ -264,6 +284,9 @@ def plan_allocation(
 ) -> AllocationPlan:
     settings = ws.settings
     selection = request.selection
+    existing = store.draws.cycle(request.cycle)
+    if existing is not None:  # before the plan is asked for the window of a name
+        check_kind(existing, request)
     if selection.kind == REGULAR:
         window = planned_window(store, request.cycle, request.date_from, request.date_to,
                                 request.due)

@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 #: whose windows end by the deep dive's last day (the year's plan: one year of audits).
 COMPARED_CYCLES = 8
 MAX_SIZE = 500
+#: The key under which a draw records its question filters' workers (settings_json).
+ANSWERED = "answered"
 COOL_DOWN_WAIVED = ("worker within the cool-down, which a deep dive does not apply"
                     " ([sampling] worker_cooldown_cycles is for regular cycles)")
 
@@ -121,7 +123,21 @@ class DeepDiveSelection:
             blocks_later_draws=self.block_later_draws)
 
     def recorded(self) -> dict[str, Any]:
+        # The workers each question filter found in the audits returned so far: replaced
+        # returns, later cycles and cancellations change the record, not this draw.
+        return {ANSWERED: {value: sorted(workers)
+                           for value, workers in sorted(self.answered.items())}}
+
+
+def recorded_answers(recorded: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """The workers a drawn deep dive's question filters found (``Draws.selection_of``):
+    question filter value (``V4:No``) -> worker ids; empty for a draw recorded before
+    qaudit kept them."""
+    found = recorded.get(ANSWERED)
+    if not isinstance(found, dict):
         return {}
+    return {str(value): frozenset(str(w) for w in workers)
+            for value, workers in found.items() if isinstance(workers, list)}
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,7 @@ def plan_deep_dive(ws: Workspace, store: Store, request: DeepDiveRequest,
     name = request.name.strip()
     existing = store.draws.cycle(name)
     received_before: str | None = None
+    recorded: dict[str, frozenset[str]] = {}
     if existing is not None:
         if existing.kind != DEEP_DIVE:
             raise CycleError(f"{existing.name!r} is a {describe_kind(existing.kind)}; give the"
@@ -207,9 +224,11 @@ def plan_deep_dive(ws: Workspace, store: Store, request: DeepDiveRequest,
                              " a new name.")
         record = store.deep_dives.get(existing.name)
         if drawn and record is not None:
-            # Re-checking a recorded draw: a question filter reads the audits returned
-            # before it was drawn, as it did then.
+            # Re-checking a recorded draw: a question filter uses the workers the draw
+            # recorded (``DeepDiveSelection.recorded``), or for a draw recorded before
+            # qaudit kept them, the audits on record as they stood when it was drawn.
             received_before = record.created_at
+            recorded = recorded_answers(store.draws.selection_of(existing.name))
     if not 1 <= request.size <= MAX_SIZE:
         raise QauditError(f"--n {request.size}: give how many cases to draw in all, from 1 to"
                           f" {MAX_SIZE}.")
@@ -221,7 +240,8 @@ def plan_deep_dive(ws: Workspace, store: Store, request: DeepDiveRequest,
     types = {normalise_label(short): key for key, short in settings.short_names().items()}
     filters = resolve_filters(parsed, {**types, **settings.audit_type_lookup()},
                               settings.quadrant_lookup(), issued)
-    answered = {f.value: store.deep_dives.workers_answered(*f.question, received_before)
+    answered = {f.value: recorded[f.value] if f.value in recorded
+                else store.deep_dives.workers_answered(*f.question, received_before)
                 for f in filters if f.key == QUESTION}
     selection = DeepDiveSelection(
         terms=terms, terms_file=request.terms_file, questions=questions, filters=filters,
@@ -324,6 +344,7 @@ def build_report(ws: Workspace, store: Store, name: str, *, internal: bool,
     """The report's data: published (suppressed, free text scrubbed) or internal."""
     from qaudit.jobs.people import scrub_for_publication
     from qaudit.jobs.report import _solver_quiet, threshold
+    from qaudit.privacy import PLACEHOLDER
 
     rows = deep_dive_rows(ws, store, name)
     scrub = (lambda t: t) if internal else scrub_for_publication(
@@ -331,7 +352,8 @@ def build_report(ws: Workspace, store: Store, name: str, *, internal: bool,
     with _solver_quiet():
         return deep_dive_report(rows, generated=today.strftime("%d/%m/%Y"),
                                 threshold=threshold(ws, internal), internal=internal,
-                                scrub=scrub, marking=ws.settings.mail.protective_marking)
+                                scrub=scrub, marking=ws.settings.mail.protective_marking,
+                                removed=PLACEHOLDER)
 
 
 def render_report(ws: Workspace, store: Store, name: str, out: Path | None,
@@ -341,7 +363,9 @@ def render_report(ws: Workspace, store: Store, name: str, out: Path | None,
     from qaudit import layout
     from qaudit.rendering import render
 
-    data = build_report(ws, store, name, internal=internal, today=today)
-    folder = out or layout.report_folder(ws.cycle_dir(data["name"]))
+    stored = store.deep_dives.require(name).name
+    data = build_report(ws, store, stored, internal=internal, today=today)
+    folder = out or layout.report_folder(ws.cycle_dir(stored))
+    # The published file is named as its heading is: the name as scrubbed.
     return render(ws.templates, "deep_dive", report_stem(data["name"], internal), data,
                   folder, formats, with_charts=False)

@@ -55,6 +55,7 @@ from qaudit.mail.letters import (
     feedback_letters,
     form_letters,
     listed,
+    not_sent_for,
     reached_map,
     reminder_letters,
     report_letters,
@@ -124,6 +125,9 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
     """Plan the kind's letters, keep what is still to go, render it all, then draft or
     send each, recording it as it goes. ``dry_run`` stops before anything is written."""
     cycle = store.draws.require_cycle(request.cycle)
+    refused = not_sent_for(request.kind, cycle.name, cycle.kind)
+    if refused is not None:
+        raise CycleError(refused)
     if cycle.cancelled:
         raise CycleError(f"cycle {cycle.name!r} was cancelled on {cycle.cancelled_at}:"
                          " nothing is sent for it.")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qaudit import layout
+from qaudit.db.draws import DEEP_DIVE, REAUDIT, REGULAR, describe_kind
 from qaudit.db.mail import MailCase, SentMessage
 from qaudit.grading import LABEL, grade_of_record
 from qaudit.mail.addresses import (
@@ -53,6 +54,33 @@ ESSENTIAL_FACTS: Mapping[MessageKind, frozenset[str]] = {
                                      "strengths", "learning", "reflection"}),
     MessageKind.REPORTS: frozenset({"audience", "quadrant"}),
 }
+
+
+#: The kinds a regular cycle alone sends: the quadrant outcome reports and the highlights
+#: are the regular cycle's figures, for the directors and the Senior Practitioners' Network.
+#: Every other kind (allocations, forms, reminders, feedback) goes for a cycle of any kind.
+REGULAR_ONLY: frozenset[MessageKind] = frozenset({MessageKind.REPORTS})
+
+#: Where the findings of a cycle of another kind go instead of ``qaudit send reports``.
+_REPORTED_ELSEWHERE = {
+    DEEP_DIVE: "A deep dive's report goes to the Practice Governance Board:"
+               " `qaudit report --deep-dive '{name}'` writes it",
+    REAUDIT: "A re-audit round's findings are in `qaudit reaudit stats` and the year report"
+             " (`qaudit report --kind year --year YEAR`)",
+}
+
+
+def not_sent_for(kind: MessageKind, cycle: str, cycle_kind: str) -> str | None:
+    """Why ``kind`` is never sent for the cycle ``cycle`` of kind ``cycle_kind``
+    (``db.draws.REGULAR``, ``DEEP_DIVE`` or ``REAUDIT``), or None if it may be."""
+    if kind not in REGULAR_ONLY or cycle_kind == REGULAR:
+        return None
+    elsewhere = _REPORTED_ELSEWHERE.get(
+        cycle_kind, "Only a regular cycle's figures go to the directors and the network")
+    return (f"{cycle!r} is a {describe_kind(cycle_kind)}: `qaudit send {kind}` sends a"
+            " regular cycle's quadrant outcome reports and highlights. "
+            f"{elsewhere.format(name=cycle)}. Its allocations, forms, reminders"
+            " and feedback are sent as any cycle's. Nothing was sent.")
 
 
 @dataclass(frozen=True)

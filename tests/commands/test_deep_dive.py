@@ -5,6 +5,7 @@ forms, ingest and moderation as a cycle."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from collections.abc import Callable
 from datetime import date
@@ -14,7 +15,15 @@ import fill_forms
 import pytest
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, GOLDEN, Result, edit_settings, qaudit_ok, small_workspace
+from conftest import (
+    EXAMPLES,
+    GOLDEN,
+    Result,
+    edit_settings,
+    qaudit_ok,
+    raw_database,
+    small_workspace,
+)
 from qaudit.workspace import Workspace, open_workspace
 
 EXPORT = EXAMPLES / "case-export.xlsx"
@@ -244,3 +253,117 @@ def test_asking_for_more_than_the_filters_hold_warns_and_draws_what_there_is(
     assert result.code == 0, result.stderr
     assert "Warning: only" in result.stderr and "of the 400 cases asked for" in result.stderr
 
+
+
+ASKED = ("V4", "R1", "R2", "I1")
+
+
+def retype_returns(ws: Workspace, workers: set[str], folder: Path) -> int:
+    """The regular cycle's audits of ``workers`` filled again, each of the questions
+    ``ASKED`` it has still answered No, with a typo fixed in the rationale: what `ingest
+    --replace` takes as a new return of each. Returns how many."""
+    with ws.store() as store:
+        references = [a.reference for a in store.draws.allocations(REGULAR)
+                      if a.worker_id in workers]
+    for reference in references:
+        form = ws.cycle_dir(REGULAR) / "audit-forms" / f"{reference}-audit.xlsx"
+        names = set(load_workbook(form).defined_names)
+        fill_forms.fill_audit(form, folder / form.name, random.Random(reference), grade="Good",
+                              overrides={"rationale": "Graded on the evidence in the"
+                                         " assessment and the case notes.",
+                                         **{f"ans_{q}": "No" for q in ASKED
+                                            if f"ans_{q}" in names}})
+    return len(references)
+
+
+def test_a_question_filter_draws_the_same_cases_after_earlier_returns_are_replaced(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
+    """The workers who answered No are those of the record as it stood at the draw: a
+    return replaced since (a typo fixed) must not change what the seed gives."""
+    args = (*(a for q in ASKED for a in ("--filter", f"question={q}:No")), "--seed", "5",
+            "--json")
+    first = new(run, ws, *args, size="4")
+    assert first.code == 0, first.stderr
+    drawn = json.loads(first.stdout)["allocations"]
+    assert len(drawn) == 4
+    with ws.store() as store:  # the draw records the workers each filter found
+        said_no = {f"{q}:No": store.deep_dives.workers_answered(q, "No") for q in ASKED}
+        assert store.draws.selection_of(NAME) == {"answered": {
+            k: sorted(v) for k, v in sorted(said_no.items())}}
+    everyone = set().union(*said_no.values())
+    assert {a["worker_id"] for a in drawn} <= everyone
+    retyped = retype_returns(ws, everyone, tmp_path / "again")
+    replaced = run("-w", ws.root, "ingest", tmp_path / "again", "--replace", "--json")
+    assert replaced.code == 0, replaced.stderr
+    assert json.loads(replaced.stdout)["summary"]["replaced"] == retyped >= 4
+    again = new(run, ws, *args, "--dry-run", size="4")
+    assert again.code == 0, again.stderr
+    assert ([a["record_id"] for a in json.loads(again.stdout)["allocations"]]
+            == [a["record_id"] for a in drawn])
+    # a draw stored before qaudit recorded the workers: the returns of record as they
+    # stood when it was drawn (the replaced ones, not their replacements)
+    with raw_database(ws) as conn:
+        conn.execute("UPDATE draws SET settings_json = json_remove(settings_json,"
+                     " '$.selection')")
+    with ws.store() as store:
+        assert store.draws.selection_of(NAME) == {}
+        record = store.deep_dives.require(NAME)
+        assert {k: store.deep_dives.workers_answered(*k.split(":"), record.created_at)
+                for k in said_no} == said_no
+    older = new(run, ws, *args, "--dry-run", size="4")
+    assert older.code == 0, older.stderr
+    assert ([a["record_id"] for a in json.loads(older.stdout)["allocations"]]
+            == [a["record_id"] for a in drawn])
+
+
+@pytest.mark.parametrize("dry_run", [("--dry-run",), ()])
+def test_allocate_neither_draws_nor_re_checks_a_deep_dive_as_a_regular_cycle(
+        run: Callable[..., Result], ws: Workspace, dry_run: tuple[str, ...]) -> None:
+    """A name keeps its kind: `allocate --cycle <deep dive> --dry-run` would quietly show a
+    regular draw the deep dive never was; refused, as the draw itself is."""
+    assert new(run, ws).code == 0
+    with ws.store() as store:
+        before = [a.record_id for a in store.draws.allocations(NAME)]
+    result = run("-w", ws.root, "allocate", EXPORT, "--cycle", "2026-27 dd1", *WINDOW,
+                 "--seed", "11", *dry_run)
+    assert result.code == 1
+    assert result.stderr.startswith(f"Error: '{NAME}' is a deep dive, not a regular cycle,"
+                                    " and a name keeps its kind"), result.stderr
+    assert "`qaudit deep-dive new ... --dry-run`" in result.stderr
+    assert "Traceback" not in result.stderr and not result.stdout
+    with ws.store() as store:
+        assert [a.record_id for a in store.draws.allocations(NAME)] == before
+    assert [c["kind"] for c in cycles(run, ws)] == ["regular", "deep_dive"]
+
+
+def test_the_published_report_does_not_name_the_team_a_deep_dive_looked_at(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
+    """Beside the grades of a handful of its cases, a team in the Filters column would
+    name its practice: the published report says a team was chosen, not which."""
+    team = "Oakhurst Older People Team"
+    assert new(run, ws, "--filter", f"team={team.lower()}", "--filter", "quadrant=Mid",
+               size="3").code == 0
+    from qaudit.jobs.deepdive import render_report
+
+    with ws.store() as store:
+        published = render_report(ws, store, NAME, tmp_path / "out", {"md", "html"},
+                                  internal=False, today=date(2026, 11, 26))
+        internal = render_report(ws, store, NAME, tmp_path / "out", {"md"}, internal=True,
+                                 today=date(2026, 11, 26))[0].read_text()
+    for path in published:
+        text = path.read_text()
+        assert "Oakhurst" not in text and "oakhurst" not in text
+        assert "team=(removed) and quadrant=Mid" in text
+    assert f"team={team.lower()} and quadrant=Mid" in internal
+
+
+def test_the_help_says_what_the_draw_does_with_the_cool_down(
+        run: Callable[..., Result]) -> None:
+    """The help and docs/deep-dives.md agree with the draw: the cool-down does not apply."""
+    result = run("deep-dive", "new", "--help")
+    assert result.code == 0
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "The worker cool-down ([sampling] worker_cooldown_cycles) does not apply" in text
+    assert "the worker cool-down, one case" not in text
+    docs = " ".join((Path(__file__).parents[2] / "docs" / "deep-dives.md").read_text().split())
+    assert "the worker cool-down does not apply" in docs

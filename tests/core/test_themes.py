@@ -294,3 +294,24 @@ def test_terms_round_trip_as_stored() -> None:
     terms = parse_terms(GOOD_TERMS, "t.toml")
     again = Terms(**{k: v for k, v in terms.to_json().items()})
     assert again == terms
+
+
+def test_the_published_report_names_no_team_and_scrubs_the_name_and_filters() -> None:
+    rows = _rows()
+    rows = DeepDiveRows(**{**rows.__dict__, "name": "DD Adeyemi", "filters": (
+        Filter("team", "Mid Long Term"), Filter("team", "Mid Hospital"),
+        Filter("quadrant", "Mid"), Filter("question", "V4:No"))})
+
+    def scrub(text: str) -> str:
+        return text.replace("Adeyemi", "(removed)").replace("V4", "V(x)")
+
+    data = deep_dive_report(rows, generated="01/12/2026", threshold=5, internal=False,
+                            scrub=scrub)
+    assert data["name"] == "DD (removed)"
+    assert data["filters"] == "team=(removed) and quadrant=Mid and question=V(x):No"
+    assert "Mid Long Term" not in str(data) and "Mid Hospital" not in str(data)
+    internal = deep_dive_report(rows, generated="01/12/2026", threshold=1, internal=True,
+                                scrub=lambda t: t)
+    assert internal["name"] == "DD Adeyemi"
+    assert internal["filters"] == ("team=Mid Long Term or Mid Hospital and quadrant=Mid and"
+                                   " question=V4:No")
