@@ -21,16 +21,25 @@ The guarantee: every count hidden as ``*``, and every small count, could have at
 values, whatever a reader does with all the figures published together. A hidden figure
 is found free by a witness: another whole table that fits everything shown and gives it
 another value. The integer solver is imported only when a cycle is published.
+
+One model always gets one decision: the random directions are drawn from a generator
+seeded the same for every model, and nothing depends on the order of a set or on the
+order of a figure's terms. That is a privacy property as well as a convenience: two runs
+over the same data never publish two different suppressions of it, which together could
+give away what each hides. So a decision can be kept (``Decisions``) under the hash of
+its whole model (``decision_key``) and used again whenever the same model comes back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,6 +49,10 @@ if TYPE_CHECKING:
 
 Key = tuple[str, ...]
 Terms = tuple[tuple[Key, int], ...]
+
+#: The version of the decision procedure: part of every decision's key, so a change to
+#: ``protect`` that may decide otherwise (raise it then) never reuses an older decision.
+ALGORITHM = "protect-2"
 
 
 class Kind(StrEnum):
@@ -211,10 +224,11 @@ class _Model:
         self._systems: dict[frozenset[Key], _System] = {}
 
     def _expression(self, terms: Terms) -> dict[int, int]:
+        """The terms by variable, in the variables' order (whatever order they came in)."""
         e: dict[int, int] = {}
         for var, c in terms:
             e[self.index[var]] = e.get(self.index[var], 0) + c
-        return {i: c for i, c in e.items() if c}
+        return {i: e[i] for i in sorted(e) if e[i]}
 
     @staticmethod
     def _at(expr: Mapping[int, int], x: Vector) -> int:
@@ -462,8 +476,63 @@ class _Model:
         return None
 
 
+class Decisions(Protocol):
+    """Decisions kept between runs, each under its model's ``decision_key``: the keys of
+    the figures hidden, or None where none is kept (or what is kept cannot be read)."""
+
+    def get(self, key: str) -> frozenset[Key] | None: ...
+
+    def put(self, key: str, hidden: frozenset[Key]) -> None: ...
+
+
+def _terms(terms: Terms) -> list[list[Any]]:
+    merged: dict[Key, int] = {}
+    for var, c in terms:
+        merged[var] = merged.get(var, 0) + c
+    return [[list(v), merged[v]] for v in sorted(merged) if merged[v]]
+
+
+def decision_key(figures: Sequence[Figure], known: Sequence[Bound], truth: Mapping[Key, int],
+                 threshold: int, withheld: Iterable[Key] = ()) -> str:
+    """The SHA-256 of everything ``protect`` decides on (and of ``ALGORITHM``): two models
+    with one key always get one decision. The figures are taken in their order (it is the
+    order they are dealt with); a figure's or a bound's terms in any order."""
+    model = {
+        "algorithm": ALGORITHM, "threshold": threshold,
+        "figures": [[list(f.key), _terms(f.terms), f.value, str(f.kind),
+                     None if f.reveals is None else list(f.reveals), f.cell,
+                     [list(r) for r in f.requires], f.priority] for f in figures],
+        "known": [[_terms(b.terms), b.lo, b.hi] for b in known],
+        "truth": sorted([list(k), v] for k, v in truth.items()),
+        "withheld": sorted(list(k) for k in set(withheld)),
+    }
+    text = json.dumps(model, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def protect(figures: Sequence[Figure], known: Sequence[Bound], truth: Mapping[Key, int],
-            threshold: int, *, withheld: Iterable[Key] = ()) -> frozenset[Key]:
+            threshold: int, *, withheld: Iterable[Key] = (),
+            cache: Decisions | None = None) -> frozenset[Key]:
+    """The keys of the figures to hide, as ``decide`` works them out; with ``cache``, the
+    decision kept for the same model if there is one (else worked out and kept). What is
+    kept is used only where it hides at least every small count and every figure
+    ``withheld``, and names only figures of the model."""
+    withheld = frozenset(withheld)
+    if cache is None:
+        return decide(figures, known, truth, threshold, withheld=withheld)
+    key = decision_key(figures, known, truth, threshold, withheld)
+    kept = cache.get(key)
+    keys = {f.key for f in figures}
+    must = {f.key for f in figures if f.kind is Kind.COUNT and is_small(f.value, threshold)}
+    if kept is not None and kept <= keys and must <= kept and (withheld & keys) <= kept:
+        return kept
+    hidden = decide(figures, known, truth, threshold, withheld=withheld)
+    cache.put(key, hidden)
+    return hidden
+
+
+def decide(figures: Sequence[Figure], known: Sequence[Bound], truth: Mapping[Key, int],
+           threshold: int, *, withheld: Iterable[Key] = ()) -> frozenset[Key]:
     """The keys of the figures to hide (as ``*``) so that no count hidden, and no count
     from 1 to ``threshold - 1``, can be worked out from everything else shown.
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +28,7 @@ from qaudit.disclosure import Key, Terms, wilson_interval
 from qaudit.grading import GOOD_OR_BETTER, GRADE_KEYS, GRADES, REQUIRES_IMPROVEMENT, RiStatus
 
 if TYPE_CHECKING:
-    from qaudit.disclosure import Bound, Figure
+    from qaudit.disclosure import Bound, Decisions, Figure
     from qaudit.sampling import StratumResult
 
 HIDDEN = "*"
@@ -275,6 +275,10 @@ class CycleRows:
     # References of returned audits whose feedback conversation with the practitioner is
     # recorded (``qaudit feedback record``).
     feedback: frozenset[str] = frozenset()
+    # Each earlier cycle of the trend: what its own reports show (its ``cycle_disclosure``).
+    # Its point on this cycle's trend shows its number and its Good or better only where
+    # they do; an earlier cycle not given here shows neither.
+    earlier: Mapping[str, Disclosure] = field(default_factory=dict)
 
 
 def _pct(part: int, whole: int) -> str:
@@ -306,19 +310,25 @@ class DisclosureModel:
     known: tuple[Bound, ...]
     truth: dict[Key, int]
     withheld: frozenset[Key]
+    # Figures of the reports every reader can work out already from what is known (a sum
+    # of figures other reports show): shown, and left out of the decision.
+    given: frozenset[Key] = frozenset()
 
-    def protect(self, threshold: int) -> Disclosure:
+    def protect(self, threshold: int, cache: Decisions | None = None) -> Disclosure:
+        """Which figures are shown: decided by ``qaudit.disclosure.protect`` (kept in and
+        taken from ``cache`` where given)."""
         from qaudit.disclosure import protect
 
         hidden = protect(self.figures, self.known, self.truth, threshold,
-                         withheld=self.withheld)
-        return Disclosure(shown=frozenset(f.key for f in self.figures) - hidden)
+                         withheld=self.withheld, cache=cache)
+        return Disclosure(shown=frozenset(f.key for f in self.figures) - hidden | self.given)
 
 
-def cycle_disclosure(rows: CycleRows, threshold: int, today: date) -> Disclosure:
+def cycle_disclosure(rows: CycleRows, threshold: int, today: date,
+                     cache: Decisions | None = None) -> Disclosure:
     """Every figure the cycle's published reports show (``cycle_model``), and which of
-    them to hide (``qaudit.disclosure.protect``)."""
-    return cycle_model(rows, threshold, today).protect(threshold)
+    them to hide (``qaudit.disclosure.protect``; the decision kept in ``cache``)."""
+    return cycle_model(rows, threshold, today).protect(threshold, cache)
 
 
 def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel:
@@ -327,8 +337,10 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
 
     The counts (the variables): grades per quadrant x audit type x grade; overdue,
     escalations, feedback shared, moderated and agreed, each theme, RI open and closed per
-    quadrant; Yes and No per quadrant x question; Good or better and the rest per quadrant
-    for each earlier cycle of the trend. What every reader knows besides: no quadrant
+    quadrant; Yes and No per quadrant x question. The trend's earlier cycles are not
+    here: each earlier point shows only what that cycle's own reports show
+    (``CycleRows.earlier``), so it tells a reader nothing they do not know already, and
+    nothing of this cycle's counts. What every reader knows besides: no quadrant
     returned more than it was allocated (nor has more overdue than not returned), moderated
     audits and their themes are among the returned, and so is every audit whose feedback
     was shared, RI items are among the RI audits, and a question is answered at most once
@@ -495,27 +507,6 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
             count(("aspect_n", q, aspect), both, cell=False)
             share(("aspect_pct", q, aspect), yes, ("aspect_n", q, aspect), value(both),
                   rank[q] + 1)
-
-    # The trend: Good or better of each earlier cycle, per quadrant and for the county.
-    for name, audits in rows.trend:
-        if name == rows.cycle:
-            continue  # this cycle's point is its Good or better above
-        earlier_q = _ordered(quadrants, {a.quadrant for a in audits})
-        for audit in audits:
-            add(("tg" if audit.grade in GOOD_OR_BETTER else "tr", name, audit.quadrant))
-        for q in earlier_q:
-            add(("tg", name, q), 0)
-            add(("tr", name, q), 0)
-        for q in scopes:
-            among = earlier_q if q == ALL else [q]
-            tg, tr = [("tg", name, a) for a in among], [("tr", name, a) for a in among]
-            count(("trend_n", name, q), tg + tr, cell=q != ALL)
-            n = value(tg + tr)
-            if n:
-                part = share(("trend_gob", name, q), tg, ("trend_n", name, q), n,
-                             rank[q] + 20, _percent_and_interval)
-                if is_small(part, threshold) or is_small(n - part, threshold):
-                    withheld.add(("trend_gob", name, q))
 
     # Good practice excerpts: the highlights list them by audit type, so each type's number
     # of excerpts is published; an excerpt comes from a returned audit of its type.
@@ -689,12 +680,11 @@ def build_summary(
     target = rows.moderation_target if quadrant is None else None
     trend = []
     for name, items in rows.trend:
-        if name == rows.cycle:
-            point = good_or_better(mine(items), returned_key, ("gob", q), disclosure)
-        else:
-            point = good_or_better(mine(items), ("trend_n", name, q), ("trend_gob", name, q),
-                                   disclosure)
-        trend.append({"cycle": name, **point})
+        # An earlier cycle's point exactly as that cycle's own reports show it.
+        theirs = disclosure if name == rows.cycle or disclosure.everything else (
+            rows.earlier.get(name, Disclosure()))
+        trend.append({"cycle": name, **good_or_better(mine(items), returned_key, ("gob", q),
+                                                      theirs)})
     types = list(rows.type_names)
     return {
         "cycle": rows.cycle,
@@ -807,13 +797,13 @@ class CycleReports:
 def cycle_reports(rows: CycleRows, *, generated: date, threshold: int, internal: bool,
                   message: str, message_scrubbed: bool, resources: Sequence[tuple[str, str]],
                   aspect_titles: dict[str, str], scrub: Callable[[str], str],
-                  marking: str = "") -> CycleReports:
+                  marking: str = "", cache: Decisions | None = None) -> CycleReports:
     """The Board summary, the highlights and every quadrant's report of one cycle, with one
     decision on what is hidden for all of them (``cycle_disclosure``): they go out
     together, so no figure of one may undo the suppression of another. Each carries the
     protective ``marking`` (``[mail] protective_marking``; none if blank)."""
     disclosure = (Disclosure(everything=True) if internal
-                  else cycle_disclosure(rows, threshold, generated))
+                  else cycle_disclosure(rows, threshold, generated, cache))
     common: dict[str, Any] = {
         "rows": rows, "generated": generated, "aspect_titles": aspect_titles,
         "message": message, "message_scrubbed": message_scrubbed, "resources": resources,
@@ -897,11 +887,10 @@ class YearRows:
 
 
 #: The counts of a cycle's model the year's figures are tied to: grades, Requires
-#: improvement open and closed, moderated and agreed, the trend, and what is bounded by
-#: them alone (overdue, feedback shared, themes, excerpts). The answers to each question
-#: enter the year's model only as the bound their shown numbers put on the grade counts.
-TIED = frozenset({"x", "open", "closed", "m", "agreed", "tg", "tr", "od", "fb", "theme",
-                  "share"})
+#: improvement open and closed, moderated and agreed, and what is bounded by them alone
+#: (overdue, feedback shared, themes, excerpts). The answers to each question enter the
+#: year's model only as the bound their shown numbers put on the grade counts.
+TIED = frozenset({"x", "open", "closed", "m", "agreed", "od", "fb", "theme", "share"})
 #: The outcomes of a re-audit, as the year report counts them.
 REAUDIT_OUTCOMES = ("improved", "same", "worse")
 UNKNOWN_MONTH = "(not known)"
@@ -915,14 +904,15 @@ def _month_label(month: str) -> str:
 
 
 def year_model(rows: YearRows, threshold: int, today: date,
-               disclosures: dict[str, Disclosure] | None = None) -> DisclosureModel:
+               disclosures: Mapping[str, Disclosure] | None = None,
+               cache: Decisions | None = None) -> DisclosureModel:
     """Every figure the year report shows, over the counts of each of the year's cycles,
     with what every cycle's own published reports show as known facts and what they hide
     as counts that stay hidden.
 
     The counts are the cycles' (each cycle's ``cycle_model``, its counts named for the
-    cycle; an earlier cycle's trend point in a later cycle's reports is that earlier
-    cycle's grade counts), and the year's own: Good or better and the rest per cycle x
+    cycle; a later cycle's trend shows an earlier one's point only as the earlier one's
+    reports do, so it adds nothing), and the year's own: Good or better and the rest per cycle x
     month the work was completed (summing to the cycle's), RI items closed with each
     follow-up step (at most the closed ones), re-audits improved, the same or worse (at
     most the RI audits). Each figure a cycle's reports show (``cycle_disclosure``, or
@@ -948,16 +938,7 @@ def year_model(rows: YearRows, threshold: int, today: date,
     rest = [g for g in GRADE_KEYS if g not in GOOD_OR_BETTER]
 
     def rename(cycle: str, terms: Terms) -> Terms:
-        out: list[tuple[Key, int]] = []
-        for var, c in terms:
-            if var[0] in ("tg", "tr") and var[1] in models:  # a point of the year's trend
-                grades = GOOD_OR_BETTER if var[0] == "tg" else rest
-                out += [(v, c) for v in x_vars(var[1], var[2], ALL, grades)]
-            elif var[0] in ("tg", "tr"):  # a cycle before the year: the same in every report
-                out.append((("trend", *var), c))
-            else:
-                out.append((("c", cycle, *var), c))
-        return tuple(out)
+        return tuple((("c", cycle, *var), c) for var, c in terms)
 
     def tied(terms: Terms) -> bool:
         return all(var[0] in TIED for var, _ in terms)
@@ -965,13 +946,10 @@ def year_model(rows: YearRows, threshold: int, today: date,
     for cycle in names:
         model = models[cycle]
         for var, n in model.truth.items():
-            if var[0] not in TIED or (var[0] in ("tg", "tr") and var[1] in models):
-                continue
-            key = ("trend", *var) if var[0] in ("tg", "tr") else ("c", cycle, *var)
-            if truth.setdefault(key, n) != n:
-                raise ValueError(f"{key} differs between the cycles' reports")
+            if var[0] in TIED:
+                truth[("c", cycle, *var)] = n
         shown = (disclosures or {}).get(cycle) or cycle_disclosure(
-            next(c for c in rows.cycles if c.cycle == cycle), threshold, today)
+            next(c for c in rows.cycles if c.cycle == cycle), threshold, today, cache)
         for b in model.known:
             if tied(b.terms):
                 known.append(Bound(rename(cycle, b.terms), b.lo, b.hi))
@@ -1052,7 +1030,7 @@ def year_model(rows: YearRows, threshold: int, today: date,
             months.add(month)
             add(("ym", each.cycle, month, "good" if a.grade in GOOD_OR_BETTER else "rest"))
     for c in names:
-        for month in months:
+        for month in sorted(months):
             add(("ym", c, month, "good"), 0)
             add(("ym", c, month, "rest"), 0)
         for side, grades in (("good", GOOD_OR_BETTER), ("rest", rest)):
@@ -1067,10 +1045,8 @@ def year_model(rows: YearRows, threshold: int, today: date,
                   ("year", "month_n", month), value(both), 30)
 
     # Requires improvement: open and closed over the year, and the steps of the closed.
-    opened = [("c", c, "open", q) for c in names for q in
-              {v[3] for v in truth if v[:3] == ("c", c, "open")}]
-    closed = [("c", c, "closed", q) for c in names for q in
-              {v[3] for v in truth if v[:3] == ("c", c, "closed")}]
+    opened = [v for v in truth if v[0] == "c" and v[2] == "open"]
+    closed = [v for v in truth if v[0] == "c" and v[2] == "closed"]
     count(("year", "ri_open"), opened)
     count(("year", "ri_closed"), closed)
     ri_refs = {a.reference for c in rows.cycles for a in c.audits
@@ -1107,15 +1083,59 @@ def year_model(rows: YearRows, threshold: int, today: date,
             share(("year", "reaudit_improved"), [("ra", "improved")], ("year", "reaudit_n"),
                   value(ra), 12)
 
-    return DisclosureModel((*figures, *hidden_counts), tuple(known), truth,
-                           frozenset(withheld))
+    # A year figure that is a sum of counts the cycles' reports show is no news to anyone:
+    # shown as it is, and left out of the decision (with a share of two such figures).
+    given = _given(figures, known, withheld)
+    return DisclosureModel((*(f for f in figures if f.key not in given), *hidden_counts),
+                           tuple(known), truth, frozenset(withheld), given)
+
+
+def _given(figures: Sequence[Figure], known: Sequence[Bound],
+           withheld: Collection[Key]) -> frozenset[Key]:
+    """The figures whose value every reader knows from ``known`` already: each cycle's part
+    of its terms (``("c", cycle, ...)``, every coefficient 1) a union of counts known
+    exactly; and the shares of such a count over such a count."""
+    from qaudit.disclosure import Kind
+
+    exact: dict[str, list[frozenset[Key]]] = {}
+    for b in known:
+        if b.lo is not None and b.lo == b.hi and b.terms and all(
+                var[0] == "c" and c == 1 for var, c in b.terms):
+            cycles = {var[1] for var, _ in b.terms}
+            if len(cycles) == 1:
+                exact.setdefault(cycles.pop(), []).append(frozenset(v for v, _ in b.terms))
+    for sets in exact.values():
+        sets.sort(key=lambda vs: (-len(vs), sorted(vs)))
+
+    def covered(cycle: str, part: set[Key]) -> bool:
+        left = set(part)
+        for vs in exact.get(cycle, []):
+            if vs <= left:
+                left -= vs
+                if not left:
+                    return True
+        return not left
+
+    def sum_of_known(f: Figure) -> bool:
+        if not f.terms or any(var[0] != "c" or c != 1 for var, c in f.terms):
+            return False
+        parts: dict[str, set[Key]] = {}
+        for var, _ in f.terms:
+            parts.setdefault(var[1], set()).add(var)
+        return all(covered(cycle, part) for cycle, part in parts.items())
+
+    given = {f.key for f in figures if f.kind is Kind.COUNT and sum_of_known(f)}
+    given |= {f.key for f in figures if f.kind is Kind.DERIVED and f.key not in withheld
+              and all(r in given for r in f.requires) and sum_of_known(f)}
+    return frozenset(given)
 
 
 def year_disclosure(rows: YearRows, threshold: int, today: date,
-                    disclosures: dict[str, Disclosure] | None = None) -> Disclosure:
+                    disclosures: Mapping[str, Disclosure] | None = None,
+                    cache: Decisions | None = None) -> Disclosure:
     """Which of the year report's figures are shown: decided with everything each cycle's
-    published reports show and hide (``year_model``)."""
-    return year_model(rows, threshold, today, disclosures).protect(threshold)
+    published reports show and hide (``year_model``; each decision kept in ``cache``)."""
+    return year_model(rows, threshold, today, disclosures, cache).protect(threshold, cache)
 
 
 def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: Disclosure,

@@ -4,11 +4,18 @@ The Board summary, the Senior Practitioners' Network highlights and one outcome 
 per quadrant beside the county, built together (``qaudit.reports.cycle_reports``) so that
 what is hidden is decided once for everything published for the cycle. Building is pure
 (``qaudit.reports``); rendering is ``qaudit.rendering``.
+
+Each decision on what to hide is kept in ``<workspace>/.cache/disclosure/`` under the hash
+of its whole model (``DecisionFiles``): the same figures always get the same decision, and
+a report whose figures have not changed since is not worked out again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import re
 import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -19,7 +26,9 @@ from typing import Any
 
 from qaudit import layout, reports
 from qaudit.db import Store
+from qaudit.disclosure import Key
 from qaudit.errors import QauditError
+from qaudit.files import atomic_path
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.moderation import sample_size
 from qaudit.questions import ASPECTS
@@ -38,10 +47,63 @@ from qaudit.values import cycle_slug
 from qaudit.workspace import Workspace
 
 
+class DecisionFiles:
+    """Decisions on what to hide, one JSON file each under ``folder`` named by the hash of
+    its model (``qaudit.disclosure.Decisions``). A file holds the keys of the figures
+    hidden and nothing else (figure keys name quadrants, audit types, questions, themes,
+    cycles and months: no person). Written whole; one that cannot be read is as none."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _path(self, key: str) -> Path | None:
+        return self.folder / f"{key}.json" if re.fullmatch(r"[0-9a-f]{64}", key) else None
+
+    def get(self, key: str) -> frozenset[Key] | None:
+        path = self._path(key)
+        if path is None:
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        hidden = data.get("hidden") if isinstance(data, dict) else None
+        if data.get("key") != key or not isinstance(hidden, list) or not all(
+                isinstance(k, list) and all(isinstance(p, str) for p in k) for k in hidden):
+            return None
+        return frozenset(tuple(k) for k in hidden)
+
+    def put(self, key: str, hidden: frozenset[Key]) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        text = json.dumps({"key": key, "hidden": sorted(list(k) for k in hidden)}, indent=0)
+        try:
+            with atomic_path(path) as tmp:
+                tmp.write_text(text + "\n", encoding="utf-8")
+        except OSError:  # a cache that cannot be written only costs time next run
+            pass
+
+
+def decisions(ws: Workspace) -> DecisionFiles:
+    """The workspace's kept decisions on what to hide."""
+    return DecisionFiles(ws.root / ".cache" / "disclosure")
+
+
 def cycle_rows(ws: Workspace, store: Store, cycle: str) -> CycleRows:
-    """Everything the reports of one cycle draw on, read from the database once."""
+    """Everything the reports of one cycle draw on, read from the database once. Only a
+    regular cycle has these reports: a deep dive or a round of re-audits is refused."""
+    from qaudit.db.draws import DEEP_DIVE, REAUDIT, describe_kind
+
     settings = ws.settings
-    cycle = store.draws.require_cycle(cycle).name
+    found = store.draws.require_cycle(cycle)
+    if not found.regular:
+        where = {DEEP_DIVE: f"its report is `qaudit report --deep-dive '{found.name}'`",
+                 REAUDIT: "the re-audits' figures are `qaudit reaudit stats`"}.get(
+                     found.kind, "only a regular cycle has a cycle's reports")
+        raise QauditError(f"{found.name} is a {describe_kind(found.kind)}, not a regular"
+                          f" cycle: {where}.")
+    cycle = found.name
     questions: dict[tuple[str, str], str] = {}
     for allocation in store.draws.allocations(cycle):
         if all(k[0] != allocation.audit_type for k in questions):
@@ -105,6 +167,17 @@ def _flush_c_stdout() -> None:
         pass
 
 
+def with_earlier(ws: Workspace, store: Store, rows: CycleRows, limit: int, today: date,
+                 cache: DecisionFiles | None = None) -> CycleRows:
+    """``rows`` with what each earlier cycle of its trend shows in its own reports (its
+    ``cycle_disclosure``, kept in the workspace's decisions): a later cycle's trend shows
+    an earlier point only as that cycle's reports do."""
+    cache = cache or decisions(ws)
+    earlier = {name: reports.cycle_disclosure(cycle_rows(ws, store, name), limit, today, cache)
+               for name, _ in rows.trend if name != rows.cycle}
+    return dataclasses.replace(rows, earlier=earlier)
+
+
 def build_reports(ws: Workspace, store: Store, cycle: str, *, internal: bool, message: str,
                   today: date) -> CycleReports:
     """Every report of the cycle as data: published (suppressed together) or internal."""
@@ -112,13 +185,17 @@ def build_reports(ws: Workspace, store: Store, cycle: str, *, internal: bool, me
     scrub = (lambda t: t) if internal else scrub_for_publication(
         store, tuple(ws.settings.auditor_roles))
     shown_message = scrub(message)
+    limit = threshold(ws, internal)
+    cache = decisions(ws)
     with _solver_quiet():
+        if not internal:
+            rows = with_earlier(ws, store, rows, limit, today, cache)
         return cycle_reports(
-            rows, generated=today, threshold=threshold(ws, internal), internal=internal,
+            rows, generated=today, threshold=limit, internal=internal,
             message=shown_message, message_scrubbed=shown_message != message,
             resources=[(r.title, r.url) for r in ws.settings.reporting.resources],
             aspect_titles=ASPECTS, scrub=scrub,
-            marking=ws.settings.mail.protective_marking)
+            marking=ws.settings.mail.protective_marking, cache=cache)
 
 
 def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
@@ -146,6 +223,22 @@ def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
 
 
 # --- the year -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeepDiveWindow:
+    """A deep dive of the year as the year report lists it (``reports.DeepDiveHeld``):
+    its window in dd/mm/yyyy like every other date of a report."""
+
+    name: str
+    title: str
+    size: int
+    window: str
+
+
+def _uk_dates(text: str) -> str:
+    """Every ISO date of ``text`` (``2026-08-10 to 2026-11-01``) as dd/mm/yyyy."""
+    return re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b", r"\3/\2/\1", text)
 
 
 @dataclass(frozen=True)
@@ -193,14 +286,15 @@ def year_rows(ws: Workspace, store: Store, year: str) -> YearRows:
         for item in store.returns.ri_items(name):
             steps[item.reference] = tuple(item.steps)
     windows = [store.draws.require_cycle(name) for name in status.cycles]
-    deep_dives = store.reporting.deep_dives_between(
-        min(c.date_from for c in windows).isoformat(),
-        max(c.date_to for c in windows).isoformat()) if windows else []
+    deep_dives = [DeepDiveWindow(d.name, d.title, d.size, _uk_dates(d.window))
+                  for d in store.reporting.deep_dives_between(
+                      min(c.date_from for c in windows).isoformat(),
+                      max(c.date_to for c in windows).isoformat())] if windows else []
     # Re-audits of the year's Requires improvement audits (the year report counts them
     # against the year's RI grades).
-    reaudits = outcomes([p for p in store.reaudits.pairs()
-                         if p.first_cycle in status.cycles
-                         and p.first_grade == REQUIRES_IMPROVEMENT])
+    linked = [p for p in store.reaudits.pairs()
+              if p.first_cycle in status.cycles and p.first_grade == REQUIRES_IMPROVEMENT]
+    reaudits = outcomes(linked) if linked else None  # the report says "None recorded"
     planned = store.plan.year(status.year)
     span = ([(p.date_from, p.date_to) for p in planned]
             or [(c.date_from, c.date_to) for c in windows])
@@ -227,9 +321,11 @@ def build_year_report(ws: Workspace, store: Store, year: str, *, internal: bool,
     if internal:
         disclosure = Disclosure(everything=True)
     else:
+        cache = decisions(ws)
         with _solver_quiet():
-            decided = {c.cycle: reports.cycle_disclosure(c, limit, today) for c in rows.cycles}
-            disclosure = year_disclosure(rows, limit, today, decided)
+            decided = {c.cycle: reports.cycle_disclosure(c, limit, today, cache)
+                       for c in rows.cycles}
+            disclosure = year_disclosure(rows, limit, today, decided, cache)
     pairs = [(RANK[p.auditor_grade], RANK[p.moderated_grade])
              for c in rows.cycles for p in c.moderated]
     return build_year(rows, generated=today, threshold=limit, disclosure=disclosure,

@@ -14,7 +14,7 @@ import fill_forms
 import pytest
 from core.test_reports import pinned_in_published
 
-from conftest import EXAMPLES, GOLDEN, Result, qaudit_ok, small_workspace
+from conftest import EXAMPLES, GOLDEN, Result, qaudit_ok, raw_database, small_workspace
 from qaudit import reports
 from qaudit.errors import BrokenTemplateError
 from qaudit.jobs.people import known_identifiers
@@ -50,6 +50,7 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 _DISCLOSED: dict[str, reports.Disclosure] = {}
+_SOLVE = reports.cycle_disclosure
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +62,8 @@ def _disclosure_once_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
     if solve is None:
         return
 
-    def remembered(rows: reports.CycleRows, threshold: int, today: date) -> reports.Disclosure:
+    def remembered(rows: reports.CycleRows, threshold: int, today: date,
+                   cache: object = None) -> reports.Disclosure:
         key = repr((rows, threshold, today))
         if key not in _DISCLOSED:
             _DISCLOSED[key] = solve(rows, threshold, today)
@@ -440,3 +442,43 @@ def test_a_workspace_message_template_linked_outside_its_folder_is_refused(
     assert said.startswith("message template forms.txt.j2: ") and "links outside" in said
     assert "a message template must be a file in the templates folder" in said
     assert "the relay password" not in said
+
+
+@pytest.mark.parametrize(("kind", "points_to"), [
+    ("deep_dive", "qaudit report --deep-dive '2026-27 C3'"),
+    ("reaudit", "qaudit reaudit stats"),
+])
+def test_a_deep_dive_or_a_round_of_re_audits_has_no_cycle_summary(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path, kind: str,
+        points_to: str) -> None:
+    """A deep dive or a round of re-audits is stored as a cycle of its kind: a regular
+    cycle's summary ('Target 120', a trend) would be wrong for it."""
+    with raw_database(ws) as conn:
+        conn.execute("UPDATE cycles SET kind = ? WHERE name = ?", (kind, CYCLE))
+    result = run("-w", ws.root, "report", "--cycle", CYCLE, "--out", tmp_path / "out")
+    assert result.code == 1
+    assert result.stderr.startswith("Error:") and "not a regular cycle" in result.stderr
+    assert points_to in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_each_decision_is_kept_in_the_workspace_and_used_again(
+        ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first published run keeps its decision under .cache/disclosure (figure keys
+    only, nobody's name or id); the second finds it and works nothing out again."""
+    monkeypatch.setattr(reports, "cycle_disclosure", _SOLVE)
+    first = render(ws, tmp_path / "a")
+    kept = sorted((ws.root / ".cache" / "disclosure").glob("*.json"))
+    assert len(kept) == 1
+    with ws.store() as store:
+        secrets = known_identifiers(store)
+    text = kept[0].read_text()
+    assert not [s for s in secrets if len(s) > 3 and s in text]
+
+    def no_solving(*args: object, **kwargs: object) -> frozenset[tuple[str, ...]]:
+        raise AssertionError("decided again")
+
+    monkeypatch.setattr("qaudit.disclosure.decide", no_solving)
+    second = render(ws, tmp_path / "b")
+    assert [p.read_bytes() for p in first if p.suffix == ".md"] == [
+        p.read_bytes() for p in second if p.suffix == ".md"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
@@ -328,24 +328,34 @@ def _values(seen: Sequence[Seen]) -> dict[str, str]:
     return {s.where: s.text for s in seen}
 
 
-def pinned_in_published(published: Mapping[str, str], internal: Mapping[str, str],
-                        counts: Callable[[str], bool] = lambda where: True) -> list[str]:
-    """Every hidden count of the published reports (those ``counts`` picks) that the
-    figures shown pin to one value; an empty list when none is."""
-    cycle = read_cycle(published)
-    truth = _values(read_cycle(internal).seen)
+Expr = dict[tuple[str, ...], int]
+Fact = tuple[Expr, float, float]
+
+
+def _facts(cycle: Cycle, truth: Mapping[str, str] | None,
+           counts: Callable[[str], bool] = lambda where: True,
+           rename: Callable[[tuple[str, ...]], Expr] = lambda k: {k: 1},
+           ) -> tuple[list[Fact], list[tuple[str, Expr, int]]]:
+    """What a reader knows from ``cycle`` (its figures shown and what any reader knows, over
+    the counts ``rename`` names), and its hidden counts (those ``counts`` picks) with their
+    true values from ``truth`` (none without it)."""
+
+    def named(expr: Expr) -> Expr:
+        out: Expr = {}
+        for k, c in expr.items():
+            for var, d in rename(k).items():
+                out[var] = out.get(var, 0) + c * d
+        return out
+
     shown = _values(cycle.seen)
-    keys = sorted({k for s in cycle.seen for k in s.expr} | {k for b in cycle.bounds
-                                                            for k in b[0]})
-    index = {k: i for i, k in enumerate(keys)}
-    rows: list[tuple[dict[int, int], float, float]] = [
-        ({index[k]: c for k, c in e.items()}, lo, hi) for e, lo, hi in cycle.bounds]
+    rows: list[Fact] = [(named(e), lo, hi) for e, lo, hi in cycle.bounds]
     targets = []
     for s in cycle.seen:
-        expr = {index[k]: c for k, c in s.expr.items()}
+        expr = named(s.expr)
         if s.text == HIDDEN:
             # An excerpt count is no secret of its own: hidden, it only frees others.
-            if s.kind == "count" and counts(s.where) and not s.where.startswith("excerpts "):
+            if (truth is not None and s.kind == "count" and counts(s.where)
+                    and not s.where.startswith("excerpts ")):
                 targets.append((s.where, expr, int(truth[s.where])))
             continue
         if s.kind == "count":
@@ -363,7 +373,45 @@ def pinned_in_published(published: Mapping[str, str], internal: Mapping[str, str
         same = [k for k in range(n + 1) if text(k, n) == s.text]
         assert same, (s.where, s.text, n)
         rows.append((expr, min(same), max(same)))
-    return _pinned(rows, len(keys), targets)
+    return rows, targets
+
+
+def _solve_facts(rows: list[Fact], targets: list[tuple[str, Expr, int]]) -> list[str]:
+    keys = sorted({k for e, _, _ in rows for k in e} | {k for _, e, _ in targets for k in e})
+    index = {k: i for i, k in enumerate(keys)}
+    return _pinned([({index[k]: c for k, c in e.items()}, lo, hi) for e, lo, hi in rows],
+                   len(keys), [(w, {index[k]: c for k, c in e.items()}, v)
+                               for w, e, v in targets])
+
+
+def pinned_in_published(published: Mapping[str, str], internal: Mapping[str, str],
+                        counts: Callable[[str], bool] = lambda where: True) -> list[str]:
+    """Every hidden count of the published reports (those ``counts`` picks) that the
+    figures shown pin to one value; an empty list when none is."""
+    rows, targets = _facts(read_cycle(published), _values(read_cycle(internal).seen), counts)
+    return _solve_facts(rows, targets)
+
+
+def pinned_with_a_later_trend(earlier: Mapping[str, str], earlier_internal: Mapping[str, str],
+                              name: str, later: Mapping[str, str]) -> list[str]:
+    """Every hidden count of an earlier cycle's published reports that they pin together
+    with a later cycle's published reports, whose trend shows the earlier cycle ``name``:
+    its point there (a number, a percentage, an interval) is read over the earlier cycle's
+    own grade counts of the quadrant (or the county)."""
+    first = read_cycle(earlier)
+
+    def mine(k: tuple[str, ...]) -> Expr:
+        return {("earlier", *k): 1}
+
+    def theirs(k: tuple[str, ...]) -> Expr:
+        if k[0] in ("tg", "tr") and k[2] == name:  # ("tg", quadrant, cycle)
+            grades = GOOD if k[0] == "tg" else [g for g in GRADE_LABELS if g not in GOOD]
+            return {("earlier", *x): 1 for x in _x(first, k[1], EVERY, grades)}
+        return {("later", *k): 1}
+
+    rows, targets = _facts(first, _values(read_cycle(earlier_internal).seen), rename=mine)
+    more, _ = _facts(read_cycle(later), None, rename=theirs)
+    return _solve_facts(rows + more, targets)
 
 
 def _pinned(rows: list[tuple[dict[int, int], float, float]], size: int,
@@ -661,3 +709,98 @@ def test_without_the_model_the_feedback_counts_pin_a_hidden_one() -> None:
     pinned = pinned_in_published(published, markdown(rows, internal=True),
                                  lambda where: where.endswith(" feedback"))
     assert pinned == ["North feedback (= 2)"]
+
+
+# --- the trend: an earlier cycle's point as its own reports show it -------------------------
+
+
+def two_cycles(earlier: CycleRows, later: CycleRows) -> tuple[CycleRows, CycleRows]:
+    """``earlier`` as cycle C2 and ``later`` as C3, C3's trend showing C2 as the report
+    job does: with what C2's own reports show (its decision). Both report on the same
+    quadrants (the workspace's)."""
+    from qaudit.reports import cycle_disclosure
+
+    quadrants = sorted({*earlier.quadrants, *later.quadrants})
+    targets = {q: 10 for q in quadrants}
+    first_audits = [dataclasses.replace(a, reference=f"E{a.reference}") for a in earlier.audits]
+    first = dataclasses.replace(
+        earlier, cycle="C2", audits=first_audits, trend=[("C2", first_audits)],
+        progress=[dataclasses.replace(p, reference=f"E{p.reference}") for p in earlier.progress],
+        feedback=frozenset(f"E{r}" for r in earlier.feedback), quadrants=quadrants,
+        targets=targets)
+    second = dataclasses.replace(
+        later, trend=[("C2", first_audits), ("C3", later.audits)], quadrants=quadrants,
+        targets=targets, earlier={"C2": cycle_disclosure(first, THRESHOLD, DAY)})
+    return first, second
+
+
+def trend_row(md: str, cycle: str) -> list[str]:
+    rows = next(rows for header, rows in tables(md) if header[0] == "Cycle")
+    return next(row for row in rows if row[0] == cycle)
+
+
+def test_an_earlier_cycles_trend_point_is_shown_as_its_own_reports_show_it() -> None:
+    """Issue 12: C2's summary shows 'Good or better: * of 24' beside its shown Adequate 7 and
+    Good 12 (62% would pin its hidden Requires improvement 2 and Outstanding 3). C3's trend
+    must not show C2 at 62%: it shows C2's 24 and hides its share, as C2's own reports do,
+    and nothing the two cycles publish together pins a count C2 hides."""
+    first, second = two_cycles(leaking_cycle(), random_cycle(
+        {("North", "a", "good"): 9, ("South", "b", "adequate"): 8,
+         ("South", "a", "outstanding"): 6}, seed=5))
+    earlier = markdown(first, internal=False)
+    later = markdown(second, internal=False)
+    assert "Good or better: * of 24 audits (95% interval *)." in earlier["summary"]
+    assert trend_row(later["summary"], "C2") == ["C2", "24", "*", "*"]
+    for quadrant in ("North", "South"):
+        own = re.search(r"^Good or better: (\S+) of (\S+) audits", earlier[quadrant], re.M)
+        assert own is not None
+        assert trend_row(later[quadrant], "C2")[1:3] == [own[2], own[1]]
+    assert trend_row(later["summary"], "C3")[1] == "23"
+    assert pinned_with_a_later_trend(earlier, markdown(first, internal=True), "C2",
+                                     later) == []
+
+
+def test_the_checker_finds_the_leak_of_the_old_trend() -> None:
+    """The checker itself: with C2 at 62% (its interval too) on C3's trend, as the trend
+    decided without C2's own suppression showed it, C2's hidden counts are pinned."""
+    first, second = two_cycles(leaking_cycle(), random_cycle(
+        {("North", "a", "good"): 9, ("South", "b", "adequate"): 8,
+         ("South", "a", "outstanding"): 6}, seed=5))
+    later = markdown(second, internal=False)
+    later["summary"] = later["summary"].replace(
+        "| C2 | 24 | * | * |", f"| C2 | 24 | 62% | {interval(15, 24)} |")
+    pinned = pinned_with_a_later_trend(markdown(first, internal=False),
+                                       markdown(first, internal=True), "C2", later)
+    assert "(every) grade Requires improvement (= 2)" in pinned
+    assert "(every) grade Outstanding (= 3)" in pinned
+
+
+def test_the_internal_trend_shows_every_earlier_point() -> None:
+    _, second = two_cycles(leaking_cycle(), random_cycle(
+        {("North", "a", "good"): 9}, seed=5))
+    assert trend_row(markdown(second, internal=True)["summary"], "C2")[1:3] == ["24", "62%"]
+
+
+def test_an_earlier_cycle_not_decided_shows_nothing_on_the_trend() -> None:
+    _, second = two_cycles(leaking_cycle(), random_cycle({("North", "a", "good"): 9}, seed=5))
+    second = dataclasses.replace(second, earlier={})
+    assert trend_row(markdown(second, internal=False)["summary"], "C2") == ["C2", "*", "*", "*"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example({("Q0", "t0", "adequate"): 0, ("Q1", "t0", "requires_improvement"): 2,
+          ("Q0", "t1", "requires_improvement"): 3},
+         {("Q0", "t1", "requires_improvement"): 0, ("Q0", "t0", "adequate"): 0}, 0)
+@given(grade_counts, grade_counts, st.integers(0, 1000))
+def test_no_count_an_earlier_cycle_hides_can_be_worked_out_with_a_later_trend(
+        first: dict[tuple[str, str, str], int], second: dict[tuple[str, str, str], int],
+        seed: int) -> None:
+    """Random pairs of small cycles: every count the earlier one's reports hide could still
+    be two values with the later one's reports (and their trend) published beside them."""
+    for counts in (first, second):
+        if not any(counts.values()):
+            counts[next(iter(counts))] = 1
+    earlier, later = two_cycles(random_cycle(first, seed), random_cycle(second, seed + 1))
+    assert pinned_with_a_later_trend(markdown(earlier, internal=False),
+                                     markdown(earlier, internal=True), "C2",
+                                     markdown(later, internal=False)) == []
