@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -317,6 +317,11 @@ def build_year_report(ws: Workspace, store: Store, year: str, *, internal: bool,
     from qaudit.moderation import agreement
 
     rows = year_rows(ws, store, year)
+    if not internal:  # a deep dive's name or title may name a team or a person
+        scrub = scrub_for_publication(store, tuple(ws.settings.auditor_roles))
+        rows = replace(rows, deep_dives=[
+            DeepDiveWindow(scrub(d.name), scrub(d.title), d.size, d.window)
+            for d in rows.deep_dives])
     limit = threshold(ws, internal)
     if internal:
         disclosure = Disclosure(everything=True)

@@ -99,3 +99,26 @@ def test_year_markdown_matches_golden(ws: Workspace, tmp_path: Path,
     if request.config.getoption("--regen-golden"):
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+def test_a_deep_dive_named_after_a_team_is_listed_without_it_when_published(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qaudit.db import reporting
+
+    with ws.store() as store:
+        team = store.draws.allocations("2026-27 C1")[0].team
+    held = reporting.DeepDiveHeld(f"{team} deep dive", f"Recording in {team}", 6,
+                                  "2026-09-01 to 2026-10-29")
+    monkeypatch.setattr(reporting.Reporting, "deep_dives_between",
+                        lambda self, first, last: [held])
+    published = run("-w", ws.root, "report", "--kind", "year", "--year", YEAR, "--out",
+                    tmp_path / "out")
+    internal = run("-w", ws.root, "report", "--kind", "year", "--year", YEAR, "--internal",
+                   "--out", tmp_path / "internal")
+    assert published.code == 0 and internal.code == 0, published.stderr + internal.stderr
+    assert team not in (tmp_path / "out" / "2026-27-year.md").read_text()
+    assert "01/09/2026 to 29/10/2026" in (tmp_path / "out" / "2026-27-year.md").read_text()
+    assert f"Recording in {team}" in (tmp_path / "internal" / "2026-27-year-internal.md"
+                                      ).read_text()
