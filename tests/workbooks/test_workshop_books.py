@@ -3,6 +3,8 @@ and read back as the forms are (named cells, hidden signed identification, text 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -189,3 +191,31 @@ def test_the_pack_shows_no_hidden_or_reordering_character(
         assert start + plain in shown
     assert f"Case A: Care Act review{plain}" in shown
     assert f"Audit workshop: Q2{plain}" in shown
+
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed;"
+                    " .ci/run installs it with apt-get")
+def test_a_grading_workbook_filled_and_saved_in_libreoffice_reads_back_the_same(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "filled" / "g.xlsx"
+    path.parent.mkdir()
+    write_grading_workbook(path, sheet())
+    set_named(path, {"wsh_1_grade": "Outstanding", "wsh_2_grade": "Requires improvement",
+                     "wsh_2_note": "Line one\nline two", "wsh_3_grade": "Adequate"})
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [str(SOFFICE), f"-env:UserInstallation=file://{profile}", "--headless",
+         "--convert-to", "xlsx", "--outdir", str(tmp_path / "resaved"), str(path)],
+        check=True, capture_output=True, timeout=240,
+    )
+    parsed, findings = check_workshop(read_form(tmp_path / "resaved" / "g.xlsx"), "ws-1", KEY,
+                                      workshop(), None, TODAY)
+    assert findings == []
+    assert parsed is not None
+    assert parsed.grades == {1: ("outstanding", ""),
+                             2: ("requires_improvement", "Line one\nline two"),
+                             3: ("adequate", "")}
