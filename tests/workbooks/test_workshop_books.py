@@ -219,3 +219,27 @@ def test_a_grading_workbook_filled_and_saved_in_libreoffice_reads_back_the_same(
     assert parsed.grades == {1: ("outstanding", ""),
                              2: ("requires_improvement", "Line one\nline two"),
                              3: ("adequate", "")}
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed;"
+                    " .ci/run installs it with apt-get")
+def test_libreoffice_opens_the_workshop_pack_with_its_text_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "pack.xlsx"
+    write_pack(path, WorkshopPack("Q2", date(2026, 9, 14), (PackCase(
+        "Case A", "Care Act review",
+        (PackAnswer("V1", "Is the person's voice heard?", "No", HOSTILE),),
+        "Strong\nrecording", "-1 more visit"),)))
+    profile = tmp_path / "lo-profile"
+    subprocess.run(
+        [str(SOFFICE), f"-env:UserInstallation=file://{profile}", "--headless",
+         "--convert-to", "xlsx", "--outdir", str(tmp_path / "resaved"), str(path)],
+        check=True, capture_output=True, timeout=240,
+    )
+    original, again = load_workbook(path), load_workbook(tmp_path / "resaved" / "pack.xlsx")
+    assert again.sheetnames == original.sheetnames
+    for title in original.sheetnames:
+        for row in original[title].iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.strip():
+                    resaved = again[title][cell.coordinate]
+                    assert resaved.value == cell.value and resaved.data_type == "s"
