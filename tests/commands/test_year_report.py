@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -122,3 +123,32 @@ def test_a_deep_dive_named_after_a_team_is_listed_without_it_when_published(
     assert "01/09/2026 to 29/10/2026" in (tmp_path / "out" / "2026-27-year.md").read_text()
     assert f"Recording in {team}" in (tmp_path / "internal" / "2026-27-year-internal.md"
                                       ).read_text()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed; .ci/run installs"
+                    " Debian's chromium")
+def test_the_year_html_renders_and_prints_in_headless_chromium(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    assert run("-w", ws.root, "report", "--kind", "year", "--year", YEAR, "--out",
+               tmp_path / "out").code == 0
+    html = tmp_path / "out" / "2026-27-year.html"
+    pdf = tmp_path / "print.pdf"
+    subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--print-to-pdf={pdf}", html.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    dom = subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile2'}",
+         "--dump-dom", html.as_uri()],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout
+    assert "Case audit year: 2026-27" in dom and "Month by month" in dom
+    assert "<script" not in dom
