@@ -428,8 +428,15 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
         if i.reference in ri and i.status in (RiStatus.OPEN, RiStatus.CLOSED):
             add((str(i.status), i.quadrant))
     for q in every_q:
-        known.append(Bound(((("open", q), 1), (("closed", q), 1),
-                            *((x, -1) for x in xs(q, ALL, [REQUIRES_IMPROVEMENT]))), hi=0))
+        # Every audit graded Requires improvement is monitored, its item open or closed
+        # (``grading.ri_status_after``), and a reader who knows the framework knows it: the
+        # open and closed items of a quadrant add up to its Requires improvement count.
+        # (Only an item lost from the record would make them fewer: then just "at most".)
+        tie = ((("open", q), 1), (("closed", q), 1),
+               *((x, -1) for x in xs(q, ALL, [REQUIRES_IMPROVEMENT])))
+        whole = truth[("open", q)] + truth[("closed", q)] == value(
+            xs(q, ALL, [REQUIRES_IMPROVEMENT]))
+        known.append(Bound(tie, lo=0 if whole else None, hi=0))
     for q in scopes:
         count(("ri_open", q), [("open", a) for a in within(q)], cell=q != ALL)
         count(("ri_closed", q), [("closed", a) for a in within(q)], cell=q != ALL)

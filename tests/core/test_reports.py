@@ -170,8 +170,10 @@ def read_cycle(reports: Mapping[str, str]) -> Cycle:
         cap = allocated[q] if q in allocated else allocated[EVERY] - sum(
             allocated[p] for p in quadrants)
         cycle.bounds.append(({**returned, ("od", q): 1}, 0, cap))
+        # Every Requires improvement audit is monitored, open or closed: the two add up
+        # to the Requires improvement count (the random cycles keep that, as qaudit does).
         cycle.bounds.append(({("open", q): 1, ("closed", q): 1,
-                              **{k: -1 for k in _x(cycle, q, EVERY, [RI_LABEL])}}, -math.inf, 0))
+                              **{k: -1 for k in _x(cycle, q, EVERY, [RI_LABEL])}}, 0, 0))
         cycle.bounds.append(({("m", q): 1, **{k: -1 for k in returned}}, -math.inf, 0))
         cycle.bounds.append(({("fb", q): 1, **{k: -1 for k in returned}}, -math.inf, 0))
         cycle.bounds.append(({("agreed", q): 1, ("m", q): -1}, -math.inf, 0))
@@ -727,6 +729,8 @@ def two_cycles(earlier: CycleRows, later: CycleRows) -> tuple[CycleRows, CycleRo
         earlier, cycle="C2", audits=first_audits, trend=[("C2", first_audits)],
         progress=[dataclasses.replace(p, reference=f"E{p.reference}") for p in earlier.progress],
         feedback=frozenset(f"E{r}" for r in earlier.feedback), quadrants=quadrants,
+        ri_items=[dataclasses.replace(i, reference=f"E{i.reference}")
+                  for i in earlier.ri_items],
         targets=targets)
     second = dataclasses.replace(
         later, trend=[("C2", first_audits), ("C3", later.audits)], quadrants=quadrants,
