@@ -414,9 +414,15 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
     for q in every_q:
         add(("od", q), 0)
     for q in scopes:
-        allocated = sum(1 for p in rows.progress if q in (ALL, p.quadrant))
+        mine_p = [p for p in rows.progress if q in (ALL, p.quadrant)]
+        allocated = len(mine_p)
         od = [("od", a) for a in within(q)]
-        known.append(Bound(total(*xs(q, ALL, GRADE_KEYS), *od), hi=allocated))
+        # Once every due date has passed (a reader inside the council knows it), whatever
+        # is not back is overdue: returned and overdue add up to the allocated.
+        past = all(today > date.fromisoformat(p.due) for p in mine_p)
+        whole = past and value(xs(q, ALL, GRADE_KEYS)) + value(od) == allocated
+        known.append(Bound(total(*xs(q, ALL, GRADE_KEYS), *od),
+                           lo=allocated if whole else None, hi=allocated))
         count(("overdue", q), od, cell=q != ALL)
 
     # Requires improvement: the count is the grade cell; open and closed among them.
