@@ -67,7 +67,9 @@ class DecisionFiles:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):
             return None
-        hidden = data.get("hidden") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        hidden = data.get("hidden")
         if data.get("key") != key or not isinstance(hidden, list) or not all(
                 isinstance(k, list) and all(isinstance(p, str) for p in k) for k in hidden):
             return None
@@ -317,11 +319,13 @@ def build_year_report(ws: Workspace, store: Store, year: str, *, internal: bool,
     from qaudit.moderation import agreement
 
     rows = year_rows(ws, store, year)
-    if not internal:  # a deep dive's name or title may name a team or a person
+    if not internal:  # a deep dive's or workshop's name may name a team or a person
         scrub = scrub_for_publication(store, tuple(ws.settings.auditor_roles))
         rows = replace(rows, deep_dives=[
             DeepDiveWindow(scrub(d.name), scrub(d.title), d.size, d.window)
-            for d in rows.deep_dives])
+            for d in rows.deep_dives], workshops=[
+            Held(scrub(w.name), w.held_on, w.cases, w.participants, w.agreement)
+            for w in rows.workshops])
     limit = threshold(ws, internal)
     if internal:
         disclosure = Disclosure(everything=True)

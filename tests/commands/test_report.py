@@ -482,3 +482,13 @@ def test_each_decision_is_kept_in_the_workspace_and_used_again(
     second = render(ws, tmp_path / "b")
     assert [p.read_bytes() for p in first if p.suffix == ".md"] == [
         p.read_bytes() for p in second if p.suffix == ".md"]
+
+
+@pytest.mark.parametrize("content", [b"[1]", b'"hidden"', b"{}", b"\xff\xfe", b'{"key": 1}'])
+def test_a_damaged_saved_decision_is_as_none_never_a_crash(tmp_path: Path,
+                                                           content: bytes) -> None:
+    from qaudit.jobs.report import DecisionFiles
+
+    key = "a" * 64
+    (tmp_path / f"{key}.json").write_bytes(content)
+    assert DecisionFiles(tmp_path).get(key) is None

@@ -102,7 +102,7 @@ def test_year_markdown_matches_golden(ws: Workspace, tmp_path: Path,
     assert text == golden.read_text()
 
 
-def test_a_deep_dive_named_after_a_team_is_listed_without_it_when_published(
+def test_a_deep_dive_or_workshop_named_after_a_team_is_listed_without_it_when_published(
     run: Callable[..., Result], ws: Workspace, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,6 +114,16 @@ def test_a_deep_dive_named_after_a_team_is_listed_without_it_when_published(
                                   "2026-09-01 to 2026-10-29")
     monkeypatch.setattr(reporting.Reporting, "deep_dives_between",
                         lambda self, first, last: [held])
+    # A workshop named after the team too.
+    from types import SimpleNamespace
+
+    from qaudit.db.workshops import Workshops
+    from qaudit.jobs import report
+
+    monkeypatch.setattr(Workshops, "summaries", lambda self: [
+        SimpleNamespace(name=f"{team} workshop", held_on=date(2026, 10, 1))])
+    monkeypatch.setattr(report, "held", lambda ws, store, name: report.Held(
+        name, "01/10/2026", 6, 5, "Krippendorff's alpha 0.50"))
     published = run("-w", ws.root, "report", "--kind", "year", "--year", YEAR, "--out",
                     tmp_path / "out")
     internal = run("-w", ws.root, "report", "--kind", "year", "--year", YEAR, "--internal",
@@ -121,8 +131,8 @@ def test_a_deep_dive_named_after_a_team_is_listed_without_it_when_published(
     assert published.code == 0 and internal.code == 0, published.stderr + internal.stderr
     assert team not in (tmp_path / "out" / "2026-27-year.md").read_text()
     assert "01/09/2026 to 29/10/2026" in (tmp_path / "out" / "2026-27-year.md").read_text()
-    assert f"Recording in {team}" in (tmp_path / "internal" / "2026-27-year-internal.md"
-                                      ).read_text()
+    internal_md = (tmp_path / "internal" / "2026-27-year-internal.md").read_text()
+    assert f"Recording in {team}" in internal_md and f"{team} workshop" in internal_md
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
