@@ -89,7 +89,7 @@ _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
         " json_extract(r.fields_json, '$.auditor_role'),"
         " json_extract(r.fields_json, '$.auditor_date'), r.received_at, r.warnings_json"
         " FROM returns r JOIN audit_grades g ON g.return_id = r.id"
-        " JOIN allocations a ON a.id = r.allocation_id ORDER BY a.reference",
+        " JOIN current_allocations a ON a.id = r.allocation_id ORDER BY a.reference",
         ["Reference", "Auditor's grade", "Moderated grade", "Grade of record",
          "Rationale", "Strengths", "Learning", "Shareable", "Auditor", "Role",
          "Completed", "Received", "Warnings"],
@@ -97,7 +97,7 @@ _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
     "Answers": (
         "SELECT a.reference, n.aspect, n.question_id, n.answer, n.comment"
         " FROM answers n JOIN returns r ON r.id = n.return_id"
-        " JOIN allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
+        " JOIN current_allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
         " ORDER BY a.reference, n.rowid",
         ["Reference", "Aspect", "Question", "Answer", "Comment"],
     ),
@@ -107,7 +107,7 @@ _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
         " json_extract(r.fields_json, '$.sr_support'),"
         " json_extract(r.fields_json, '$.sr_grade'),"
         " json_extract(r.fields_json, '$.sr_date')"
-        " FROM returns r JOIN allocations a ON a.id = r.allocation_id"
+        " FROM returns r JOIN current_allocations a ON a.id = r.allocation_id"
         " WHERE r.kind = 'self_reflection' AND r.replaced_at IS NULL"
         " ORDER BY a.reference",
         ["Reference", "Went well", "Would do differently", "Support wanted",
@@ -118,7 +118,7 @@ _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
         " o.names_learning, o.theme, o.comments, o.learning"
         " FROM moderation_outcomes o JOIN moderation_items i ON i.id = o.item_id"
         " JOIN moderation_samples s ON s.id = i.sample_id"
-        " JOIN returns r ON r.id = i.return_id JOIN allocations a"
+        " JOIN returns r ON r.id = i.return_id JOIN current_allocations a"
         " ON a.id = r.allocation_id WHERE o.replaced_at IS NULL"
         " AND s.replaced_at IS NULL AND r.replaced_at IS NULL ORDER BY a.reference",
         ["Reference", "Moderated grade", "Constructive", "Names strengths",
@@ -126,7 +126,7 @@ _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
     ),
     "RI follow-up": (
         "SELECT a.reference, i.status, i.opened_at, i.closed_at, i.note, s.step,"
-        " s.done_on, s.note FROM ri_items i JOIN allocations a"
+        " s.done_on, s.note FROM ri_items i JOIN current_allocations a"
         " ON a.id = i.allocation_id LEFT JOIN ri_steps s ON s.ri_id = i.id"
         " ORDER BY a.reference, s.id",
         ["Reference", "Status", "Opened", "Closed", "Note", "Step", "Done on",
@@ -135,7 +135,7 @@ _EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
     "Escalations": (
         "SELECT a.reference, e.escalated_to, e.manager_name, e.escalated_on, e.note"
         " FROM escalations e JOIN returns r ON r.id = e.return_id"
-        " JOIN allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
+        " JOIN current_allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
         " ORDER BY e.escalated_on",
         ["Reference", "Escalated to", "Manager", "On", "Note"],
     ),
@@ -163,12 +163,15 @@ _YEAR_QUERIES: dict[str, tuple[str, list[str]]] = {
          "Participants returned"],
     ),
     "Workshop cases": (
-        "SELECT w.name, k.label, a.reference, c.name, a.audit_type,"
+        # A case of a cycle cancelled since is kept (the workshop graded it) without its
+        # reference, which a redraw may have given another case.
+        "SELECT w.name, k.label, coalesce(a.reference, ''), c.name, h.audit_type,"
         " coalesce((SELECT g.grade_of_record FROM audit_grades g"
         "   WHERE g.allocation_id = k.allocation_id), r.grade)"
         " FROM workshop_cases k JOIN workshops w ON w.id = k.workshop_id"
-        " JOIN allocations a ON a.id = k.allocation_id JOIN draws d ON d.id = a.draw_id"
+        " JOIN allocations h ON h.id = k.allocation_id JOIN draws d ON d.id = h.draw_id"
         " JOIN cycles c ON c.id = d.cycle_id JOIN returns r ON r.id = k.return_id"
+        " LEFT JOIN current_allocations a ON a.id = k.allocation_id"
         " ORDER BY w.held_on, w.id, k.position",
         ["Workshop", "Case", "Reference", "Cycle", "Audit type", "Grade of record"],
     ),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -311,3 +312,21 @@ def test_k_anonymity_holds_with_the_year_in_the_export(anonymised: dict[str, Row
     about = {r["Topic"]: str(r["What was done"]) for r in anonymised["About this export"]}
     assert "names of workshop participants" in about["Not exported"]
     assert "Follows up" in about["Identifiers"] and "Team filter" in about["Identifiers"]
+
+
+def test_a_cancelled_cycles_returns_leave_every_sheet(year: Path, tmp_path: Path) -> None:
+    """Cancelling takes a cycle out of every figure: its returns, answers, RI follow-up
+    and workshop references leave the export too, so a redraw reusing its references can
+    never join them to other people."""
+    root = tmp_path / "ws"
+    shutil.copytree(year, root)
+    qaudit_ok(root, "cycle", "cancel", ROUND, "--reason", "test")
+    qaudit_ok(root, "cycle", "cancel", C2, "--reason", "test", "--force")
+    qaudit_ok(root, "export", "--out", tmp_path / "after.xlsx")
+    got = sheets(tmp_path / "after.xlsx")
+    current = {r["Reference"] for r in got["Allocations"]}
+    assert not any(r["Cycle"] == C2 for r in got["Allocations"])
+    for sheet in ("Audits", "Answers", "Self-reflections", "Moderation", "RI follow-up",
+                  "Escalations"):
+        assert {r["Reference"] for r in got.get(sheet, [])} <= current, sheet
+    assert {r["Reference"] or "" for r in got["Workshop cases"]} == {""}  # kept, unnamed
