@@ -1218,7 +1218,8 @@ def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: D
     reaudit = None
     if rows.reaudits is not None:
         r = rows.reaudits
-        n = r.returned
+        # Over the pairs compared (both grades of record known), as the model counts them.
+        n = r.improved + r.same + r.worse
         share_ok = n > 0 and disclosure.shows(("year", "reaudit_n")) and disclosure.shows(
             ("year", "reaudit_improved"))
         reaudit = {"n": shown(("reaudit_n",), n),
