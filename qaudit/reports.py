@@ -408,22 +408,13 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
             if is_small(good, threshold) or is_small(n - good, threshold):
                 withheld.add(("gob", q))
 
-    # Allocated (shown), returned, overdue.
-    for p in rows.progress:
-        add(("od", p.quadrant), int(not p.audit_back and today > date.fromisoformat(p.due)))
-    for q in every_q:
-        add(("od", q), 0)
+    # Allocated (shown) and returned. Overdue is not published: it changes with the day a
+    # report is made, not with the record, so two reports of the same record made either
+    # side of a due date would be two releases whose stars could undo each other. The QA
+    # team's internal version shows it; `qaudit status` is where it is chased.
     for q in scopes:
-        mine_p = [p for p in rows.progress if q in (ALL, p.quadrant)]
-        allocated = len(mine_p)
-        od = [("od", a) for a in within(q)]
-        # Once every due date has passed (a reader inside the council knows it), whatever
-        # is not back is overdue: returned and overdue add up to the allocated.
-        past = all(today > date.fromisoformat(p.due) for p in mine_p)
-        whole = past and value(xs(q, ALL, GRADE_KEYS)) + value(od) == allocated
-        known.append(Bound(total(*xs(q, ALL, GRADE_KEYS), *od),
-                           lo=allocated if whole else None, hi=allocated))
-        count(("overdue", q), od, cell=q != ALL)
+        allocated = sum(1 for p in rows.progress if q in (ALL, p.quadrant))
+        known.append(Bound(total(*xs(q, ALL, GRADE_KEYS)), hi=allocated))
 
     # Requires improvement: the count is the grade cell; open and closed among them.
     ri = {a.reference for a in rows.audits if a.grade == REQUIRES_IMPROVEMENT}
@@ -714,7 +705,7 @@ def build_summary(
             "allocated": str(allocated),
             "returned": shown(returned_key, returned),
             "completion": shown(returned_key, _pct(returned, allocated)),
-            "overdue": shown(("overdue", q), overdue),
+            "overdue": str(overdue) if internal else None,
         },
         "grades": [{"label": g.label} for g in GRADES],
         "overall": [_row("All", audits, q, ALL, disclosure)],
@@ -903,7 +894,7 @@ class YearRows:
 #: improvement open and closed, moderated and agreed, and what is bounded by them alone
 #: (overdue, feedback shared, themes, excerpts). The answers to each question enter the
 #: year's model only as the bound their shown numbers put on the grade counts.
-TIED = frozenset({"x", "open", "closed", "m", "agreed", "od", "fb", "theme", "share"})
+TIED = frozenset({"x", "open", "closed", "m", "agreed", "fb", "theme", "share"})
 #: The outcomes of a re-audit, as the year report counts them.
 REAUDIT_OUTCOMES = ("improved", "same", "worse")
 UNKNOWN_MONTH = "(not known)"
