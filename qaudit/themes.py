@@ -382,7 +382,14 @@ class DeepDiveRows:
     answers: Sequence[Answers]
     questions: Sequence[tuple[str, str, str]]  # (aspect, id, text) of its set, in order
     regular_cycles: Sequence[str]  # the regular cycles compared with, oldest first
-    regular_answers: Sequence[Answers]  # their answers to the same question ids
+    regular_answers: Sequence[Answers]  # their answers to the same type and question ids
+    # The published comparison: each question's figures as the latest regular cycle's own
+    # published summary shows them, for the deep dive's one audit type (question id ->
+    # (answers, Yes %) as that summary prints them, '*' where it hides them). Copies of
+    # figures already published tell a reader nothing new; a sum over the cycles would
+    # undo their stars. Empty where there is no such cycle or the deep dive spans types.
+    published_regular: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    published_cycle: str = ""
 
 
 def _pct(part: int, whole: int) -> str:
@@ -429,7 +436,7 @@ def deep_dive_shown(rows: DeepDiveRows, threshold: int) -> frozenset[Key]:
             figures.append(Figure(("grade_pct", g), total(("g", g)), grades[g], Kind.DERIVED,
                                   reveals=revealed(grades[g], returned, _pct_interval),
                                   requires=(("grade", g), ("returned",)), priority=5))
-    for prefix, answers in (("d", rows.answers), ("r", rows.regular_answers)):
+    for prefix, answers in (("d", rows.answers),):
         yes, no = _yes_no(answers)
         for _, qid, _ in rows.questions:
             y, n = (prefix, "yes", qid), (prefix, "no", qid)
@@ -491,18 +498,28 @@ def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, inte
     questions = []
     for aspect, qid, text in rows.questions:
         n, rn = yes[qid] + no[qid], ryes[qid] + rno[qid]
-        d_pct, r_pct = ("d", "pct", qid), ("r", "pct", qid)
-        both = n and rn and shows(d_pct) and shows(r_pct)
+        d_pct = ("d", "pct", qid)
+        if internal:
+            regular = (str(rn), _pct(ryes[qid], rn) if rn else "–",
+                       interval_text(ryes[qid], rn) if rn else "–")
+            difference = (f"{round(100 * yes[qid] / n) - round(100 * ryes[qid] / rn):+d}"
+                          " points") if n and rn else "–"
+        else:
+            shown_n, shown_pct = rows.published_regular.get(qid, ("–", "–"))
+            regular = (shown_n, shown_pct, "–")
+            difference = "–"
+            if n and shown_pct.endswith("%"):
+                difference = (f"{round(100 * yes[qid] / n) - int(shown_pct[:-1]):+d} points"
+                              if shows(d_pct) else HIDDEN)
+            elif n and shown_pct == HIDDEN:
+                difference = HIDDEN
         questions.append({
             "id": qid, "aspect": aspect, "text": text,
             "n": show(("d", "n", qid), str(n)),
             "percent": show(d_pct, _pct(yes[qid], n)) if n else "–",
             "interval": show(d_pct, interval_text(yes[qid], n)) if n else "–",
-            "regular_n": show(("r", "n", qid), str(rn)),
-            "regular_percent": show(r_pct, _pct(ryes[qid], rn)) if rn else "–",
-            "regular_interval": show(r_pct, interval_text(ryes[qid], rn)) if rn else "–",
-            "difference": (f"{round(100 * yes[qid] / n) - round(100 * ryes[qid] / rn):+d}"
-                           " points") if both else ("–" if not (n and rn) else HIDDEN),
+            "regular_n": regular[0], "regular_percent": regular[1],
+            "regular_interval": regular[2], "difference": difference,
         })
     terms = rows.terms
     return {
@@ -524,7 +541,8 @@ def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, inte
         "completion": show(("returned",), _pct(returned, rows.allocated)),
         "grades": grade_rows,
         "questions": questions,
-        "regular_cycles": list(rows.regular_cycles),
+        "regular_cycles": list(rows.regular_cycles) if internal
+        else ([rows.published_cycle] if rows.published_cycle else []),
         "references": sorted(a.reference for a in rows.audits) if internal else [],
     }
 

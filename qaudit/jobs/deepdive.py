@@ -11,7 +11,7 @@ N cases in all. Its forms, ingest, moderation and sending are a cycle's, unchang
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -311,7 +311,8 @@ def report_stem(name: str, internal: bool) -> str:
     return f"{cycle_slug(name)}-deep-dive{'-internal' if internal else ''}"
 
 
-def deep_dive_rows(ws: Workspace, store: Store, name: str) -> DeepDiveRows:
+def deep_dive_rows(ws: Workspace, store: Store, name: str,
+                   today: date | None = None) -> DeepDiveRows:
     """Everything the report draws on, read once."""
     record = store.deep_dives.require(name)
     cycle = record.cycle
@@ -323,9 +324,12 @@ def deep_dive_rows(ws: Workspace, store: Store, name: str) -> DeepDiveRows:
         title = f"{qs.title} ({qs.id} {qs.version})"
         questions = [(a.key, q.id, q.text) for a in qs.aspects for q in a.questions]
     ids = {q[1] for q in questions}
+    # The same question of the same audit type: a question id means another question in
+    # another type's set (V1 of a Care Act assessment is not V1 of a safeguarding enquiry).
+    types = {a.audit_type for a in allocations}
     regular = store.draws.cycles_up_to(cycle.name, COMPARED_CYCLES)
     regular_answers = [a for c in regular for a in store.reporting.answer_counts(c)
-                       if a.question_id in ids]
+                       if a.question_id in ids and a.audit_type in types]
     terms = Terms(record.title, record.purpose, record.understand, record.method,
                   record.directed_by, record.terms_sha256)
     return DeepDiveRows(
@@ -336,7 +340,43 @@ def deep_dive_rows(ws: Workspace, store: Store, name: str) -> DeepDiveRows:
         question_set=title, allocated=len(allocations),
         audits=store.reporting.graded_audits(cycle.name),
         answers=store.reporting.answer_counts(cycle.name), questions=questions,
-        regular_cycles=regular, regular_answers=regular_answers)
+        regular_cycles=regular, regular_answers=regular_answers,
+        **_published_regular(ws, store, regular, types, ids, today))
+
+
+def _published_regular(ws: Workspace, store: Store, regular: Sequence[str],
+                       types: set[str], ids: set[str], today: date | None) -> dict[str, Any]:
+    """The regular figures the published report compares with: each question's answers
+    and Yes % exactly as the latest regular cycle's published summary shows them (its own
+    kept decision), for the deep dive's one audit type; nothing for the internal version
+    (``today`` None), with no regular cycle, or for a deep dive spanning several types."""
+    if today is None or not regular or len(types) != 1:
+        return {}
+    from qaudit.jobs.report import cycle_rows, decisions, threshold
+    from qaudit.reports import ALL, cycle_disclosure
+
+    (audit_type,) = types
+    latest = regular[-1]
+    rows = cycle_rows(ws, store, latest)
+    disclosure = cycle_disclosure(rows, threshold(ws, False), today, decisions(ws))
+    yes: dict[tuple[str, str], int] = {}
+    no: dict[tuple[str, str], int] = {}
+    for a in rows.answers:
+        if a.audit_type == audit_type and a.question_id in ids:
+            counts = yes if a.answer == "Yes" else no if a.answer == "No" else None
+            if counts is not None:
+                key = (a.aspect, a.question_id)
+                counts[key] = counts.get(key, 0) + a.count
+    published: dict[str, tuple[str, str]] = {}
+    for aspect, qid in sorted(set(yes) | set(no)):
+        n = yes.get((aspect, qid), 0) + no.get((aspect, qid), 0)
+        answers_key = ("answers", ALL, audit_type, aspect, qid)
+        pct_key = ("yes_pct", ALL, audit_type, aspect, qid)
+        published[qid] = (
+            str(n) if disclosure.shows(answers_key) else "*",
+            f"{100 * yes.get((aspect, qid), 0) / n:.0f}%"
+            if n and disclosure.shows(pct_key) else ("*" if n else "–"))
+    return {"published_regular": published, "published_cycle": latest}
 
 
 def build_report(ws: Workspace, store: Store, name: str, *, internal: bool,
@@ -346,7 +386,7 @@ def build_report(ws: Workspace, store: Store, name: str, *, internal: bool,
     from qaudit.jobs.report import _solver_quiet, threshold
     from qaudit.privacy import PLACEHOLDER
 
-    rows = deep_dive_rows(ws, store, name)
+    rows = deep_dive_rows(ws, store, name, None if internal else today)
     scrub = (lambda t: t) if internal else scrub_for_publication(
         store, tuple(ws.settings.auditor_roles))
     with _solver_quiet():

@@ -261,7 +261,9 @@ def _rows() -> DeepDiveRows:
                    ("voice", "DV1", "Seen alone?")],
         regular_cycles=["C1", "C2"],
         regular_answers=[_Answer("V1", "Yes", 60), _Answer("V1", "No", 30),
-                         _Answer("V4", "Yes", 70), _Answer("V4", "No", 20)])
+                         _Answer("V4", "Yes", 70), _Answer("V4", "No", 20)],
+        # As the latest regular cycle's own published summary shows them.
+        published_regular={"V1": ("45", "67%"), "V4": ("*", "*")}, published_cycle="C2")
 
 
 def test_the_published_report_hides_small_counts_and_names_no_case() -> None:
@@ -274,10 +276,15 @@ def test_the_published_report_hides_small_counts_and_names_no_case() -> None:
     assert grades["Outstanding"]["count"] == HIDDEN
     assert data["returned"] == "17" and grades["Adequate"]["count"] == "6"
     v1, v4, dv1 = data["questions"]
-    assert (v1["n"], v1["percent"], v1["regular_percent"]) == ("17", "59%", "67%")
-    assert v1["difference"] == "-8 points"
+    # The regular side is a copy of what the latest cycle's summary published (45 answers
+    # there), never a sum over the cycles (90), which could undo their stars.
+    assert (v1["n"], v1["percent"], v1["regular_n"], v1["regular_percent"]) == (
+        "17", "59%", "45", "67%")
+    assert v1["difference"] == "-8 points" and v1["regular_interval"] == "–"
     assert v4["percent"] == HIDDEN  # 2 answered No: the rate would show it
-    assert dv1["regular_n"] == "0" and dv1["difference"] == "–"
+    assert (v4["regular_n"], v4["regular_percent"]) == (HIDDEN, HIDDEN)
+    assert dv1["regular_n"] == "–" and dv1["difference"] == "–"
+    assert data["regular_cycles"] == ["C2"]
     assert data["references"] == []
     assert "(removed)" in data["terms"][0]["paragraphs"][0]
 
