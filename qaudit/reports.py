@@ -281,7 +281,8 @@ class CycleRows:
     earlier: Mapping[str, Disclosure] = field(default_factory=dict)
 
 
-def _pct(part: int, whole: int) -> str:
+def percent_text(part: int, whole: int) -> str:
+    """A share as reports print it: '59%'; a dash of nothing."""
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
@@ -292,8 +293,8 @@ def interval_text(successes: int, n: int) -> str:
     return f"{100 * interval[0]:.0f}%–{100 * interval[1]:.0f}%"
 
 
-def _percent_and_interval(successes: int, n: int) -> str:
-    return f"{_pct(successes, n)} {interval_text(successes, n)}"
+def percent_and_interval(successes: int, n: int) -> str:
+    return f"{percent_text(successes, n)} {interval_text(successes, n)}"
 
 
 def _ordered(first: Sequence[str], more: set[str]) -> list[str]:
@@ -373,7 +374,7 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
         figures.append(Figure(key, total(*variables), value(variables), cell=cell))
 
     def share(key: Key, variables: Sequence[Key], base: Key, n: int, priority: int,
-              text: Callable[[int, int], str] = _pct) -> int:
+              text: Callable[[int, int], str] = percent_text) -> int:
         """A percentage (or, with ``text``, more) of ``n``, shown only with its base."""
         part = value(variables)
         figures.append(Figure(key, total(*variables), part, Kind.DERIVED,
@@ -404,7 +405,7 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
         n = value(xs(q, ALL, GRADE_KEYS))
         if n:
             good = share(("gob", q), xs(q, ALL, sorted(GOOD_OR_BETTER)),
-                         grade_key(q, ALL, ALL), n, rank[q], _percent_and_interval)
+                         grade_key(q, ALL, ALL), n, rank[q], percent_and_interval)
             if is_small(good, threshold) or is_small(n - good, threshold):
                 withheld.add(("gob", q))
 
@@ -545,7 +546,7 @@ def _row(label: str, audits: Sequence[Graded], quadrant: str, audit_type: str,
         "label": label,
         "cells": [str(c) if s else HIDDEN for c, s in zip(counts, shown, strict=True)],
         # A percentage is shown beside a shown count of a shown total: it tells nothing more.
-        "percents": [_pct(c, whole) if s and total_shown else HIDDEN
+        "percents": [percent_text(c, whole) if s and total_shown else HIDDEN
                      for c, s in zip(counts, shown, strict=True)],
         "total": str(whole) if total_shown else HIDDEN,
     }
@@ -559,8 +560,8 @@ def good_or_better(audits: Sequence[Graded], n_key: Key, key: Key,
     shown_n = str(n) if disclosure.shows(n_key) else HIDDEN
     if n == 0 or not disclosure.shows(key):
         return {"count": HIDDEN, "percent": HIDDEN, "interval": HIDDEN, "n": shown_n}
-    return {"count": str(good), "percent": _pct(good, n), "interval": interval_text(good, n),
-            "n": shown_n}
+    return {"count": str(good), "percent": percent_text(good, n),
+            "interval": interval_text(good, n), "n": shown_n}
 
 
 def _natural(text: str) -> tuple[Any, ...]:
@@ -596,7 +597,7 @@ def compliance(answers: Sequence[Answers],
         order = (types.index(audit_type) if audit_type in types else len(types),
                  _natural(question))
         shown_n = shows(("answers", quadrant, *key), n)
-        percent = (_pct(yes[key], n) if shown_n and shows(("yes_pct", quadrant, *key), n)
+        percent = (percent_text(yes[key], n) if shown_n and shows(("yes_pct", quadrant, *key), n)
                    else HIDDEN)
         # Only what is shown orders the list: a hidden rate must not show by its place.
         rank = (1, 0) if percent == HIDDEN else (0, int(percent.rstrip("%")))
@@ -618,7 +619,7 @@ def compliance(answers: Sequence[Answers],
         shown_n = shows(("aspect_n", quadrant, name), aspects[name])
         per_aspect.append({
             "aspect": name, "n": str(aspects[name]) if shown_n else HIDDEN,
-            "percent": _pct(aspect_yes[name], aspects[name])
+            "percent": percent_text(aspect_yes[name], aspects[name])
             if shown_n and shows(("aspect_pct", quadrant, name), aspects[name]) else HIDDEN})
     return [q for _, q in per_question], per_aspect
 
@@ -704,7 +705,7 @@ def build_summary(
                           else sum(rows.targets.values())),
             "allocated": str(allocated),
             "returned": shown(returned_key, returned),
-            "completion": shown(returned_key, _pct(returned, allocated)),
+            "completion": shown(returned_key, percent_text(returned, allocated)),
             "overdue": str(overdue) if internal else None,
         },
         "grades": [{"label": g.label} for g in GRADES],
@@ -724,7 +725,7 @@ def build_summary(
         "moderation": {
             "moderated": shown(("moderated", q), len(moderated)),
             # A share of shown counts tells nothing more than they do.
-            "share": _pct(len(moderated), returned) if disclosure.shows(("moderated", q))
+            "share": percent_text(len(moderated), returned) if disclosure.shows(("moderated", q))
             and disclosure.shows(returned_key) else HIDDEN,
             "rate": f"{rows.moderation_rate:.0%}",
             # The share is of the cycle's audits as a whole: a quadrant report has no target.
@@ -732,13 +733,13 @@ def build_summary(
             # Whether the target is met would narrow a hidden count: hidden with it.
             "met": shown(("moderated", q), "met" if returned > 0 and target is not None
                          and len(moderated) >= target else "not met yet"),
-            "exact": shown(("mod_exact", q), _pct(agreed, len(moderated))),
+            "exact": shown(("mod_exact", q), percent_text(agreed, len(moderated))),
             "changed": shown(("changed", q), len(moderated) - agreed),
         },
         "feedback": {
             "given": shown(("feedback", q), fed),
             # A share of shown counts tells nothing more than they do.
-            "share": _pct(fed, returned) if disclosure.shows(("feedback", q))
+            "share": percent_text(fed, returned) if disclosure.shows(("feedback", q))
             and disclosure.shows(returned_key) else HIDDEN,
         },
         "themes": _themes(moderated, q, disclosure),
@@ -989,7 +990,7 @@ def year_model(rows: YearRows, threshold: int, today: date,
               small_too: bool = True) -> None:
         part = value(part_vars)
         figures.append(Figure(key, total(*part_vars), part, Kind.DERIVED,
-                              reveals=revealed(part, n, _percent_and_interval),
+                              reveals=revealed(part, n, percent_and_interval),
                               requires=(base,), priority=priority))
         if small_too and (is_small(part, threshold) or is_small(n - part, threshold)):
             withheld.add(key)
@@ -1015,7 +1016,7 @@ def year_model(rows: YearRows, threshold: int, today: date,
         part = value(every(grades=[REQUIRES_IMPROVEMENT]))
         figures.append(Figure(("year", "ri_rate"), total(*every(grades=[REQUIRES_IMPROVEMENT])),
                               part, Kind.DERIVED,
-                              reveals=revealed(part, n_year, _percent_and_interval),
+                              reveals=revealed(part, n_year, percent_and_interval),
                               requires=(returned_key, ri_key), priority=5))
 
     # By cycle: returned and Good or better (each also in the cycle's own reports).
@@ -1167,10 +1168,10 @@ def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: D
         gob = n > 0 and total_shown and disclosure.shows(("year", "gob", q, t))
         return {"label": label,
                 "cells": [str(c) if s else HIDDEN for c, s in zip(counts, cells, strict=True)],
-                "percents": [_pct(c, n) if s and total_shown else HIDDEN
+                "percents": [percent_text(c, n) if s and total_shown else HIDDEN
                              for c, s in zip(counts, cells, strict=True)],
                 "total": str(n) if total_shown else HIDDEN,
-                "gob": _pct(good, n) if gob else HIDDEN,
+                "gob": percent_text(good, n) if gob else HIDDEN,
                 "interval": interval_text(good, n) if gob else HIDDEN}
 
     def point(label: str, items: Sequence[Graded], n_key: Key, gob_key: Key,
@@ -1180,7 +1181,7 @@ def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: D
         ok = n > 0 and disclosure.shows(("year", *n_key)) and disclosure.shows(
             ("year", *gob_key))
         return {"label": label, **extra, "n": shown(n_key, n),
-                "gob": _pct(good, n) if ok else HIDDEN,
+                "gob": percent_text(good, n) if ok else HIDDEN,
                 "interval": interval_text(good, n) if ok else HIDDEN}
 
     months = sorted({rows.completed.get(a.reference, UNKNOWN_MONTH) for a in audits})
@@ -1215,7 +1216,7 @@ def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: D
             ("year", "reaudit_improved"))
         reaudit = {"n": shown(("reaudit_n",), n),
                    **{o: shown(("reaudit", o), getattr(r, o)) for o in REAUDIT_OUTCOMES},
-                   "share": _pct(r.improved, n) if share_ok else HIDDEN,
+                   "share": percent_text(r.improved, n) if share_ok else HIDDEN,
                    "interval": interval_text(r.improved, n) if share_ok else HIDDEN}
     allocated = len(progress)
     return {
@@ -1226,14 +1227,14 @@ def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: D
             "target": str(rows.target), "allocated": str(allocated),
             "returned": str(returned) if returned_shown else HIDDEN,
             # A share of a shown count and a known target tells nothing more.
-            "completion": _pct(returned, rows.target) if returned_shown else HIDDEN,
+            "completion": percent_text(returned, rows.target) if returned_shown else HIDDEN,
         },
         "grades": [{"label": g.label} for g in GRADES],
         "by_quadrant": [row("All", ALL, ALL)] + [row(q, q, ALL) for q in rows.quadrants],
         "by_type": [row(rows.type_names[t], ALL, t) for t in rows.type_names],
         "by_month": by_month, "by_cycle": by_cycle,
         "ri": {"count": shown(grade_key(ALL, ALL, REQUIRES_IMPROVEMENT), ri_n),
-               "rate": _pct(ri_n, returned) if rate_shown else HIDDEN,
+               "rate": percent_text(ri_n, returned) if rate_shown else HIDDEN,
                "interval": interval_text(ri_n, returned) if rate_shown else HIDDEN,
                "open": shown(("ri_open",), status[RiStatus.OPEN]),
                "closed": shown(("ri_closed",), status[RiStatus.CLOSED]),
@@ -1243,7 +1244,7 @@ def build_year(rows: YearRows, *, generated: date, threshold: int, disclosure: D
         "moderation": {
             "moderated": shown(("moderated",), mod_n),
             "changed": shown(("changed",), mod_n - agreed),
-            "exact": _pct(agreed, mod_n) if mod_n and disclosure.shows(("year", "exact"))
+            "exact": percent_text(agreed, mod_n) if mod_n and disclosure.shows(("year", "exact"))
             and disclosure.shows(("year", "moderated")) else HIDDEN,
             "kappa": kappa or HIDDEN if mod_n else "–",
         },

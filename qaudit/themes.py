@@ -30,7 +30,14 @@ import pandas as pd
 from qaudit.disclosure import Bound, Figure, Key, Kind, is_small, protect, revealed, total
 from qaudit.errors import QauditError
 from qaudit.grading import GRADE_KEYS, LABEL
-from qaudit.reports import HIDDEN, Answers, Graded, interval_text
+from qaudit.reports import (
+    HIDDEN,
+    Answers,
+    Graded,
+    interval_text,
+    percent_and_interval,
+    percent_text,
+)
 from qaudit.sampling import PERSON_DRAWN, WORKER_HAS_CASE, Draw, StratumResult
 from qaudit.values import HIDDEN_IN_LINE, HIDDEN_IN_TEXT, normalise_answer, normalise_label
 
@@ -392,14 +399,6 @@ class DeepDiveRows:
     published_cycle: str = ""
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.0f}%" if whole else "–"
-
-
-def _pct_interval(part: int, whole: int) -> str:
-    return f"{_pct(part, whole)} {interval_text(part, whole)}"
-
-
 def _yes_no(answers: Sequence[Answers]) -> tuple[Counter[str], Counter[str]]:
     yes: Counter[str] = Counter()
     no: Counter[str] = Counter()
@@ -434,7 +433,7 @@ def deep_dive_shown(rows: DeepDiveRows, threshold: int) -> frozenset[Key]:
         if returned:
             # Beside its shown count and total, a share tells nothing more; it goes with them.
             figures.append(Figure(("grade_pct", g), total(("g", g)), grades[g], Kind.DERIVED,
-                                  reveals=revealed(grades[g], returned, _pct_interval),
+                                  reveals=revealed(grades[g], returned, percent_and_interval),
                                   requires=(("grade", g), ("returned",)), priority=5))
     for prefix, answers in (("d", rows.answers),):
         yes, no = _yes_no(answers)
@@ -448,7 +447,7 @@ def deep_dive_shown(rows: DeepDiveRows, threshold: int) -> frozenset[Key]:
             if base:
                 key: Key = (prefix, "pct", qid)
                 figures.append(Figure(key, total(y), yes[qid], Kind.DERIVED,
-                                      reveals=revealed(yes[qid], base, _pct_interval),
+                                      reveals=revealed(yes[qid], base, percent_and_interval),
                                       requires=((prefix, "n", qid),),
                                       priority=3 if prefix == "d" else 1))
                 if is_small(yes[qid], threshold) or is_small(no[qid], threshold):
@@ -489,7 +488,7 @@ def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, inte
     grade_rows = [{
         "label": LABEL[g],
         "count": show(("grade", g), str(grades[g])),
-        "percent": show(("grade_pct", g), _pct(grades[g], returned)) if returned else "–",
+        "percent": show(("grade_pct", g), percent_text(grades[g], returned)) if returned else "–",
         "interval": show(("grade_pct", g), interval_text(grades[g], returned))
         if returned else "–",
     } for g in GRADE_KEYS]
@@ -500,7 +499,7 @@ def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, inte
         n, rn = yes[qid] + no[qid], ryes[qid] + rno[qid]
         d_pct = ("d", "pct", qid)
         if internal:
-            regular = (str(rn), _pct(ryes[qid], rn) if rn else "–",
+            regular = (str(rn), percent_text(ryes[qid], rn) if rn else "–",
                        interval_text(ryes[qid], rn) if rn else "–")
             difference = (f"{round(100 * yes[qid] / n) - round(100 * ryes[qid] / rn):+d}"
                           " points") if n and rn else "–"
@@ -516,7 +515,7 @@ def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, inte
         questions.append({
             "id": qid, "aspect": aspect, "text": text,
             "n": show(("d", "n", qid), str(n)),
-            "percent": show(d_pct, _pct(yes[qid], n)) if n else "–",
+            "percent": show(d_pct, percent_text(yes[qid], n)) if n else "–",
             "interval": show(d_pct, interval_text(yes[qid], n)) if n else "–",
             "regular_n": regular[0], "regular_percent": regular[1],
             "regular_interval": regular[2], "difference": difference,
@@ -538,7 +537,7 @@ def deep_dive_report(rows: DeepDiveRows, *, generated: str, threshold: int, inte
         "threshold": threshold,
         "allocated": str(rows.allocated),
         "returned": show(("returned",), str(returned)),
-        "completion": show(("returned",), _pct(returned, rows.allocated)),
+        "completion": show(("returned",), percent_text(returned, rows.allocated)),
         "grades": grade_rows,
         "questions": questions,
         "regular_cycles": list(rows.regular_cycles) if internal

@@ -353,7 +353,7 @@ def _published_regular(ws: Workspace, store: Store, regular: Sequence[str],
     if today is None or not regular or len(types) != 1:
         return {}
     from qaudit.jobs.report import cycle_rows, decisions, threshold
-    from qaudit.reports import ALL, cycle_disclosure
+    from qaudit.reports import ALL, cycle_disclosure, percent_text
 
     (audit_type,) = types
     latest = regular[-1]
@@ -374,7 +374,7 @@ def _published_regular(ws: Workspace, store: Store, regular: Sequence[str],
         pct_key = ("yes_pct", ALL, audit_type, aspect, qid)
         published[qid] = (
             str(n) if disclosure.shows(answers_key) else "*",
-            f"{100 * yes.get((aspect, qid), 0) / n:.0f}%"
+            percent_text(yes.get((aspect, qid), 0), n)
             if n and disclosure.shows(pct_key) else ("*" if n else "–"))
     return {"published_regular": published, "published_cycle": latest}
 
