@@ -35,7 +35,7 @@ from qaudit.sampling import (
 from qaudit.values import cycle_slug
 from qaudit.workbooks.case_export import BAD_QUADRANT, BAD_TYPE, CaseExport, Progress, read_export
 from qaudit.workbooks.forms import FormCase, FormTemplate, audit_form, self_reflection_form
-from qaudit.workbooks.manager import ManagerBook, write_manager_workbook
+from qaudit.workbooks.manager import ManagerBook, ManagerWorkbooks
 from qaudit.workbooks.registers import write_register
 from qaudit.workspace import Workspace
 
@@ -475,8 +475,9 @@ def _write_files(
         tick()
         reflection_forms[a.audit_type].write(layout.reflection_form(folder, a.reference), case)
         tick()
+    manager_books = ManagerWorkbooks()
     for manager, filename in files.items():
-        write_manager_workbook(layout.manager_workbook(folder, filename), ManagerBook(
+        manager_books.write(layout.manager_workbook(folder, filename), ManagerBook(
             workspace_id=plan.workspace_id, signing_key=plan.signing_key,
             cycle=plan.request.cycle, manager=manager, due=plan.due,
             allocations=[a for a in plan.allocations if a.service_manager == manager],

@@ -16,11 +16,14 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.compat import safe_string
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -30,8 +33,10 @@ from qaudit.values import HIDDEN_IN_LINE
 
 # Characters XML would lose or cannot hold: control characters other than tab and newline
 # (a carriage return is turned into a newline by every XML reader). OOXML writes them as
-# _xHHHH_, which Excel and LibreOffice decode; a literal _xHHHH_ is escaped in turn.
-_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+# _xHHHH_, which Excel and LibreOffice decode; a literal _xHHHH_ is escaped in turn, and so
+# is a literal _xHHHH just before such a character (its escape would close it: "_x0041\r").
+_UNSAFE = r"[\x00-\x08\x0b-\x1f\ufffe\uffff]"
+_ESCAPE = re.compile(rf"{_UNSAFE}|_(?=x[0-9A-Fa-f]{{4}}(?:_|{_UNSAFE}))")
 _UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 MAX_CELL_TEXT = 32_767
 #: The very hidden sheet that identifies a form: workspace, reference, cycle, version.
@@ -85,6 +90,26 @@ def _assign(cell: Cell, value: Any) -> None:
         cell.number_format = DATE_FORMAT
     else:
         cell.value = value
+
+
+def cell_xml(ref: str, value: str | date, style: str = "") -> str:
+    """One cell's ``<c>`` element as :func:`put` then openpyxl's save would write it, for a
+    workbook written from a saved template (``workbooks.template``) with no object model.
+
+    The same rule as :func:`put`: a string is :func:`clean_text` as an inline string (never
+    a formula, whatever it starts with), XML-escaped, its edge whitespace kept; a date is
+    Excel's day number (the cell's ``style`` carries :data:`DATE_FORMAT`)."""
+    styled = f' s="{style}"' if style else ""
+    if isinstance(value, str):
+        text = clean_text(value)
+        if not text:
+            return f'<c r="{ref}"{styled} t="inlineStr"/>'
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        return (f'<c r="{ref}"{styled} t="inlineStr"><is><t{space}>{xml_escape(text)}</t>'
+                "</is></c>")
+    if isinstance(value, date):
+        return f'<c r="{ref}"{styled} t="n"><v>{safe_string(to_excel(value))}</v></c>'
+    raise TypeError(f"a template cell holds text or a date, not {type(value).__name__}")
 
 
 def text_row(ws: Worksheet, values: Sequence[Any]) -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -38,10 +39,10 @@ from qaudit.workbooks.cells import (
     protect,
     put,
     put_marking,
-    save,
     split_ref,
     write_meta,
 )
+from qaudit.workbooks.template import BLANK_DATE, BookTemplate, CellKey, fill_cells
 
 ANSWERS = ("Yes", "No", "N/A")
 YES_NO = ("Yes", "No")
@@ -236,10 +237,12 @@ class _Sheet:
 
 
 class FormTemplate:
-    """A form laid out once, then filled with each case's details and saved.
+    """A form laid out once, then written for each case.
 
-    Laying out a form costs more than saving it; a cycle writes hundreds of forms of a
-    handful of layouts, so each layout is built once.
+    Laying a form out and saving it through openpyxl costs tens of milliseconds; a cycle
+    writes hundreds of forms of a handful of layouts. So each layout is built once, saved
+    once as a :class:`BookTemplate` holding a blank case, and each case's file is that
+    template with the case's cells put in (:meth:`cells`): no object model per file.
     """
 
     def __init__(
@@ -253,18 +256,37 @@ class FormTemplate:
         self.signing_key = signing_key
         self.follow_up_cell = follow_up_cell
 
-    def write(self, path: Path, case: FormCase) -> None:
-        ws = self.sheet.ws
-        for attribute, ref in self.sheet.case_cells.items():
-            put(ws, ref, getattr(case, attribute))
+    def cells(self, case: FormCase) -> dict[CellKey, str | date]:
+        """Every cell that says which case a form is for: the case block, a re-audit's
+        follow-up on the About sheet, and the hidden sheet's values (with the signature)."""
+        values: dict[CellKey, str | date] = {
+            (self.sheet.ws.title, ref): getattr(case, attribute)
+            for attribute, ref in self.sheet.case_cells.items()
+        }
         if self.follow_up_cell is not None:
-            put(self.sheet.wb[ABOUT_SHEET], self.follow_up_cell, case.follows_up)
-        meta = self.sheet.wb[META_SHEET]
-        values = _meta(self.kind, case, self.questions, self.workspace_id,
-                       self.signing_key).values()
-        for row, value in enumerate(values, start=1):
-            put(meta, f"B{row}", value)
-        save(self.sheet.wb, path)
+            values[ABOUT_SHEET, self.follow_up_cell] = case.follows_up
+        meta = _meta(self.kind, case, self.questions, self.workspace_id, self.signing_key)
+        for row, value in enumerate(meta.values(), start=1):
+            values[META_SHEET, f"B{row}"] = value
+        return values
+
+    def fill(self, case: FormCase) -> Workbook:
+        """The layout's workbook holding ``case``, in openpyxl's object model: what
+        :meth:`write` writes, cell for cell (its template is this, for a blank case)."""
+        return fill_cells(self.sheet.wb, self.cells(case))
+
+    @cached_property
+    def _template(self) -> BookTemplate:
+        return BookTemplate(self.fill(_BLANK_CASE), self.cells(_BLANK_CASE).keys())
+
+    def write(self, path: Path, case: FormCase) -> None:
+        self._template.write(path, self.cells(case))
+
+
+#: What a template holds until a case's cells are put in: text, and dates where dates go.
+_BLANK_CASE = FormCase(cycle="", reference="", audit_type_name="", person_id="",
+                       practitioner="", team="", quadrant="", completed_date=BLANK_DATE,
+                       due_date=BLANK_DATE)
 
 
 ABOUT_SHEET = "About this audit"

@@ -9,6 +9,9 @@ cell is named too (locked), only input cells are unlocked, and a very hidden ``_
 sheet names the workspace, cycle, Service Manager and the references and records it holds,
 signed with the workspace's key. The protective marking stands in the title's row (J1:L1)
 and on every printed page.
+
+A cycle's workbooks are written by one :class:`ManagerWorkbooks`, which lays out and saves
+each size of workbook once and writes each manager's from it (``workbooks.template``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from qaudit.workbooks.cells import (
     HEADER_FILL,
     HEADER_FONT,
     INPUT_FILL,
+    META_SHEET,
     TITLE,
     UNLOCKED,
     WRAP,
@@ -44,10 +48,10 @@ from qaudit.workbooks.cells import (
     protect,
     put,
     put_marking,
-    save,
     write_meta,
 )
 from qaudit.workbooks.forms import InputField
+from qaudit.workbooks.template import BLANK_DATE, BookTemplate, CellKey, fill_cells
 
 MANAGER_FORM = "service_manager"
 SHEET = "Allocation"
@@ -132,44 +136,65 @@ def manager_meta(book: ManagerBook) -> dict[str, str]:
     return values
 
 
-def write_manager_workbook(path: Path, book: ManagerBook) -> None:
-    """One Service Manager's cases, with named cells to name the auditor for each."""
+_MANAGER_META_KEYS = ("form_kind", "workspace", "cycle", "manager", "references",
+                      "record_ids", "cases", "qaudit_version", "signature")
+
+
+def manager_cells(book: ManagerBook) -> dict[CellKey, str | date]:
+    """Every cell of a workbook that says whose it is and what it holds: the title, the
+    Service Manager, the instructions, each case's row, and the hidden sheet's values."""
+    values: dict[CellKey, str | date] = {
+        (SHEET, "A1"): f"Case audit allocation: {book.cycle}",
+        (SHEET, "A2"): f"Service Manager: {book.manager}",
+        (SHEET, "A3"): (
+            "Please give each case to an auditor at Senior Practitioner level or above who is"
+            " not the practitioner, does not manage them and, where you can, is not in their"
+            " team. Fill in the yellow cells: the auditor's name, work email and role, and the"
+            " date you allocated it. Audits and the practitioners' self-reflections are due"
+            f" back by {book.due:%d/%m/%Y}"
+            + (f"; return this workbook to {book.return_to}." if book.return_to
+               else "; return this workbook to the Practice Quality Team.")),
+    }
+    for n, a in enumerate(book.allocations, start=1):
+        shown: tuple[str | date, ...] = (
+            a.reference, book.type_names[a.audit_type], a.quadrant, a.team, a.practitioner,
+            date.fromisoformat(a.completed_date), a.record_id, a.person_id)
+        for col, value in enumerate(shown, start=1):
+            values[SHEET, f"{get_column_letter(col)}{FIRST_ROW + n - 1}"] = value
+    meta = manager_meta(book)
+    assert tuple(meta) == _MANAGER_META_KEYS
+    for row, text in enumerate(meta.values(), start=1):
+        values[META_SHEET, f"B{row}"] = text
+    return values
+
+
+def _layout(count: int, auditor_roles: tuple[str, ...], marking: str) -> Workbook:
+    """A workbook of ``count`` cases with every style, name, drop-down and protection in
+    place and blank text (dates where dates go) in the cells :func:`manager_cells` fills."""
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET
     last = get_column_letter(len(COLUMNS))
-    put(ws, "A1", f"Case audit allocation: {book.cycle}", font=TITLE)
+    put(ws, "A1", "", font=TITLE)
     # The marking at the top right, over the last three columns: beside the title, so no
     # row of the contract moves.
     marking_from = get_column_letter(len(COLUMNS) - 2)
-    put_marking(ws, f"{marking_from}1", book.marking)
+    put_marking(ws, f"{marking_from}1", marking)
     ws.merge_cells(f"{marking_from}1:{last}1")
-    put(ws, "A2", f"Service Manager: {book.manager}", font=BOLD)
-    put(
-        ws, "A3",
-        "Please give each case to an auditor at Senior Practitioner level or above who is not"
-        " the practitioner, does not manage them and, where you can, is not in their team."
-        " Fill in the yellow cells: the auditor's name, work email and role, and the date you"
-        " allocated it. Audits and the practitioners' self-reflections are due back by"
-        f" {book.due:%d/%m/%Y}" + (f"; return this workbook to {book.return_to}."
-                                   if book.return_to else "; return this workbook to the"
-                                   " Practice Quality Team."),
-        alignment=WRAP,
-    )
+    put(ws, "A2", "", font=BOLD)
+    put(ws, "A3", "", alignment=WRAP)
     ws.merge_cells(f"A3:{last}3")
     ws.row_dimensions[3].height = 45
     for col, (text, width) in enumerate(COLUMNS, start=1):
         cell = ws.cell(row=HEADER_ROW, column=col)
         put(ws, cell.coordinate, text, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP)
         ws.column_dimensions[cell.column_letter].width = width
-    roles = list_validation(ws, book.auditor_roles, "Senior Practitioner or above")
+    roles = list_validation(ws, auditor_roles, "Senior Practitioner or above")
     dates = date_validation(ws)
-    for n, a in enumerate(book.allocations, start=1):
+    blank_row = ("", "", "", "", "", BLANK_DATE, "", "")
+    for n in range(1, count + 1):
         row = FIRST_ROW + n - 1
-        values = (a.reference, book.type_names[a.audit_type], a.quadrant, a.team,
-                  a.practitioner, date.fromisoformat(a.completed_date),
-                  a.record_id, a.person_id)
-        for col, value in enumerate(values, start=1):
+        for col, value in enumerate(blank_row, start=1):
             put(ws, ws.cell(row=row, column=col).coordinate, value, border=BOX)
         define_name(wb, reference_name(n), ws, f"{REFERENCE_COLUMN}{row}")
         for column, spec in zip(_INPUT_COLUMNS, auditor_fields(n), strict=True):
@@ -187,6 +212,39 @@ def write_manager_workbook(path: Path, book: ManagerBook) -> None:
     ws.protection.autoFilter = False
     a4(ws, landscape=True)
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    write_meta(wb, manager_meta(book))
-    mark_workbook(wb, book.marking)
-    save(wb, path)
+    write_meta(wb, dict.fromkeys(_MANAGER_META_KEYS, ""))
+    mark_workbook(wb, marking)
+    return wb
+
+
+def manager_workbook(book: ManagerBook) -> Workbook:
+    """One Service Manager's workbook in openpyxl's object model: what
+    :class:`ManagerWorkbooks` writes, cell for cell."""
+    return fill_cells(_layout(len(book.allocations), book.auditor_roles, book.marking),
+                      manager_cells(book))
+
+
+class ManagerWorkbooks:
+    """Writes a cycle's Service Manager workbooks, each layout laid out and saved once.
+
+    A workbook's layout depends only on its number of cases, the workspace's auditor
+    roles and the marking; a cycle's twenty-odd managers hold a handful of different
+    numbers of cases, and laying out and saving a workbook through openpyxl costs more
+    than writing one from a saved layout (``workbooks.template``)."""
+
+    def __init__(self) -> None:
+        self._templates: dict[tuple[int, tuple[str, ...], str], BookTemplate] = {}
+
+    def write(self, path: Path, book: ManagerBook) -> None:
+        """One Service Manager's cases, with named cells to name the auditor for each."""
+        key = (len(book.allocations), book.auditor_roles, book.marking)
+        values = manager_cells(book)
+        if key not in self._templates:
+            self._templates[key] = BookTemplate(_layout(*key), values.keys())
+        self._templates[key].write(path, values)
+
+
+def write_manager_workbook(path: Path, book: ManagerBook) -> None:
+    """One Service Manager's workbook on its own (a cycle's go through one
+    :class:`ManagerWorkbooks`, which lays out each size of workbook once)."""
+    ManagerWorkbooks().write(path, book)
