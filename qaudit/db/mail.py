@@ -14,7 +14,9 @@ and ``qaudit.mail.addresses.Directory`` lets the staff list win.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -138,21 +140,35 @@ class Messages:
 
     def record(self, cycle_id: int, message: SentMessage, reference: str | None) -> None:
         """Record one message that went out, and log it, in one transaction (the caller's,
-        when it holds one: a draft is written inside it)."""
+        when it holds one: a batch of drafts is written and recorded inside one). The row
+        and its event are stored together or not at all, even inside the caller's
+        transaction, so the caller can still commit the messages recorded before one that
+        failed."""
         with self.store.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO messages (cycle_id, {_MESSAGE_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (cycle_id, message.kind, message.about, ", ".join(message.recipients),
-                 ", ".join(message.cc), message.subject, message.content_hash,
-                 message.message_id, message.route, message.path, message.at,
-                 self.store.actor))
-            self.store.log(cycle_id, "message_" + ("drafted" if message.route == "draft"
-                                                   else "sent"),
-                           {"kind": message.kind, "about": message.about,
-                            "message_id": message.message_id,
-                            "recipients": len(message.recipients) + len(message.cc)},
-                           reference)
+            conn.execute("SAVEPOINT message")
+            try:
+                conn.execute(
+                    f"INSERT INTO messages (cycle_id, {_MESSAGE_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (cycle_id, message.kind, message.about, ", ".join(message.recipients),
+                     ", ".join(message.cc), message.subject, message.content_hash,
+                     message.message_id, message.route, message.path, message.at,
+                     self.store.actor))
+                self.store.log(cycle_id, "message_" + ("drafted" if message.route == "draft"
+                                                       else "sent"),
+                               {"kind": message.kind, "about": message.about,
+                                "message_id": message.message_id,
+                                "recipients": len(message.recipients) + len(message.cc)},
+                               reference)
+            except BaseException:
+                # A failed write may have ended the whole transaction already; then there
+                # is nothing to undo here, and the caller's commit fails in its turn.
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK TO message")
+                raise
+            finally:
+                with suppress(sqlite3.Error):
+                    conn.execute("RELEASE message")
 
     # --- who the messages go to (read-only) -----------------------------------------------
 

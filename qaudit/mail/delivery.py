@@ -1,11 +1,14 @@
 """Delivering what is ready, and recording each message as it goes.
 
-Drafts: each ``.eml`` is written whole and its row stored in one transaction; if the row
-cannot be stored, the draft is removed again, so the outbox and the record agree. SMTP:
-one connection for the batch; a message is recorded the moment the relay accepts it, with
-the recipients it accepted. A refused message is reported and the batch goes on; a lost
-connection stops the batch, and the messages after it are reported not sent. Either way a
-rerun sends what is left, and nothing twice.
+Drafts: each ``.eml`` is written whole and its row stored, many to a transaction (a
+commit waits for the disk several times over: one a draft was most of a batch's time). A
+draft whose row cannot be stored is removed again, and so is every draft of a transaction
+that cannot be committed, so the outbox and the record agree. SMTP: one connection for the
+batch; a message is recorded the moment the relay accepts it, with the recipients it
+accepted, in its own transaction, before the next one goes (a message handed over and not
+recorded would go again on a rerun; Ctrl-C waits for its record). A refused message is
+reported and the batch goes on; a lost connection stops the batch, and the messages after
+it are reported not sent. Either way a rerun sends what is left, and nothing twice.
 
 A message is recorded as sent at this moment of the send job's day (``recorded_at``): the
 job is given its day, and what is counted from a message (a second reminder's days) is
@@ -14,11 +17,15 @@ counted on that same clock (``sent_on``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from qaudit.config import MailSettings
@@ -26,15 +33,14 @@ from qaudit.db import Store
 from qaudit.db.mail import SentMessage
 from qaudit.errors import QauditError, StorageError
 from qaudit.mail.addresses import Addressee
-from qaudit.mail.drafts import draft_path, write_draft, write_file
+from qaudit.mail.drafts import draft_path, write_whole
 from qaudit.mail.kinds import Route
 from qaudit.mail.message import (
     Attachment,
     Pending,
     Sender,
-    build_message,
-    message_bytes,
     new_message_id,
+    wire_message,
 )
 from qaudit.mail.smtp import (
     ConnectionLost,
@@ -116,19 +122,19 @@ def sent_on(at: str) -> date:
 
 
 def _record(item: Ready, route: Route, message_id: str, path: str | None,
-            to: tuple[Addressee, ...], cc: tuple[Addressee, ...], today: date) -> SentMessage:
+            to: tuple[Addressee, ...], cc: tuple[Addressee, ...], at: str) -> SentMessage:
     letter = item.pending.letter
     return SentMessage(
         kind=str(letter.kind), about=letter.about, recipients=tuple(a.address for a in to),
         cc=tuple(a.address for a in cc), subject=item.subject,
         content_hash=item.pending.content_hash, message_id=message_id, route=str(route),
-        path=path, at=recorded_at(today))
+        path=path, at=at)
 
 
 def _write_pack(packs: Path, item: Ready) -> None:
     pack = item.pack
     if pack is not None:
-        write_file(packs / pack.filename, pack.data)
+        write_whole(packs / pack.filename, pack.data)
 
 
 @dataclass(frozen=True)
@@ -143,42 +149,79 @@ class Destination:
     today: date
 
 
-def _message(item: Ready, sender: Sender, message_id: str, draft: bool) -> EmailMessage:
-    """The email of one ready message, to its pending recipients."""
+def _wire(item: Ready, sender: Sender, message_id: str, draft: bool) -> bytes:
+    """The bytes of one ready message, to its pending recipients."""
     pending = item.pending
-    return build_message(sender=sender, to=pending.to, cc=pending.cc, subject=item.subject,
-                         body=item.body, attachments=item.attachments, message_id=message_id,
-                         draft=draft)
+    return wire_message(sender=sender, to=pending.to, cc=pending.cc, subject=item.subject,
+                        body=item.body, attachments=item.attachments, message_id=message_id,
+                        draft=draft)
+
+
+#: Drafts are recorded many to a transaction, since each commit waits for the disk several
+#: times over (most of the time a batch took when each had its own), but no transaction is
+#: held open much longer than this: another officer's command may be waiting to write.
+HOLD_SECONDS = 1.0
 
 
 def draft_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready],
               where: Destination) -> list[Outcome]:
-    """Each draft written whole and recorded in one transaction; a failure removes it."""
+    """Each draft written whole and recorded, a transaction at a time (``HOLD_SECONDS``)."""
     outcomes: list[Outcome] = []
-    for item in ready:
-        pending = item.pending
-        message_id = new_message_id(sender)
-        message = _message(item, sender, message_id, draft=True)
-        written: Path | None = None
-        try:
-            with store.transaction():
-                path = draft_path(where.outbox, pending.letter.draft_name,
-                                  lambda p: store.messages.path_recorded(relative(where.root,
-                                                                                  p)))
-                _write_pack(where.packs, item)
-                write_draft(path, message)
-                written = path
-                store.messages.record(
-                    cycle_id, _record(item, Route.DRAFT, message_id, relative(where.root, path),
-                                      pending.to, pending.cc, where.today),
-                    pending.letter.reference)
-        except BaseException:
-            if written is not None:
-                written.unlink(missing_ok=True)
-            raise
-        outcomes.append(outcome(item, "drafted", path=relative(where.root, path),
-                                message_id=message_id))
+    while len(outcomes) < len(ready):
+        outcomes += _draft_some(store, cycle_id, sender, ready[len(outcomes):], where)
     return outcomes
+
+
+def _draft_some(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready],
+                where: Destination) -> list[Outcome]:
+    """The first of ``ready`` drafted and recorded in one transaction, for up to
+    ``HOLD_SECONDS`` (recorded at one moment: they are committed together). A draft that
+    fails is removed and ends the batch: the drafts before it are committed and kept, as
+    if each had had its own transaction. If the transaction cannot be committed, every
+    draft written in it is removed: the outbox holds what the record holds."""
+    began = time.monotonic()
+    at = recorded_at(where.today)
+    written: list[tuple[Path, Outcome]] = []
+    failure: BaseException | None = None
+    try:
+        with store.transaction():
+            for item in ready:
+                try:
+                    written.append(_draft_one(store, cycle_id, sender, item, where, at))
+                except BaseException as exc:
+                    failure = exc
+                    break
+                if time.monotonic() - began >= HOLD_SECONDS:
+                    break
+    except BaseException:
+        for path, _ in written:
+            path.unlink(missing_ok=True)
+        if failure is None:
+            raise
+    if failure is not None:  # the first error is the one that matters
+        raise failure
+    return [done for _, done in written]
+
+
+def _draft_one(store: Store, cycle_id: int, sender: Sender, item: Ready,
+               where: Destination, at: str) -> tuple[Path, Outcome]:
+    """One draft written whole and recorded in the caller's transaction; removed again if
+    it cannot be recorded."""
+    pending = item.pending
+    message_id = new_message_id(sender)
+    path = draft_path(where.outbox, pending.letter.draft_name,
+                      lambda p: store.messages.path_recorded(relative(where.root, p)))
+    kept = relative(where.root, path)
+    _write_pack(where.packs, item)
+    write_whole(path, _wire(item, sender, message_id, draft=True))
+    try:
+        store.messages.record(
+            cycle_id, _record(item, Route.DRAFT, message_id, kept, pending.to, pending.cc, at),
+            pending.letter.reference)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, outcome(item, "drafted", path=kept, message_id=message_id)
 
 
 def send_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready],
@@ -191,42 +234,72 @@ def send_all(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Ready]
     check_relay(mail, sender.address)
     password = relay_password(mail, environ)
     outcomes: list[Outcome] = []
-    stopped = ""
     with Relay(mail, password) as relay:
         for number, item in enumerate(ready):
-            pending = item.pending
-            message_id = new_message_id(sender)
-            message = _message(item, sender, message_id, draft=False)
-            _write_pack(where.packs, item)
-            recipients = [a.address for a in (*pending.to, *pending.cc)]
             try:
-                accepted = relay.send(message_bytes(message), sender.address, recipients)
-            except MessageRefused as exc:
-                outcomes.append(outcome(item, "refused", refused=exc.refused, error=str(exc)))
-                continue
+                with _interrupt_held():
+                    outcomes.append(_send_one(store, cycle_id, sender, item, relay, where))
             except (ConnectionLost, RelayError) as exc:
                 stopped = (f"the relay closed the connection ({exc})"
                            if isinstance(exc, ConnectionLost) else str(exc))
                 stopped += (f"; {len(ready) - number} message(s) not sent. Run the command"
                             " again to send them: what went is recorded and not sent twice.")
-                outcomes += [outcome(rest, "not sent", error=stopped)
-                             for rest in ready[number:]]
-                break
-            taken = {a.casefold() for a in accepted.accepted}
-            to = tuple(a for a in pending.to if a.address.casefold() in taken)
-            cc = tuple(a for a in pending.cc if a.address.casefold() in taken)
-            try:
-                store.messages.record(cycle_id, _record(item, Route.SMTP, message_id, None,
-                                                        to, cc, where.today),
-                                      pending.letter.reference)
-            except QauditError as exc:
-                raise StorageError(
-                    f"{pending.letter.about} went to {', '.join(accepted.accepted)} but could"
-                    f" not be recorded ({exc}); a rerun would send it again. Free the disk"
-                    " or share, then check with the recipients before running it again."
-                ) from exc
-            outcomes.append(outcome(item, "sent", message_id=message_id,
-                                    refused=accepted.refused,
-                                    error="the relay refused some recipients"
-                                    if accepted.refused else ""))
-    return outcomes, stopped
+                return outcomes + [outcome(rest, "not sent", error=stopped)
+                                   for rest in ready[number:]], stopped
+    return outcomes, ""
+
+
+def _send_one(store: Store, cycle_id: int, sender: Sender, item: Ready, relay: Relay,
+              where: Destination) -> Outcome:
+    """One message handed to the relay and, once accepted, recorded with the recipients it
+    took, in its own transaction: the record is on disk before the next message goes."""
+    pending = item.pending
+    message_id = new_message_id(sender)
+    message = _wire(item, sender, message_id, draft=False)
+    _write_pack(where.packs, item)
+    recipients = [a.address for a in (*pending.to, *pending.cc)]
+    try:
+        accepted = relay.send(message, sender.address, recipients)
+    except MessageRefused as exc:
+        return outcome(item, "refused", refused=exc.refused, error=str(exc))
+    taken = {a.casefold() for a in accepted.accepted}
+    to = tuple(a for a in pending.to if a.address.casefold() in taken)
+    cc = tuple(a for a in pending.cc if a.address.casefold() in taken)
+    try:
+        store.messages.record(cycle_id, _record(item, Route.SMTP, message_id, None, to, cc,
+                                                recorded_at(where.today)),
+                              pending.letter.reference)
+    except QauditError as exc:
+        raise StorageError(
+            f"{pending.letter.about} went to {', '.join(accepted.accepted)} but could"
+            f" not be recorded ({exc}); a rerun would send it again. Free the disk"
+            " or share, then check with the recipients before running it again."
+        ) from exc
+    return outcome(item, "sent", message_id=message_id, refused=accepted.refused,
+                   error="the relay refused some recipients" if accepted.refused else "")
+
+
+@contextmanager
+def _interrupt_held() -> Iterator[None]:
+    """Ctrl-C held back while a message is handed to the relay and recorded: stopped
+    between the two, the message would have gone unrecorded, and gone again on the rerun.
+    The batch stops once the message is recorded; a second Ctrl-C stops it at once. (Only
+    the main thread receives signals; elsewhere nothing is held.)"""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    pressed: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if pressed:
+        raise KeyboardInterrupt

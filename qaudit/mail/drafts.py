@@ -10,11 +10,9 @@ hold was left by a run that stopped before recording it, and is written over.
 from __future__ import annotations
 
 from collections.abc import Callable
-from email.message import EmailMessage
 from pathlib import Path
 
-from qaudit.files import atomic_path
-from qaudit.mail.message import message_bytes
+from qaudit.files import write_bytes
 
 
 def draft_path(folder: Path, stem: str, recorded: Callable[[Path], bool]) -> Path:
@@ -28,12 +26,7 @@ def draft_path(folder: Path, stem: str, recorded: Callable[[Path], bool]) -> Pat
         number += 1
 
 
-def write_draft(path: Path, message: EmailMessage) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(message_bytes(message))
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """A file a message attaches (the feedback pack), written whole."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+def write_whole(path: Path, data: bytes) -> None:
+    """A draft (``message.wire_message``), or a file a message attaches (the feedback
+    pack), written whole."""
+    write_bytes(path, data)

@@ -13,11 +13,15 @@ sending anything twice. A resend sends again only what went, to whom it went.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
+import random
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email import policy
+from email import policy, quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -136,17 +140,144 @@ def build_message(*, sender: Sender, to: Sequence[Addressee], cc: Sequence[Addre
     return message
 
 
+_LINE_LIMIT = 998  # the longest header line SMTP allows, CR LF aside
+
 #: How a message is written out, as a draft or on the wire: CR LF line ends, and headers
 #: folded only past 998 characters (folding a subject that just fits on its own line puts
 #: it on a continuation line, which some readers, Python's own among them, show with a
 #: leading space).
-WIRE = policy.SMTP.clone(max_line_length=998)
+WIRE = policy.SMTP.clone(max_line_length=_LINE_LIMIT)
 
 
 def message_bytes(message: EmailMessage) -> bytes:
-    """The message as it is written to a draft or given to the relay (all ASCII: headers
-    encoded, text quoted-printable, attachments base64)."""
+    """The message as it is written to a draft or given to the relay: headers encoded,
+    text as it is when its lines are short (else quoted-printable), attachments base64."""
     return message.as_bytes(policy=WIRE)
+
+
+# --- the same bytes, written directly --------------------------------------------------------
+
+#: What the email package writes as it is given: a header of printable ASCII whose line
+#: fits, a name of words (quoted if it holds a special), a plain address, a plain file name.
+#: An encoded word's opening (``=?``) is left to the package, which would decode it.
+_PRINTABLE = re.compile(r"[ -~]*")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_WORDS = re.compile(r"[!#-\[\]-~]+(?: [!#-\[\]-~]+)*")  # printable, no quote or backslash
+_ATOMS = re.compile(rf"{_ATEXT}+(?: {_ATEXT}+)*")
+_SPECIAL = frozenset('()<>@,:;."[]')
+_ADDRESS = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+_FILENAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._ -]*")
+_TEXT_WIDTH = 78  # the email package's line length for bodies (policy.default)
+_BASE64_LINE = re.compile(rb".{1,76}")
+_BOUNDARY = "=" * 15 + "{:019d}=="
+
+
+def wire_message(*, sender: Sender, to: Sequence[Addressee], cc: Sequence[Addressee],
+                 subject: str, body: str, attachments: Sequence[Attachment],
+                 message_id: str, draft: bool) -> bytes:
+    """``message_bytes(build_message(...))``, byte for byte but for the random boundary,
+    written directly: the email package parses and refolds every header it is given, a few
+    milliseconds a message, most of the time a cycle's messages took to make. A message with
+    anything the package would encode, quote or fold (a name with an accent, a subject too
+    long for its line, an unusual file name) is made by the package itself."""
+    headers = _plain_headers(sender, to, cc, subject, message_id, draft)
+    if headers is None or not all(_FILENAME.fullmatch(a.filename) for a in attachments):
+        return message_bytes(build_message(
+            sender=sender, to=to, cc=cc, subject=subject, body=body,
+            attachments=attachments, message_id=message_id, draft=draft))
+    encoding, text = _text_body(body)
+    part = (b'Content-Type: text/plain; charset="utf-8"\r\n'
+            b"Content-Transfer-Encoding: " + encoding + b"\r\n")
+    if not attachments:
+        return headers + part + b"MIME-Version: 1.0\r\n\r\n" + text
+    parts = [part + b"\r\n" + text, *map(_attachment_part, attachments)]
+    boundary = _boundary(text)
+    return b"".join((
+        headers, b"MIME-Version: 1.0\r\n",
+        b'Content-Type: multipart/mixed; boundary="', boundary, b'"\r\n\r\n--', boundary,
+        b"\r\n", (b"\r\n--" + boundary + b"\r\n").join(parts), b"\r\n--", boundary,
+        b"--\r\n"))
+
+
+def _plain_headers(sender: Sender, to: Sequence[Addressee], cc: Sequence[Addressee],
+                   subject: str, message_id: str, draft: bool) -> bytes | None:
+    """The message's own headers as ``build_message`` sets them; None if one is not plain."""
+    fields: list[tuple[str, str | None]] = []
+    if sender.address:
+        fields.append(("From", _mailbox(sender.name, sender.address)))
+    fields.append(("To", _mailboxes(to)))
+    if cc:
+        fields.append(("Cc", _mailboxes(cc)))
+    if sender.reply_to:
+        fields.append(("Reply-To", _mailbox("", sender.reply_to)))
+    fields += [("Subject", None if "=?" in subject else subject), ("Message-ID", message_id),
+               ("X-Unsent", "1") if draft else ("Date", formatdate(localtime=True))]
+    lines = [f"{name}: {value}\r\n" for name, value in fields
+             if value and value == value.strip() and "  " not in value]
+    if len(lines) < len(fields) or any(len(line) > _LINE_LIMIT + 2
+                                       or not _PRINTABLE.fullmatch(line, 0, len(line) - 2)
+                                       for line in lines):
+        return None
+    return "".join(lines).encode("ascii")
+
+
+def _mailboxes(people: Sequence[Addressee]) -> str | None:
+    boxes = [_mailbox(one_line(p.name, 120), p.address) for p in people]
+    return None if not boxes or None in boxes else ", ".join(filter(None, boxes))
+
+
+def _mailbox(name: str, address: str) -> str | None:
+    """``str(Address(name, address))`` for a plain name and address, else None."""
+    if not _ADDRESS.fullmatch(address) or (name and "=?" in name):
+        return None
+    if not name:
+        return address
+    if _ATOMS.fullmatch(name):
+        return f"{name} <{address}>"
+    if _WORDS.fullmatch(name) and not _SPECIAL.isdisjoint(name):
+        return f'"{name}" <{address}>'
+    return None
+
+
+def _text_body(body: str) -> tuple[bytes, bytes]:
+    """The body's transfer encoding and lines (CR LF), chosen as the email package chooses
+    them for a message built with ``policy.default``: as it is if its lines are short, else
+    quoted-printable or base64, whichever the first ten lines make shorter."""
+    lines = body.encode("utf-8").splitlines()
+    whole = b"\n".join(lines) + b"\n"
+    if max(map(len, lines), default=0) <= _TEXT_WIDTH:
+        return (b"7bit" if whole.isascii() else b"8bit"), whole.replace(b"\n", b"\r\n")
+    head = b"\n".join(lines[:10]) + b"\n"
+    sniff = quoprimime.body_encode(head.decode("latin-1"), _TEXT_WIDTH)
+    if len(sniff) > len(binascii.b2a_base64(head)):
+        return b"base64", _base64(whole)
+    text = sniff if len(lines) <= 10 else quoprimime.body_encode(whole.decode("latin-1"),
+                                                                 _TEXT_WIDTH)
+    return b"quoted-printable", text.encode("ascii").replace(b"\n", b"\r\n")
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    suffix = "." + attachment.filename.rpartition(".")[2].lower()
+    maintype, subtype = _TYPES.get(suffix, ("application", "octet-stream"))
+    return (f"Content-Type: {maintype}/{subtype}\r\nContent-Transfer-Encoding: base64\r\n"
+            f'Content-Disposition: attachment; filename="{attachment.filename}"\r\n'
+            "MIME-Version: 1.0\r\n\r\n").encode("ascii") + _base64(attachment.data)
+
+
+def _base64(data: bytes) -> bytes:
+    """Base64 in lines of 76 characters, each ended by CR LF, as the email package writes
+    it (57 bytes a line)."""
+    return b"\r\n".join(_BASE64_LINE.findall(binascii.b2a_base64(data, newline=False))) + (
+        b"\r\n" if data else b"")
+
+
+def _boundary(text: bytes) -> bytes:
+    """A random boundary as the email package makes one, not found in the text (the only
+    part that is not base64 or quoted-printable, which cannot hold one)."""
+    while True:
+        boundary = _BOUNDARY.format(random.randrange(sys.maxsize)).encode("ascii")
+        if b"--" + boundary not in text:
+            return boundary
 
 
 # --- what is still to go -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ from mail.people import (
     use_relay,
 )
 from mail.smtp_server import Mailbox, smtp_server
+from mail.test_exactly_once import killed_after_recording
 
 from conftest import Result, edit_settings, qaudit_ok, raw_database
 from qaudit.jobs.send import SendReport, SendRequest, send_messages
@@ -799,6 +801,84 @@ def test_a_draft_left_by_a_killed_run_is_written_over(run: Callable[..., Result]
     message = drafts(ws, "forms")[f"{case.reference}-audit-form.eml"]
     assert message["X-Unsent"] == "1" and f"{case.reference}-audit-form-2.eml" not in (
         drafts(ws, "forms"))
+
+
+def outbox_and_record(ws: Workspace) -> tuple[list[str], list[str]]:
+    """The drafts on disk (and anything else left in the outbox), and the paths recorded."""
+    outbox = ws.cycle_dir(CYCLE) / "outbox" / "forms"
+    on_disk = sorted(p.relative_to(ws.root).as_posix() for p in outbox.glob("*")) if (
+        outbox.exists()) else []
+    with raw_database(ws) as conn:
+        paths = sorted(p for (p,) in conn.execute("SELECT path FROM messages"))
+        orphans = conn.execute(
+            "SELECT count(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM events e WHERE"
+            " e.kind = 'message_drafted' AND json_extract(e.detail_json, '$.message_id')"
+            " = m.message_id)").fetchone()[0]
+    assert orphans == 0  # every row recorded has its event, and the other way round
+    return on_disk, paths
+
+
+def fail_recording_the(ws: Workspace, number: int, how: str) -> None:
+    """The record of the ``number``-th draft fails as its event is stored: ``ABORT`` fails
+    that statement alone, ``ROLLBACK`` ends the whole transaction (as a full disk may)."""
+    with raw_database(ws) as conn:
+        conn.execute(
+            "CREATE TRIGGER fail_recording BEFORE INSERT ON events"
+            f" WHEN NEW.kind = 'message_drafted' AND (SELECT count(*) FROM messages) >= {number}"
+            f" BEGIN SELECT RAISE({how}, 'disk full'); END")
+
+
+def recording_works_again(ws: Workspace) -> None:
+    with raw_database(ws) as conn:
+        conn.execute("DROP TRIGGER fail_recording")
+
+
+def assert_a_rerun_drafts_each_letter_once(ws: Workspace) -> None:
+    with ws.store() as store:
+        report = send_messages(ws, store, SendRequest(MessageKind.FORMS, CYCLE), date.today())
+    assert not report.failed
+    on_disk, paths = outbox_and_record(ws)
+    expected = 2 * (len(allocations(ws)) - UNNAMED)
+    assert on_disk == paths and len(paths) == expected
+    assert not any(p.endswith("-2.eml") for p in paths)
+
+
+@pytest.mark.parametrize(("how", "hold", "kept"), [
+    # The fifth draft's row is stored but its event is not: the row goes with it; the four
+    # before it, in the same transaction, are kept.
+    ("ABORT", None, 4),
+    # The disk ends the transaction (a rollback): every draft written in it is removed.
+    ("ROLLBACK", None, 0),
+    # A long batch is committed a transaction at a time (here a draft each): the failure
+    # ends only its own.
+    ("ROLLBACK", 0.0, 4),
+], ids=["row-fails", "transaction-ends", "earlier-transactions-kept"])
+def test_a_record_failing_part_way_leaves_the_outbox_as_the_record_and_a_rerun_finishes(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, how: str, hold: float | None, kept: int
+) -> None:
+    from qaudit.mail import delivery
+
+    if hold is not None:
+        monkeypatch.setattr(delivery, "HOLD_SECONDS", hold)
+    fail_recording_the(ws, 5, how)
+    with ws.store() as store, pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        send_messages(ws, store, SendRequest(MessageKind.FORMS, CYCLE), date.today())
+    on_disk, paths = outbox_and_record(ws)
+    assert on_disk == paths and len(paths) == kept
+    recording_works_again(ws)
+    assert_a_rerun_drafts_each_letter_once(ws)
+
+
+def test_a_run_killed_part_way_through_a_batch_leaves_nothing_a_rerun_repeats(
+    ws: Workspace
+) -> None:
+    """The process dies with five drafts written and recorded in a transaction not yet
+    committed: the record holds none of them, and the rerun writes over the five (no
+    ``-2`` copies) and drafts every letter once."""
+    killed_after_recording(ws.root, 5, "send", "forms", "--cycle", CYCLE)
+    on_disk, paths = outbox_and_record(ws)
+    assert paths == [] and len([p for p in on_disk if p.endswith(".eml")]) == 5
+    assert_a_rerun_drafts_each_letter_once(ws)
 
 
 def test_a_corrected_audit_sends_its_feedback_again_as_a_new_draft(

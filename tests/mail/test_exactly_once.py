@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -203,3 +205,92 @@ def test_every_message_reaches_each_recipient_exactly_once(
                 assert left.outcomes == (), (kind, left.outcomes)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --- a batch stopped part-way: Ctrl-C, or the process killed ----------------------------------
+
+
+@pytest.fixture
+def named(world: tuple[Path, Mailbox], tmp_path: Path) -> Iterator[tuple[Workspace, Mailbox]]:
+    """A copy of the world with every auditor named, so `send forms` has 16 messages."""
+    base, mailbox = world
+    mailbox.reset()
+    shutil.copytree(base, tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
+    with raw_database(ws) as conn:
+        for case in allocations(ws):
+            name_auditor(conn, case)
+    yield ws, mailbox
+    mailbox.reset()
+
+
+def record_matches_the_server(ws: Workspace, mailbox: Mailbox) -> None:
+    with raw_database(ws) as conn:
+        rows = conn.execute("SELECT message_id, recipients, cc FROM messages").fetchall()
+    recorded = Counter((mid, a.strip()) for mid, to, cc in rows
+                       for a in f"{to},{cc}".split(",") if a.strip())
+    assert Counter((r.message_id, a) for r in mailbox.received for a in r.rcpt_tos) == recorded
+
+
+def killed_after_recording(root: Path, number: int, *args: str) -> None:
+    """`qaudit ARGS` in a process of its own, killed (as the task manager kills it) the
+    moment the ``number``-th message is recorded, before anything else happens."""
+    script = (
+        "import os, sys\n"
+        "from qaudit import cli\n"
+        "from qaudit.db.mail import Messages\n"
+        "record, done = Messages.record, []\n"
+        "def record_then_die(self, *args, **kwargs):\n"
+        "    record(self, *args, **kwargs)\n"
+        "    done.append(1)\n"
+        f"    if len(done) == {number}:\n"
+        "        os._exit(9)\n"
+        "Messages.record = record_then_die\n"
+        "cli.main(sys.argv[1:])\n")
+    killed = subprocess.run([sys.executable, "-c", script, "-w", str(root), *args],
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+
+
+def test_ctrl_c_as_the_relay_accepts_a_message_waits_for_its_record(
+    named: tuple[Workspace, Mailbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C pressed the moment the relay accepts the third message (while its record is
+    being written, where a batch spends most of its time): the batch stops once the third
+    is recorded, and the rerun sends the rest, nothing twice."""
+    import signal
+
+    from qaudit.mail.smtp import Relay
+
+    ws, mailbox = named
+    send_one = Relay.send
+
+    def pressed_at_the_third(self: Relay, *args: object) -> object:
+        accepted = send_one(self, *args)  # type: ignore[arg-type]
+        if len(mailbox.received) == 3:
+            signal.raise_signal(signal.SIGINT)
+        return accepted
+
+    monkeypatch.setattr(Relay, "send", pressed_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        send(ws, MessageKind.FORMS, date.today())
+    assert len(mailbox.received) == 3
+    record_matches_the_server(ws, mailbox)
+    monkeypatch.undo()
+    assert not send(ws, MessageKind.FORMS, date.today()).failed
+    assert len(mailbox.received) == 2 * len(allocations(ws))
+    record_matches_the_server(ws, mailbox)
+
+
+def test_a_run_killed_after_a_message_is_recorded_sends_nothing_twice(
+    named: tuple[Workspace, Mailbox]
+) -> None:
+    """Each message is on disk in the record before the next goes: the process killed
+    right after the fourth is recorded, the rerun sends the other twelve."""
+    ws, mailbox = named
+    killed_after_recording(ws.root, 4, "send", "forms", "--smtp", "--cycle", CYCLE)
+    assert len(mailbox.received) == 4
+    record_matches_the_server(ws, mailbox)
+    assert not send(ws, MessageKind.FORMS, date.today()).failed
+    assert len(mailbox.received) == 2 * len(allocations(ws))
+    record_matches_the_server(ws, mailbox)
