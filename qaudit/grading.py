@@ -67,6 +67,8 @@ GRADES: tuple[Grade, ...] = (
 )
 
 REQUIRES_IMPROVEMENT = "requires_improvement"
+#: Whom an auditor may escalate a concern to (the framework's escalation step).
+ESCALATED_TO = ("Team manager", "Service Manager")
 GRADE_KEYS: tuple[str, ...] = tuple(g.key for g in GRADES)
 GRADE_LABELS: tuple[str, ...] = tuple(g.label for g in GRADES)
 LABEL: dict[str, str] = {g.key: g.label for g in GRADES}

@@ -21,12 +21,6 @@ from qaudit.commands.common import (
     progress_bar,
     today,
 )
-from qaudit.reports import (
-    missing_columns_hint,
-    shortfall_sentence,
-    unaudited_types_hint,
-    unknown_quadrants_hint,
-)
 from qaudit.workspace import Workspace, init_workspace
 
 if TYPE_CHECKING:
@@ -163,6 +157,8 @@ def allocate(
 
 
 def show_plan(ws: Workspace, plan: AllocationPlan) -> None:
+    from qaudit.reports import shortfall_sentence
+
     names = ws.settings.short_names()
     export = plan.export
     where = f"sheet {export.sheet!r}, " if export.sheet else ""
@@ -202,6 +198,8 @@ def show_plan(ws: Workspace, plan: AllocationPlan) -> None:
 
 
 def show_not_drawn(plan: AllocationPlan) -> None:
+    from qaudit.reports import missing_columns_hint, unaudited_types_hint, unknown_quadrants_hint
+
     """Why rows of the export were not drawn from, and what in it qaudit did not recognise:
     the end of every draw's account (a cycle's, a deep dive's, a re-audit round's)."""
     export = plan.export

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import Store
+from qaudit.grading import ESCALATED_TO
 from qaudit.privacy import Scrubber, identifiers_to_scrub, scrubber
-from qaudit.workbooks.forms import ESCALATED_TO
 
 
 def known_identifiers(store: Store,

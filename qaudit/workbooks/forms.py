@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment
 
 from qaudit import __version__
 from qaudit.config import DEFAULT_AUDITOR_ROLES
-from qaudit.grading import GRADE_LABELS, GRADES
+from qaudit.grading import ESCALATED_TO, GRADE_LABELS, GRADES
 from qaudit.privacy import sign
 from qaudit.questions import ASPECTS, QuestionSet
 from qaudit.workbooks.cells import (
@@ -46,7 +46,6 @@ from qaudit.workbooks.template import BLANK_DATE, BookTemplate, CellKey, fill_ce
 
 ANSWERS = ("Yes", "No", "N/A")
 YES_NO = ("Yes", "No")
-ESCALATED_TO = ("Team manager", "Service Manager")
 AUDIT_FORM = "audit"
 SELF_REFLECTION_FORM = "self_reflection"
 
