@@ -4,10 +4,10 @@ self-contained HTML, charts as SVG.
 Templates live in ``templates/reports/`` and ``templates/messages/`` (a workspace's own
 ``templates/reports/`` or ``templates/messages/`` wins), and every one is rendered in the
 same immutable sandbox, bounded, with links out of a workspace's folder refused
-(``Templates``). HTML autoescapes everything, whatever a template's file name; a report's
-Markdown escapes the characters that would break a table or become HTML. Charts are drawn
-by matplotlib as SVG (inline in the HTML, files beside the Markdown), with fixed ids and
-no timestamp.
+(``Templates``), each compiled once a process. HTML autoescapes everything, whatever a
+template's file name; a report's Markdown escapes the characters that would break a table
+or become HTML. Charts are drawn by matplotlib as SVG (inline in the HTML, files beside
+the Markdown), with fixed ids and no timestamp.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from types import CodeType
+from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
+from jinja2.bccache import Bucket
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -29,6 +31,9 @@ from qaudit.files import write_text
 from qaudit.layout import chart_file
 from qaudit.reports import HIDDEN
 from qaudit.resources import package_templates
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
 
@@ -46,52 +51,70 @@ def md_escape(value: Any) -> Any:
     return value
 
 
-def _svg(figure: Any) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
-    return buffer.getvalue()
+#: How every chart looks: text stays text in the SVG (searchable, read aloud), naming one
+#: font (no list); ids are fixed and there is no timestamp, so the same figures give the
+#: same bytes.
+CHART_STYLE: dict[RcKeyType, Any] = {"svg.hashsalt": "qaudit", "font.size": 11,
+                                     "svg.fonttype": "none",
+                                     "font.sans-serif": ["DejaVu Sans"]}
+_BLUE = "#1f4e79"
 
 
 def charts(data: dict[str, Any]) -> dict[str, str]:
-    """Grade distribution and the trend of 'Good or better': hidden figures are not drawn."""
+    """Grade distribution and the trend of 'Good or better': hidden figures are not drawn.
+
+    Drawn on matplotlib's own ``Figure``, never ``pyplot`` (its backend, figure manager
+    and global figures are more to import and nothing a file needs), in ``CHART_STYLE``
+    for these charts only: nothing else the process draws is changed."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with matplotlib.rc_context(CHART_STYLE):
+        return {"grades_svg": _grades_chart(data), "trend_svg": _trend_chart(data)}
 
-    plt.rcParams["svg.hashsalt"] = "qaudit"
-    plt.rcParams["font.size"] = 11
-    plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, read aloud
-    plt.rcParams["font.sans-serif"] = ["DejaVu Sans"]  # the SVG names one font, no list
+
+def _grades_chart(data: dict[str, Any]) -> str:
     overall = data["overall"][0]
     labels = [g["label"] for g in data["grades"]]
     values = [float(p.rstrip("%")) if p not in (HIDDEN, "–") else 0.0
               for p in overall["percents"]]
-    fig, ax = plt.subplots(figsize=(7, 2.8))
-    bars = ax.bar(labels, values, color="#1f4e79")
+    fig, ax = _chart()
+    bars = ax.bar(labels, values, color=_BLUE)
     for bar, shown in zip(bars, overall["percents"], strict=True):
         ax.annotate(shown, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom")
-    ax.set_ylabel("% of audits")
-    ax.set_ylim(0, 100)
-    ax.spines[["top", "right"]].set_visible(False)
-    grades_svg = _svg(fig)
-    plt.close(fig)
+    return _svg(fig, ax, "% of audits")
+
+
+def _trend_chart(data: dict[str, Any]) -> str:
     trend = [t for t in data["trend"] if t["percent"] not in (HIDDEN, "–")]
-    fig, ax = plt.subplots(figsize=(7, 2.8))
+    fig, ax = _chart()
     if trend:
         ax.plot([t["cycle"] for t in trend], [float(t["percent"].rstrip("%")) for t in trend],
-                marker="o", color="#1f4e79")
+                marker="o", color=_BLUE)
     else:  # every point hidden (too few audits): say so, rather than draw empty axes
         ax.set_xticks([])
         ax.text(0.5, 0.5, "Too few audits in any cycle to show a trend", ha="center",
                 va="center", transform=ax.transAxes)
-    ax.set_ylabel("% good or better")
+    return _svg(fig, ax, "% good or better")
+
+
+def _chart() -> tuple[Any, Any]:
+    """A new chart's figure and its one axes, the size of every chart."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 2.8))
+    return fig, fig.subplots()
+
+
+def _svg(figure: Any, ax: Any, ylabel: str) -> str:
+    """The chart as SVG, its axes finished alike: a percentage from 0 to 100 up the side,
+    no box."""
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
     ax.spines[["top", "right"]].set_visible(False)
-    trend_svg = _svg(fig)
-    plt.close(fig)
-    return {"grades_svg": grades_svg, "trend_svg": trend_svg}
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    return buffer.getvalue()
 
 
 #: A template may loop, but not for ever: the numbers ``range`` hands out over one report
@@ -141,6 +164,27 @@ _FAMILIES: dict[Folder, _Family] = {
 }
 
 
+class _Compiled(jinja2.BytecodeCache):
+    """Each template compiled once a process: Jinja's parse and compile cost more than
+    rendering, and every report (and every ``Templates``) has an environment of its own,
+    for its own bounds. Kept by the template's name, file and source (a template edited
+    since is compiled again), one cache for each way of compiling (``_COMPILED``)."""
+
+    def __init__(self) -> None:
+        self._code: dict[tuple[str, str], CodeType] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        bucket.code = self._code.get((bucket.key, bucket.checksum))
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        if bucket.code is not None:
+            self._code[bucket.key, bucket.checksum] = bucket.code
+
+
+#: The compiled templates of each folder, HTML or not (the options differ, so the code).
+_COMPILED: dict[tuple[Folder, bool], _Compiled] = {}
+
+
 class _OwnFiles(jinja2.FileSystemLoader):
     """Templates from one folder, refusing links that lead out of it."""
 
@@ -169,11 +213,14 @@ def environment(workspace_templates: Path, html: bool, folder: Folder = "reports
         _OwnFiles(workspace_templates / folder, family.noun),
         jinja2.FileSystemLoader(str(package_templates() / folder)),
     ])
+    compiled = _COMPILED.setdefault((folder, html), _Compiled())
     if html:
         return _Sandbox(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
-                        keep_trailing_newline=family.html_keeps_last_newline)
+                        keep_trailing_newline=family.html_keeps_last_newline,
+                        bytecode_cache=compiled)
     return _Sandbox(loader=loader, autoescape=False, finalize=family.text_finalize,
-                    undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+                    undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                    bytecode_cache=compiled)
 
 
 class Templates:

@@ -115,12 +115,13 @@ def cycle_rows(ws: Workspace, store: Store, cycle: str) -> CycleRows:
     progress = reporting.allocation_progress(cycle)
     sample = store.moderation.current_sample(cycle)
     rate = sample.rate if sample else settings.moderation.rate
+    audits = reporting.graded_audits(cycle)
     return CycleRows(
         cycle=cycle, quadrants=list(settings.quadrants), type_names=settings.type_names(),
         targets={q: sum(per.values()) for q, per in settings.quotas.items()},
-        progress=progress, audits=reporting.graded_audits(cycle),
+        progress=progress, audits=audits,
         answers=reporting.answer_counts(cycle), questions=questions,
-        trend=[(name, reporting.graded_audits(name))
+        trend=[(name, audits if name == cycle else reporting.graded_audits(name))
                for name in store.draws.cycles_up_to(cycle)],
         ri_items=store.returns.ri_items(cycle), escalations=store.returns.escalations(cycle),
         moderated=store.moderation.moderated_pairs(cycle), moderation_rate=rate,

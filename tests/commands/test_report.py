@@ -6,9 +6,11 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import fill_forms
 import pytest
@@ -403,6 +405,65 @@ def test_a_trend_with_every_point_hidden_says_so() -> None:
     svg = charts(data)["trend_svg"]
     assert "Too few audits in any cycle to show a trend" in svg
     assert "0.04" not in svg
+
+
+def test_charts_leave_matplotlib_as_they_found_it() -> None:
+    """The charts are drawn on matplotlib's own Figure in their own settings: no pyplot
+    (its backend and global figures) is loaded and no setting is left changed for whatever
+    else the process draws."""
+    script = (
+        "import sys, matplotlib\n"
+        "from qaudit.rendering import CHART_STYLE, charts\n"
+        "before = {k: matplotlib.rcParams[k] for k in CHART_STYLE}\n"
+        "data = {'grades': [{'label': 'Good'}], 'overall': [{'percents': ['50%']}],\n"
+        "        'trend': [{'cycle': 'C1', 'percent': '50%'}]}\n"
+        "svg = charts(data)\n"
+        "assert 'font-family:' in svg['grades_svg'] and 'DejaVu Sans' in svg['grades_svg']\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot loaded'\n"
+        "assert {k: matplotlib.rcParams[k] for k in CHART_STYLE} == before, 'changed'\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_template_edited_since_it_was_last_rendered_is_rendered_as_it_now_is(
+    tmp_path: Path
+) -> None:
+    """Templates are compiled once a process and kept by their text: a workspace's own
+    template changed between two reports is never rendered as it was."""
+    own = tmp_path / "templates" / "reports"
+    own.mkdir(parents=True)
+    for said in ("First", "Second"):
+        (own / "summary.md.j2").write_text(said + " summary of {{ cycle }}\n")
+        text = render_template(tmp_path / "templates", "reports", "summary.md.j2",
+                               {"cycle": "C3"})
+        assert text == f"{said} summary of C3\n"
+
+
+def test_each_template_is_compiled_once_however_many_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle's seven reports come from four templates, each report rendered in an
+    environment of its own (its own bounds): Jinja compiles a template only the first
+    time."""
+    import jinja2
+
+    compiled: list[str | None] = []
+    compile_source = jinja2.Environment.compile
+
+    def counted(self: jinja2.Environment, source: str, name: str | None = None,
+                *args: Any, **kwargs: Any) -> Any:
+        compiled.append(name)
+        return compile_source(self, source, name, *args, **kwargs)
+
+    own = tmp_path / "templates" / "reports"
+    own.mkdir(parents=True)
+    (own / "summary.md.j2").write_text("Summary of {{ cycle }}\n")
+    render_template(tmp_path / "templates", "reports", "summary.md.j2", {"cycle": "C3"})
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    texts = {render_template(tmp_path / "templates", "reports", "summary.md.j2",
+                             {"cycle": "C3"}) for _ in range(3)}
+    assert compiled == [] and texts == {"Summary of C3\n"}
 
 
 @pytest.mark.parametrize(("folder", "name", "noun"), [
