@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from qaudit.config import DEFAULT_AUDITOR_ROLES
@@ -324,6 +325,10 @@ def _case_block(raw: RawForm, issued: Issued) -> list[Finding]:
     return findings
 
 
+#: A reference's column and row; the same few dozen references come in every form.
+_column_and_row = lru_cache(maxsize=4096)(split_ref)
+
+
 def check_layout(raw: RawForm, layout: dict[str, tuple[str, str, int]]) -> list[Finding]:
     """Every named cell where it was issued: on the form's own sheet, in its column, at its
     row or below it (rows a user inserted), never on another sheet or the hidden one."""
@@ -336,7 +341,7 @@ def check_layout(raw: RawForm, layout: dict[str, tuple[str, str, int]]) -> list[
         cell = raw.cells.get(name)
         if cell is None:
             continue
-        found_column, found_row = split_ref(cell.ref)
+        found_column, found_row = _column_and_row(cell.ref)
         if cell.sheet != own or found_column != column or not (
             0 <= int(found_row) - row <= MAX_INSERTED_ROWS
         ):

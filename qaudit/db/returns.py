@@ -119,6 +119,16 @@ class Returns:
         ).fetchone()
         return StoredReturn(int(row[0]), row[1], row[2]) if row else None
 
+    def stored_from(self, file_sha256: str) -> tuple[str, str] | None:
+        """(reference, kind) of the current return stored from a file with exactly these
+        bytes, for an allocation still current; None if there is none."""
+        rows = self.db.conn.execute(
+            "SELECT a.reference, r.kind FROM returns r"
+            " JOIN current_allocations a ON a.id = r.allocation_id"
+            " WHERE r.file_sha256 = ? AND r.replaced_at IS NULL", (file_sha256,),
+        ).fetchall()
+        return (str(rows[0][0]), str(rows[0][1])) if len(rows) == 1 else None
+
     def superseded(self, allocation_id: int, kind: str) -> dict[str, str]:
         """Content hash -> when it was replaced, for every earlier return of an allocation."""
         rows = self.db.conn.execute(

@@ -1,9 +1,9 @@
 """The ingest job: find returned forms, validate each whole, store each in one transaction.
 
 A bad file never stops the batch, and nothing of a bad file is stored. The same file
-again, or a re-saved copy with the same content, changes nothing; different content for
-an allocation already returned is refused unless ``replace``, which keeps the earlier
-version as history.
+again (known by its bytes' hash, without reading the workbook again), or a re-saved copy
+with the same content, changes nothing; different content for an allocation already
+returned is refused unless ``replace``, which keeps the earlier version as history.
 
 Service Manager workbooks come back in the same batch (told apart by their hidden sheet).
 Each row is one auditor's choice: the rows that pass are stored together, a row that
@@ -14,6 +14,7 @@ workbook with another choice replaces the earlier one (kept as history) without
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -47,7 +48,7 @@ from qaudit.validation import (
 from qaudit.workbooks.cells import META_SHEET
 from qaudit.workbooks.forms import AUDIT_FORM, SELF_REFLECTION_FORM, answer_name, comment_name
 from qaudit.workbooks.manager import MANAGER_FORM
-from qaudit.workbooks.reader import RawForm, read_form
+from qaudit.workbooks.reader import RawForm, form_bytes, parse_form
 
 FORM_SUFFIXES = {".xlsx", ".xlsm"}
 #: Other spreadsheet files found in a folder are refused, not skipped: a form saved in
@@ -277,7 +278,13 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
             f"a {path.suffix} file is not a returned form; open it and save it as an Excel"
             " workbook (.xlsx), then ingest it again"))
     try:
-        raw = read_form(path)
+        data = form_bytes(path)
+        # The same bytes as a return already stored, still current: the common "ingest the
+        # whole folder again" is answered without reading the workbook again.
+        known = store.returns.stored_from(hashlib.sha256(data).hexdigest())
+        if known is not None:
+            return FileOutcome(path, Status.UNCHANGED, *known)
+        raw = parse_form(path, data)
     except FormFileError as exc:
         return _refused(path, Finding(exc.code, path.name, "", "", str(exc)))
     foreign = identify(raw, workspace_id, (AUDIT_FORM, SELF_REFLECTION_FORM, MANAGER_FORM))
@@ -307,10 +314,11 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
     if parsed is None:
         return FileOutcome(path, Status.REFUSED, reference, kind, findings)
     current = store.returns.current(issued.id, kind)
-    if current is not None and current.content_hash == parsed.content_hash:
+    content_hash = parsed.content_hash  # worked out afresh each time it is asked for
+    if current is not None and current.content_hash == content_hash:
         return FileOutcome(path, Status.UNCHANGED, reference, kind)
     # A correction is never undone by an old copy still lying in the returns folder.
-    replaced_on = store.returns.superseded(issued.id, kind).get(parsed.content_hash)
+    replaced_on = store.returns.superseded(issued.id, kind).get(content_hash)
     if replaced_on is not None and not restore:
         if replace:
             return _refused(path, Finding(
@@ -331,7 +339,7 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
     try:
         stored = store.returns.store(NewReturn(
             allocation_id=issued.id, kind=kind, file_name=path.name, file_sha256=raw.sha256,
-            content_hash=parsed.content_hash, grade=parsed.grade, fields=fields,
+            content_hash=content_hash, grade=parsed.grade, fields=fields,
             answers=parsed.answers, warnings=parsed.warnings, escalation=escalation,
         ), replace=current)
     except CycleError as exc:

@@ -26,6 +26,7 @@ from openpyxl import load_workbook
 
 from conftest import EXAMPLES, Result, edit_settings, qaudit_ok, raw_database, small_workspace
 from qaudit.jobs.ingest import ingest_files
+from qaudit.workbooks import reader
 from qaudit.workbooks.cells import clean_text
 from qaudit.workspace import Workspace, open_workspace
 
@@ -354,6 +355,38 @@ def test_same_file_or_resaved_copy_changes_nothing(
     assert json.loads(result.stdout)["summary"]["unchanged"] == 2
     assert rows_of(ws, "returns") == 1
     assert rows_of(ws, "answers") == 20
+
+
+def test_the_same_bytes_again_are_unchanged_without_reading_the_workbook(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ingesting the whole returns folder again is the common case: a file whose bytes are
+    those of the return stored is known by its hash, and its workbook is not read again."""
+    path, _ = fill(ws, tmp_path)
+    assert ingest(run, ws, path).code == 0
+
+    def unread(*args: object) -> None:
+        raise AssertionError("the workbook was read again")
+
+    monkeypatch.setattr(reader, "parse_form", unread)
+    result = json.loads(ingest(run, ws, path, "--json").stdout)
+    assert result["summary"]["unchanged"] == 1
+    assert result["files"][0]["reference"] == FIRST and result["files"][0]["kind"] == "audit"
+
+
+def test_the_same_bytes_of_a_cancelled_cycle_are_checked_again(
+    run: Callable[..., Result], ws: Workspace, tmp_path: Path
+) -> None:
+    """Known bytes count as unchanged only while their allocation is current: once the
+    cycle is cancelled the file is read and refused as any form of it would be."""
+    path, _ = fill(ws, tmp_path)
+    assert ingest(run, ws, path).code == 0
+    assert run("-w", ws.root, "cycle", "cancel", CYCLE, "--reason", "Wrong window",
+               "--force").code == 0
+    result = json.loads(ingest(run, ws, path, "--json").stdout)
+    assert result["summary"]["refused"] == 1
+    assert result["files"][0]["findings"][0]["code"] == "unknown-reference"
 
 
 def test_changed_resubmission_needs_replace_and_keeps_history(
