@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import tomllib
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -70,9 +71,10 @@ class QuestionSet(Strict):
     def questions(self) -> list[Question]:
         return [q for a in self.aspects for q in a.questions]
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """Hash of the content as issued: forms carry it so returns can be matched."""
+        """Hash of the content as issued: forms carry it so returns can be matched (worked
+        out once: the set is frozen, and ingest asks twice a form)."""
         canonical = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

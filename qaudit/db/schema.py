@@ -454,5 +454,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX workshop_grades_of ON workshop_grades(workshop_id, participant);
         """,
     ),
+    (
+        14,
+        "indexes for ingest: allocations by reference, every return of an allocation",
+        """
+        CREATE INDEX allocations_reference ON allocations(reference);
+        CREATE INDEX returns_allocation ON returns(allocation_id, kind);
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -130,12 +130,27 @@ class Store:
         """One ``BEGIN IMMEDIATE`` transaction: all of it is stored, or none of it.
 
         Nested use joins the outer transaction, so a job can make files and rows succeed
-        or fail together (``with store.transaction(): write files; store rows``).
+        or fail together (``with store.transaction(): write files; store rows``). A nested
+        block is a savepoint: if it raises, its own rows are undone and the outer
+        transaction goes on without them (ingest stores many files a commit, each whole
+        or not at all). An error that ended the whole transaction (a full disk) leaves
+        :attr:`in_transaction` false, and the outer commit then fails as it should.
         """
         if self._depth:
+            savepoint = f"nested_{self._depth}"
+            self.conn.execute(f"SAVEPOINT {savepoint}")
             self._depth += 1
             try:
                 yield self.conn
+            except BaseException as exc:
+                with suppress(sqlite3.Error):
+                    self.conn.execute(f"ROLLBACK TO {savepoint}")
+                    self.conn.execute(f"RELEASE {savepoint}")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise _storage_error(exc) from exc
+                raise
+            else:
+                self.conn.execute(f"RELEASE {savepoint}")
             finally:
                 self._depth -= 1
             return
@@ -155,13 +170,16 @@ class Store:
             with suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError):
-                raise StorageError(
-                    f"the workspace database could not be written ({exc}); nothing of this"
-                    " was stored. Free some disk space or check the share, then run it again."
-                ) from exc
+                raise _storage_error(exc) from exc
             raise
         finally:
             self._depth = 0
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open: false inside a ``transaction()`` block once an
+        error has ended it."""
+        return self.conn.in_transaction
 
     def _migrate(self) -> None:
         self.conn.execute(
@@ -232,3 +250,10 @@ class Event:
     cycle: str | None
     reference: str | None
     detail: dict[str, Any]
+
+
+def _storage_error(exc: sqlite3.OperationalError) -> StorageError:
+    return StorageError(
+        f"the workspace database could not be written ({exc}); nothing of this was stored."
+        " Free some disk space or check the share, then run it again."
+    )

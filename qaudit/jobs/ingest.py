@@ -15,6 +15,7 @@ workbook with another choice replaces the earlier one (kept as history) without
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -203,11 +204,53 @@ def ingest_files(
                        tuple(settings.auditor_roles), today, replace or restore, restore,
                        settings.people.max_cases_per_auditor,
                        tuple(settings.mail.allowed_domains))
-    for n, path in enumerate(paths, start=1):
-        report.outcomes.append(_guarded(store, path, context))
-        if on_file is not None:
-            on_file(n, len(paths))
+    while len(report.outcomes) < len(paths):
+        report.outcomes += _ingest_some(store, paths, len(report.outcomes), context, on_file)
     return report
+
+
+#: How long one transaction takes in files before it is committed. Each file is stored
+#: whole or not at all either way (a savepoint each); a commit costs several waits for the
+#: disk, which for a year's forms one at a time was most of the time ingest took. A file
+#: whose commit a crash prevented is simply taken in by the next run (ingest is idempotent),
+#: and another officer's command waits at most this long.
+HOLD_SECONDS = 1.0
+
+
+def _ingest_some(store: Store, paths: list[Path], start: int, context: _Context,
+                 on_file: Callable[[int, int], None] | None) -> list[FileOutcome]:
+    """The files from ``paths[start]`` on, taken in one transaction of up to
+    ``HOLD_SECONDS``. If the commit fails, none of them is stored and each that would have
+    been says so; a workspace error (a busy database) stops the batch after committing the
+    files before it."""
+    began = time.monotonic()
+    batch: list[FileOutcome] = []
+    stopped: QauditError | None = None
+    try:
+        with store.transaction():
+            for path in paths[start:]:
+                try:
+                    batch.append(_guarded(store, path, context))
+                except QauditError as exc:
+                    stopped = exc
+                    break
+                if on_file is not None:
+                    on_file(start + len(batch), len(paths))
+                if not store.in_transaction or time.monotonic() - began >= HOLD_SECONDS:
+                    break  # committed now, or (the transaction was lost) refused below
+    except StorageError as exc:
+        batch = [_not_stored(outcome, exc) for outcome in batch]
+    if stopped is not None:
+        raise stopped
+    return batch
+
+
+def _not_stored(outcome: FileOutcome, exc: StorageError) -> FileOutcome:
+    """A file whose rows were written but whose transaction could not be committed."""
+    if outcome.status not in (Status.ACCEPTED, Status.REPLACED):
+        return outcome
+    return FileOutcome(outcome.path, Status.REFUSED, outcome.reference, outcome.kind,
+                       [Finding("not-stored", outcome.path.name, "", "", str(exc))])
 
 
 def _differences(store: Store, path: Path, reference: str, kind: str, return_id: int,

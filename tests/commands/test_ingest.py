@@ -8,6 +8,7 @@ import random
 import select
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from conftest import EXAMPLES, Result, edit_settings, qaudit_ok, raw_database, small_workspace
+from qaudit.db.returns import Returns
 from qaudit.jobs.ingest import ingest_files
 from qaudit.workbooks import reader
 from qaudit.workbooks.cells import clean_text
@@ -754,9 +756,10 @@ def many_returns(ws: Workspace, tmp_path: Path) -> Iterator[Path]:
 
 
 # `qaudit ingest ARGS...` in a child process that, once the first file is stored and
-# committed, stops inside the next file's transaction (its rows written, not committed),
+# committed, stops inside the next file's own savepoint (its rows written, not committed),
 # says so on stdout, and waits there to be killed: the kill always lands mid-ingest, however
-# fast the machine, with no sleeping and guessing.
+# fast the machine, with no sleeping and guessing. Each file is committed on its own
+# (HOLD_SECONDS = 0) so that one is committed before the kill.
 KILLABLE_INGEST = textwrap.dedent("""
     import os
     import sys
@@ -766,6 +769,7 @@ KILLABLE_INGEST = textwrap.dedent("""
     from qaudit import cli
     from qaudit.db.store import Store
 
+    job.HOLD_SECONDS = 0
     real_ingest_files = job.ingest_files
     real_transaction = Store.transaction
     state = {"first_file_stored": False, "depth": 0}
@@ -784,7 +788,7 @@ KILLABLE_INGEST = textwrap.dedent("""
         try:
             with real_transaction(self) as conn:
                 yield conn
-                if state["first_file_stored"] and state["depth"] == 1:
+                if state["first_file_stored"] and state["depth"] == 2:
                     held = conn.execute("SELECT count(*) FROM returns").fetchone()[0]
                     print(f"holding uncommitted: {held} returns", flush=True)
                     sys.stdin.read()  # until killed (or the test went away)
@@ -858,6 +862,75 @@ def test_process_killed_mid_ingest_leaves_whole_returns_only(
     with ws.store() as store:
         assert all(len(store.returns.answers_for(ref)) == 20 for ref, _, _ in back)
     assert rows_of(ws, "returns") == 20 and rows_of(ws, "answers") == 20 * 20
+
+
+class _CommitFails:
+    """A connection whose COMMIT fails as a full disk would make it (everything else is
+    the real connection's)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def test_files_share_a_commit_and_a_file_that_fails_midway_leaves_nothing_of_itself(
+    ws: Workspace, many_returns: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = sorted(many_returns.glob("*.xlsx"))[:4]
+    real_store = Returns.store
+    calls: list[str] = []
+
+    def fails_after_writing(self: Returns, new: Any, replace: Any = None) -> Any:
+        calls.append(new.file_name)
+        with self.db.transaction():
+            stored = real_store(self, new, replace=replace)
+            if len(calls) == 2:  # its rows are written, then the disk fails
+                raise sqlite3.OperationalError("disk I/O error")
+        return stored
+
+    monkeypatch.setattr(Returns, "store", fails_after_writing)
+    with ws.store() as store:
+        commits: list[str] = []
+        store.conn = _Counting(store.conn, commits)
+        report = ingest_files(store, paths, today=date.today())
+    statuses = [o.status.value for o in report.outcomes]
+    assert statuses == ["accepted", "refused", "accepted", "accepted"]
+    assert report.outcomes[1].findings[0].code == "not-stored"
+    assert len(commits) == 1  # the four files in one commit
+    assert rows_of(ws, "returns") == 3 and rows_of(ws, "answers") == 3 * 20
+
+
+class _Counting(_CommitFails):
+    """The real connection, counting its COMMITs."""
+
+    def __init__(self, conn: Any, commits: list[str]) -> None:
+        super().__init__(conn)
+        self.commits = commits
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "COMMIT":
+            self.commits.append(sql)
+        return self.conn.execute(sql, *args)
+
+
+def test_a_commit_that_fails_stores_none_of_its_files_and_says_so(
+    ws: Workspace, many_returns: Path
+) -> None:
+    paths = sorted(many_returns.glob("*.xlsx"))[:3]
+    with ws.store() as store:
+        store.conn = _CommitFails(store.conn)
+        report = ingest_files(store, paths, today=date.today())
+    assert [o.status.value for o in report.outcomes] == ["refused"] * 3
+    assert {f.code for f in report.findings} == {"not-stored"}
+    assert "disk is full" in report.findings[0].message
+    assert rows_of(ws, "returns") == 0 and rows_of(ws, "answers") == 0
 
 
 def test_form_of_a_replaced_draw_is_refused(run: Callable[..., Result], ws: Workspace,
