@@ -11,9 +11,11 @@ exhausted, never a library's own error text. Workbooks are checked before any pa
 sees them (see "workbook safety" below); CSV text is decoded only when its encoding is
 certain.
 
-Speed matters (exports run to a million rows): each column is factorised first and
-only its distinct values are normalised in Python, so the cost is one pass of hashing
-per column rather than Python work per cell.
+Speed matters (exports run to a million rows). A workbook is parsed once, by fastexcel
+(Rust calamine writing Arrow columns), into one Arrow text column per sheet column: never a
+Python object per cell. Each column is then normalised whole: reduced to its distinct
+values in Arrow, which alone go through the rules in ``values``; a column of values already
+in normal form (record ids) costs one regular expression (see "normalisation" below).
 
 An export may also carry the practitioner's and the Service Manager's email addresses
 (``EXPORT_EMAIL_FIELDS``): read only when their columns are there, each checked for form
@@ -27,7 +29,6 @@ import codecs
 import contextlib
 import csv
 import functools
-import gc
 import hashlib
 import html
 import io
@@ -38,11 +39,15 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from qaudit.config import CANONICAL_FIELDS, EXPORT_EMAIL_FIELDS, OPTIONAL_FIELDS, Settings
 from qaudit.errors import ExportError
@@ -161,8 +166,9 @@ def _size(n: int) -> str:
 
 # --- workbook safety -----------------------------------------------------------------
 #
-# python-calamine trusts a workbook. It inflates every part it reads, however large, and
-# it holds a sheet as one dense block from its first to its last cell: one stray cell at
+# calamine (the parser under fastexcel, and under python-calamine, which lists the sheets)
+# trusts a workbook. It inflates every part it reads, however large, and it holds a sheet
+# as one dense block from its first to its last cell: one stray cell at
 # XFD1048576 asks for 549 GB and aborts the process (a failed Rust allocation cannot be
 # caught), one at ZZ200000 takes 5.6 GB. So before calamine opens an .xlsx, the archive
 # is checked from its directory, and then every part is inflated once, as a stream, and
@@ -849,50 +855,117 @@ def _require_columns(
 # --- readers -------------------------------------------------------------------------
 
 
+@dataclass
+class _Table:
+    """The rows under the header: for each column a field is read from, its cells as Arrow
+    text (null where empty). ``rendered``: the text is fastexcel's rendering of whatever each
+    cell holds (a workbook, see ``_cell_value``), not text as written (a CSV file)."""
+
+    columns: dict[int, pa.Array]  # by position, counted from column A (or the first field)
+    rows: int
+    first_row: int  # 1-based row (xlsx) or line (csv) of the first of them
+    rendered: bool
+
+    def column(self, index: int | None) -> pa.Array:
+        """The column at ``index``; all empty where the rows stop short of it."""
+        found = None if index is None else self.columns.get(index)
+        return pa.nulls(self.rows, pa.string()) if found is None else found
+
+
+@dataclass
+class _Sheet:
+    """A sheet as fastexcel read it: every cell as text, one Arrow column per column from
+    the first that holds anything (``first_column``, counted from A = 0) to the last, and
+    one row per row from row 1 to the last that holds anything."""
+
+    first_column: int
+    batch: pa.RecordBatch
+
+    def _columns(self) -> Iterator[tuple[int, pa.Array]]:
+        """Each column with its position counted from column A."""
+        for i, column in enumerate(self.batch.columns):
+            yield self.first_column + i, column
+
+    def head(self) -> list[list[Any]]:
+        """The first rows from cell A1, each cell as python-calamine gives it ('' if empty),
+        for the header scan."""
+        rows = min(HEADER_SCAN_ROWS, self.batch.num_rows)
+        width = self.first_column + self.batch.num_columns
+        head: list[list[Any]] = [[""] * width for _ in range(rows)]
+        for position, column in self._columns():
+            for row, text in enumerate(column.slice(0, rows).to_pylist()):
+                if text is not None:
+                    head[row][position] = _cell_value(text)
+        return head
+
+    def under(self, header: _Header) -> _Table:
+        """The rows under the header, in the columns the header maps (the rest let go)."""
+        start = header.index + 1
+        wanted = set(header.mapping.values())
+        columns = {p: column.slice(start) for p, column in self._columns() if p in wanted}
+        return _Table(columns, self.batch.num_rows - start, start + 1, rendered=True)
+
+
+def _load_sheet(reader: Any, name: str) -> _Sheet:
+    """Read a sheet into Arrow, every cell as text: the one parse of it.
+
+    From row 1 (``skip_rows=0``; fastexcel would start at the first row used) and with no
+    header row, so that the header scan sees the rows as the user does. Text, not types
+    guessed from the cells, because a column holds what its cells hold: numbers and the word
+    "Total", dates and dates typed as text (``_cell_value`` reads each back).
+    """
+    positions: list[int] = []
+
+    def note(column: Any) -> bool:  # fastexcel offers each column, with where it is: take all
+        positions.append(column.absolute_index)
+        return True
+
+    batch = reader.load_sheet(
+        name, header_row=None, skip_rows=0, dtypes="string", use_columns=note, eager=True
+    )
+    return _Sheet(min(positions, default=0), batch)
+
+
+def _sheet_kinds(path: Path) -> tuple[list[str], list[str]]:
+    """Every sheet's name, and the worksheets' (not charts'; all if none is), in order."""
+    from python_calamine import CalamineWorkbook
+
+    with _calamine_errors(path), CalamineWorkbook.from_path(str(path)) as book:
+        every = list(book.sheet_names)
+        sheets = [m.name for m in book.sheets_metadata if str(m.typ).endswith("WorkSheet")]
+    return every, sheets or every
+
+
 def _read_xlsx(
     path: Path, aliases: dict[str, list[str]], sheet: str | None, progress: Progress | None
-) -> tuple[_Header, list[list[Any]], int]:
-    from python_calamine import CalamineSheet, CalamineWorkbook
+) -> tuple[_Header, _Table]:
+    import fastexcel
 
     _check_workbook(path)
+    every, names = _sheet_kinds(path)
+    if sheet is not None:
+        if sheet not in every:
+            raise ExportError(f"{path} has no sheet {sheet!r}; its sheets are {', '.join(every)}.")
+        names = [sheet]
     with _calamine_errors(path):
-        book = CalamineWorkbook.from_path(str(path))
-    try:
+        reader = fastexcel.read_excel(str(path))
+    # One sheet held at a time besides the best so far: each may be large.
+    best: _Header | None = None
+    chosen: _Sheet | None = None
+    for name in names:
         with _calamine_errors(path):
-            every = list(book.sheet_names)
-            names = [
-                m.name for m in book.sheets_metadata if str(m.typ).endswith("WorkSheet")
-            ] or every
-        if sheet is not None:
-            if sheet not in every:
-                raise ExportError(
-                    f"{path} has no sheet {sheet!r}; its sheets are {', '.join(every)}."
-                )
-            names = [sheet]
-        # One sheet held at a time besides the best so far: each may be large.
-        best: _Header | None = None
-        chosen: CalamineSheet | None = None
-        for name in names:
-            with _calamine_errors(path):
-                loaded = book.get_sheet_by_name(name)
-                head = loaded.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS)
-            found = _best_header([(name, head)], aliases)
-            if found is not None and (best is None or len(found.mapping) > len(best.mapping)):
-                best, chosen = found, loaded
-        header = _require_columns(best, path, f" (sheet {sheet!r})" if sheet else "", aliases)
-        if chosen is None:  # pragma: no cover - a header is found on a loaded sheet
-            raise ExportError(f"{path}: no sheet holds the header row.")
-        # Read from cell A1, as the header scan did: iter_rows() would start at the first
-        # used column and shift every field of an export whose column A is empty.
-        with _calamine_errors(path):
-            rows: list[list[Any]] = chosen.to_python(skip_empty_area=False)
-    finally:
-        with contextlib.suppress(Exception):
-            book.close()
-    del rows[: header.index + 1]
+            loaded = _load_sheet(reader, name)
+        found = _best_header([(name, loaded.head())], aliases)
+        if found is not None and (best is None or len(found.mapping) > len(best.mapping)):
+            best, chosen = found, loaded
+        del loaded
+    header = _require_columns(best, path, f" (sheet {sheet!r})" if sheet else "", aliases)
+    if chosen is None:  # pragma: no cover - a header is found on a loaded sheet
+        raise ExportError(f"{path}: no sheet holds the header row.")
+    table = chosen.under(header)
     if progress is not None:
-        progress(len(rows), len(rows))
-    return header, rows, header.index + 2
+        progress(table.rows, table.rows)
+    return header, table
 
 
 MAX_CSV_BYTES = 1024**3
@@ -967,9 +1040,15 @@ def _parse_error(path: Path, exc: Exception) -> ExportError:
     )
 
 
+def _text_column(column: pd.Series) -> pa.Array:
+    """A column pandas read as text, as one Arrow text array (null where a row stops short)."""
+    found = pa.array(column, pa.string())
+    return found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
+
+
 def _read_csv(
     path: Path, aliases: dict[str, list[str]], progress: Progress | None
-) -> tuple[_Header, list[list[Any]], int]:
+) -> tuple[_Header, _Table]:
     size = path.stat().st_size
     if size > MAX_CSV_BYTES:
         raise ExportError(
@@ -996,7 +1075,7 @@ def _read_csv(
             dtype=str, keep_default_na=False, skip_blank_lines=False, engine="c",
         )
     except pd.errors.EmptyDataError:
-        return header, [], header.index + 2
+        return header, _Table({}, 0, header.index + 2, rendered=False)
     except MemoryError as exc:
         raise ExportError(
             f"{path} is too large to read in the memory this computer has free. Close other"
@@ -1004,10 +1083,12 @@ def _read_csv(
         ) from exc
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise _parse_error(path, exc) from exc
-    rows = frame.to_numpy(dtype=object, na_value="").tolist()
+    del text
+    wanted = set(header.mapping.values())
+    columns = {p: _text_column(frame.iloc[:, p]) for p in wanted if p < frame.shape[1]}
     if progress is not None:
-        progress(len(rows), len(rows))
-    return header, rows, header.index + 2
+        progress(len(frame), len(frame))
+    return header, _Table(columns, len(frame), header.index + 2, rendered=False)
 
 
 # --- email columns -------------------------------------------------------------------
@@ -1046,23 +1127,29 @@ def _shown(value: Any) -> str:
 
 
 def _emails(
-    raw: dict[str, np.ndarray], usable: np.ndarray, source_row: np.ndarray
-) -> tuple[dict[str, np.ndarray], list[str]]:
+    raw: dict[str, pa.Array], usable: np.ndarray, source_row: np.ndarray, rendered: bool
+) -> tuple[dict[str, pa.Array], list[str]]:
     """The usable rows' addresses of each email column the export has ('' where none), and a
     warning for each column some of whose values are not an address (left out, row kept)."""
-    found: dict[str, np.ndarray] = {}
+    found: dict[str, pa.Array] = {}
     warnings: list[str] = []
     rows = source_row[usable]
     for name in EXPORT_EMAIL_FIELDS:
         if name not in raw:
             continue
-        values = raw[name][usable]
-        checked = _by_unique(values, _email)
-        bad = checked == None  # noqa: E711
+        values, indices = _distinct(raw[name].filter(pa.array(usable)))
+        cells = [_read(text, rendered) for text in values.to_pylist()]
+        checked = [_email(cell) for cell in cells]
+        found[name] = _spread(
+            pa.array(["" if c is None else c for c in checked], pa.string()), indices, ""
+        )
+        bad = _flags([c is None for c in checked], indices)
         if bad.any():
-            checked[bad] = ""
             where = np.flatnonzero(bad)
-            named = "; ".join(f"row {rows[i]}: {_shown(values[i])}" for i in where[:_EXAMPLES])
+            which = pc.fill_null(indices, 0).to_numpy()
+            named = "; ".join(
+                f"row {rows[i]}: {_shown(cells[int(which[i])])}" for i in where[:_EXAMPLES]
+            )
             more = f"; and {len(where) - _EXAMPLES:,} more" if len(where) > _EXAMPLES else ""
             rows_give = "1 row gives" if len(where) == 1 else f"{len(where):,} rows give"
             warnings.append(
@@ -1071,36 +1158,316 @@ def _emails(
                 " about it need the staff list's address (`qaudit staff import`). Correct"
                 " the export if that address is needed."
             )
-        found[name] = checked
     return found, warnings
 
 
 # --- normalisation -------------------------------------------------------------------
+#
+# Every column is normalised whole. Exports repeat values heavily (a few hundred workers,
+# teams and dates), so each column is first reduced to its distinct values (a hash pass in
+# Arrow) and the rules in ``values`` run once per distinct value, not once per cell. Record
+# ids are nearly all distinct: a distinct value already in its normal form (most ids, as
+# written or as fastexcel renders a whole number) is kept by one regular expression over
+# them all, and only the others go through Python.
+
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_DATETIME_TEXT = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+)
+_FIRST_DAY = date(1900, 1, 1)  # serial 1: earlier dates are python-calamine's times of day
+# Every character str.split() splits on (those str.isspace() accepts), for Arrow's RE2.
+_SPACES = (
+    r"\t-\r\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}"
+)
+# A value normalise_id might change, or _cell_value read as other than text; any other value
+# is its own normal form.
+_NOT_PLAIN = rf"[{_SPACES}]|\.|^-0$|^(?:true|false)$"
+# A value that might start with one of _TOTAL_WORDS, in any case, once stripped.
+_MAYBE_TOTAL = rf"^[{_SPACES}]*[CcGgSsTt]"
 
 
-def _grid(rows: list[list[Any]]) -> np.ndarray:
-    """Rows as one 2-D object array, short rows padded: columns are then slices."""
-    width = max((len(r) for r in rows), default=0)
-    if any(len(r) != width for r in rows):
-        rows = [[*r, *[""] * (width - len(r))] for r in rows]
-    grid = np.empty((len(rows), width), dtype=object)
-    grid[:] = rows
-    return grid
+def _float_text(number: float) -> str:
+    """A number as fastexcel writes it: nine decimals at most, trailing zeros dropped."""
+    return f"{number:.9f}".rstrip("0").rstrip(".")
 
 
-def _column(grid: np.ndarray, index: int | None) -> np.ndarray:
-    if index is None or index >= grid.shape[1]:  # rows may stop short of the header's end
-        return np.full(grid.shape[0], "", dtype=object)
-    return grid[:, index]
+def _calamine_time(m: re.Match[str]) -> date | datetime | dt_time:
+    """The date, date and time, or time of day python-calamine gives for a rendered date."""
+    day = date(int(m[1]), int(m[2]), int(m[3]))
+    clock = dt_time(int(m[4]), int(m[5]), int(m[6]), int((m[7] or "").ljust(6, "0")[:6]))
+    if day < _FIRST_DAY:  # a serial below 1
+        return clock
+    return day if clock == dt_time() else datetime.combine(day, clock)
 
 
-def _by_unique(values: np.ndarray, fn: Callable[[Any], Any], fill: Any = "") -> np.ndarray:
-    """Apply ``fn`` once per distinct value: exports repeat values heavily."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [fn(u) for u in uniques]
-    mapped[-1] = fill
-    return mapped[codes]  # code -1 (missing) takes the last slot
+def _cell_value(text: str) -> Any:
+    """The value python-calamine gives for a cell fastexcel read as ``text``.
+
+    fastexcel writes every cell as text: a number with at most nine decimals and no trailing
+    zeros, a date as "YYYY-MM-DD HH:MM:SS[.fff]", a yes/no as "true" or "false". Read back
+    into the float, date, datetime, time or bool they were, every rule in ``values`` sees the
+    cell as it always has (numbers as ids or serial dates; "123456" and 123456 one id).
+
+    Where the two readers can differ: a text cell that reads exactly like such a rendering
+    is taken as what it looks like ("true", "2026-09-05 00:00:00", "20260905" in a date
+    column); a number with more than nine decimals arrives rounded to nine; a duration
+    ([h]:mm) is read as the date and time it would show as a date. None is in a case export.
+    """
+    if text in ("true", "false"):
+        return text == "true"
+    if _NUMBER_TEXT.fullmatch(text):
+        number = float(text)
+        # A run of digits no float writes that way (an id typed as text) stays text.
+        return number if _float_text(number) == text else text
+    if m := _DATETIME_TEXT.fullmatch(text):
+        with contextlib.suppress(ValueError):  # not a date after all: text
+            return _calamine_time(m)
+    return text
+
+
+def _read(text: str, rendered: bool) -> Any:
+    return _cell_value(text) if rendered else text
+
+
+def _distinct(column: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """The column's distinct values, and each row's index into them (null where empty)."""
+    encoded = pc.dictionary_encode(column)
+    return encoded.dictionary, encoded.indices
+
+
+def _spread(per_value: pa.Array, indices: pa.Array, fill: Any) -> pa.Array:
+    """Each row's value from its distinct value's; ``fill`` for an empty cell."""
+    return pc.fill_null(pc.take(per_value, indices), fill)
+
+
+def _flags(per_value: list[bool], indices: pa.Array) -> np.ndarray:
+    """Each row's flag from its distinct value's; False for an empty cell."""
+    flags = np.array([*per_value, False])
+    picked: np.ndarray = flags[pc.fill_null(indices, len(per_value)).to_numpy()]
+    return picked
+
+
+def _matching(column: pa.Array, pattern: str) -> pa.Array:
+    """Which cells match ``pattern`` (an empty cell does not)."""
+    return pc.fill_null(pc.match_substring_regex(column, pattern), False)
+
+
+def _texts(column: pa.Array, rendered: bool, varied: bool = False) -> pa.Array:
+    """Every cell as ``normalise_id`` spells it ('' where empty): ids, names, teams alike.
+
+    The distinct values not already in normal form go through Python, once each. A
+    ``varied`` column (record or person ids: nearly every cell different) is first checked
+    whole, so that when all of it is in normal form it costs one regular expression, not a
+    hash of every cell.
+    """
+    if varied and not pc.any(_matching(column, _NOT_PLAIN)).as_py():
+        return pc.fill_null(column, "")
+    values, indices = _distinct(column)
+    todo = pc.match_substring_regex(values, _NOT_PLAIN)
+    if pc.any(todo).as_py():
+        fixed = [normalise_id(_read(text, rendered))
+                 for text in pc.filter(values, todo).to_pylist()]
+        values = pc.replace_with_mask(values, todo, pa.array(fixed, pa.string()))
+    return _spread(values, indices, "")
+
+
+def _keys(texts: pa.Array, lookup: dict[str, str]) -> pa.Array:
+    """The key each normalised label stands for in ``lookup``; '' where none."""
+    values, indices = _distinct(texts)
+    keys = [lookup.get(normalise_label(text), "") for text in values.to_pylist()]
+    return _spread(pa.array(keys, pa.string()), indices, "")
+
+
+def _dates(column: pa.Array, rendered: bool) -> tuple[np.ndarray, pa.Array]:
+    """Each cell's date (NaT where it has none) and its text ('' where empty)."""
+    values, indices = _distinct(column)
+    cells = [_read(text, rendered) for text in values.to_pylist()]
+    days = _spread(pa.array([parse_date(c) for c in cells], pa.date32()), indices, None)
+    texts = _spread(pa.array([normalise_id(c) for c in cells], pa.string()), indices, "")
+    return days.to_numpy(zero_copy_only=False), texts
+
+
+def _is_total(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(_TOTAL_WORDS)
+
+
+def _totals(column: pa.Array, rendered: bool) -> np.ndarray:
+    """Whether each cell reads like a total ("Total", "Grand total", "Count: 12")."""
+    maybe = _matching(column, _MAYBE_TOTAL)
+    totals = np.zeros(len(column), dtype=bool)
+    if pc.any(maybe).as_py():
+        values, indices = _distinct(column.filter(maybe))
+        flags = [_is_total(_read(text, rendered)) for text in values.to_pylist()]
+        totals[np.flatnonzero(maybe.to_numpy(zero_copy_only=False))] = _flags(flags, indices)
+    return totals
+
+
+def _empty(texts: pa.Array) -> np.ndarray:
+    return np.asarray(pc.equal(texts, "").to_numpy(zero_copy_only=False), dtype=bool)
+
+
+_ID_FIELDS = ("record_id", "person_id", "worker_id")
+_TEXT_FIELDS = ("worker_name", "team", "service_manager", "audit_type", "quadrant")
+_VARIED_FIELDS = ("record_id", "person_id")  # nearly every cell a different value
+
+
+@dataclass
+class _Normal:
+    """Every row's fields in normal form: what the checks and both tables are made of."""
+
+    text: dict[str, pa.Array]  # each id and text field as normalise_id spells it
+    dates: np.ndarray  # datetime64[D]; NaT where there is no date
+    date_text: pa.Array  # the completed date as written, for the unusable rows
+    audit_types: pa.Array  # the audit type key of the work type; '' if it is none
+    quadrants: pa.Array  # the quadrant key; '' if none
+    totals: np.ndarray  # the record id cell reads like a total
+
+
+def _normal(raw: dict[str, pa.Array], settings: Settings, rendered: bool) -> _Normal:
+    text = {
+        f: _texts(raw[f], rendered, varied=f in _VARIED_FIELDS)
+        for f in (*_ID_FIELDS, *_TEXT_FIELDS)
+    }
+    dates, date_text = _dates(raw["completed_date"], rendered)
+    return _Normal(
+        text=text,
+        dates=dates,
+        date_text=date_text,
+        audit_types=_keys(text["audit_type"], settings.audit_type_lookup()),
+        quadrants=_keys(text["quadrant"], settings.quadrant_lookup()),
+        totals=_totals(raw["record_id"], rendered),
+    )
+
+
+# What explains an unusable row in its "detail": nothing, or one of these.
+_DATE_TEXT, _WORK_TYPE, _QUADRANT_TEXT, _FIRST_SEEN = 1, 2, 3, 4
+
+
+@dataclass
+class _Verdicts:
+    """Why each row cannot be used (an index into UNUSABLE_REASONS; -1: usable)."""
+
+    reason: np.ndarray  # int8
+    detail: np.ndarray  # int8: which text explains it (_DATE_TEXT, ...), 0 for none
+    first_seen: np.ndarray  # a duplicate's first row with its record id; 0 for the rest
+
+    @property
+    def usable(self) -> np.ndarray:
+        return self.reason < 0
+
+
+def _duplicates(
+    record_ids: pa.Array, candidates: np.ndarray, source_row: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows whose record id an earlier candidate has, and that earlier row."""
+    rows = np.flatnonzero(candidates)
+    codes = pc.dictionary_encode(record_ids.take(pa.array(rows))).indices.to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # codes count up from 0 as first seen
+    later = np.ones(len(rows), dtype=bool)
+    later[first] = False
+    duplicate = np.zeros(len(candidates), dtype=bool)
+    duplicate[rows[later]] = True
+    first_seen = np.zeros(len(candidates), dtype=np.int64)
+    first_seen[rows[later]] = source_row[rows[first]][codes[later]]
+    return duplicate, first_seen
+
+
+def _verdicts(normal: _Normal, source_row: np.ndarray) -> _Verdicts:
+    """Each row checked in the order of UNUSABLE_REASONS: it is listed under the first."""
+    n = len(normal.dates)
+    reason = np.full(n, -1, np.int8)
+    detail = np.zeros(n, np.int8)
+
+    def mark(mask: np.ndarray, why: str, what: int = 0) -> None:
+        fresh = mask & (reason < 0)
+        reason[fresh] = UNUSABLE_REASONS.index(why)
+        detail[fresh] = what
+
+    empty = {f: _empty(normal.text[f]) for f in (*_ID_FIELDS, *_TEXT_FIELDS)}
+    no_date = np.isnat(normal.dates)
+    blank = np.logical_and.reduce([*empty.values(), no_date])
+    mark(blank, BLANK)
+    mark(normal.totals | (empty["record_id"] & empty["person_id"] & ~blank), TOTAL)
+    mark(empty["record_id"], NO_RECORD)
+    mark(empty["person_id"], NO_PERSON)
+    mark(_empty(normal.date_text), NO_DATE)
+    mark(no_date, BAD_DATE, _DATE_TEXT)
+    mark(_empty(normal.audit_types), BAD_TYPE, _WORK_TYPE)
+    mark(_empty(normal.quadrants), BAD_QUADRANT, _QUADRANT_TEXT)
+    mark(empty["worker_id"], NO_WORKER)
+    mark(empty["service_manager"], NO_MANAGER)
+    duplicate, first_seen = _duplicates(normal.text["record_id"], reason < 0, source_row)
+    mark(duplicate, DUPLICATE, _FIRST_SEEN)
+    return _Verdicts(reason, detail, first_seen)
+
+
+def _column_text(values: pa.Array, rows: pa.Array) -> pd.Series:
+    """The given rows of a text column, as pandas' (Arrow-backed) str."""
+    return pd.Series(values.take(rows), dtype="str")
+
+
+def _cases(
+    normal: _Normal, usable: np.ndarray, source_row: np.ndarray, emails: dict[str, pa.Array]
+) -> pd.DataFrame:
+    rows = pa.array(np.flatnonzero(usable))
+    text = normal.text
+    return pd.DataFrame(
+        {
+            "record_id": _column_text(text["record_id"], rows),
+            "person_id": _column_text(text["person_id"], rows),
+            "audit_type": _column_text(normal.audit_types, rows),
+            "completed_date": normal.dates[usable],
+            "worker_id": _column_text(text["worker_id"], rows),
+            "worker_name": _column_text(text["worker_name"], rows),
+            "team": _column_text(text["team"], rows),
+            "service_manager": _column_text(text["service_manager"], rows),
+            "quadrant": _column_text(normal.quadrants, rows),
+            "work_type": _column_text(text["audit_type"], rows),  # as the case record calls it
+            "source_row": source_row[usable],
+            # '' where the export has no such column: one value, not a column of them
+            **{f: pd.Series(emails[f], dtype="str") if f in emails else ""
+               for f in EXPORT_EMAIL_FIELDS},
+        }
+    )
+
+
+def _details(
+    normal: _Normal, verdicts: _Verdicts, listed: np.ndarray, rows: pa.Array
+) -> pa.Array:
+    """What explains each listed row: the date or label as written, or where its record id
+    was first seen; '' for the rest."""
+    source = verdicts.detail[listed]
+    detail = pa.nulls(len(rows), pa.string())
+    for what, texts in ((_DATE_TEXT, normal.date_text), (_WORK_TYPE, normal.text["audit_type"]),
+                        (_QUADRANT_TEXT, normal.text["quadrant"])):
+        detail = pc.if_else(pa.array(source == what), texts.take(rows), detail)
+    duplicate = source == _FIRST_SEEN
+    seen = [f"first seen on row {row}" for row in verdicts.first_seen[listed][duplicate]]
+    detail = pc.replace_with_mask(detail, pa.array(duplicate), pa.array(seen, pa.string()))
+    return pc.fill_null(detail, "")
+
+
+def _unusable(normal: _Normal, verdicts: _Verdicts, source_row: np.ndarray) -> pd.DataFrame:
+    """Every unusable row but the blank ones, with its reason and what explains it."""
+    listed = ~verdicts.usable & (verdicts.reason != UNUSABLE_REASONS.index(BLANK))
+    rows = pa.array(np.flatnonzero(listed))
+    reasons = pa.array(UNUSABLE_REASONS, pa.string())
+    text = normal.text
+    return pd.DataFrame(
+        {
+            "source_row": source_row[listed],
+            "reason": _column_text(reasons, pa.array(verdicts.reason[listed])),
+            "detail": pd.Series(_details(normal, verdicts, listed, rows), dtype="str"),
+            "record_id": _column_text(text["record_id"], rows),
+            "person_id": _column_text(text["person_id"], rows),
+            "audit_type": _column_text(text["audit_type"], rows),
+            "completed_date": _column_text(normal.date_text, rows),
+            "worker_id": _column_text(text["worker_id"], rows),
+            "team": _column_text(text["team"], rows),
+            "quadrant": _column_text(text["quadrant"], rows),
+        }
+    )
 
 
 def read_export(
@@ -1108,130 +1475,35 @@ def read_export(
 ) -> CaseExport:
     """Read a case export and split it into usable cases and unusable rows (with reasons)."""
     kind = _file_kind(path)
-    aliases = settings.columns
-    # Millions of short-lived cell objects make the cyclic collector run again and again
-    # for nothing: none of them form cycles.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        if kind == "xlsx":
-            header, rows, first_row = _read_xlsx(path, aliases, sheet, progress)
-        else:
-            header, rows, first_row = _read_csv(path, aliases, progress)
-        if not rows:
-            raise ExportError(
-                f"{path} has a header row but no data under it. Export it again."
-            )
-        grid = _grid(rows)
-        del rows
-    finally:
-        if collecting:
-            gc.enable()
-
+    if kind == "xlsx":
+        header, table = _read_xlsx(path, settings.columns, sheet, progress)
+    else:
+        header, table = _read_csv(path, settings.columns, progress)
+    if not table.rows:
+        raise ExportError(f"{path} has a header row but no data under it. Export it again.")
     m = header.mapping
     raw = {
-        f: _column(grid, m.get(f))
+        f: table.column(m.get(f))
         for f in CANONICAL_FIELDS if f in m or f not in EXPORT_EMAIL_FIELDS
     }
-    del grid
-    type_lookup = settings.audit_type_lookup()
-    quadrant_lookup = settings.quadrant_lookup()
-
-    ids = {f: _by_unique(raw[f], normalise_id) for f in ("record_id", "person_id", "worker_id")}
-    text = {
-        f: _by_unique(raw[f], normalise_id)
-        for f in ("worker_name", "team", "service_manager", "audit_type", "quadrant")
-    }
-    dates = _by_unique(raw["completed_date"], parse_date, fill=None)
-    type_keys = _by_unique(text["audit_type"], lambda t: type_lookup.get(normalise_label(t), ""))
-    quadrants = _by_unique(
-        text["quadrant"], lambda t: quadrant_lookup.get(normalise_label(t), "")
-    )
-    date_text = _by_unique(raw["completed_date"], normalise_id)
-
-    n = len(dates)
-    reason = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
-
-    def mark(mask: np.ndarray, why: str, what: np.ndarray | None = None) -> None:
-        fresh = mask & (reason == "")
-        reason[fresh] = why
-        if what is not None:
-            detail[fresh] = what[fresh]
-
-    empty = {f: (ids | text)[f] == "" for f in (*ids, *text)}
-    blank = np.logical_and.reduce([*empty.values(), dates == None])  # noqa: E711
-    mark(blank, BLANK)
-    first_cell = _by_unique(
-        raw["record_id"],
-        lambda v: isinstance(v, str) and v.strip().lower().startswith(_TOTAL_WORDS),
-    ).astype(bool)
-    mark(first_cell | (empty["record_id"] & empty["person_id"] & ~blank), TOTAL)
-    mark(empty["record_id"], NO_RECORD)
-    mark(empty["person_id"], NO_PERSON)
-    mark(date_text == "", NO_DATE)
-    mark(dates == None, BAD_DATE, date_text)  # noqa: E711
-    mark(type_keys == "", BAD_TYPE, text["audit_type"])
-    mark(quadrants == "", BAD_QUADRANT, text["quadrant"])
-    mark(empty["worker_id"], NO_WORKER)
-    mark(empty["service_manager"], NO_MANAGER)
-    source_row = np.arange(first_row, first_row + n)
-    usable_so_far = reason == ""
-    dup = np.zeros(n, dtype=bool)
-    dup[usable_so_far] = pd.Series(ids["record_id"][usable_so_far]).duplicated(keep="first")
-    if dup.any():
-        first_seen: dict[str, int] = {}
-        pairs = zip(ids["record_id"][usable_so_far], source_row[usable_so_far], strict=True)
-        for rid, row in pairs:
-            first_seen.setdefault(rid, int(row))
-        detail[dup] = [f"first seen on row {first_seen[r]}" for r in ids["record_id"][dup]]
-    mark(dup, DUPLICATE)
-
-    usable = reason == ""
-    emails, warnings = _emails(raw, usable, source_row)
-    completed = pd.to_datetime(pd.Series(dates[usable], dtype=object)).to_numpy(
-        dtype="datetime64[D]"
-    ) if usable.any() else np.array([], dtype="datetime64[D]")
-    cases = pd.DataFrame(
-        {
-            "record_id": ids["record_id"][usable],
-            "person_id": ids["person_id"][usable],
-            "audit_type": type_keys[usable],
-            "completed_date": completed,
-            "worker_id": ids["worker_id"][usable],
-            "worker_name": text["worker_name"][usable],
-            "team": text["team"][usable],
-            "service_manager": text["service_manager"][usable],
-            "quadrant": quadrants[usable],
-            "work_type": text["audit_type"][usable],  # as the case record calls it
-            "source_row": source_row[usable],
-            # '' where the export has no such column: one value, not a column of them
-            **{f: emails.get(f, "") for f in EXPORT_EMAIL_FIELDS},
-        }
-    )
-    listed = ~usable & (reason != BLANK)
-    unusable = pd.DataFrame(
-        {
-            "source_row": source_row[listed],
-            "reason": reason[listed],
-            "detail": detail[listed],
-            **{f: (ids | text)[f][listed] for f in ("record_id", "person_id")},
-            "audit_type": text["audit_type"][listed],
-            "completed_date": date_text[listed],
-            **{f: (ids | text)[f][listed] for f in ("worker_id", "team", "quadrant")},
-        }
-    )
-    counts = pd.Series(reason[~usable]).value_counts()
-    unusable_counts = {r: int(counts[r]) for r in UNUSABLE_REASONS if r in counts.index}
+    n, rendered = table.rows, table.rendered
+    source_row = np.arange(table.first_row, table.first_row + n)
+    del table
+    normal = _normal(raw, settings, rendered)
+    verdicts = _verdicts(normal, source_row)
+    usable = verdicts.usable
+    emails, warnings = _emails(raw, usable, source_row, rendered)
+    del raw
+    counts = np.bincount(verdicts.reason[~usable], minlength=len(UNUSABLE_REASONS))
     return CaseExport(
         path=path,
         sha256=_sha256(path),
         sheet=header.sheet,
         header_row=header.index + 1,
         columns={f: header.cells[i] for f, i in m.items()},
-        cases=cases,
-        unusable=unusable,
+        cases=_cases(normal, usable, source_row, emails),
+        unusable=_unusable(normal, verdicts, source_row),
         rows_read=n,
-        unusable_counts=unusable_counts,
+        unusable_counts={r: int(c) for r, c in zip(UNUSABLE_REASONS, counts, strict=True) if c},
         warnings=warnings,
     )

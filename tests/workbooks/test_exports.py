@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import codecs
 import csv
-from datetime import date
+import re
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import FIXTURES
 from qaudit.config import Settings, parse_settings
 from qaudit.errors import ExportError
+from qaudit.values import normalise_id, parse_date
 from qaudit.workbooks.case_export import (
     BAD_DATE,
     BAD_QUADRANT,
     BAD_TYPE,
     BLANK,
     DUPLICATE,
+    NO_DATE,
     NO_PERSON,
     NO_RECORD,
     TOTAL,
@@ -415,3 +420,172 @@ def test_a_formula_in_an_email_cell_of_a_workbook_is_never_an_address(tmp_path: 
     # (a workbook's XML keeps the line break as one newline)
     assert "Service Manager email" in export.warnings[1] and "row 3: 'a@b.org\\nBcc" in (
         export.warnings[1])
+
+
+# --- every kind of cell, read as python-calamine gives it ------------------------------
+#
+# The reader takes each cell as fastexcel's text and reads that back into the number, date,
+# time or yes/no it was (case_export._cell_value), so that every rule in qaudit.values sees
+# what python-calamine gives for the cell. These tests hold the two to each other.
+
+FIELDS = ["Record ID", "Person ID", "Work Type", "Completed Date", "Worker ID", "Worker",
+          "Team", "Service Manager", "Quadrant"]
+#: Text that reads exactly as fastexcel writes a number, a date or a yes/no: left out of the
+#: random text (see test_text_that_reads_exactly_like_a_number_date_or_yes_no_is_taken_as_one).
+LOOKS_TYPED = re.compile(
+    r"true|false|-?[0-9]+(\.[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}.*"
+)
+XML_TEXT = st.characters(
+    codec="utf-8", exclude_categories=["Cs"],
+    exclude_characters="".join(map(chr, [*range(0, 9), 11, 12, *range(14, 32), 0xFFFE, 0xFFFF])),
+)
+CELLS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10**15, 10**15),
+    st.builds(lambda n, k: n / 10**k, st.integers(-10**9, 10**9), st.integers(0, 4)),
+    st.dates(date(1900, 3, 1), date(9999, 12, 31)),
+    st.datetimes(datetime(1900, 3, 1), datetime(9999, 12, 31)).map(
+        lambda d: d.replace(microsecond=0)),
+    st.times().map(lambda t: t.replace(microsecond=0)),
+    st.text(XML_TEXT, max_size=12).filter(lambda s: not LOOKS_TYPED.fullmatch(s)),
+    st.sampled_from(["05/09/2026", " 5/9/26 ", "2026-09-05", "5 Sep 2026", "46270", "TBC",
+                     "123456.0", " 123456", "0123", "Total", "  Ann   Lee ", "N/A", "nan"]),
+)
+
+
+def _typed_workbook(path: Path, dates: list[object], names: list[object]) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(FIELDS)
+    for i, (when, name) in enumerate(zip(dates, names, strict=True)):
+        ws.append([3_100_000 + i, 400_000 + i, "MCA", None, "W1", None, "T", "SM", "Mid"])
+        for column, value in ((4, when), (6, name)):
+            if value is None:
+                continue
+            cell = ws.cell(row=i + 2, column=column, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text, even "=x"
+            elif isinstance(value, datetime):
+                cell.number_format = "dd/mm/yyyy hh:mm:ss"
+            elif isinstance(value, date):
+                cell.number_format = "dd/mm/yyyy"
+    wb.save(path)
+    return path
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cells=st.lists(st.tuples(CELLS, CELLS), min_size=1, max_size=12))
+def test_every_kind_of_cell_reads_as_python_calamine_gives_it(
+    tmp_path: Path, cells: list[tuple[object, object]]
+) -> None:
+    from python_calamine import CalamineWorkbook
+
+    path = _typed_workbook(tmp_path / "export.xlsx", *map(list, zip(*cells, strict=True)))
+    given_rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(
+        skip_empty_area=False)[1:]
+    export = read_export(path, SETTINGS)
+    cases = export.cases.set_index("source_row")
+    unusable = export.unusable.set_index("source_row")
+    for row, values in enumerate(given_rows, start=2):
+        when, name = values[3], values[5]
+        day, written = parse_date(when), normalise_id(when)
+        if day is None:
+            reason = BAD_DATE if written else NO_DATE
+            assert unusable.loc[row, "reason"] == reason, (when, name)
+            assert unusable.loc[row, "completed_date"] == written
+            assert unusable.loc[row, "detail"] == (written if written else "")
+        else:
+            assert cases.loc[row, "completed_date"].date() == day, (when, name)
+            assert cases.loc[row, "worker_name"] == normalise_id(name), (when, name)
+
+
+def test_ids_stored_as_numbers_read_as_whole_numbers(tmp_path: Path) -> None:
+    ids = [3100001, 3100002.0, 12.5, 1e20, 0, -7, 2**53]
+    path = _typed_workbook(tmp_path / "export.xlsx", [date(2026, 9, 5)] * len(ids), ids)
+    export = read_export(path, SETTINGS)
+    assert export.cases["worker_name"].tolist() == [
+        "3100001", "3100002", "12.5", "100000000000000000000", "0", "-7", "9007199254740992"]
+
+
+def test_dates_stored_every_way_read_as_before(tmp_path: Path) -> None:
+    dates: list[object] = [datetime(2026, 9, 5), datetime(2026, 9, 5, 14, 30), 46270,
+                           20260905, "05/09/2026", "2026-09-05", 46270.75, True, "TBC"]
+    path = _typed_workbook(tmp_path / "export.xlsx", dates, ["A"] * len(dates))
+    export = read_export(path, SETTINGS)
+    assert export.cases["completed_date"].dt.date.tolist() == [date(2026, 9, 5)] * 7
+    assert export.unusable_counts == {NO_DATE: 1, BAD_DATE: 1}  # a yes/no is no date
+    assert export.unusable["detail"].tolist() == ["", "TBC"]
+
+
+def test_the_date_of_a_row_listed_as_unusable_is_shown_as_before(tmp_path: Path) -> None:
+    path = _typed_workbook(tmp_path / "export.xlsx",
+                           [datetime(2026, 9, 5), datetime(2026, 9, 5, 14, 30, 5)], ["A", "B"])
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    ws = wb.active
+    assert ws is not None
+    ws["C2"] = ws["C3"] = "Financial Assessment"  # not audited: listed with its date
+    wb.save(path)
+    export = read_export(path, SETTINGS)
+    assert export.unusable["completed_date"].tolist() == ["2026-09-05", "2026-09-05T14:30:05"]
+
+
+def test_text_that_reads_exactly_like_a_number_date_or_yes_no_is_taken_as_one(
+    tmp_path: Path,
+) -> None:
+    # fastexcel gives every cell as text; a text cell written exactly as it writes a number,
+    # a date and time or a yes/no cannot be told from one. Nothing a case system exports.
+    names = ["true", "2026-09-05 00:00:00", "-0", "12345678901234567890"]
+    path = _typed_workbook(tmp_path / "export.xlsx", ["20260905", *["05/09/2026"] * 3], names)
+    export = read_export(path, SETTINGS)
+    assert export.unusable_counts == {}  # "20260905" as text: a date, as the number is
+    # ... but a run of digits no number is written as stays text
+    assert export.cases["worker_name"].tolist() == ["", "2026-09-05", "0",
+                                                    "12345678901234567890"]
+
+
+@pytest.mark.parametrize("space", [c for c in map(chr, range(0x3001)) if c.isspace()])
+def test_every_kind_of_white_space_is_folded(tmp_path: Path, space: str) -> None:
+    path = tmp_path / "export.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(FIELDS)
+        writer.writerow([f"{space}1", "2", "MCA", "05/09/2026", "W1", f"Ann{space}{space}Lee",
+                         "T", "SM", f"Mid{space}"])
+    export = read_export(path, SETTINGS)
+    assert export.cases[["record_id", "worker_name", "quadrant"]].values.tolist() == [
+        ["1", "Ann Lee", "Mid"]]
+
+
+@pytest.mark.parametrize(
+    ("first_cell", "total"),
+    [("Total", True), ("  GRAND TOTAL (all teams)", True), ("\u00a0count: 12", True),
+     ("Sum", True), ("Subtotal", False), ("Tot", False), ("\uff34otal", False)],
+)
+def test_a_row_whose_record_id_reads_like_a_total_is_a_total(
+    tmp_path: Path, first_cell: str, total: bool
+) -> None:
+    path = tmp_path / "export.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(FIELDS)
+        writer.writerow([first_cell, "2", "MCA", "05/09/2026", "W1", "Ann", "T", "SM", "Mid"])
+    export = read_export(path, SETTINGS)
+    assert export.unusable_counts == ({TOTAL: 1} if total else {})
+
+
+def test_a_long_csv_read_in_pieces_is_read_whole(tmp_path: Path) -> None:
+    # pandas reads a long file a block of rows at a time: each column comes back in pieces.
+    path = tmp_path / "export.csv"
+    rows = 70_000
+    path.write_text(",".join(FIELDS) + "\n" + "".join(
+        f"{i},{i % 97},MCA,05/09/2026,W{i % 7},Ann Lee,T,SM,Mid\n" for i in range(rows)))
+    export = read_export(path, SETTINGS)
+    assert len(export.cases) == rows
+    assert export.cases["record_id"].iloc[[0, -1]].tolist() == ["0", str(rows - 1)]

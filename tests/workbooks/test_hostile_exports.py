@@ -26,6 +26,7 @@ from openpyxl import Workbook
 from conftest import REPO
 from qaudit.config import Settings
 from qaudit.errors import ExportError
+from qaudit.values import normalise_id
 from qaudit.workbooks.case_export import read_export
 
 SETTINGS = Settings()
@@ -471,6 +472,123 @@ def test_a_damaged_or_locked_workbook_is_described_in_words(
     with pytest.raises(ExportError) as caught:
         read_export(build(tmp_path), SETTINGS)
     assert message in human(str(caught.value))
+
+
+# --- the reader itself: fastexcel failing, odd cells, what python-calamine would give ---
+
+
+class FakePanic(BaseException):
+    """What a Rust panic inside fastexcel reaches Python as (pyo3's PanicException)."""
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (lambda: __import__("fastexcel").CalamineError("calamine error: XmlError at 0..0"),
+         "is damaged or was not written by a spreadsheet program"),
+        (lambda: FakePanic("index out of bounds"),
+         "is damaged or was not written by a spreadsheet program"),
+        (lambda: MemoryError(), "too large to read in the memory this computer has free"),
+    ],
+    ids=["fastexcel error", "Rust panic", "out of memory"],
+)
+def test_a_failure_inside_fastexcel_is_described_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Callable[[], BaseException],
+    message: str,
+) -> None:
+    import fastexcel
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise failure()
+
+    monkeypatch.setattr(fastexcel.ExcelReader, "load_sheet", fail)
+    with pytest.raises(ExportError) as caught:
+        read_export(workbook(tmp_path / "x.xlsx", sheet_xml(rows_xml())), SETTINGS)
+    assert message in human(str(caught.value))
+
+
+def calamine_rows(path: Path) -> list[list[object]]:
+    from python_calamine import CalamineWorkbook
+
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Report")
+    return sheet.to_python(skip_empty_area=False)
+
+
+def error_cells(path: Path, errors: list[str]) -> Path:
+    """An export whose data rows each hold one of ``errors`` as the team (a formula's error)."""
+    rows = "".join(
+        f'<row r="{r}">' + "".join(cell(f"{chr(65 + i)}{r}", v) for i, v in enumerate(values))
+        .replace(f'<c r="F{r}" t="inlineStr"><is><t>Mid Team</t></is></c>',
+                 f'<c r="F{r}" t="e"><v>{errors[r - 2]}</v></c>') + "</row>"
+        for r, values in enumerate([HEADERS, *data_rows(len(errors))], start=1)
+    )
+    return workbook(path, sheet_xml(rows))
+
+
+def test_error_cells_read_as_empty(tmp_path: Path) -> None:
+    errors = ["#NAME?", "#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NULL!", "#NUM!"]
+    path = error_cells(tmp_path / "x.xlsx", errors)
+    assert [row[5] for row in calamine_rows(path)[1:]] == [""] * len(errors)
+    assert read_export(path, SETTINGS).cases["team"].tolist() == [""] * len(errors)
+
+
+@pytest.mark.parametrize("error", ["#GETTING_DATA", "#SPILL!", "#BOGUS"])
+def test_an_error_value_unknown_to_the_reader_is_refused_in_words(
+    tmp_path: Path, error: str
+) -> None:
+    # calamine (both bindings) stops at it: the file is refused, as it always was.
+    with pytest.raises(ExportError) as caught:
+        read_export(error_cells(tmp_path / "x.xlsx", [error]), SETTINGS)
+    assert "cannot be read as a workbook" in human(str(caught.value))
+
+
+def test_escapes_and_control_characters_read_as_python_calamine_reads_them(
+    tmp_path: Path,
+) -> None:
+    names = ["Ann_x000D_Lee", "_x0007_Bell", "x_x001B_[2Jy", "Tab&#9;Name", "A_x0041__x0042_",
+             "_x00e9_", "Line&#10;Break", "_xD83D__xDE00_", "Ann &amp; Bo", "=SUM(1,1)"]
+    rows = "".join(
+        f'<row r="{r}">' + "".join(cell(f"{chr(65 + i)}{r}", v) for i, v in enumerate(values))
+        + "</row>"
+        for r, values in enumerate(
+            [[*HEADERS, "Worker"], *[[*row, name] for row, name in zip(
+                data_rows(len(names)), names, strict=True)]], start=1)
+    )
+    path = workbook(tmp_path / "x.xlsx", sheet_xml(rows))
+    expected = [normalise_id(row[8]) for row in calamine_rows(path)[1:]]
+    assert read_export(path, SETTINGS).cases["worker_name"].tolist() == expected
+
+
+def test_data_far_from_cell_a1_is_read_from_where_it_is(tmp_path: Path) -> None:
+    rows = [[""] * 3 + HEADERS, *([""] * 3 + r for r in data_rows(3))]
+    xml = '<row r="2">' + cell("D2", "Case list") + "</row>" + "".join(
+        f'<row r="{r}">' + "".join(cell(f"{chr(65 + i)}{r}", v) for i, v in enumerate(values)
+                                   if v) + "</row>"
+        for r, values in enumerate(rows, start=6)
+    )
+    export = read_export(workbook(tmp_path / "x.xlsx", sheet_xml(xml)), SETTINGS)
+    assert export.header_row == 6
+    assert export.columns["record_id"] == "Record ID"
+    assert export.cases["record_id"].tolist() == ["3100000", "3100001", "3100002"]
+    assert export.cases["source_row"].tolist() == [7, 8, 9]
+
+
+def test_a_chart_sheet_beside_the_data_is_passed_over_quietly(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from openpyxl.chart import BarChart, Reference
+
+    path = openpyxl_export(tmp_path / "x.xlsx")
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    chart = BarChart()
+    chart.add_data(Reference(wb["Report"], min_col=1, min_row=1, max_row=4))
+    wb.create_chartsheet("Chart", 0).add_chart(chart)
+    wb.save(path)
+    export = read_export(path, SETTINGS)
+    assert export.sheet == "Report" and len(export.cases) == 3
+    assert capfd.readouterr().err == ""
 
 
 # --- fuzzing: mutated exports end in a read or an ExportError, nothing else ----------
