@@ -25,9 +25,9 @@ load on a shared machine falls on all of them alike), best of ``--repeat``:
 Before those, the peak RSS of a child process (this script with ``--child-plan``) doing one
 read+draw; ``--full`` also makes a 1,048,575-row export (Excel's maximum), twice (text inline, as
 the generator writes it, and in a shared-string table, as Excel does), and runs read+draw and
-the bare fastexcel read on each, once in a child, for their time and peak RSS. The children
-run first because on Linux a child's ``ru_maxrss`` starts from its parent's peak at the fork,
-which the in-process phases raise. After them, once: ``pandas.read_excel(engine="openpyxl")``
+the bare fastexcel read on each, once in a child, for their time and peak RSS (the child's
+own ``VmHWM``: a forked child's ``ru_maxrss`` would start from its parent's peak). After them,
+once: ``pandas.read_excel(engine="openpyxl")``
 (the slow baseline; ``--skip-openpyxl``). ``--profile`` prints the top cProfile costs of one
 read+draw. The window drawn from is the generator's own date range
 (``examples/generate_export.py``), which is in the past, so the CLI accepts it.
@@ -318,8 +318,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"export: {path.relative_to(HERE.parent)} ({args.rows:,} rows, {size:.1f} MiB)")
     print(f"best of {args.repeat}, interleaved; window {WINDOW[0]:%d/%m/%Y}-"
           f"{WINDOW[1]:%d/%m/%Y}, seed {SEED}\n", flush=True)
-    # The children first: a child's ru_maxrss starts from this process's own peak (Linux
-    # carries it across the fork and exec), which the phases below raise past theirs.
     peak = child("plan", path)
     full = [(p, child("floor", p), child("plan", p)) for p in full_paths]
     times, facts = measure(path, args.repeat, not args.skip_cli)

@@ -68,13 +68,15 @@ def seconds_line(label: str, runs: Sequence[float]) -> str:
 
 
 def self_peak_mib() -> float:
-    """This process's peak RSS in MiB."""
+    """This process's own peak RSS in MiB.
+
+    On Linux ``VmHWM``: ``ru_maxrss`` of a forked child starts at its parent's peak, so a
+    child started by a parent that had already grown would report the parent's peak."""
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
-
-
-def _children_peak_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
 
 
@@ -88,18 +90,14 @@ class ChildResult:
 def run_child(argv: Sequence[str]) -> ChildResult:
     """Run ``python argv...`` and read its peak RSS; the child prints a JSON line last.
 
-    The child's JSON must hold ``seconds`` and ``self_peak_mib`` (from ``child_report``).
-    RUSAGE_CHILDREN keeps the largest peak of any child waited for so far; if an earlier
-    child was larger, the figure the child reports itself is used.
+    The child's JSON must hold ``seconds`` and ``self_peak_mib`` (from ``child_report``),
+    its own peak: RUSAGE_CHILDREN would keep the largest peak of any child so far.
     """
-    before = _children_peak_mib()
     done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, check=False)
-    after = _children_peak_mib()
     if done.returncode != 0:
         raise RuntimeError(f"child {argv} failed ({done.returncode}):\n{done.stderr}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    own = float(report.pop("self_peak_mib"))
-    peak = after if after > before else own
+    peak = float(report.pop("self_peak_mib"))
     return ChildResult(float(report.pop("seconds")), peak, report)
 
 
