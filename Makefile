@@ -31,8 +31,12 @@ fixtures: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	$(BIN)/python benchmarks/bench_allocate.py
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_allocate.py
+	$(BIN)/python benchmarks/bench_forms.py
+	$(BIN)/python benchmarks/bench_send.py
+	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_year_report.py --cycles 8
 
 clean:
