@@ -499,15 +499,17 @@ def cycle_model(rows: CycleRows, threshold: int, today: date) -> DisclosureModel
         known.append(Bound(((("yes", *qk), 1), (("no", *qk), 1),
                             *((x, -1) for x in xs(qk[0], qk[1], GRADE_KEYS))), hi=0))
     for q in scopes:
-        mine_q = sorted(k for k in questions if q in (ALL, k[0]))
-        for t, aspect, question in sorted({k[1:] for k in mine_q}):
-            yes = [("yes", *k) for k in mine_q if k[1:] == (t, aspect, question)]
+        by_question: dict[tuple[str, ...], list[Key]] = {}
+        by_aspect: dict[str, list[Key]] = {}
+        for k in sorted(k for k in questions if q in (ALL, k[0])):
+            by_question.setdefault(k[1:], []).append(("yes", *k))
+            by_aspect.setdefault(k[2], []).append(("yes", *k))
+        for (t, aspect, question), yes in sorted(by_question.items()):
             both = yes + [("no", *k[1:]) for k in yes]
             count(("answers", q, t, aspect, question), both, cell=q != ALL)
             share(("yes_pct", q, t, aspect, question), yes, ("answers", q, t, aspect, question),
                   value(both), rank[q] + 2)
-        for aspect in sorted({k[2] for k in mine_q}):
-            yes = [("yes", *k) for k in mine_q if k[2] == aspect]
+        for aspect, yes in sorted(by_aspect.items()):
             both = yes + [("no", *k[1:]) for k in yes]
             count(("aspect_n", q, aspect), both, cell=False)
             share(("aspect_pct", q, aspect), yes, ("aspect_n", q, aspect), value(both),
@@ -934,11 +936,12 @@ def year_model(rows: YearRows, threshold: int, today: date,
     hidden_counts: list[Figure] = []
     names = [c.cycle for c in rows.cycles]
     models = {c.cycle: cycle_model(c, threshold, today) for c in rows.cycles}
+    grade_vars = {c: [v for v in m.truth if v[0] == "x"] for c, m in models.items()}
 
     def x_vars(cycle: str, quadrant: str = ALL, audit_type: str = ALL,
                grades: Collection[str] = GRADE_KEYS) -> list[Key]:
-        return [("c", cycle, *v) for v in models[cycle].truth if v[0] == "x"
-                and quadrant in (ALL, v[1]) and audit_type in (ALL, v[2]) and v[3] in grades]
+        return [("c", cycle, *v) for v in grade_vars[cycle] if quadrant in (ALL, v[1])
+                and audit_type in (ALL, v[2]) and v[3] in grades]
 
     rest = [g for g in GRADE_KEYS if g not in GOOD_OR_BETTER]
 
@@ -953,8 +956,7 @@ def year_model(rows: YearRows, threshold: int, today: date,
         for var, n in model.truth.items():
             if var[0] in TIED:
                 truth[("c", cycle, *var)] = n
-        shown = (disclosures or {}).get(cycle) or cycle_disclosure(
-            next(c for c in rows.cycles if c.cycle == cycle), threshold, today, cache)
+        shown = (disclosures or {}).get(cycle) or model.protect(threshold, cache)
         for b in model.known:
             if tied(b.terms):
                 known.append(Bound(rename(cycle, b.terms), b.lo, b.hi))
@@ -964,9 +966,7 @@ def year_model(rows: YearRows, threshold: int, today: date,
                 # counts is that at least that many audits of the type were returned.
                 if f.key[0] == "answers" and f.kind is Kind.COUNT and shown.shows(f.key):
                     _, q, t = f.key[:3]
-                    known.append(Bound(tuple((("c", cycle, *v), 1) for v in models[
-                        cycle].truth if v[0] == "x" and q in (ALL, v[1]) and v[2] == t),
-                        lo=f.value))
+                    known.append(Bound(total(*x_vars(cycle, q, t)), lo=f.value))
                 continue
             terms = rename(cycle, f.terms)
             if shown.shows(f.key):

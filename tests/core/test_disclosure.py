@@ -3,14 +3,17 @@ right. ``protect`` is checked here against exhaustive enumeration on small table
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from core.test_reports import _pinned
 from qaudit.disclosure import Figure, Key, Kind, protect, revealed, total, wilson_interval
+from qaudit.reports import percent_and_interval
 
 
 def table_figures(table: Sequence[Sequence[int]]) -> tuple[list[Figure], dict[Key, int]]:
@@ -157,6 +160,70 @@ def test_revealed_reads_back_every_numerator_with_the_same_text() -> None:
 
     assert revealed(60, 357, pct) == (59, 62)  # 17%: 59/357 = 16.5%, 62/357 = 17.4%
     assert revealed(5, 8, pct) == (5, 5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_revealed_is_every_numerator_a_percentage_and_interval_cannot_tell_apart(
+        shown: tuple[int, int]) -> None:
+    """``revealed`` reads outwards from the value; every numerator of the base that prints
+    the same lies in that run (a percentage and its interval only grow with it)."""
+    k, n = shown
+    same = [j for j in range(n + 1) if percent_and_interval(j, n) == percent_and_interval(k, n)]
+    assert revealed(k, n, percent_and_interval) == (min(same), max(same))
+    assert same == list(range(min(same), max(same) + 1))
+
+
+def margin_figures(shape: tuple[int, ...], counts: Sequence[int]
+                   ) -> tuple[list[Figure], dict[Key, int]]:
+    """A table of ``shape`` (``counts`` in row-major order) with every margin: each sum
+    over any of its dimensions, down to the total, as a quadrant x type x grade table and
+    its totals are published; every figure a count, the cells as cells."""
+    cells = list(itertools.product(*(range(size) for size in shape)))
+    truth = {("x", *map(str, cell)): n for cell, n in zip(cells, counts, strict=True)}
+    figures = []
+    for kept in itertools.product((True, False), repeat=len(shape)):
+        for at in sorted({tuple(str(c) if keep else "*" for c, keep in zip(cell, kept,
+                                                                            strict=True))
+                          for cell in cells}):
+            terms = [x for x in truth if all(a in ("*", b) for a, b in zip(at, x[1:],
+                                                                            strict=True))]
+            figures.append(Figure(("n", *at), total(*terms), sum(truth[x] for x in terms),
+                                  cell=all(kept)))
+    return figures, truth
+
+
+def pinned_by_what_is_shown(figures: Sequence[Figure], hidden: frozenset[Key],
+                            truth: dict[Key, int]) -> list[str]:
+    """The hidden figures every whole table agreeing with the shown ones gives the same
+    value (the independent integer search of ``tests/core/test_reports.py``)."""
+    index = {x: i for i, x in enumerate(sorted(truth))}
+    rows = [({index[x]: c for x, c in f.terms}, float(f.value), float(f.value))
+            for f in figures if f.key not in hidden]
+    targets = [(str(f.key), {index[x]: c for x, c in f.terms}, f.value) for f in figures
+               if f.key in hidden]
+    return _pinned(rows, len(index), targets)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=18, max_size=18))
+def test_no_hidden_cell_of_a_three_way_table_can_be_worked_out(counts: list[int]) -> None:
+    figures, truth = margin_figures((2, 3, 3), counts)
+    hidden = protect(figures, [], truth, 5)
+    assert {f.key for f in figures if 0 < f.value < 5} <= hidden
+    assert pinned_by_what_is_shown(figures, hidden, truth) == [], (counts, sorted(hidden))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 2, 3, 5, 6, 8, 12]), min_size=16, max_size=16))
+@example([5, 2, 2, 5, 12, 6, 5, 0, 1, 0, 0, 1, 0, 2, 6, 8])
+def test_no_hidden_cell_of_a_four_way_table_can_be_worked_out(counts: list[int]) -> None:
+    """In a four-way table the linear program's cheapest answer is not always a whole
+    table (the example: then the integer search decides what to hide)."""
+    figures, truth = margin_figures((2, 2, 2, 2), counts)
+    hidden = protect(figures, [], truth, 5)
+    assert {f.key for f in figures if 0 < f.value < 5} <= hidden
+    assert pinned_by_what_is_shown(figures, hidden, truth) == [], (counts, sorted(hidden))
 
 
 @pytest.mark.parametrize(
