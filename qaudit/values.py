@@ -176,7 +176,9 @@ def checked_email(text: str) -> str:
     The one rule for every address qaudit takes in (staff list, case export, Service
     Manager workbooks) and sends to: well formed (email-validator, form only, nothing looked
     up), on one line, and ASCII before the @ (a relay without SMTPUTF8 cannot carry
-    anything else); an international domain is kept in its ASCII form (xn--)."""
+    anything else), with no ``=?`` before the @ (mail programs read it as the start of an
+    encoded word, and the email package rewrites or refuses such an address); an
+    international domain is kept in its ASCII form (xn--)."""
     from email_validator import EmailNotValidError, validate_email
 
     value = text.strip()
@@ -186,6 +188,9 @@ def checked_email(text: str) -> str:
         checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise NotAnEmail(str(exc).rstrip(".")) from exc
+    if "=?" in checked.local_part:
+        raise NotAnEmail('the part before the @ holds "=?", which mail programs read as an'
+                         " encoded word, not as an address")
     return str(checked.ascii_email or checked.normalized)
 
 

@@ -41,9 +41,18 @@ def checked_address(text: str) -> str | None:
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    """Text fit for a header or a table cell: one line, no control characters, bounded."""
+    """Text fit for a header or a table cell: one line, no control characters, no encoded
+    word (``no_encoded_words``), bounded."""
     text = HIDDEN_IN_TEXT.sub("", _LINE_BREAKS.sub(" ", text))
-    return " ".join(text.split())[:limit]
+    return no_encoded_words(" ".join(text.split()))[:limit]
+
+
+def no_encoded_words(text: str) -> str:
+    """``text`` with no opening of an RFC 2047 encoded word (``=?``; it becomes ``= ?``).
+    A name, subject or file name is text, never encoded: given ``=?utf-8?q?Ann=0D=0ABcc:
+    _x@example.org?=``, the email package (before CVE-2024-6923 was fixed) decodes it and
+    writes its CR LF as they are, and the draft gains a Bcc of the sender's choosing."""
+    return text.replace("=?", "= ?")
 
 
 def clean_text(text: str, limit: int = 20_000) -> str:

@@ -3,12 +3,14 @@
 Drafts: each ``.eml`` is written whole and its row stored, many to a transaction (a
 commit waits for the disk several times over: one a draft was most of a batch's time). A
 draft whose row cannot be stored is removed again, and so is every draft of a transaction
-that cannot be committed, so the outbox and the record agree. SMTP: one connection for the
-batch; a message is recorded the moment the relay accepts it, with the recipients it
-accepted, in its own transaction, before the next one goes (a message handed over and not
-recorded would go again on a rerun; Ctrl-C waits for its record). A refused message is
-reported and the batch goes on; a lost connection stops the batch, and the messages after
-it are reported not sent. Either way a rerun sends what is left, and nothing twice.
+that cannot be committed, so the outbox and the record agree. Which those are is asked of
+the record afresh (a transaction that raised may have been committed all the same), and
+Ctrl-C waits for a batch's commit. SMTP: one connection for the batch; a message is
+recorded the moment the relay accepts it, with the recipients it accepted, in its own
+transaction, before the next one goes (a message handed over and not recorded would go
+again on a rerun; Ctrl-C waits for its record). A refused message is reported and the
+batch goes on; a lost connection stops the batch, and the messages after it are reported
+not sent. Either way a rerun sends what is left, and nothing twice.
 
 A message is recorded as sent at this moment of the send job's day (``recorded_at``): the
 job is given its day, and what is counted from a message (a second reminder's days) is
@@ -18,6 +20,7 @@ counted on that same clock (``sent_on``).
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -177,14 +180,17 @@ def _draft_some(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Rea
     """The first of ``ready`` drafted and recorded in one transaction, for up to
     ``HOLD_SECONDS`` (recorded at one moment: they are committed together). A draft that
     fails is removed and ends the batch: the drafts before it are committed and kept, as
-    if each had had its own transaction. If the transaction cannot be committed, every
-    draft written in it is removed: the outbox holds what the record holds."""
+    if each had had its own transaction. Ctrl-C waits for the batch to be committed (at
+    most ``HOLD_SECONDS``; a second one does not wait). If the transaction raises, the
+    drafts the record does not hold are removed, and only those: it may have been
+    committed all the same (a second Ctrl-C as COMMIT returns). The outbox holds what the
+    record holds."""
     began = time.monotonic()
     at = recorded_at(where.today)
     written: list[tuple[Path, Outcome]] = []
     failure: BaseException | None = None
     try:
-        with store.transaction():
+        with _interrupt_held(), store.transaction():
             for item in ready:
                 try:
                     written.append(_draft_one(store, cycle_id, sender, item, where, at))
@@ -194,13 +200,24 @@ def _draft_some(store: Store, cycle_id: int, sender: Sender, ready: Sequence[Rea
                 if time.monotonic() - began >= HOLD_SECONDS:
                     break
     except BaseException:
-        for path, _ in written:
+        for path in _unrecorded(store, where.root, [path for path, _ in written]):
             path.unlink(missing_ok=True)
         if failure is None:
             raise
     if failure is not None:  # the first error is the one that matters
         raise failure
     return [done for _, done in written]
+
+
+def _unrecorded(store: Store, root: Path, paths: Sequence[Path]) -> list[Path]:
+    """Those of ``paths`` the record does not hold, asked afresh once a transaction has
+    raised. If the record cannot be read, none: a draft left that it does not hold is
+    written over by the next run (``draft_path``), where one removed that it does hold
+    would never go."""
+    try:
+        return [p for p in paths if not store.messages.path_recorded(relative(root, p))]
+    except sqlite3.Error:
+        return []
 
 
 def _draft_one(store: Store, cycle_id: int, sender: Sender, item: Ready,
@@ -281,10 +298,11 @@ def _send_one(store: Store, cycle_id: int, sender: Sender, item: Ready, relay: R
 
 @contextmanager
 def _interrupt_held() -> Iterator[None]:
-    """Ctrl-C held back while a message is handed to the relay and recorded: stopped
-    between the two, the message would have gone unrecorded, and gone again on the rerun.
-    The batch stops once the message is recorded; a second Ctrl-C stops it at once. (Only
-    the main thread receives signals; elsewhere nothing is held.)"""
+    """Ctrl-C held back while a message is handed to the relay and recorded (stopped
+    between the two, the message would have gone unrecorded, and gone again on the rerun),
+    or while a batch of drafts is recorded and committed. The run stops once it is
+    recorded; a second Ctrl-C stops it at once. (Only the main thread receives signals;
+    elsewhere nothing is held.)"""
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -720,6 +721,32 @@ def test_hostile_staff_rows_end_in_clean_refusals(run: Callable[..., Result],
     assert all(m["Bcc"] is None for m in messages.values())
 
 
+ENCODED_WORD = "=?utf-8?q?Ann=0D=0ABcc:_outside@evil.example?="
+
+
+@pytest.mark.parametrize("route", ["--to-outbox", "--smtp"])
+def test_a_name_that_looks_like_an_encoded_word_adds_no_header(
+    run: Callable[..., Result], ws: Workspace, relay: Mailbox, route: str
+) -> None:
+    """A Service Manager names an auditor ``=?utf-8?q?Ann=0D=0ABcc:_outside@...?=``: the
+    email package would decode it into a line break and a Bcc (CVE-2024-6923). It is shown
+    as the text it is, in the draft and in what the relay gets, and goes nowhere else."""
+    cases = allocations(ws)
+    with raw_database(ws) as conn:
+        name_auditor(conn, cases[0], name=ENCODED_WORD)
+        add_staff(conn, cases[1].worker_id, f"Jo {ENCODED_WORD}",
+                  practitioner_email(cases[1].worker_id))
+    assert send(run, ws, "forms", route).code == 0
+    messages = (list(drafts(ws, "forms").values()) if route == "--to-outbox"
+                else [r.message for r in relay.received])
+    assert len(messages) == 2 * (len(cases) - UNNAMED)
+    assert all(m["Bcc"] is None for m in messages)
+    assert not relay.to("outside@evil.example")
+    names = {a.display_name for m in messages for a in m["To"].addresses}
+    assert {"= ?utf-8?q?Ann=0D=0ABcc:_outside@evil.example?=",
+            "Jo = ?utf-8?q?Ann=0D=0ABcc:_outside@evil.example?="} <= names
+
+
 def test_smtp_without_a_relay_or_a_password_is_refused_before_anything_goes(
     run: Callable[..., Result], ws: Workspace, relay: Mailbox,
     monkeypatch: pytest.MonkeyPatch
@@ -866,6 +893,43 @@ def test_a_record_failing_part_way_leaves_the_outbox_as_the_record_and_a_rerun_f
     on_disk, paths = outbox_and_record(ws)
     assert on_disk == paths and len(paths) == kept
     recording_works_again(ws)
+    assert_a_rerun_drafts_each_letter_once(ws)
+
+
+class InterruptedCommit:
+    """The store's connection, but its first COMMIT is interrupted as it returns, once the
+    rows are committed: by Ctrl-C (the signal, which a batch of drafts holds until it is
+    committed), or by a KeyboardInterrupt raised there and then (a second Ctrl-C, which is
+    not held)."""
+
+    def __init__(self, conn: sqlite3.Connection, how: str) -> None:
+        self._conn, self._how = conn, how
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        cursor = self._conn.execute(sql, *args)
+        if sql == "COMMIT" and self._how:
+            how, self._how = self._how, ""
+            if how == "signal":
+                signal.raise_signal(signal.SIGINT)
+            else:
+                raise KeyboardInterrupt
+        return cursor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+@pytest.mark.parametrize("how", ["signal", "raised"])
+def test_ctrl_c_as_a_batch_of_drafts_is_committed_keeps_every_draft_it_recorded(
+    ws: Workspace, how: str
+) -> None:
+    """The batch's rows are committed when Ctrl-C comes: its drafts stay (the record says
+    they were drafted), and the rerun drafts the rest, each letter once."""
+    with ws.store() as store, pytest.raises(KeyboardInterrupt):
+        store.conn = InterruptedCommit(store.conn, how)  # type: ignore[assignment]
+        send_messages(ws, store, SendRequest(MessageKind.FORMS, CYCLE), date.today())
+    on_disk, paths = outbox_and_record(ws)
+    assert on_disk == paths and paths
     assert_a_rerun_drafts_each_letter_once(ws)
 
 

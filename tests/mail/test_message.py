@@ -26,6 +26,7 @@ from qaudit.mail.message import (
     still_to_send,
     subject_line,
 )
+from qaudit.values import NotAnEmail, checked_email
 
 AUDITOR = Addressee("Ann Auditor", "ann@example.org", "auditor")
 MANAGER = Addressee("Sam Manager", "sam@example.org", "service manager")
@@ -167,9 +168,24 @@ def test_a_hostile_display_name_stays_a_name(name: str) -> None:
     ("a@b@example.org", None), ("jo@example.org, al@example.org", None),
     ("jo@example.org\r\nBcc: all@example.org", None), ("=HYPERLINK(\"x\")@example.org", None),
     ("jö@example.org", None), ("\x1b[31mjo@example.org", None), ("j" * 400 + "@example.org", None),
+    ("=?utf-8?q?boss?=@example.org", None), ("a=?x?=b@example.org", None),
+    ("=?x?=.=?y?=@example.org", None),
 ])
 def test_only_a_single_well_formed_address_is_used(text: str, expected: str | None) -> None:
     assert checked_address(text) == expected
+
+
+def test_an_encoded_word_before_the_at_is_refused_saying_why() -> None:
+    """The email package rewrites ``=?utf-8?q?boss?=@example.org`` to boss@example.org in
+    one header and refuses it in another: it is no address qaudit takes in."""
+    with pytest.raises(NotAnEmail, match='the part before the @ holds "=\\?"'):
+        checked_email("=?utf-8?q?boss?=@example.org")
+
+
+def test_text_made_one_line_holds_no_encoded_word() -> None:
+    assert one_line("=?utf-8?q?Ann=0D=0ABcc:_x@evil.example?=") == (
+        "= ?utf-8?q?Ann=0D=0ABcc:_x@evil.example?=")
+    assert one_line("==??=\u200b?") == "== ??= ?"
 
 
 def test_text_from_a_form_keeps_its_lines_and_loses_control_characters() -> None:
