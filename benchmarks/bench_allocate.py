@@ -128,7 +128,7 @@ def plan_once(path: Path, scratch: Path) -> dict[str, Any]:
     """One ``qaudit allocate --dry-run`` (read+draw) in a new workspace under ``scratch``;
     only ``plan_allocation`` is timed."""
     from qaudit.jobs.allocate import AllocationRequest, plan_allocation
-    from qaudit.workbooks.case_export import BAD_TYPE
+    from qaudit.workbooks.export_values import BAD_TYPE
     from qaudit.workspace import init_workspace
 
     ws = init_workspace(Path(tempfile.mkdtemp(prefix="ws-", dir=scratch)))

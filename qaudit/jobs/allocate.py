@@ -33,7 +33,8 @@ from qaudit.sampling import (
     eligible_cases,
 )
 from qaudit.values import cycle_slug
-from qaudit.workbooks.case_export import BAD_QUADRANT, BAD_TYPE, CaseExport, Progress, read_export
+from qaudit.workbooks.case_export import CaseExport, Progress, read_export
+from qaudit.workbooks.export_values import BAD_QUADRANT, BAD_TYPE
 from qaudit.workbooks.forms import FormCase, FormTemplate, audit_form, self_reflection_form
 from qaudit.workbooks.manager import ManagerBook, ManagerWorkbooks
 from qaudit.workbooks.registers import write_register

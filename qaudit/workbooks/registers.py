@@ -14,8 +14,8 @@ from openpyxl import Workbook
 
 from qaudit.db import AllocationRow
 from qaudit.sampling import StratumResult
-from qaudit.workbooks.case_export import BAD_TYPE
 from qaudit.workbooks.cells import DEFAULT_MARKING, mark_workbook, save, write_table
+from qaudit.workbooks.export_values import BAD_TYPE
 
 ALLOCATION_HEADERS = (
     "Reference", "Quadrant", "Audit type", "Drawn for", "Topped up", "Record ID", "Person ID",

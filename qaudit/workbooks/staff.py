@@ -1,8 +1,8 @@
 """Reading a staff list (xlsx or csv): who works where, their email, and who manages them.
 
 The list comes from HR or is kept by the QA team, so it is read like a case export and with
-the case export's own hardened parts (``workbooks.case_export``): the file's kind sniffed
-from its bytes, a workbook's archive checked before python-calamine opens it, CSV text
+the same hardened parts (``workbooks.sheet_safety``, ``workbooks.headers``): the file's kind
+sniffed from its bytes, a workbook's archive checked before python-calamine opens it, CSV text
 decoded only when its encoding is certain (UTF-8, UTF-16, Windows-1252; a file mixing them
 refused), and its refusals worded for a staff list. Only the sheets the officer can see are
 read (a hidden or very hidden sheet never is), and a workbook with a staff list header on
@@ -40,9 +40,10 @@ from qaudit.values import (
     normalise_id,
     normalise_label,
 )
-from qaudit.workbooks import case_export
+from qaudit.workbooks import sheet_safety
+from qaudit.workbooks.headers import HEADER_SCAN_ROWS, match_header
+from qaudit.workbooks.sheet_extents import column_letters
 
-HEADER_SCAN_ROWS = case_export.HEADER_SCAN_ROWS
 MAX_STAFF_ROWS = 100_000  # a county council employs a few thousand in adult social care
 MAX_CSV_BYTES = 64 * 1024**2
 MAX_ID = 64
@@ -63,8 +64,8 @@ _LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
 #: The case export reader's words, and the staff list's for them: its refusals are about
 #: the file, not the export. Longer sentences first, so a shorter one never cuts into them.
 _STAFF_WORDS = (
-    (case_export._AGAIN, _AGAIN),
-    (case_export._AGAIN[:-1], _AGAIN[:-1]),
+    (sheet_safety.AGAIN, _AGAIN),
+    (sheet_safety.AGAIN[:-1], _AGAIN[:-1]),
     ("Give the export file itself", "Give the staff list file itself"),
     ("Save or export the report as one of those.", "Save the staff list as one of those."),
     ("otherwise export the report again as .csv", "otherwise save the staff list again as .csv"),
@@ -146,7 +147,7 @@ def _find_header(sheet: str | None, rows: Sequence[Sequence[Any]],
     keys = {f: [normalise_label(n) for n in names] for f, names in aliases.items()}
     best: _Header | None = None
     for index, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        mapping = case_export._match_header(row, keys)
+        mapping = match_header(row, keys)
         if {"worker_id", "name"} <= mapping.keys() and (
                 best is None or len(mapping) > len(best.mapping)):
             best = _Header(sheet, index, mapping, ["" if c is None else str(c).strip()
@@ -155,7 +156,7 @@ def _find_header(sheet: str | None, rows: Sequence[Sequence[Any]],
 
 
 def _column(header: _Header, index: int) -> str:
-    letter = case_export._letters(index + 1)
+    letter = column_letters(index + 1)
     return f'column {letter if header.sheet is not None else index + 1} "{header.cells[index]}"'
 
 
@@ -202,7 +203,7 @@ def _sheets(book: Any, path: Path, asked: str | None) -> tuple[list[str], str]:
     sheet is never read), and a note of the hidden ones left unread, for a refusal."""
     from python_calamine import SheetTypeEnum, SheetVisibleEnum
 
-    with case_export._calamine_errors(path):
+    with sheet_safety.calamine_errors(path):
         sheets = [(m.name, m.visible == SheetVisibleEnum.Visible) for m in book.sheets_metadata
                   if m.typ == SheetTypeEnum.WorkSheet]
     visible = [name for name, shown in sheets if shown]
@@ -230,14 +231,14 @@ def _xlsx(path: Path, aliases: dict[str, list[str]], asked: str | None
           ) -> tuple[_Header, list[list[Any]]]:
     from python_calamine import CalamineWorkbook
 
-    case_export._check_workbook(path)
-    with case_export._calamine_errors(path):
+    sheet_safety.check_workbook(path)
+    with sheet_safety.calamine_errors(path):
         book = CalamineWorkbook.from_path(str(path))
     try:
         names, unread = _sheets(book, path, asked)
         found: list[tuple[_Header, Any]] = []
         for name in names:
-            with case_export._calamine_errors(path):
+            with sheet_safety.calamine_errors(path):
                 sheet = book.get_sheet_by_name(name)
                 head = sheet.to_python(skip_empty_area=False, nrows=HEADER_SCAN_ROWS)
             if (header := _find_header(name, head, aliases)) is not None:
@@ -256,7 +257,7 @@ def _xlsx(path: Path, aliases: dict[str, list[str]], asked: str | None
                 f"{path}: sheet {header.sheet!r} has {sheet.total_height:,} rows; a staff list"
                 f" has fewer than {MAX_STAFF_ROWS:,}. Delete the rows below the list (Ctrl+End"
                 " finds the last cell) and try again.")
-        with case_export._calamine_errors(path):
+        with sheet_safety.calamine_errors(path):
             rows: list[list[Any]] = sheet.to_python(skip_empty_area=False)
     finally:
         with contextlib.suppress(Exception):
@@ -285,10 +286,10 @@ def _csv(path: Path, aliases: dict[str, list[str]], asked: str | None
     size = path.stat().st_size
     if size > MAX_CSV_BYTES:
         raise StaffListError(
-            f"{path} is {case_export._size(size)}, far larger than a staff list; qaudit reads"
-            f" staff lists of up to {case_export._size(MAX_CSV_BYTES)}. Check it is the staff"
-            " list.")
-    text = case_export._decode(path.read_bytes(), path)
+            f"{path} is {sheet_safety.size_text(size)}, far larger than a staff list; qaudit"
+            f" reads staff lists of up to {sheet_safety.size_text(MAX_CSV_BYTES)}. Check it is"
+            " the staff list.")
+    text = sheet_safety.decode(path.read_bytes(), path)
     if "\x00" in text:
         raise StaffListError(f"{path} is not a text CSV file. {_AGAIN}")
     try:
@@ -359,9 +360,9 @@ def read_staff_list(path: Path, aliases: dict[str, list[str]],
     header, or ``sheet``); ``StaffListError`` naming every row, column and value that is
     wrong (nothing of such a file is to be stored)."""
     with _as_staff_list(path):
-        kind = case_export._file_kind(path)
+        kind = sheet_safety.file_kind(path)
         header, rows = (_xlsx if kind == "xlsx" else _csv)(path, aliases, sheet)
-        sha256 = case_export._sha256(path)
+        sha256 = sheet_safety.sha256(path)
     first = header.index + 2  # the sheet row (csv line) of the first data row
     problems: list[str] = []
     people: list[StaffRow] = []

@@ -16,7 +16,8 @@ from conftest import FIXTURES
 from qaudit.config import Settings, parse_settings
 from qaudit.errors import ExportError
 from qaudit.values import normalise_id, parse_date
-from qaudit.workbooks.case_export import (
+from qaudit.workbooks.case_export import read_export
+from qaudit.workbooks.export_values import (
     BAD_DATE,
     BAD_QUADRANT,
     BAD_TYPE,
@@ -26,7 +27,6 @@ from qaudit.workbooks.case_export import (
     NO_PERSON,
     NO_RECORD,
     TOTAL,
-    read_export,
 )
 
 SETTINGS = Settings()
@@ -425,7 +425,7 @@ def test_a_formula_in_an_email_cell_of_a_workbook_is_never_an_address(tmp_path: 
 # --- every kind of cell, read as python-calamine gives it ------------------------------
 #
 # The reader takes each cell as fastexcel's text and reads that back into the number, date,
-# time or yes/no it was (case_export._cell_value), so that every rule in qaudit.values sees
+# time or yes/no it was (export_values.cell_value), so that every rule in qaudit.values sees
 # what python-calamine gives for the cell. These tests hold the two to each other.
 
 FIELDS = ["Record ID", "Person ID", "Work Type", "Completed Date", "Worker ID", "Worker",

@@ -296,7 +296,7 @@ def test_a_row_cut_across_two_chunks_is_checked_whole(
 ) -> None:
     # A stored part is read _CHUNK bytes at a time: put the boundary inside a far cell (or
     # inside a row of 300 cells without references) and it must still be seen whole.
-    from qaudit.workbooks.case_export import _CHUNK
+    from qaudit.workbooks.sheet_safety import _CHUNK
 
     if references:
         start = rows_xml()
