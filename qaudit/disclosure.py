@@ -61,9 +61,15 @@ Terms = tuple[tuple[Key, int], ...]
 #: The most figures one random table is looked for at once (``_Model._random_witnesses``).
 _PULLED_AT_ONCE = 200
 
-#: The version of the decision procedure: part of every decision's key, so a change to
-#: ``protect`` that may decide otherwise (raise it then) never reuses an older decision.
+#: The version of the decision procedure (raise it with a change that may decide otherwise).
+#: It is *not* part of a decision's key: a decision once made and published is kept by every
+#: later release, because a record suppressed two ways, both published, can give away what
+#: each hid (a cycle's summary from one release beside a deep dive or year report from the
+#: next). Only a model not decided before is decided by the procedure of the day.
 ALGORITHM = "protect-3"
+#: Releases whose decisions were kept under a key that named their procedure: a decision
+#: kept by one of them is found under that key and kept under today's.
+KEYED_BY_ALGORITHM = ("protect-2",)
 
 
 class Kind(StrEnum):
@@ -761,12 +767,13 @@ def _terms(terms: Terms) -> list[Any]:
 
 
 def decision_key(figures: Sequence[Figure], known: Sequence[Bound], truth: Mapping[Key, int],
-                 threshold: int, withheld: Iterable[Key] = ()) -> str:
-    """The SHA-256 of everything ``protect`` decides on (and of ``ALGORITHM``): two models
-    with one key always get one decision. The figures are taken in their order (it is the
-    order they are dealt with); a figure's or a bound's terms in any order."""
+                 threshold: int, withheld: Iterable[Key] = (), algorithm: str = "") -> str:
+    """The SHA-256 of everything ``protect`` decides on: two models with one key always get
+    one decision. The figures are taken in their order (it is the order they are dealt
+    with); a figure's or a bound's terms in any order. ``algorithm`` gives the key an
+    earlier release (``KEYED_BY_ALGORITHM``) kept the same model's decision under."""
     model = {
-        "algorithm": ALGORITHM, "threshold": threshold,
+        **({"algorithm": algorithm} if algorithm else {}), "threshold": threshold,
         "figures": [[list(f.key), _terms(f.terms), f.value, str(f.kind),
                      None if f.reveals is None else list(f.reveals), f.cell,
                      [list(r) for r in f.requires], f.priority] for f in figures],
@@ -782,14 +789,19 @@ def protect(figures: Sequence[Figure], known: Sequence[Bound], truth: Mapping[Ke
             threshold: int, *, withheld: Iterable[Key] = (),
             cache: Decisions | None = None) -> frozenset[Key]:
     """The keys of the figures to hide, as ``decide`` works them out; with ``cache``, the
-    decision kept for the same model if there is one (else worked out and kept). What is
-    kept is used only where it hides at least every small count and every figure
-    ``withheld``, and names only figures of the model."""
+    decision kept for the same model if there is one, whichever release made it (else
+    worked out and kept). What is kept is used only where it hides at least every small
+    count and every figure ``withheld``, and names only figures of the model."""
     withheld = frozenset(withheld)
     if cache is None:
         return decide(figures, known, truth, threshold, withheld=withheld)
     key = decision_key(figures, known, truth, threshold, withheld)
     kept = cache.get(key)
+    for earlier in KEYED_BY_ALGORITHM if kept is None else ():
+        kept = cache.get(decision_key(figures, known, truth, threshold, withheld, earlier))
+        if kept is not None:
+            cache.put(key, kept)
+            break
     keys = {f.key for f in figures}
     must = {f.key for f in figures if f.kind is Kind.COUNT and is_small(f.value, threshold)}
     if kept is not None and kept <= keys and must <= kept and (withheld & keys) <= kept:

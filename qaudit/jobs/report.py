@@ -6,8 +6,9 @@ what is hidden is decided once for everything published for the cycle. Building 
 (``qaudit.reports``); rendering is ``qaudit.rendering``.
 
 Each decision on what to hide is kept in ``<workspace>/.cache/disclosure/`` under the hash
-of its whole model (``DecisionFiles``): the same figures always get the same decision, and
-a report whose figures have not changed since is not worked out again.
+of its whole model (``DecisionFiles``): the same figures always get the same decision,
+whichever release of qaudit made it (it may have been published), and a report whose
+figures have not changed since is not worked out again.
 """
 
 from __future__ import annotations

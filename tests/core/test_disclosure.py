@@ -278,6 +278,29 @@ def test_one_model_always_gets_one_decision_whatever_the_order_of_its_terms() ->
     assert decision_key(figures, [], truth, 5) != decision_key(figures, [], truth, 4)
 
 
+def test_a_decision_published_by_an_earlier_release_is_kept_by_this_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two releases suppressing one record two ways, both published, can together give
+    away what each hid; so a decision made by an earlier procedure is kept, not decided
+    again, and a new procedure (ALGORITHM) does not change any decision's key."""
+    from qaudit import disclosure
+    from qaudit.disclosure import decision_key
+
+    figures, truth = table_figures([[3, 8, 6], [7, 2, 9], [5, 5, 1]])
+    key = decision_key(figures, [], truth, 5)
+    monkeypatch.setattr(disclosure, "ALGORITHM", "protect-99")
+    assert decision_key(figures, [], truth, 5) == key
+    # What protect-2 published (kept under its key, which named it): hiding more than
+    # today's procedure would, every small count included.
+    decided = protect(figures, [], truth, 5)
+    published = decided | {f.key for f in figures if f.key not in decided}
+    kept = Kept()
+    kept.kept[decision_key(figures, [], truth, 5, algorithm="protect-2")] = published
+    assert protect(figures, [], truth, 5, cache=kept) == published
+    assert kept.kept[key] == published  # and kept under today's key from now on
+
+
 def test_a_kept_decision_is_used_again_and_a_doubtful_one_is_not() -> None:
     figures, truth = table_figures([[3, 8, 6], [7, 2, 9], [5, 5, 1]])
     kept = Kept()
