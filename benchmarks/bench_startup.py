@@ -15,6 +15,8 @@ fails on these numbers; record them in ``docs/performance.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -57,10 +59,12 @@ def small_workspace(folder: Path) -> Path:
                  ["-w", str(ws), "allocate", str(REPO / "examples" / "case-export.xlsx"),
                   "--cycle", "C1", "--from", "01/09/2026", "--to", "31/10/2026",
                   "--seed", "1"]):
+        said = io.StringIO()
         try:
-            main(args)
+            with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+                main(args)
         except SystemExit as exc:
-            assert exc.code == 0, args
+            assert exc.code == 0, (args, said.getvalue())
     return ws
 
 
