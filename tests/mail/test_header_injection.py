@@ -23,12 +23,11 @@ from qaudit.errors import QauditError
 from qaudit.mail import addresses
 from qaudit.mail import message as module
 from qaudit.mail.addresses import Addressee, no_encoded_words, one_line
+from qaudit.mail.headers import HeaderSource, checked_headers
 from qaudit.mail.message import (
     Attachment,
-    HeaderSource,
     Sender,
     build_message,
-    checked_headers,
     message_bytes,
     subject_line,
     wire_message,
