@@ -52,7 +52,9 @@ class DecisionFiles:
     """Decisions on what to hide, one JSON file each under ``folder`` named by the hash of
     its model (``qaudit.disclosure.Decisions``). A file holds the keys of the figures
     hidden and nothing else (figure keys name quadrants, audit types, questions, themes,
-    cycles and months: no person). Written whole; one that cannot be read is as none."""
+    cycles and months: no person). Written whole; one that cannot be written stops the report
+    (a decision not kept could be made otherwise next time); one that cannot be read is as
+    none."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -84,8 +86,12 @@ class DecisionFiles:
         try:
             with atomic_path(path) as tmp:
                 tmp.write_text(text + "\n", encoding="utf-8")
-        except OSError:  # a cache that cannot be written only costs time next run
-            pass
+        except OSError as exc:  # a decision not kept could be made otherwise next time
+            raise QauditError(
+                f"the decision on what to hide could not be kept in {self.folder}"
+                f" ({exc.strerror or exc}); no report is written without it, since every later"
+                " report must hide the same. Check that the workspace folder can be written"
+                " to, then run the report again.") from exc
 
 
 def decisions(ws: Workspace) -> DecisionFiles:

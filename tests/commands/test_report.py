@@ -553,3 +553,16 @@ def test_a_damaged_saved_decision_is_as_none_never_a_crash(tmp_path: Path,
     key = "a" * 64
     (tmp_path / f"{key}.json").write_bytes(content)
     assert DecisionFiles(tmp_path).get(key) is None
+
+
+def test_no_report_is_written_when_its_decision_cannot_be_kept(tmp_path: Path) -> None:
+    """The kept decision is the record of what was published: a later report must hide the
+    same, so a decision that cannot be kept stops the report with what to do."""
+    from qaudit.errors import QauditError
+    from qaudit.jobs.report import DecisionFiles
+
+    folder = tmp_path / "disclosure"
+    folder.write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(QauditError, match=r"could not be kept .* no report is written"):
+        DecisionFiles(folder).put("a" * 64, frozenset({("grades", "Mid")}))
+
