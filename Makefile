@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?=
+PREFIX ?= $(HOME)/.local
 
-.PHONY: demo test lint fixtures bench clean
+.PHONY: demo test lint fixtures bench wheel install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "qaudit needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -38,6 +39,22 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_year_report.py --cycles 8
+
+# The wheel, for installing elsewhere (a council laptop: see README, "Installing qaudit").
+wheel: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation --quiet -w dist .
+
+# qaudit on your PATH: its own environment in $(PREFIX)/share/qaudit and the command linked
+# into $(PREFIX)/bin (pipx's layout, without needing pipx).
+install: wheel
+	$(PYTHON) -m venv --clear $(PREFIX)/share/qaudit
+	$(PREFIX)/share/qaudit/bin/python -m pip install --quiet --upgrade pip
+	$(PREFIX)/share/qaudit/bin/python -m pip install --quiet dist/qaudit-*.whl
+	mkdir -p $(PREFIX)/bin
+	ln -sf $(PREFIX)/share/qaudit/bin/qaudit $(PREFIX)/bin/qaudit
+	@echo "qaudit installed: $(PREFIX)/bin/qaudit. If 'qaudit --version' says 'command not found',"
+	@echo "add $(PREFIX)/bin to PATH (e.g. in ~/.profile: export PATH=\"$(PREFIX)/bin:\$$PATH\")."
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

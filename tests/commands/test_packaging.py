@@ -1,13 +1,17 @@
-"""The wheel carries the templates: qaudit works installed, away from the checkout."""
+"""The wheel carries the templates: qaudit works installed, away from the checkout, for a
+whole small cycle."""
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
+import fill_forms
 import pytest
 
 from conftest import EXAMPLE_EXPORT, REPO
@@ -54,4 +58,18 @@ def test_installed_wheel_finds_its_templates_and_allocates(tmp_path: Path) -> No
     done = qaudit("-w", "ws", "allocate", str(EXAMPLE_EXPORT), "--cycle", "C1", "--from",
                   "01/09/2026", "--to", "31/10/2026", "--seed", "1")
     assert done.returncode == 0, done.stderr
-    assert len(list((work / "ws" / "cycles" / "C1" / "audit-forms").iterdir())) == 120
+    forms = sorted((work / "ws" / "cycles" / "C1" / "audit-forms").iterdir())
+    assert len(forms) == 120
+    # The rest of a small cycle, with the installed qaudit: returns filled as people fill
+    # them, taken back, the status, and the Board's summary.
+    returns = work / "returns"
+    for index, form in enumerate(forms[:30]):
+        fill_forms.fill_audit(form, returns / form.name, random.Random(index))
+    taken = qaudit("-w", "ws", "ingest", str(returns), "--json")
+    assert taken.returncode == 0, taken.stderr
+    assert json.loads(taken.stdout)["summary"]["accepted"] == 30
+    status = qaudit("-w", "ws", "status", "--cycle", "C1", "--json")
+    assert status.returncode == 0, status.stderr
+    report = qaudit("-w", "ws", "report", "--cycle", "C1", "--out", "board")
+    assert report.returncode == 0, report.stderr
+    assert {p.suffix for p in (work / "board").iterdir()} >= {".md", ".html"}
