@@ -324,10 +324,11 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
         data = form_bytes(path)
         # The same bytes as a return already stored, still current: the common "ingest the
         # whole folder again" is answered without reading the workbook again.
-        known = store.returns.stored_from(hashlib.sha256(data).hexdigest())
+        digest = hashlib.sha256(data).hexdigest()
+        known = store.returns.stored_from(digest)
         if known is not None:
             return FileOutcome(path, Status.UNCHANGED, *known)
-        raw = parse_form(path, data)
+        raw = parse_form(path, data, digest)
     except FormFileError as exc:
         return _refused(path, Finding(exc.code, path.name, "", "", str(exc)))
     foreign = identify(raw, workspace_id, (AUDIT_FORM, SELF_REFLECTION_FORM, MANAGER_FORM))

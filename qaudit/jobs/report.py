@@ -29,7 +29,7 @@ from qaudit import layout, reports
 from qaudit.db import Store
 from qaudit.disclosure import Key
 from qaudit.errors import QauditError
-from qaudit.files import atomic_path
+from qaudit.files import write_text
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.moderation import sample_size
 from qaudit.questions import ASPECTS
@@ -84,8 +84,7 @@ class DecisionFiles:
             return
         text = json.dumps({"key": key, "hidden": sorted(list(k) for k in hidden)}, indent=0)
         try:
-            with atomic_path(path) as tmp:
-                tmp.write_text(text + "\n", encoding="utf-8")
+            write_text(path, text + "\n")
         except OSError as exc:  # a decision not kept could be made otherwise next time
             raise QauditError(
                 f"the decision on what to hide could not be kept in {self.folder}"

@@ -122,10 +122,11 @@ def form_bytes(path: Path) -> bytes:
                             " elsewhere or locked, and ingest it again", "unreadable") from exc
 
 
-def parse_form(path: Path, data: bytes) -> RawForm:
-    """The form in ``data`` (the bytes of ``path``): checked as an archive, then read."""
+def parse_form(path: Path, data: bytes, sha256: str = "") -> RawForm:
+    """The form in ``data`` (the bytes of ``path``, whose SHA-256 is ``sha256`` if the
+    caller has it already): checked as an archive, then read."""
     archive = _check_archive(data)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     try:
         with archive:
             return _read(xlsx.open_book(archive), path, digest)
