@@ -69,10 +69,22 @@ class HeaderSource:
                     " or [organisation] team in qaudit.toml)")
         else:
             what = "the names, subject and file names it is made from"
-        to = ", ".join(p.address for p in (*self.to, *self.cc))
-        return (f"the message to {to} was not made: its {field or 'header'} would break into"
-                f" a header qaudit does not write (a hidden Bcc, say). Correct {what}, then"
-                " run the command again; nothing of this message was written or sent.")
+        return (f"the message to {self._people()} was not made: its {field or 'header'} would"
+                " break into a header qaudit does not write (a hidden Bcc, say). Correct"
+                f" {what}, then run the command again; nothing of this message was written or"
+                " sent.")
+
+    def unencodable(self) -> str:
+        """Why a message the email package could not write is refused (an encoded word,
+        ``=?UTF-8?B?...?=``, whose decoded bytes are not text, say)."""
+        return (f"the message to {self._people()} was not made: a name, the subject or a file"
+                " name holds something the email package cannot write as a header (an encoded"
+                " word such as '=?UTF-8?B?...?=', say). Correct the names, subject and file"
+                " names it is made from, then run the command again; nothing of this message"
+                " was written or sent.")
+
+    def _people(self) -> str:
+        return ", ".join(p.address for p in (*self.to, *self.cc))
 
 
 def checked_headers(data: bytes, source: HeaderSource) -> None:

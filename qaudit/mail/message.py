@@ -22,12 +22,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy, quoprimime
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from qaudit.config import MailSettings, OrganisationSettings
 from qaudit.db.mail import SentMessage
+from qaudit.errors import QauditError
 from qaudit.mail.addresses import Addressee, checked_address, no_encoded_words, one_line
 from qaudit.mail.headers import HeaderSource, checked_headers
 from qaudit.mail.letters import Letter
@@ -184,9 +186,12 @@ def wire_message(*, sender: Sender, to: Sequence[Addressee], cc: Sequence[Addres
     anything the package would encode, quote or fold (a name with an accent, a subject too
     long for its line, an unusual or long file name) is made by the package itself.
     Whichever made it, its headers are checked last (``checked_headers``)."""
-    data = _written(sender, to, cc, subject, body, attachments, message_id, draft)
-    checked_headers(data, HeaderSource(sender, tuple(to), tuple(cc), subject,
-                                       tuple(attachments), draft))
+    source = HeaderSource(sender, tuple(to), tuple(cc), subject, tuple(attachments), draft)
+    try:
+        data = _written(sender, to, cc, subject, body, attachments, message_id, draft)
+    except (UnicodeError, MessageError) as error:
+        raise QauditError(source.unencodable()) from error
+    checked_headers(data, source)
     return data
 
 

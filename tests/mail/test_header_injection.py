@@ -160,6 +160,18 @@ def test_without_the_neutralising_a_message_is_refused_or_has_only_its_own_heade
     assert [list(p.keys()) for p in message.iter_parts()] == [TEXT_PART, FILE_PART]
 
 
+@pytest.mark.usefixtures("unneutralised")
+@pytest.mark.parametrize("draft", [True, False], ids=["draft", "smtp"])
+def test_a_name_the_email_package_cannot_write_is_refused_not_a_crash(draft: bool) -> None:
+    # Found by the property above in CI: an encoded word whose bytes are not UTF-8 made the
+    # email package raise UnicodeEncodeError while writing the header.
+    name = "=?UTF-8?B?=0D=0A?=Bcc:"
+    with pytest.raises(QauditError) as refused:
+        wire_message(**fields(name, [name], [name], "audit form", ["x.xlsx"], draft))
+    assert "cannot write as a header" in str(refused.value)
+    assert "nothing of this message was written or sent" in str(refused.value)
+
+
 # --- the last check, on bytes however they were made -----------------------------------------
 
 PLAIN = fields("QA", ["Ann"], ["Sam"], "audit form", ["form.xlsx"], draft=True)
