@@ -66,13 +66,23 @@ def charts(data: dict[str, Any]) -> dict[str, str]:
     Drawn on matplotlib's own ``Figure``, never ``pyplot`` (its backend, figure manager
     and global figures are more to import and nothing a file needs), in ``CHART_STYLE``
     for these charts only: nothing else the process draws is changed."""
+    return {f"{name}_svg": image.decode() for name, image in _drawn(data, "svg").items()}
+
+
+def chart_pngs(data: dict[str, Any]) -> dict[str, bytes]:
+    """The same charts as PNG images (``grades``, ``trend``), for a Word document."""
+    return _drawn(data, "png")
+
+
+def _drawn(data: dict[str, Any], fmt: Literal["svg", "png"]) -> dict[str, bytes]:
     import matplotlib
 
     with matplotlib.rc_context(CHART_STYLE):
-        return {"grades_svg": _grades_chart(data), "trend_svg": _trend_chart(data)}
+        return {"grades": _image(*_grades_chart(data), "% of audits", fmt),
+                "trend": _image(*_trend_chart(data), "% good or better", fmt)}
 
 
-def _grades_chart(data: dict[str, Any]) -> str:
+def _grades_chart(data: dict[str, Any]) -> tuple[Any, Any]:
     overall = data["overall"][0]
     labels = [g["label"] for g in data["grades"]]
     values = [float(p.rstrip("%")) if p not in (HIDDEN, "–") else 0.0
@@ -82,10 +92,10 @@ def _grades_chart(data: dict[str, Any]) -> str:
     for bar, shown in zip(bars, overall["percents"], strict=True):
         ax.annotate(shown, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom")
-    return _svg(fig, ax, "% of audits")
+    return fig, ax
 
 
-def _trend_chart(data: dict[str, Any]) -> str:
+def _trend_chart(data: dict[str, Any]) -> tuple[Any, Any]:
     trend = [t for t in data["trend"] if t["percent"] not in (HIDDEN, "–")]
     fig, ax = _chart()
     if trend:
@@ -95,7 +105,7 @@ def _trend_chart(data: dict[str, Any]) -> str:
         ax.set_xticks([])
         ax.text(0.5, 0.5, "Too few audits in any cycle to show a trend", ha="center",
                 va="center", transform=ax.transAxes)
-    return _svg(fig, ax, "% good or better")
+    return fig, ax
 
 
 def _chart() -> tuple[Any, Any]:
@@ -106,14 +116,15 @@ def _chart() -> tuple[Any, Any]:
     return fig, fig.subplots()
 
 
-def _svg(figure: Any, ax: Any, ylabel: str) -> str:
-    """The chart as SVG, its axes finished alike: a percentage from 0 to 100 up the side,
-    no box."""
+def _image(figure: Any, ax: Any, ylabel: str, fmt: Literal["svg", "png"]) -> bytes:
+    """The chart as SVG or PNG, its axes finished alike: a percentage from 0 to 100 up the
+    side, no box. A PNG is drawn at 200 dpi, sharp when printed."""
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
     ax.spines[["top", "right"]].set_visible(False)
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else {},
+                   bbox_inches="tight", dpi=200 if fmt == "png" else None)
     return buffer.getvalue()
 
 
