@@ -19,6 +19,7 @@ from qaudit.commands import (
     common,
     cycles,
     deepdive,
+    export,
     moderate,
     people,
     plan,
@@ -79,6 +80,7 @@ plan.register(app)
 returns.register(app)
 moderate.register(app)
 status.register(app)
+export.register(app)
 report.register(app)
 people.register(app)
 send.register(app)

@@ -1,9 +1,8 @@
-"""`qaudit status` and `qaudit export`: where a cycle stands, and the data for analysts."""
+"""`qaudit status`: where a cycle stands, who holds what, who to chase, the year to date."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,10 +20,6 @@ if TYPE_CHECKING:
 
 HEADERS = dict(zip(STATUS_COUNTS, ("Allocated", "Reflections", "Audits", "Overdue",
                                    "Moderated", "RI open", "Feedback"), strict=True))
-EXPORT_EXAMPLE = (
-    "Example: [bold]qaudit export --out qa-data.xlsx[/bold]; for a workshop:"
-    " [bold]qaudit export --anonymise --out workshop-data.xlsx[/bold]"
-)
 STATUS_EXAMPLE = (
     "Example: [bold]qaudit status --cycle '2026-27 C3'[/bold]\n\n"
     "Who holds what: [bold]qaudit status --by auditor[/bold]; who to chase:"
@@ -43,7 +38,6 @@ class By(StrEnum):
 
 def register(app: typer.Typer) -> None:
     app.command(epilog=STATUS_EXAMPLE)(status)
-    app.command("export", epilog=EXPORT_EXAMPLE)(export_data)
 
 
 def status(
@@ -240,26 +234,3 @@ def _show_overdue(late: Overdue) -> None:
             out.print(escape(f"  {i.reference} {i.what}: {i.note}"))
         if len(unknown) > 20:
             out.print(f"  ... and {len(unknown) - 20} more (`--json` lists them all).")
-
-
-def export_data(
-    out_file: Annotated[Path, typer.Option("--out", "-o", help="Workbook to write.",
-                                           dir_okay=False)] = Path("qaudit-export.xlsx"),
-    anonymise: Annotated[bool, typer.Option(
-        "--anonymise", help="Replace identifiers with keyed pseudonyms and scrub free text.")
-    ] = False,
-) -> None:
-    """The full data set as one workbook for analysts: allocations, audits, answers,
-    self-reflections, moderation, RI follow-up and escalations; and, once the record has
-    them, the planned cycles, deep dives and workshops (their cases and grades)."""
-    from qaudit.jobs.export import export_dataset
-
-    ws = current_workspace()
-    with ws.store() as store:
-        counts = export_dataset(ws, store, out_file, anonymise)
-    what = "anonymised " if anonymise else ""
-    out.print(escape(f"Wrote the {what}data set to {out_file}: "
-                     + ", ".join(f"{n} {name.lower()}" for name, n in counts.items()) + "."))
-    if anonymise:
-        out.print("Identifiers are keyed pseudonyms; the key stays in the workspace"
-                  " (pseudonym.key) and must not be shared.")
