@@ -23,6 +23,7 @@ from qaudit.commands import (
     moderate,
     people,
     plan,
+    purge,
     reaudit,
     report,
     returns,
@@ -81,6 +82,7 @@ returns.register(app)
 moderate.register(app)
 status.register(app)
 export.register(app)
+purge.register(app)
 report.register(app)
 people.register(app)
 send.register(app)

@@ -30,7 +30,8 @@ def test_the_app_has_the_commands_of_this_release() -> None:
     """Exactly these: a command added or removed must come with its docs and this list."""
     assert set(COMMANDS) == {"init", "allocate", "ingest", "ri", "escalations", "moderate",
                              "status", "export", "report", "log", "cycle", "staff", "feedback",
-                             "send", "plan", "deep-dive", "reaudit", "workshop"}
+                             "send", "plan", "deep-dive", "reaudit", "workshop",
+                             "purge"}
     assert set(SUBCOMMANDS) == {"ri show", "ri record", "ri close", "ri reopen",
                                 "cycle list", "cycle cancel",
                                 "escalations close", "moderate select", "moderate ingest",
