@@ -1,7 +1,8 @@
 """The real programs some tests open qaudit's files with: LibreOffice (workbooks printed to
 PDF), Debian's Chromium (HTML checked by axe-core, printed to PDF), and pypdf to read a PDF's
 text back. ``.ci/run`` installs LibreOffice and Chromium; a test that needs one that is not
-here is skipped with the reason (``needs_soffice``, ``needs_chromium``), never passed."""
+here is skipped with the reason (``needs_soffice``, ``needs_writer``,
+``needs_chromium``), never passed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_soffice = pytest.mark.skipif(
     SOFFICE is None, reason="LibreOffice (soffice) is not installed; .ci/run installs it with"
     " apt-get")
+#: LibreOffice Writer (opens Word documents): its library beside the soffice program.
+WRITER = SOFFICE is not None and any(
+    (Path(SOFFICE).resolve().parent / name).exists() for name in ("libswlo.so", "swlo.dll"))
+needs_writer = pytest.mark.skipif(
+    not WRITER, reason="LibreOffice Writer is not installed; .ci/run installs"
+    " libreoffice-writer-nogui with apt-get")
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed; .ci/run installs Debian's chromium")
 
