@@ -5,9 +5,10 @@ Templates live in ``templates/reports/`` and ``templates/messages/`` (a workspac
 ``templates/reports/`` or ``templates/messages/`` wins), and every one is rendered in the
 same immutable sandbox, bounded, with links out of a workspace's folder refused
 (``Templates``), each compiled once a process. HTML autoescapes everything, whatever a
-template's file name; a report's Markdown escapes the characters that would break a table
-or become HTML. Charts are drawn by matplotlib as SVG (inline in the HTML, files beside
-the Markdown), with fixed ids and no timestamp.
+template's file name, and reads a report's hidden-figure mark out as "hidden"; a report's
+Markdown escapes the characters that would break a table or become HTML. Charts are drawn
+by matplotlib as SVG (inline in the HTML, files beside the Markdown), with fixed ids and no
+timestamp, each an image described in words (``chart_texts``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import jinja2
 from jinja2.bccache import Bucket
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from qaudit.errors import BrokenTemplateError
 from qaudit.files import write_text
@@ -43,11 +44,38 @@ def md_text(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 
+_CSS_PLAIN = frozenset(" -_.,:;()")
+
+
+def css_string(text: str) -> Markup:
+    """Text as a quoted CSS string, safe inside an HTML ``<style>``: every character but a
+    letter, digit, space or plain punctuation is a hex escape, so no text (a protective
+    marking is the council's own) can end the string, the rule or the style element. A
+    ``<style>`` is raw text, where HTML's escapes would be printed as they are."""
+    return Markup('"' + "".join(
+        c if c.isascii() and (c.isalnum() or c in _CSS_PLAIN) else f"\\{ord(c):x} "
+        for c in text) + '"')
+
+
 def md_escape(value: Any) -> Any:
     """Jinja's finalize for Markdown: every string printed goes through ``md_text``, but
     the hidden-figure mark stays a plain ``*``."""
     if isinstance(value, str) and not isinstance(value, Markup):
         return value if value == HIDDEN else md_text(value)
+    return value
+
+
+@jinja2.pass_context
+def html_hidden(context: jinja2.runtime.Context, value: Any) -> Any:
+    """Jinja's finalize for a report's HTML: the hidden-figure mark ``*`` is read out as
+    "hidden" (visually hidden text) and says why when pointed at (its ``title``);
+    everything else is printed as it is, escaped."""
+    if isinstance(value, str) and not isinstance(value, Markup) and value == HIDDEN:
+        threshold = context.get("threshold")
+        why = (f"fewer than {threshold}, or a figure that would let one be worked out"
+               if isinstance(threshold, int) else "to protect small numbers")
+        return Markup('<abbr class="hidden-figure" title="Hidden: {}"><span aria-hidden="true">'
+                      '*</span><span class="visually-hidden">hidden</span></abbr>').format(why)
     return value
 
 
@@ -60,18 +88,64 @@ CHART_STYLE: dict[RcKeyType, Any] = {"svg.hashsalt": "qaudit", "font.size": 11,
 _BLUE = "#1f4e79"
 
 
+@dataclass(frozen=True)
+class ChartText:
+    """A chart in words, for a reader who cannot see it (an SVG's ``<title>`` and
+    ``<desc>``, a Word image's alternative text): the figures it draws, as its table shows
+    them; a hidden figure is said to be hidden, never given."""
+
+    title: str
+    description: str
+
+
+def chart_texts(data: dict[str, Any]) -> dict[str, ChartText]:
+    """What each chart (``grades``, ``trend``) shows, in words."""
+    grades = ", ".join(f"{g['label']} {_said(p)}" for g, p in
+                       zip(data["grades"], data["overall"][0]["percents"], strict=True))
+    trend = ", ".join(f"{t['cycle']} {_said(t['percent'])}" for t in data["trend"])
+    return {"grades": ChartText("Grades of the audits returned",
+                                f"Share of the audits returned with each grade: {grades}."),
+            "trend": ChartText("Good or better, cycle by cycle",
+                               f"Share of each cycle's audits graded Good or better: {trend}.")}
+
+
+def _said(figure: str) -> str:
+    """A figure of a chart as its description reads it."""
+    return {HIDDEN: "hidden", "–": "no audits"}.get(figure, figure)
+
+
 def charts(data: dict[str, Any]) -> dict[str, str]:
     """Grade distribution and the trend of 'Good or better': hidden figures are not drawn.
+    Each SVG is an image named by its ``<title>`` and described by its ``<desc>``
+    (``chart_texts``), its ids its own (``grades-...``), so two charts on one page share
+    none.
 
     Drawn on matplotlib's own ``Figure``, never ``pyplot`` (its backend, figure manager
     and global figures are more to import and nothing a file needs), in ``CHART_STYLE``
     for these charts only: nothing else the process draws is changed."""
-    return {f"{name}_svg": image.decode() for name, image in _drawn(data, "svg").items()}
+    texts = chart_texts(data)
+    return {f"{name}_svg": _labelled(image.decode(), name, texts[name])
+            for name, image in _drawn(data, "svg").items()}
 
 
 def chart_pngs(data: dict[str, Any]) -> dict[str, bytes]:
-    """The same charts as PNG images (``grades``, ``trend``), for a Word document."""
+    """The same charts as PNG images (``grades``, ``trend``), for a Word document; their
+    alternative text is ``chart_texts``."""
     return _drawn(data, "png")
+
+
+_SVG_ID = re.compile(r'(\bid="|href="#|url\(#)')
+
+
+def _labelled(svg: str, name: str, text: ChartText) -> str:
+    """The SVG with every id prefixed by the chart's name, made an image
+    (``role="img"``) labelled by a ``<title>`` and ``<desc>`` put first inside it."""
+    svg = _SVG_ID.sub(rf"\1{name}-", svg)
+    start = svg.index("<svg")
+    end = svg.index(">", start) + 1
+    return (f'{svg[:start]}<svg role="img" aria-labelledby="{name}-title {name}-desc"'
+            f'{svg[start + 4:end]}\n<title id="{name}-title">{escape(text.title)}</title>'
+            f'\n<desc id="{name}-desc">{escape(text.description)}</desc>{svg[end:]}')
 
 
 def _drawn(data: dict[str, Any], fmt: Literal["svg", "png"]) -> dict[str, bytes]:
@@ -163,6 +237,7 @@ class _Family:
     noun: str  # "report template ..."
     shows: str  # what its templates may show
     text_finalize: Callable[[Any], Any] | None  # for what is not HTML
+    html_finalize: Callable[..., Any] | None
     # A report's HTML ends without its template's last newline, as it always has (golden
     # files); a message's attachment keeps it: its content hash covers the bytes, and a
     # changed byte would send every feedback pack again.
@@ -170,8 +245,8 @@ class _Family:
 
 
 _FAMILIES: dict[Folder, _Family] = {
-    "reports": _Family("report", "the report's figures", md_escape, False),
-    "messages": _Family("message", "the message's facts", None, True),
+    "reports": _Family("report", "the report's figures", md_escape, html_hidden, False),
+    "messages": _Family("message", "the message's facts", None, None, True),
 }
 
 
@@ -226,9 +301,12 @@ def environment(workspace_templates: Path, html: bool, folder: Folder = "reports
     ])
     compiled = _COMPILED.setdefault((folder, html), _Compiled())
     if html:
-        return _Sandbox(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
-                        keep_trailing_newline=family.html_keeps_last_newline,
-                        bytecode_cache=compiled)
+        sandbox = _Sandbox(loader=loader, autoescape=True, finalize=family.html_finalize,
+                           undefined=jinja2.StrictUndefined,
+                           keep_trailing_newline=family.html_keeps_last_newline,
+                           bytecode_cache=compiled)
+        sandbox.filters["css_string"] = css_string
+        return sandbox
     return _Sandbox(loader=loader, autoescape=False, finalize=family.text_finalize,
                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                     bytecode_cache=compiled)
