@@ -48,9 +48,14 @@ class ReportKind(StrEnum):
 
 
 class ReportFormat(StrEnum):
+    """A format ``qaudit report`` writes: Markdown, self-contained HTML, both (the
+    default), PDF (printed from the HTML) or Word (the Board's papers)."""
+
     MD = "md"
     HTML = "html"
     BOTH = "both"
+    PDF = "pdf"
+    DOCX = "docx"
 
     def formats(self) -> set[str]:
         return {"md", "html"} if self is ReportFormat.BOTH else {str(self)}

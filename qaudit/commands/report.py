@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import current_workspace, escape, out, today
+from qaudit.commands.common import current_workspace, escape, out, progress_bar, today
 from qaudit.errors import QauditError
 from qaudit.reports import ReportFormat, ReportKind
 
@@ -17,6 +17,8 @@ REPORT_EXAMPLE = (
     " --internal[/bold]"
     "\n\nThe year for the Board: [bold]qaudit report --kind year --year 2026-27[/bold]"
     "\n\nA deep dive for the Board: [bold]qaudit report --deep-dive 'Carers 2026'[/bold]"
+    "\n\nBoard papers as PDF and Word: [bold]qaudit report --cycle '2026-27 C3' --kind summary"
+    " --format pdf --format docx[/bold]"
 )
 
 
@@ -36,8 +38,11 @@ def report(
     deep_dive: Annotated[str | None, typer.Option(
         "--deep-dive", help="A deep dive's report for the Board (instead of a cycle's).")
     ] = None,
-    fmt: Annotated[ReportFormat, typer.Option("--format", help="Markdown, HTML or both.")
-                   ] = ReportFormat.BOTH,
+    fmts: Annotated[list[ReportFormat] | None, typer.Option(
+        "--format", help="md (Markdown), html (a self-contained page), both (md and html: the"
+        " default), pdf (printed from the HTML by Chromium, Chrome or Edge; set"
+        " QAUDIT_BROWSER to choose one) or docx (Word, for Board papers). Give it more than"
+        " once for several: --format html --format pdf.")] = None,
     out_dir: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Folder (default: <workspace>/cycles/<cycle>/reports;"
         " <workspace>/reports for the year).",
@@ -50,12 +55,13 @@ def report(
     ] = None,
 ) -> None:
     """Render the cycle's reports (or the year's, or a deep dive's) as Markdown and
-    self-contained HTML pages.
+    self-contained HTML pages, or as PDF and Word documents.
 
     Published reports (the default) show no person id or name, suppress small counts
     (with secondary suppression so totals cannot reveal them) and scrub free text.
     """
     from qaudit.jobs.report import render_all, render_year
+    from qaudit.printing import find_browser
 
     if deep_dive is not None and (cycle is not None or year is not None):
         raise QauditError("--deep-dive reports one deep dive: leave out --cycle and --year.")
@@ -78,21 +84,30 @@ def report(
             text = message.read_text(encoding="utf-8-sig").strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise QauditError(f"cannot read --message {message}: {exc}") from exc
+    formats = set().union(*(f.formats() for f in fmts or [ReportFormat.BOTH]))
+    # Looked for first: without a browser, nothing is worked out or written.
+    browser = find_browser() if "pdf" in formats else None
     ws = current_workspace()
-    with ws.store() as store:
+    with ws.store() as store, progress_bar(quiet=False) as progress:
+        task = progress.add_task("Writing reports", total=None)
+
+        def on_report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
         if deep_dive is not None:
             from qaudit.jobs.deepdive import render_report  # type: ignore[import-not-found,unused-ignore]
 
-            written = render_report(ws, store, deep_dive, out_dir, fmt.formats(),
-                                    internal=internal, today=today())
+            written = render_report(ws, store, deep_dive, out_dir, formats, internal=internal,
+                                    today=today(), browser=browser, on_report=on_report)
         elif kind is ReportKind.YEAR:
             assert year is not None
-            written = render_year(ws, store, year, out_dir, fmt.formats(), internal=internal,
-                                  today=today())
+            written = render_year(ws, store, year, out_dir, formats, internal=internal,
+                                  today=today(), browser=browser, on_report=on_report)
         else:
             assert cycle is not None
-            written = render_all(ws, store, cycle, kind.kinds(), out_dir, fmt.formats(),
-                                 internal=internal, message=text, today=today())
+            written = render_all(ws, store, cycle, kind.kinds(), out_dir, formats,
+                                 internal=internal, message=text, today=today(),
+                                 browser=browser, on_report=on_report)
     for path in written:
         if path.suffix != ".svg":
             out.print(escape(f"Wrote {path}"))

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from qaudit.jobs.report import OnReport
+
 #: The regular cycles a deep dive's questions are compared with: the latest this many
 #: whose windows end by the deep dive's last day (the year's plan: one year of audits).
 COMPARED_CYCLES = 8
@@ -397,15 +399,19 @@ def build_report(ws: Workspace, store: Store, name: str, *, internal: bool,
 
 
 def render_report(ws: Workspace, store: Store, name: str, out: Path | None,
-                  formats: set[str], *, internal: bool, today: date) -> list[Path]:
-    """The deep dive's report for the Practice Governance Board, as Markdown and/or HTML
-    (``formats``: "md", "html"), written to ``out`` or the deep dive's ``reports`` folder."""
+                  formats: set[str], *, internal: bool, today: date,
+                  browser: Path | None = None, on_report: OnReport | None = None
+                  ) -> list[Path]:
+    """The deep dive's report for the Practice Governance Board, in each of ``formats``
+    (md, html, pdf, docx: ``jobs.report.write_reports``), written to ``out`` or the deep
+    dive's ``reports`` folder."""
     from qaudit import layout
-    from qaudit.rendering import render
+    from qaudit.jobs.report import Report, write_reports
 
     stored = store.deep_dives.require(name).name
     data = build_report(ws, store, stored, internal=internal, today=today)
     folder = out or layout.report_folder(ws.cycle_dir(stored))
     # The published file is named as its heading is: the name as scrubbed.
-    return render(ws.templates, "deep_dive", report_stem(data["name"], internal), data,
-                  folder, formats, with_charts=False)
+    return write_reports(ws, [Report("deep_dive", report_stem(data["name"], internal), data,
+                                     with_charts=False)],
+                         folder, formats, today=today, browser=browser, on_report=on_report)

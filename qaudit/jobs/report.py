@@ -5,6 +5,11 @@ per quadrant beside the county, built together (``qaudit.reports.cycle_reports``
 what is hidden is decided once for everything published for the cycle. Building is pure
 (``qaudit.reports``); rendering is ``qaudit.rendering``.
 
+Each report is written in the formats asked for (``write_reports``): Markdown and HTML
+from its templates, PDF printed from its HTML by a browser (``qaudit.printing``), Word
+made from its Markdown (``qaudit.word``); all of a run's files are made in a scratch
+folder first and moved into place together, so a failure leaves none of them.
+
 Each decision on what to hide is kept in ``<workspace>/.cache/disclosure/`` under the hash
 of its whole model (``DecisionFiles``): the same figures always get the same decision,
 whichever release of qaudit made it (it may have been published), and a report whose
@@ -13,12 +18,14 @@ figures have not changed since is not worked out again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import re
 import sys
-from collections.abc import Collection, Iterator
+import tempfile
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -29,7 +36,7 @@ from qaudit import layout, reports
 from qaudit.db import Store
 from qaudit.disclosure import Key
 from qaudit.errors import QauditError
-from qaudit.files import write_text
+from qaudit.files import clean_stale_scratch, write_bytes, write_text
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.moderation import sample_size
 from qaudit.questions import ASPECTS
@@ -209,26 +216,108 @@ def build_reports(ws: Workspace, store: Store, cycle: str, *, internal: bool, me
 
 def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
                out: Path | None, formats: set[str], *, internal: bool, message: str,
-               today: date) -> list[Path]:
+               today: date, browser: Path | None = None, on_report: OnReport | None = None
+               ) -> list[Path]:
     """Every report asked for: the summary, the highlights, one outcome per quadrant;
     written to ``out``, or the cycle's ``reports`` folder."""
     reports = build_reports(ws, store, cycle, internal=internal, message=message, today=today)
     cycle = reports.summary["cycle"]
-    out = out or layout.report_folder(ws.cycle_dir(cycle))
-    templates = ws.templates
-    written: list[Path] = []
+    wanted: list[Report] = []
     if ReportKind.SUMMARY in kinds:
-        written += render(templates, "summary", layout.summary_stem(cycle, internal),
-                          reports.summary, out, formats)
+        wanted.append(Report("summary", layout.summary_stem(cycle, internal), reports.summary))
     if ReportKind.HIGHLIGHTS in kinds:
-        written += render(templates, "highlights", layout.highlights_stem(cycle, internal),
-                          reports.highlights, out, formats, with_charts=False)
+        wanted.append(Report("highlights", layout.highlights_stem(cycle, internal),
+                             reports.highlights, with_charts=False))
     if ReportKind.QUADRANT in kinds:
-        for quadrant, data in reports.quadrants.items():
-            written += render(templates, "summary",
-                              layout.quadrant_stem(cycle, quadrant, internal),
-                              data, out, formats)
-    return written
+        wanted += [Report("summary", layout.quadrant_stem(cycle, quadrant, internal), data)
+                   for quadrant, data in reports.quadrants.items()]
+    return write_reports(ws, wanted, out or layout.report_folder(ws.cycle_dir(cycle)),
+                         formats, today=today, browser=browser, on_report=on_report)
+
+
+# --- each report in each format -------------------------------------------------------------
+
+#: Told after each report is written in every format: how many are done, of how many.
+OnReport = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report to write: its template's name (``summary``: ``summary.md.j2`` and
+    ``summary.html.j2``), its files' name without extension, its data, and whether it has
+    the two charts."""
+
+    template: str
+    stem: str
+    data: dict[str, Any]
+    with_charts: bool = True
+
+
+def write_reports(ws: Workspace, wanted: Sequence[Report], out: Path, formats: set[str], *,
+                  today: date, browser: Path | None = None,
+                  on_report: OnReport | None = None) -> list[Path]:
+    """Each report in every format of ``formats`` (md, html, pdf, docx), made in a
+    scratch folder inside ``out`` and moved into place once all are made: a browser that
+    fails on the third PDF leaves none of them. A PDF is printed from the report's HTML,
+    which is left beside it only when html is asked for too; without ``browser`` one is
+    looked for (``qaudit.printing.find_browser``) before anything is made."""
+    from qaudit.printing import find_browser
+
+    browser = (browser or find_browser()) if "pdf" in formats else None
+    fresh = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    clean_stale_scratch(out)  # what a killed run left: it may hold personal data
+    try:
+        with tempfile.TemporaryDirectory(prefix=f".qaudit-{os.getpid()}-", dir=out,
+                                         ignore_cleanup_errors=True) as folder:
+            made: list[Path] = []
+            for done, report in enumerate(wanted, start=1):
+                made += _formats_of(ws, report, Path(folder), formats, today, browser)
+                if on_report is not None:
+                    on_report(done, len(wanted))
+            for path in made:
+                path.replace(out / path.name)
+    except BaseException:
+        if fresh:  # a folder made for this run, and empty: not left behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    return [out / path.name for path in made]
+
+
+def _formats_of(ws: Workspace, report: Report, scratch: Path, formats: set[str],
+                today: date, browser: Path | None) -> list[Path]:
+    """One report's files in ``scratch``, in every format asked for."""
+    from qaudit.printing import print_pdf
+
+    pages = formats & {"md", "html"} | ({"html"} if browser is not None else set())
+    made = [path for path in render(ws.templates, report.template, report.stem, report.data,
+                                    scratch, pages, with_charts=report.with_charts)
+            if path.suffix != ".html" or "html" in formats]
+    if browser is not None:
+        made.append(print_pdf(browser, scratch / f"{report.stem}.html",
+                              scratch / f"{report.stem}.pdf", report.stem))
+    if "docx" in formats:
+        made.append(_word(ws, report, scratch / f"{report.stem}.docx", today))
+    return made
+
+
+def _word(ws: Workspace, report: Report, target: Path, today: date) -> Path:
+    """The report as a Word document, made from its Markdown with the charts as PNG
+    pictures described as the HTML describes them (``qaudit.word``)."""
+    from qaudit.rendering import chart_pngs, chart_texts, render_template
+    from qaudit.word import Chart, Page, document
+
+    pngs = chart_pngs(report.data) if report.with_charts else {}
+    texts = chart_texts(report.data) if report.with_charts else {}
+    markdown = render_template(ws.templates, "reports", f"{report.template}.md.j2",
+                               {**report.data, "charts": {name: name for name in pngs}})
+    page = Page(marking=report.data["marking"], internal=report.data["internal"],
+                team=ws.settings.organisation.team, generated=today)
+    charts = {name: Chart(png, texts[name].title, texts[name].description)
+              for name, png in pngs.items()}
+    write_bytes(target, document(markdown, charts, page))
+    return target
 
 
 # --- the year -------------------------------------------------------------------------------
@@ -350,12 +439,14 @@ def build_year_report(ws: Workspace, store: Store, year: str, *, internal: bool,
 
 
 def render_year(ws: Workspace, store: Store, year: str, out: Path | None, formats: set[str],
-                *, internal: bool, today: date) -> list[Path]:
+                *, internal: bool, today: date, browser: Path | None = None,
+                on_report: OnReport | None = None) -> list[Path]:
     """The year report for the Board, written to ``out`` or ``<workspace>/reports``."""
     data = build_year_report(ws, store, year, internal=internal, today=today)
     if not data["cycles"]:
         raise QauditError(f"{data['year']} has no drawn regular cycle to report on; draw one"
                           " with `qaudit allocate` first.")
     stem = f"{cycle_slug(data['year'])}-year{'-internal' if internal else ''}"
-    return render(ws.templates, "year", stem, data, out or ws.root / "reports", formats,
-                  with_charts=False)
+    return write_reports(ws, [Report("year", stem, data, with_charts=False)],
+                         out or ws.root / "reports", formats, today=today, browser=browser,
+                         on_report=on_report)

@@ -1,0 +1,433 @@
+"""`qaudit report --format pdf|docx`: Board papers printed by a browser and written for Word,
+showing what the published Markdown and HTML show and nothing they hide."""
+
+from __future__ import annotations
+
+import html
+import os
+import random
+import re
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import fill_forms
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from realclients import needs_chromium, needs_soffice, pdf_pages, soffice_pdf
+
+from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
+from qaudit import printing
+from qaudit.commands import common
+from qaudit.errors import QauditError
+from qaudit.jobs.people import known_identifiers
+from qaudit.rendering import md_text
+from qaudit.word import TABLE_SIZES, Page, blocks, clean, column_widths, document
+from qaudit.workspace import open_workspace
+
+CYCLE = "2026-27 C3"
+TITLE = f"Case audit summary: {CYCLE}"
+MARKING = "OFFICIAL-SENSITIVE"
+STEM = "2026-27-C3-summary"
+#: A message a person might paste: a spreadsheet formula, HTML, template code, Markdown,
+#: a link and a control character (the bell), which must all arrive as plain text.
+HOSTILE = ('=HYPERLINK("http://evil.example","click") <script>alert(1)</script>'
+           ' {{ 7*7 }} {% raw %} [link](http://evil.example) **bold** | pipe \x07bell')
+HOSTILE_SHOWN = HOSTILE.replace("\x07", "")
+
+
+@dataclass(frozen=True)
+class Reported:
+    root: Path
+    published: Path  # the summary as md, html and docx
+    internal: Path  # the QA team's version as md and docx
+    victim: str  # a practitioner's name the message gives
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory: pytest.TempPathFactory) -> Reported:
+    """A cycle drawn, returned (one RI with an escalation) and moderated; its summary
+    written as Markdown, HTML and Word, published and internal, with a message naming a
+    practitioner among hostile text. No real client here."""
+    base = tmp_path_factory.mktemp("formats")
+    root = base / "ws"
+    ws = small_workspace(root, 2)
+    qaudit_ok(root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE, "--from",
+              "01/09/2026", "--to", "31/10/2026", "--seed", "9", "--due", "11/12/2026")
+    rng = random.Random(4)
+    for i, form in enumerate(sorted((ws.cycle_dir(CYCLE) / "audit-forms").glob("*.xlsx"))):
+        fill_forms.fill_audit(form, base / "back" / form.name, rng, escalate=i == 0,
+                              grade="Requires improvement" if i == 0 else None,
+                              when=date(2026, 11, 20))
+    qaudit_ok(root, "ingest", base / "back")
+    qaudit_ok(root, "moderate", "select", "--cycle", CYCLE, "--seed", "1")
+    book = ws.cycle_dir(CYCLE) / "moderation" / "2026-27-C3-moderation.xlsx"
+    fill_forms.fill_moderation(book, base / "mod.xlsx", random.Random(1))
+    qaudit_ok(root, "moderate", "ingest", base / "mod.xlsx")
+    with ws.store() as store:
+        victim = store.draws.allocations(CYCLE)[0].worker_name
+    message = base / "message.txt"
+    message.write_text(f"Thanks to {victim} for a fine assessment.\n\n{HOSTILE}\n",
+                       encoding="utf-8")
+    for out, extra in ((base / "published", ()), (base / "internal", ("--internal",))):
+        qaudit_ok(root, "report", "--cycle", CYCLE, "--kind", "summary", "--message", message,
+                  "--format", "both", "--format", "docx", "--out", out, *extra)
+    return Reported(root, base / "published", base / "internal", victim)
+
+
+@pytest.fixture(scope="module")
+def printed(reported: Reported, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The published summary printed to PDF by the browser qaudit finds (Chromium here)."""
+    out = tmp_path_factory.mktemp("printed")
+    qaudit_ok(reported.root, "report", "--cycle", CYCLE, "--kind", "summary", "--format",
+              "pdf", "--out", out)
+    return out
+
+
+def _docx(path: Path) -> Any:
+    import docx
+
+    return docx.Document(str(path))
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _md_rows(markdown: str) -> list[list[str]]:
+    """Every row of every table of a Markdown report, cells unescaped (not the delimiter
+    rows): read here independently of qaudit's own reader."""
+    rows = []
+    for line in markdown.splitlines():
+        if line.startswith("|") and not re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", line):
+            cells = re.split(r"(?<!\\)\|", line.strip()[1:-1])
+            rows.append([re.sub(r"\\(.)", r"\1", c).strip() for c in cells])
+    return rows
+
+
+def _docx_rows(document: Any) -> list[list[str]]:
+    return [[cell.text for cell in row.cells] for table in document.tables
+            for row in table.rows]
+
+
+# --- PDF ------------------------------------------------------------------------------------
+
+
+@needs_chromium
+def test_pdf_has_the_title_and_on_every_page_the_marking_and_its_number(
+        printed: Path) -> None:
+    assert sorted(p.name for p in printed.iterdir()) == [f"{STEM}.pdf"]  # no HTML left
+    pages = pdf_pages(printed / f"{STEM}.pdf")
+    assert len(pages) > 1
+    assert TITLE in pages[0]
+    for number, text in enumerate(pages, start=1):
+        assert MARKING in text, number
+        assert f"Page {number} of {len(pages)}" in text
+
+
+@needs_chromium
+def test_pdf_shows_each_table_row_as_published_never_a_hidden_figure(
+        reported: Reported, printed: Path) -> None:
+    """Every row of the grade tables reads in the PDF as in the published Markdown, with
+    its '*' marks; the internal version's figures for those cells are not there."""
+    text = _flat(" ".join(pdf_pages(printed / f"{STEM}.pdf")))
+    published = _md_rows((reported.published / f"{STEM}.md").read_text(encoding="utf-8"))
+    internal = _md_rows((reported.internal / f"{STEM}-internal.md").read_text(
+        encoding="utf-8"))
+    hidden_rows = [(row, exact) for row, exact in zip(published, internal, strict=False)
+                   if "*" in row[1:] and row[0] == exact[0] and row != exact]
+    assert hidden_rows, "the small cycle has hidden figures"
+    for row, exact in hidden_rows:
+        assert _flat(" ".join(row)) in text
+        assert _flat(" ".join(exact)) not in text
+
+
+def test_no_browser_is_one_clear_error_and_nothing_is_written(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    for name in (printing.ENV_VAR, "ProgramFiles", "ProgramFiles(x86)", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(printing, "MAC_APPS", ())
+    result = run("-w", reported.root, "report", "--cycle", CYCLE, "--format", "pdf",
+                 "--format", "html", "--out", tmp_path / "out")
+    assert result.code == 1
+    assert "none was found" in result.stderr and printing.ENV_VAR in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _fake_browser(folder: Path, body: str) -> Path:
+    """A program that takes Chromium's arguments and does ``body`` (POSIX shell)."""
+    script = folder / "fake-browser"
+    script.write_text("#!/bin/sh\n" + body + "\n", encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+_HALF_PDF = ('for a in "$@"; do case "$a" in --print-to-pdf=*)'
+             ' printf "%%PDF-1.7 half a page" > "${a#--print-to-pdf=}";; esac; done')
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the fake browsers are shell scripts")
+@pytest.mark.parametrize(("body", "said"), [
+    ("echo 'GPU process crashed' >&2; exit 1", "exit status 1 (GPU process crashed)"),
+    ("exit 0", "it made no PDF"),
+    (_HALF_PDF, "it made no PDF"),
+    ("sleep 30 & sleep 30", "had not finished after 1 seconds"),
+], ids=["crashes", "writes-nothing", "writes-half", "hangs"])
+def test_a_browser_that_fails_is_a_clear_error_and_leaves_nothing(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, body: str, said: str) -> None:
+    """Whatever the browser does wrong, the report is named, and nothing of the run is
+    left: no PDF, half or whole, and none of the Markdown or HTML asked for with it."""
+    monkeypatch.setenv(printing.ENV_VAR, str(_fake_browser(tmp_path, body)))
+    monkeypatch.setattr(printing, "TIMEOUT_SECONDS", 1)
+    out = tmp_path / "out"
+    result = run("-w", reported.root, "report", "--cycle", CYCLE, "--kind", "summary",
+                 "--format", "both", "--format", "pdf", "--out", out)
+    assert result.code == 1
+    assert f"could not print the report {STEM} to PDF" in _flat(result.stderr)
+    assert said in _flat(result.stderr) and "Nothing was written" in _flat(result.stderr)
+    assert not out.exists()
+
+
+def test_an_unknown_browser_setting_is_named(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(printing.ENV_VAR, str(tmp_path / "no-such-browser"))
+    result = run("-w", reported.root, "report", "--cycle", CYCLE, "--format", "pdf",
+                 "--out", tmp_path / "out")
+    assert result.code == 1
+    assert "QAUDIT_BROWSER is set to" in result.stderr and "not a program here" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_windows_edge_is_found_where_windows_installs_it(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(printing, "MAC_APPS", ())
+    edge = tmp_path / "Program Files (x86)" / "Microsoft" / "Edge" / "Application" / "msedge.exe"
+    edge.parent.mkdir(parents=True)
+    edge.write_bytes(b"")
+    environ = {"PATH": str(tmp_path / "nothing"), "ProgramFiles(x86)": str(edge.parents[3])}
+    assert printing.find_browser(environ) == edge
+    with pytest.raises(QauditError, match="none was found"):
+        printing.find_browser({"PATH": str(tmp_path / "nothing")})
+
+
+# --- Word -----------------------------------------------------------------------------------
+
+
+def test_word_document_has_headings_tables_pictures_and_the_marking(
+        reported: Reported) -> None:
+    from docx.oxml.ns import qn
+
+    document = _docx(reported.published / f"{STEM}.docx")
+    headings: dict[str, list[str]] = defaultdict(list)
+    for p in document.paragraphs:
+        headings[p.style.name].append(p.text)
+    assert headings["Heading 1"] == [TITLE]
+    assert {"The cycle", "Grades", "Against previous cycles"} <= set(headings["Heading 2"])
+    assert document.tables
+    for table in document.tables:
+        header = table.rows[0]._tr.trPr
+        assert header is not None and header.find(qn("w:tblHeader")) is not None
+        assert all(r.bold for c in table.rows[0].cells for r in c.paragraphs[0].runs)
+    page = (reported.published / f"{STEM}.html").read_text(encoding="utf-8")
+    described = [html.unescape(d) for d in re.findall(r'<desc id="[a-z]+-desc">(.*?)</desc>',
+                                                       page, flags=re.S)]
+    pictures = [shape._inline.docPr.get("descr") for shape in document.inline_shapes]
+    assert len(pictures) == 2 and pictures == described
+    for section in document.sections:
+        assert MARKING in section.header.paragraphs[0].text
+        footer = section.footer.paragraphs[0]
+        assert MARKING in footer.text and "Page  of " in footer.text  # fields between
+        assert re.findall(r'w:instr=" (\w+) "', footer._p.xml) == ["PAGE", "NUMPAGES"]
+    properties = document.core_properties
+    assert properties.title == TITLE and properties.author == "Practice Quality Team"
+    assert properties.last_modified_by == "Practice Quality Team"
+
+
+def test_word_shows_the_figures_the_markdown_shows(reported: Reported) -> None:
+    """Table by table, row by row, cell by cell; and each list item."""
+    markdown = (reported.published / f"{STEM}.md").read_text(encoding="utf-8")
+    document = _docx(reported.published / f"{STEM}.docx")
+    assert _docx_rows(document) == _md_rows(markdown)
+    bullets = [re.sub(r"\\(.)", r"\1", line[2:]) for line in markdown.splitlines()
+               if line.startswith("- ")]
+    assert [p.text for p in document.paragraphs if p.style.name == "List Bullet"] == bullets
+    assert "*" in {c for row in _docx_rows(document) for c in row}
+
+
+@pytest.mark.parametrize(("args", "stem", "title"), [
+    (("--cycle", CYCLE, "--kind", "highlights"), "2026-27-C3-highlights",
+     f"Case audit highlights: {CYCLE}"),
+    (("--kind", "year", "--year", "2026-27"), "2026-27-year", "Case audit year: 2026-27"),
+], ids=["highlights", "year"])
+def test_every_kind_of_report_is_a_word_document_of_its_markdown(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path,
+        args: tuple[str, ...], stem: str, title: str) -> None:
+    result = run("-w", reported.root, "report", *args, "--format", "md", "--format", "docx",
+                 "--out", tmp_path)
+    assert result.code == 0, result.stderr
+    document = _docx(tmp_path / f"{stem}.docx")
+    assert [p.text for p in document.paragraphs if p.style.name == "Heading 1"] == [title]
+    assert _docx_rows(document) == _md_rows((tmp_path / f"{stem}.md").read_text("utf-8"))
+
+
+def test_hostile_text_is_plain_text_in_word(reported: Reported) -> None:
+    """A formula, HTML, template code, Markdown and a link arrive as the words typed; the
+    control character is dropped; nothing becomes a link or a field."""
+    path = reported.published / f"{STEM}.docx"
+    texts = [p.text for p in _docx(path).paragraphs]
+    assert HOSTILE_SHOWN in texts
+    with zipfile.ZipFile(path) as package:
+        body = package.read("word/document.xml").decode("utf-8")
+        footers = [package.read(n).decode() for n in package.namelist() if "footer" in n]
+    assert "hyperlink" not in body and "instrText" not in body and "fldSimple" not in body
+    assert "\x07" not in body
+    assert all(set(re.findall(r'w:instr=" (\w+) "', f)) <= {"PAGE", "NUMPAGES"}
+               for f in footers)
+
+
+def test_published_word_names_nobody_the_internal_one_names(reported: Reported) -> None:
+    ws = open_workspace(reported.root)
+    with ws.store() as store:
+        identifiers = [*known_identifiers(store),
+                       *(a.reference for a in store.draws.allocations(CYCLE))]
+
+    def named(path: Path) -> set[str]:
+        document = _docx(path)
+        text = "\n".join([p.text for p in document.paragraphs]
+                         + [" ".join(r) for r in _docx_rows(document)])
+        return {i for i in identifiers
+                if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", text)}
+
+    internal = named(reported.internal / f"{STEM}-internal.docx")
+    assert reported.victim in internal and len(internal) > 1  # the name, the RI references
+    assert named(reported.published / f"{STEM}.docx") == set()
+    marked = _docx(reported.internal / f"{STEM}-internal.docx").sections[0].header
+    assert "INTERNAL" in marked.paragraphs[0].text
+
+
+def test_the_same_report_gives_the_same_word_document(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the file changes with the time it was written (its properties are dated
+    the report's day), and it is all that --format docx writes."""
+    monkeypatch.setattr("qaudit.commands.report.today", lambda: date(2026, 12, 20))
+    made = []
+    for out in (tmp_path / "a", tmp_path / "b"):
+        result = run("-w", reported.root, "report", "--cycle", CYCLE, "--kind", "summary",
+                     "--format", "docx", "--out", out)
+        assert result.code == 0 and result.stderr == ""  # no progress bar when piped
+        assert sorted(p.name for p in out.iterdir()) == [f"{STEM}.docx"]
+        made.append((out / f"{STEM}.docx").read_bytes())
+    assert made[0] == made[1]
+    assert _docx(tmp_path / "a" / f"{STEM}.docx").core_properties.created == datetime(
+        2026, 12, 20, tzinfo=UTC)
+
+
+def test_a_progress_bar_shows_on_a_terminal(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common.err, "_force_terminal", True)  # as if stderr were a terminal
+    monkeypatch.setattr(common.err, "is_interactive", True)
+    result = run("-w", reported.root, "report", "--cycle", CYCLE, "--kind", "highlights",
+                 "--format", "docx", "--out", tmp_path)
+    assert result.code == 0
+    assert "Writing reports" in result.stderr
+
+
+@needs_soffice
+def test_libreoffice_opens_the_word_document_and_prints_its_headings(
+        reported: Reported, tmp_path: Path) -> None:
+    (pdf,) = soffice_pdf([reported.published / f"{STEM}.docx"], tmp_path)
+    pages = pdf_pages(pdf)
+    text = _flat(" ".join(pages))
+    for heading in (TITLE, "The cycle", "Grades", "Against previous cycles"):
+        assert heading in text
+    assert all(MARKING in page for page in pages)
+    assert f"Page 1 of {len(pages)}" in _flat(pages[0])
+
+
+def test_help_shows_the_formats_and_an_example(run: Callable[..., Result]) -> None:
+    result = run("report", "--help")
+    assert result.code == 0
+    text = _flat(result.stdout)
+    assert "pdf" in text and "docx" in text and "--format pdf --format docx" in text
+
+
+# --- reading qaudit's Markdown, laying out a table (pure) -----------------------------------
+
+
+def test_a_hidden_figure_is_never_read_as_emphasis() -> None:
+    (line,) = blocks("Moderated: * of 12 (*); the 20% target (*) is *; agreement *")
+    assert line.kind == "paragraph"
+    assert [(r.text, r.italic) for r in line.runs] == [
+        ("Moderated: * of 12 (*); the 20% target (*) is *; agreement *", False)]
+    (note,) = blocks("*Counts from 1 to 4 are shown as `*`, and so on.*")
+    assert [(r.text, r.italic) for r in note.runs] == [
+        ("Counts from 1 to 4 are shown as *, and so on.", True)]
+
+
+def test_escaped_text_stays_text_and_links_keep_their_address() -> None:
+    (line,) = blocks(r"\[x\](http://e) \*\*no\*\* \| [Guide](https://example.org/a\_b)")
+    assert "".join(r.text for r in line.runs) == (
+        "[x](http://e) **no** | Guide (https://example.org/a_b)")
+    (table,) = blocks("| a \\| b | c |\n|---|---:|\n| 1 | * |\n")
+    assert table.kind == "table" and table.right == (False, True)
+    assert [["".join(r.text for r in c) for c in row] for row in table.rows] == [["1", "*"]]
+
+
+@given(st.lists(st.lists(st.text(alphabet="ab %()*", max_size=30), min_size=1, max_size=9),
+                min_size=1, max_size=20))
+def test_columns_fill_the_width_and_hold_their_longest_word_when_they_can(
+        cells: list[list[str]]) -> None:
+    columns = max(len(row) for row in cells)
+    widths, size = column_widths(cells, columns, 174.0)
+    assert len(widths) == columns and abs(sum(widths) - 174.0) < 1e-6
+    assert all(w > 0 for w in widths) and size in TABLE_SIZES
+    longest = [max((len(w) for row in cells[1:] if j < len(row) for w in row[j].split()),
+                   default=0) for j in range(columns)]
+    if size == TABLE_SIZES[0] and sum(longest) * 0.22 * 10 + 4.5 * columns < 150:
+        assert all(w >= n * 0.22 * 10 for w, n in zip(widths, longest, strict=True))
+
+
+@given(st.text(max_size=60))
+def test_any_text_the_templates_escape_reads_back_as_itself(text: str) -> None:
+    """Whatever a person typed, once the report's Markdown has escaped it, is read back as
+    the same words: in a paragraph and in a table cell, never emphasis, a link or a
+    heading."""
+    shown = " ".join(text.splitlines())
+    (paragraph,) = blocks(f"x {md_text(text)}")
+    assert paragraph.kind == "paragraph"
+    assert "".join(r.text for r in paragraph.runs) == f"x {shown}".strip()
+    assert not any(r.bold or r.italic for r in paragraph.runs)
+    (table,) = blocks(f"| a | b |\n|---|---|\n| {md_text(text)} | * |")
+    assert ["".join(r.text for r in cell) for cell in table.rows[0]] == [shown.strip(), "*"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_makes_a_word_document_without_what_word_refuses(text: str) -> None:
+    """Control characters, surrogates and the rest: dropped, never a crash."""
+    import io
+
+    import docx
+
+    shown = " ".join(text.splitlines())
+    made = document(f"# Title {md_text(text)}\n\nSaid: {md_text(text)}\n", {},
+                    Page(marking="OFFICIAL", internal=False, team=f"Team {text}",
+                         generated=date(2026, 12, 20)))
+    package = docx.Document(io.BytesIO(made))
+    assert [p.text for p in package.paragraphs] == [
+        clean(f"Title {shown}".strip()), clean(f"Said: {shown}".strip())]
+    assert package.core_properties.author == clean(f"Team {text}")
