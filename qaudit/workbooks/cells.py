@@ -7,6 +7,12 @@ must stay a name, so every string goes through :func:`put` (or :func:`text_row`)
 And every workbook carries the protective marking (``[mail] protective_marking``): at the
 top and bottom of every printed page (:func:`mark_pages`) and in a cell at the top of its
 first sheet (:func:`put_marking`, or :func:`write_table`'s ``marking``).
+
+Input cells look alike in every workbook people fill (:func:`input_cell`): a dark blue
+medium border and a light gold fill, so they are told apart by their box, not by a pale
+colour alone; the instructions say so in the same words (:data:`INPUT_LOOK`). And pages print
+whole: rows tall enough for their wrapped text (:func:`text_height`), blocks that belong
+together kept on one page (:func:`keep_together`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qaudit.config import MailSettings
@@ -38,17 +45,27 @@ from qaudit.values import HIDDEN_IN_LINE
 _UNSAFE = r"[\x00-\x08\x0b-\x1f\ufffe\uffff]"
 _ESCAPE = re.compile(rf"{_UNSAFE}|_(?=x[0-9A-Fa-f]{{4}}(?:_|{_UNSAFE}))")
 _UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_UNSAFE_RE = re.compile(_UNSAFE)
 MAX_CELL_TEXT = 32_767
 #: The very hidden sheet that identifies a form: workspace, reference, cycle, version.
 META_SHEET = "_qaudit"
 _FORMULA_START = frozenset("=+-@\t\r")
 
-BOLD = Font(bold=True)
-TITLE = Font(bold=True, size=14)
+#: Every font named: a font without a name prints in whatever serif the reader's program
+#: picks (LibreOffice does), beside the body text's sans serif.
+FONT = "Calibri"
+BOLD = Font(name=FONT, size=11, bold=True)
+TITLE = Font(name=FONT, size=14, bold=True)
 HEADER_FILL = PatternFill("solid", start_color="FF1F4E79")
-HEADER_FONT = Font(bold=True, color="FFFFFFFF")
+HEADER_FONT = Font(name=FONT, size=11, bold=True, color="FFFFFFFF")
 SECTION_FILL = PatternFill("solid", start_color="FFDDEBF7")
-INPUT_FILL = PatternFill("solid", start_color="FFFFF9E5")
+#: Input cells: light gold (black text on it 17:1), boxed by a medium dark blue border
+#: (8.7:1 against the white page, 7.0:1 against the fill; WCAG asks 3:1 of a boundary).
+INPUT_FILL = PatternFill("solid", start_color="FFFFE699")
+INPUT_SIDE = Side(style="medium", color="FF1F4E79")
+INPUT_BOX = Border(left=INPUT_SIDE, right=INPUT_SIDE, top=INPUT_SIDE, bottom=INPUT_SIDE)
+#: How every workbook's instructions name its input cells: by their box, never colour alone.
+INPUT_LOOK = "the boxed cells (a dark blue border round a light gold fill)"
 THIN = Side(style="thin", color="FFB4B4B4")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 WRAP = Alignment(wrap_text=True, vertical="top")
@@ -56,10 +73,14 @@ UNLOCKED = Protection(locked=False)
 DATE_FORMAT = "dd/mm/yyyy"
 #: The marking a workbook carries when its writer is given none: the setting's default.
 DEFAULT_MARKING: str = MailSettings.model_fields["protective_marking"].default
-MARKING_FONT = Font(bold=True, color="FFC00000")
+MARKING_FONT = Font(name=FONT, size=11, bold=True, color="FFC00000")
 MARKING_MAX = 60
 #: Excel's header and footer code for the page number and the page count.
 PAGE_NUMBERS = "Page &P of &N"
+#: The height of one line of 11-point text in a row, in points (Excel's default row), and
+#: of a row holding a title (:data:`TITLE`).
+LINE = 15.0
+TITLE_HEIGHT = 21.0
 
 
 def clean_text(text: str) -> str:
@@ -145,29 +166,50 @@ def header_row(ws: Worksheet, values: Sequence[str]) -> list[WriteOnlyCell]:
     for cell in cells:
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
+        cell.alignment = WRAP
     return cells
 
 
 def marking_text(marking: str) -> str:
     """The marking as a workbook shows it: one line, no hidden characters, bounded."""
-    return " ".join(HIDDEN_IN_LINE.sub(" ", marking).split())[:MARKING_MAX]
+    return " ".join(HIDDEN_IN_LINE.sub(" ", _UNSAFE_RE.sub(" ", marking)).split())[:MARKING_MAX]
 
 
-def mark_pages(ws: Worksheet, marking: str) -> None:
-    """The marking centred at the top and bottom of every printed page, page numbers at the
-    bottom right. An ``&`` in the marking is doubled: alone it starts a header code."""
-    text = marking_text(marking).replace("&", "&&")
+def page_text(text: str) -> str:
+    """Text as a page header or footer holds it: :func:`marking_text`'s one bounded line,
+    each ``&`` doubled (alone it starts a code: ``&P`` is the page number)."""
+    return marking_text(text).replace("&", "&&")
+
+
+def mark_pages(ws: Worksheet, marking: str, reference: str = "") -> None:
+    """The marking centred at the top and bottom of every printed page, the workbook's
+    ``reference`` at the bottom left and the page numbers ("Page 2 of 3") at the bottom
+    right."""
+    text = page_text(marking)
     if text:
         for part in (ws.oddHeader.center, ws.oddFooter.center):
             part.text = text
             part.font = "-,Bold"
     ws.oddFooter.right.text = PAGE_NUMBERS
+    if reference:
+        page_reference(ws, reference)
 
 
-def mark_workbook(wb: Workbook, marking: str) -> None:
+def page_reference(ws: Worksheet, reference: str) -> None:
+    """What workbook a printed page belongs to, at the bottom left of every page."""
+    ws.oddFooter.left.text = page_text(reference)
+
+
+def mark_workbook(wb: Workbook, marking: str, reference: str = "") -> None:
     """Every sheet's printed pages marked (the hidden one too: nothing prints unmarked)."""
     for ws in wb.worksheets:
-        mark_pages(ws, marking)
+        mark_pages(ws, marking, reference)
+
+
+def put_title(ws: Worksheet, ref: str, text: str) -> None:
+    """A sheet's title, its row tall enough for the larger type."""
+    put(ws, ref, text, font=TITLE)
+    ws.row_dimensions[int(split_ref(ref)[1])].height = TITLE_HEIGHT
 
 
 def put_marking(ws: Worksheet, ref: str, marking: str) -> None:
@@ -181,13 +223,18 @@ def write_table(
     ws: Worksheet, headers: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int],
     marking: str = "",
 ) -> None:
-    """A plain table on a write-only sheet: styled header, frozen, filterable.
+    """A plain table on a write-only sheet: styled header, frozen, filterable, printed on
+    A4 landscape one page wide with the header row on every page.
 
     A ``marking`` is shown in the header row, one column right of the table and outside
     its filter (a row above the table would move the table a reader expects in row 1)."""
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
+    a4(ws, landscape=True)
+    ws.print_title_rows = "1:1"
+    ws.row_dimensions[1].height = max(text_height(h, w, bold=True)
+                                      for h, w in zip(headers, widths, strict=True))
     header = header_row(ws, headers)
     text = marking_text(marking)
     if text:
@@ -244,23 +291,112 @@ def date_validation(ws: Worksheet) -> DataValidation:
     return dv
 
 
+def input_cell(ws: Worksheet, ref: str, span: str = "") -> Cell:
+    """An input cell: unlocked, boxed and filled (:data:`INPUT_LOOK`), its text wrapped;
+    merged over ``span`` (such as ``"C7:D7"``) after it is styled, so the box goes round the
+    whole merged cell (Excel draws each edge from the cell under it)."""
+    cell: Cell = ws[ref]
+    cell.protection = UNLOCKED
+    cell.fill = INPUT_FILL
+    cell.border = INPUT_BOX
+    cell.alignment = WRAP
+    if span:
+        ws.merge_cells(span)
+    return cell
+
+
 def protect(ws: Worksheet) -> None:
-    """Lock the layout; input cells are unlocked one by one. No password by default."""
+    """Lock the layout; input cells are unlocked one by one. No password by default.
+
+    People may insert rows (for notes: every name moves with its cell, and the readers
+    allow a named cell up to 200 rows below where it was issued) and resize rows, columns
+    and cells' formats; they may not delete rows or insert, delete or sort columns, which
+    would take a named cell away or put another's value in it."""
     ws.protection.sheet = True
-    ws.protection.insertRows = False  # False = allowed: people add rows for notes
+    ws.protection.insertRows = False  # False = allowed
     ws.protection.formatRows = False
     ws.protection.formatColumns = False
     ws.protection.formatCells = False
 
 
 def a4(ws: Worksheet, landscape: bool = False) -> None:
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    """A4, one page wide, as many tall as it takes, centred, with narrow side margins."""
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape" if landscape else "portrait"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.5
+
+
+def text_height(text: str, width: float, bold: bool = False) -> float:
+    """A row height (points) that shows ``text`` whole, wrapped at spaces in a column
+    ``width`` characters wide. Reckoned for a wider font than Excel's Calibri (LibreOffice
+    without it prints in DejaVu Sans), so a row is never too short to show its last line."""
+    per_line = max(1, int(width * (0.85 if bold else 1.0)))
+    lines = 0
+    for paragraph in text.split("\n"):
+        used = 0
+        lines += 1
+        for word in paragraph.split():
+            if used and used + 1 + len(word) <= per_line:
+                used += 1 + len(word)
+                continue
+            if used:
+                lines += 1
+            lines += (len(word) - 1) // per_line
+            used = (len(word) - 1) % per_line + 1
+    return LINE * lines + 3
+
+
+#: Paper (points) and Excel's width of one character of a column (points, Calibri 11).
+_A4 = (595.3, 841.9)
+_CHARACTER = 5.25
+
+
+def keep_together(ws: Worksheet, blocks: Iterable[tuple[int, int]]) -> None:
+    """Page breaks so that no block of rows (first, last) is split across pages: a block
+    that would not fit the rest of a page starts the next one.
+
+    The page is reckoned as Excel prints the sheet (A4 fitted to the width of its columns
+    in Calibri); LibreOffice without Calibri prints smaller, so the pages it fills from
+    these breaks hold the same blocks with room to spare."""
+    merged: list[list[int]] = []
+    for first, last in sorted(blocks):
+        if merged and first <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    ends = {first: last for first, last in merged}
+    capacity = page_height(ws)
+    titles = (_row_heights(ws, *(int(r.strip("$")) for r in ws.print_title_rows.split(":")))
+              if ws.print_title_rows else 0.0)
+    used, row = 0.0, 1
+    while row <= ws.max_row:
+        last = ends.get(row, row)
+        height = _row_heights(ws, row, last)
+        if used and used + height > capacity:
+            ws.row_breaks.append(Break(id=row - 1))
+            used = titles
+        used += height
+        row = last + 1
+
+
+def _row_heights(ws: Worksheet, first: int, last: int) -> float:
+    rows = (ws.row_dimensions.get(r) for r in range(first, last + 1))
+    return float(sum(LINE if row is None or row.height is None else row.height for row in rows))
+
+
+def page_height(ws: Worksheet) -> float:
+    """The rows (points, unscaled) one printed page holds, a twentieth kept spare."""
+    across, down = _A4[::-1] if ws.page_setup.orientation == "landscape" else _A4
+    margins = ws.page_margins
+    widths = (ws.column_dimensions.get(get_column_letter(c)) for c in range(1, ws.max_column + 1))
+    columns = sum((column.width if column else 8.43) * _CHARACTER + 3.75 for column in widths)
+    printable = down - 72 * (margins.top + margins.bottom)
+    return float(0.95 * printable * max(1.0, columns / (across - 72 * (margins.left
+                                                                      + margins.right))))
 
 
 def write_meta(wb: Workbook, values: dict[str, str]) -> None:

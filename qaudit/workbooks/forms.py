@@ -8,6 +8,8 @@ marking stands in the title's row (D1) and on every printed page; no named cell 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
@@ -23,26 +25,27 @@ from qaudit.privacy import sign
 from qaudit.questions import ASPECTS, QuestionSet
 from qaudit.workbooks.cells import (
     BOLD,
-    BOX,
     DEFAULT_MARKING,
-    INPUT_FILL,
+    INPUT_LOOK,
     META_SHEET,
     SECTION_FILL,
-    TITLE,
-    UNLOCKED,
     WRAP,
     a4,
     date_validation,
     define_name,
+    input_cell,
+    keep_together,
     list_validation,
     mark_workbook,
     protect,
     put,
     put_marking,
+    put_title,
     split_ref,
+    text_height,
     write_meta,
 )
-from qaudit.workbooks.template import BLANK_DATE, BookTemplate, CellKey, fill_cells
+from qaudit.workbooks.template import BLANK_DATE, FOOTER, BookTemplate, CellKey, fill_cells
 
 ANSWERS = ("Yes", "No", "N/A")
 YES_NO = ("Yes", "No")
@@ -150,8 +153,14 @@ class FormCase:
     follows_up: str = ""  # a re-audit: the reference of the audit it follows up
 
 
+#: The form's columns: question id (wide enough for a grade's name in bold, "improvement"
+#: whole), question, answer, comment. Long text spans them all.
+WIDTHS = {"A": 16, "B": 52, "C": 13, "D": 41}
+
+
 class _Sheet:
-    """Writes a form top to bottom, keeping track of the row and the validations."""
+    """Writes a form top to bottom, keeping track of the row, the validations and the
+    blocks of rows that print together on one page."""
 
     def __init__(self, wb: Workbook, title: str) -> None:
         self.wb = wb
@@ -159,7 +168,8 @@ class _Sheet:
         self.ws.title = title
         self.row = 1
         self.case_cells: dict[str, str] = {}  # FormCase field -> cell holding its value
-        for col, width in zip("ABCD", (7, 58, 13, 44), strict=True):
+        self.blocks: list[tuple[int, int]] = []
+        for col, width in WIDTHS.items():
             self.ws.column_dimensions[col].width = width
         self.validations = {
             ANSWERS: list_validation(self.ws, ANSWERS),
@@ -171,13 +181,20 @@ class _Sheet:
 
     def title(self, text: str, note: str, marking: str) -> None:
         """The title, the protective marking beside it (top right), and a note below."""
-        put(self.ws, f"A{self.row}", text, font=TITLE)
+        put_title(self.ws, f"A{self.row}", text)
         put_marking(self.ws, f"D{self.row}", marking)
         self.row += 1
         put(self.ws, f"A{self.row}", note, alignment=WRAP)
         self.ws.merge_cells(f"A{self.row}:D{self.row}")
-        self.ws.row_dimensions[self.row].height = 30
+        self.ws.row_dimensions[self.row].height = text_height(note, sum(WIDTHS.values()))
         self.row += 2
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """The rows written inside print on one page (a heading with what it heads)."""
+        first = self.row
+        yield
+        self.blocks.append((first, self.row - 1))
 
     def section(self, text: str) -> None:
         for col in "ABCD":
@@ -203,28 +220,23 @@ class _Sheet:
     def field(self, spec: InputField) -> None:
         """A labelled input cell; long text spans the width under its label."""
         ws = self.ws
+        label = spec.label + (" *" if spec.required else "")
         if spec.kind == "long_text":
-            put(ws, f"A{self.row}", spec.label + (" *" if spec.required else ""), font=BOLD)
+            self.blocks.append((self.row, self.row + 1))  # the label over its box
+            put(ws, f"A{self.row}", label, font=BOLD)
             self.row += 1
-            ref = f"A{self.row}"
-            ws.merge_cells(f"A{self.row}:D{self.row}")
+            ref, span = f"A{self.row}", f"A{self.row}:D{self.row}"
             ws.row_dimensions[self.row].height = 75
         else:
-            put(ws, f"A{self.row}", spec.label + (" *" if spec.required else ""), font=BOLD,
-                alignment=WRAP)
+            put(ws, f"A{self.row}", label, font=BOLD, alignment=WRAP)
             ws.merge_cells(f"A{self.row}:B{self.row}")
-            ref = f"C{self.row}"
-            ws.merge_cells(f"C{self.row}:D{self.row}")
-        self.input(ref, spec.name, spec.options, date_cell=spec.kind == "date")
+            ref, span = f"C{self.row}", f"C{self.row}:D{self.row}"
+        self.input(ref, spec.name, spec.options, date_cell=spec.kind == "date", span=span)
         self.row += 1
 
     def input(self, ref: str, name: str, options: tuple[str, ...] = (),
-              date_cell: bool = False) -> None:
-        cell = self.ws[ref]
-        cell.protection = UNLOCKED
-        cell.fill = INPUT_FILL
-        cell.border = BOX
-        cell.alignment = WRAP
+              date_cell: bool = False, span: str = "") -> None:
+        cell = input_cell(self.ws, ref, span)
         if options:
             if options not in self.validations:
                 self.validations[options] = list_validation(self.ws, options)
@@ -257,7 +269,8 @@ class FormTemplate:
 
     def cells(self, case: FormCase) -> dict[CellKey, str | date]:
         """Every cell that says which case a form is for: the case block, a re-audit's
-        follow-up on the About sheet, and the hidden sheet's values (with the signature)."""
+        follow-up on the About sheet, the hidden sheet's values (with the signature), and
+        the allocation reference in every page's footer (a reference names no one)."""
         values: dict[CellKey, str | date] = {
             (self.sheet.ws.title, ref): getattr(case, attribute)
             for attribute, ref in self.sheet.case_cells.items()
@@ -267,6 +280,8 @@ class FormTemplate:
         meta = _meta(self.kind, case, self.questions, self.workspace_id, self.signing_key)
         for row, value in enumerate(meta.values(), start=1):
             values[META_SHEET, f"B{row}"] = value
+        for ws in self.sheet.wb.worksheets:
+            values[ws.title, FOOTER] = f"Reference {case.reference}"
         return values
 
     def fill(self, case: FormCase) -> Workbook:
@@ -300,12 +315,13 @@ def _about_sheet(wb: Workbook, terms: tuple[tuple[str, str], ...], follow_up: bo
     ws = wb.create_sheet(ABOUT_SHEET, 1)
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 90
-    put(ws, "A1", "About this audit", font=TITLE)
+    put_title(ws, "A1", "About this audit")
     put_marking(ws, "B1", marking)
     row = 3
     cell = None
     if follow_up:
         put(ws, f"A{row}", FOLLOWS_UP_LABEL, font=BOLD, alignment=WRAP)
+        ws.row_dimensions[row].height = text_height(FOLLOWS_UP_LABEL, 30, bold=True)
         cell = f"B{row}"
         put(ws, f"B{row + 1}", "Audit this later piece of the practitioner's work as you would"
             " any other: the re-audit shows whether the changes asked for have been made.",
@@ -317,7 +333,8 @@ def _about_sheet(wb: Workbook, terms: tuple[tuple[str, str], ...], follow_up: bo
         for label, text in terms:
             put(ws, f"A{row}", label, font=BOLD, alignment=WRAP)
             put(ws, f"B{row}", text, alignment=WRAP)
-            ws.row_dimensions[row].height = max(15, 15 * (len(text) // 85 + 1))
+            ws.row_dimensions[row].height = max(text_height(label, 30, bold=True),
+                                                text_height(text, 90))
             row += 1
     protect(ws)
     a4(ws)
@@ -342,12 +359,13 @@ def audit_form(
         about = f" This is a re-audit: the sheet '{ABOUT_SHEET}' says which audit it follows up."
     sheet.title(
         f"Case audit: {type_name}",
-        "Fill the yellow cells only. Answer every question Yes, No or N/A from the drop-down"
+        f"Fill in only {INPUT_LOOK}. Answer every question Yes, No or N/A from the drop-down"
         " and say why in the comment where it helps. Fields marked * are required." + about,
         marking,
     )
     sheet.case_block()
     for aspect in questions.aspects:
+        sheet.blocks.append((sheet.row, sheet.row + 1))  # a heading with its first question
         sheet.section(ASPECTS[aspect.key])
         put(ws, f"C{sheet.row - 1}", "Answer", font=BOLD)
         put(ws, f"D{sheet.row - 1}", "Comment / evidence", font=BOLD)
@@ -355,43 +373,58 @@ def audit_form(
             put(ws, f"A{sheet.row}", q.id, alignment=WRAP)
             text = q.text + (f"\n({q.guidance})" if q.guidance else "")
             put(ws, f"B{sheet.row}", text, alignment=WRAP)
-            ws.row_dimensions[sheet.row].height = max(30, 15 * (len(text) // 55 + 1))
+            ws.row_dimensions[sheet.row].height = max(30, text_height(text, WIDTHS["B"]))
             sheet.input(f"C{sheet.row}", answer_name(q.id), ANSWERS)
             sheet.input(f"D{sheet.row}", comment_name(q.id))
             sheet.row += 1
         sheet.row += 1
     fields = {f.name: f for f in audit_fields(auditor_roles)}
-    sheet.section("Overall grade")
-    sheet.field(fields["grade"])
-    for grade in GRADES:
-        put(ws, f"A{sheet.row}", grade.label, font=BOLD, alignment=WRAP)
-        put(ws, f"B{sheet.row}", grades.get(grade.key, grade.descriptor), alignment=WRAP)
-        ws.merge_cells(f"B{sheet.row}:D{sheet.row}")
-        ws.row_dimensions[sheet.row].height = 48
-        sheet.row += 1
+    with sheet.together():  # the grade with the descriptors it is chosen by
+        sheet.section("Overall grade")
+        sheet.field(fields["grade"])
+        _descriptors(sheet, grades)
     for name in ("rationale", "strengths", "learning", "share_good_practice"):
         sheet.field(fields[name])
-    sheet.row += 1
-    sheet.section("Escalation: a concern about practice, raised with the team manager or,"
-                  " in their absence, the Service Manager")
-    for name in ("esc_raised", "esc_to", "esc_name", "esc_date", "esc_note"):
-        sheet.field(fields[name])
-    sheet.row += 1
-    sheet.section("If the grade is Requires improvement")
-    for name in ("ri_action", "ri_by", "ri_due"):
-        sheet.field(fields[name])
-    sheet.row += 1
-    sheet.section("Auditor")
-    for name in ("auditor_name", "auditor_role", "auditor_date"):
-        sheet.field(fields[name])
+    for heading, names in _CLOSING_SECTIONS:
+        sheet.row += 1
+        with sheet.together():  # the escalation box stays with its heading and its label
+            sheet.section(heading)
+            for name in names:
+                sheet.field(fields[name])
     protect(ws)
     a4(ws)
     ws.print_title_rows = "1:1"
+    keep_together(ws, sheet.blocks)
     follow_up_cell = _about_sheet(wb, terms, follow_up, marking) if terms or follow_up else None
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
     mark_workbook(wb, marking)
     return FormTemplate(sheet, AUDIT_FORM, questions, workspace_id, signing_key,
                         follow_up_cell)
+
+
+#: The form's last sections, each printed whole on one page: (heading, its fields).
+_CLOSING_SECTIONS = (
+    ("Escalation: a concern about practice, raised with the team manager or, in their"
+     " absence, the Service Manager", ("esc_raised", "esc_to", "esc_name", "esc_date",
+                                       "esc_note")),
+    ("If the grade is Requires improvement", ("ri_action", "ri_by", "ri_due")),
+    ("Auditor", ("auditor_name", "auditor_role", "auditor_date")),
+)
+
+
+def _descriptors(sheet: _Sheet, grades: dict[str, str]) -> None:
+    """The grade descriptor table: each grade's name (whole words: its column is wide
+    enough for the longest word) beside what it means, each row tall enough for both."""
+    ws = sheet.ws
+    for grade in GRADES:
+        text = grades.get(grade.key, grade.descriptor)
+        put(ws, f"A{sheet.row}", grade.label, font=BOLD, alignment=WRAP)
+        put(ws, f"B{sheet.row}", text, alignment=WRAP)
+        ws.merge_cells(f"B{sheet.row}:D{sheet.row}")
+        ws.row_dimensions[sheet.row].height = max(
+            text_height(grade.label, WIDTHS["A"], bold=True),
+            text_height(text, WIDTHS["B"] + WIDTHS["C"] + WIDTHS["D"]))
+        sheet.row += 1
 
 
 def self_reflection_form(type_name: str, workspace_id: str, signing_key: bytes = b"",
@@ -401,15 +434,17 @@ def self_reflection_form(type_name: str, workspace_id: str, signing_key: bytes =
     sheet.title(
         f"Practitioner self-reflection: {type_name}",
         "This piece of your work has been chosen at random for a case audit. Please reflect on"
-        " it below and return the form by the date shown. Fill the yellow cells only.",
+        f" it below and return the form by the date shown. Fill in only {INPUT_LOOK}.",
         marking,
     )
     sheet.case_block()
+    sheet.blocks.append((sheet.row, sheet.row + 2))  # the heading with the first question
     sheet.section("Your reflection")
     for spec in SELF_REFLECTION_FIELDS:
         sheet.field(spec)
     protect(sheet.ws)
     a4(sheet.ws)
+    keep_together(sheet.ws, sheet.blocks)
     write_meta(wb, dict.fromkeys(_META_KEYS, ""))
     mark_workbook(wb, marking)
     return FormTemplate(sheet, SELF_REFLECTION_FORM, None, workspace_id, signing_key)

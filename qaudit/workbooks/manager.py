@@ -35,23 +35,25 @@ from qaudit.workbooks.cells import (
     DEFAULT_MARKING,
     HEADER_FILL,
     HEADER_FONT,
-    INPUT_FILL,
+    INPUT_LOOK,
+    LINE,
     META_SHEET,
-    TITLE,
-    UNLOCKED,
     WRAP,
     a4,
     date_validation,
     define_name,
+    input_cell,
     list_validation,
     mark_workbook,
     protect,
     put,
     put_marking,
+    put_title,
+    text_height,
     write_meta,
 )
 from qaudit.workbooks.forms import InputField
-from qaudit.workbooks.template import BLANK_DATE, BookTemplate, CellKey, fill_cells
+from qaudit.workbooks.template import BLANK_DATE, FOOTER, BookTemplate, CellKey, fill_cells
 
 MANAGER_FORM = "service_manager"
 SHEET = "Allocation"
@@ -59,10 +61,12 @@ HEADER_ROW = 5
 FIRST_ROW = HEADER_ROW + 1
 #: The table's columns: (header, width); the last four are the Service Manager's inputs.
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("Reference", 18), ("Audit type", 30), ("Quadrant", 13), ("Team", 28),
-    ("Practitioner", 24), ("Work completed", 14), ("Record ID", 13), ("Person ID", 12),
-    ("Auditor", 24), ("Auditor email", 30), ("Auditor role", 22), ("Date allocated", 14),
+    ("Reference", 16), ("Audit type", 24), ("Quadrant", 12), ("Team", 26),
+    ("Practitioner", 22), ("Work completed", 12), ("Record ID", 12), ("Person ID", 11),
+    ("Auditor", 24), ("Auditor email", 30), ("Auditor role", 22), ("Date allocated", 12),
 )
+#: Each case's row shows three lines of wrapped text: a long team or audit type whole.
+ROW_HEIGHT = 48.0
 REFERENCE_COLUMN = "A"
 NAME_MAX = 200
 EMAIL_MAX = 254
@@ -142,15 +146,17 @@ _MANAGER_META_KEYS = ("form_kind", "workspace", "cycle", "manager", "references"
 
 def manager_cells(book: ManagerBook) -> dict[CellKey, str | date]:
     """Every cell of a workbook that says whose it is and what it holds: the title, the
-    Service Manager, the instructions, each case's row, and the hidden sheet's values."""
+    Service Manager, the instructions, each case's row, the hidden sheet's values and the
+    pages' footers."""
     values: dict[CellKey, str | date] = {
         (SHEET, "A1"): f"Case audit allocation: {book.cycle}",
         (SHEET, "A2"): f"Service Manager: {book.manager}",
         (SHEET, "A3"): (
             "Please give each case to an auditor at Senior Practitioner level or above who is"
             " not the practitioner, does not manage them and, where you can, is not in their"
-            " team. Fill in the yellow cells: the auditor's name, work email and role, and the"
-            " date you allocated it. Audits and the practitioners' self-reflections are due"
+            f" team. Fill in {INPUT_LOOK} of each row: the auditor's name, work email and"
+            " role, and the date you allocated it. Audits and the practitioners'"
+            " self-reflections are due"
             f" back by {book.due:%d/%m/%Y}"
             + (f"; return this workbook to {book.return_to}." if book.return_to
                else "; return this workbook to the Practice Quality Team.")),
@@ -165,6 +171,8 @@ def manager_cells(book: ManagerBook) -> dict[CellKey, str | date]:
     assert tuple(meta) == _MANAGER_META_KEYS
     for row, text in enumerate(meta.values(), start=1):
         values[META_SHEET, f"B{row}"] = text
+    for title in (SHEET, META_SHEET):  # each page's footer: the cycle, not the manager's name
+        values[title, FOOTER] = f"Service Manager allocation {book.cycle}"
     return values
 
 
@@ -175,7 +183,7 @@ def _layout(count: int, auditor_roles: tuple[str, ...], marking: str) -> Workboo
     ws = wb.active
     ws.title = SHEET
     last = get_column_letter(len(COLUMNS))
-    put(ws, "A1", "", font=TITLE)
+    put_title(ws, "A1", "")
     # The marking at the top right, over the last three columns: beside the title, so no
     # row of the contract moves.
     marking_from = get_column_letter(len(COLUMNS) - 2)
@@ -184,25 +192,25 @@ def _layout(count: int, auditor_roles: tuple[str, ...], marking: str) -> Workboo
     put(ws, "A2", "", font=BOLD)
     put(ws, "A3", "", alignment=WRAP)
     ws.merge_cells(f"A3:{last}3")
-    ws.row_dimensions[3].height = 45
+    ws.row_dimensions[3].height = 3 * LINE + 3
     for col, (text, width) in enumerate(COLUMNS, start=1):
         cell = ws.cell(row=HEADER_ROW, column=col)
         put(ws, cell.coordinate, text, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP)
         ws.column_dimensions[cell.column_letter].width = width
+    ws.row_dimensions[HEADER_ROW].height = max(text_height(text, width, bold=True)
+                                               for text, width in COLUMNS)
     roles = list_validation(ws, auditor_roles, "Senior Practitioner or above")
     dates = date_validation(ws)
     blank_row = ("", "", "", "", "", BLANK_DATE, "", "")
     for n in range(1, count + 1):
         row = FIRST_ROW + n - 1
         for col, value in enumerate(blank_row, start=1):
-            put(ws, ws.cell(row=row, column=col).coordinate, value, border=BOX)
+            put(ws, ws.cell(row=row, column=col).coordinate, value, border=BOX, alignment=WRAP)
+        ws.row_dimensions[row].height = ROW_HEIGHT
         define_name(wb, reference_name(n), ws, f"{REFERENCE_COLUMN}{row}")
         for column, spec in zip(_INPUT_COLUMNS, auditor_fields(n), strict=True):
             ref = f"{column}{row}"
-            cell = ws[ref]
-            cell.protection = UNLOCKED
-            cell.fill = INPUT_FILL
-            cell.border = BOX
+            input_cell(ws, ref)
             define_name(wb, spec.name, ws, ref)
         roles.add(f"K{row}")
         dates.add(f"L{row}")

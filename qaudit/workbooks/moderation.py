@@ -28,19 +28,22 @@ from qaudit.workbooks.cells import (
     DEFAULT_MARKING,
     HEADER_FILL,
     HEADER_FONT,
-    INPUT_FILL,
+    INPUT_LOOK,
+    LINE,
     SECTION_FILL,
-    TITLE,
-    UNLOCKED,
     WRAP,
     a4,
     define_name,
+    input_cell,
+    keep_together,
     list_validation,
     mark_workbook,
     protect,
     put,
     put_marking,
+    put_title,
     save,
+    text_height,
     write_meta,
 )
 from qaudit.workbooks.forms import YES_NO, InputField
@@ -50,6 +53,15 @@ THEMES = (
     "Person's voice", "Quality of practice", "Impact of practice", "Quality of recording",
     "Applying the grading criteria", "Quality of feedback",
 )
+
+
+HEADERS = ("#", "Reference", "Audit type", "Quadrant", "Auditor's grade", "Moderated grade *",
+           "Feedback constructive? *", "Names strengths? *", "Names learning? *", "Theme",
+           "Moderators' comments", "Learning for the auditor")
+#: Each column wide enough for its header's longest word in bold ("constructive?").
+WIDTHS = (5, 17, 24, 12, 16, 20, 16, 14, 14, 22, 40, 40)
+#: The Audits sheet: label or question id, question, answer, comment.
+AUDITS_WIDTHS = {"A": 16, "B": 60, "C": 10, "D": 50}
 
 
 def row_fields(n: int) -> tuple[InputField, ...]:
@@ -86,23 +98,22 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
     ws = wb.active
     ws.title = "Moderation"
     title = f"Moderation session: {sheet.cycle}"
-    put(ws, "A1", title + (f" (round {sheet.round})" if sheet.round > 1 else ""), font=TITLE)
+    put_title(ws, "A1", title + (f" (round {sheet.round})" if sheet.round > 1 else ""))
     put_marking(ws, "K1", sheet.marking)  # top right, beside the title
     ws.merge_cells("K1:L1")
-    put(ws, "A2", "For each audit agree the grade the group would give, whether the feedback is"
-        " constructive and names strengths and learning, and what the auditor can learn."
-        " Fill the yellow cells; the audits are on the next sheet." +
-        (" Blind: the auditor's grade is not shown." if sheet.blind else ""), alignment=WRAP)
+    note = ("For each audit agree the grade the group would give, whether the feedback is"
+            " constructive and names strengths and learning, and what the auditor can learn."
+            f" Fill in {INPUT_LOOK} of each row; the audits are on the next sheet." +
+            (" Blind: the auditor's grade is not shown." if sheet.blind else ""))
+    put(ws, "A2", note, alignment=WRAP)
     ws.merge_cells("A2:L2")
-    ws.row_dimensions[2].height = 32
-    headers = ["#", "Reference", "Audit type", "Quadrant", "Auditor's grade",
-               "Moderated grade *", "Feedback constructive? *", "Names strengths? *",
-               "Names learning? *", "Theme", "Moderators' comments", "Learning for the auditor"]
-    widths = [5, 17, 24, 12, 16, 20, 14, 12, 12, 22, 40, 40]
-    for col, (text, width) in enumerate(zip(headers, widths, strict=True), start=1):
+    ws.row_dimensions[2].height = text_height(note, sum(WIDTHS))
+    for col, (text, width) in enumerate(zip(HEADERS, WIDTHS, strict=True), start=1):
         letter = get_column_letter(col)
         put(ws, f"{letter}4", text, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP)
         ws.column_dimensions[letter].width = width
+    ws.row_dimensions[4].height = max(text_height(text, width, bold=True)
+                                      for text, width in zip(HEADERS, WIDTHS, strict=True))
     validations = {opts: list_validation(ws, opts) for opts in (GRADE_LABELS, YES_NO, THEMES)}
     for row, item in enumerate(sheet.items, start=5):
         audit = item.audit
@@ -113,15 +124,11 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
             put(ws, f"{get_column_letter(col)}{row}", value, border=BOX, alignment=WRAP)
         for col, spec in enumerate(row_fields(item.position), start=6):
             ref = f"{get_column_letter(col)}{row}"
-            cell = ws[ref]
-            cell.protection = UNLOCKED
-            cell.fill = INPUT_FILL
-            cell.border = BOX
-            cell.alignment = WRAP
+            input_cell(ws, ref)
             if spec.options:
                 validations[spec.options].add(ref)
             define_name(wb, spec.name, ws, ref)
-        ws.row_dimensions[row].height = 45
+        ws.row_dimensions[row].height = 3 * LINE + 3
     ws.freeze_panes = "C5"
     protect(ws)
     a4(ws, landscape=True)
@@ -135,16 +142,21 @@ def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:
     }
     meta.update({f"item_{i.position}": i.audit.reference for i in sheet.items})
     write_meta(wb, meta)
-    mark_workbook(wb, sheet.marking)
+    mark_workbook(wb, sheet.marking, f"Moderation {sheet.cycle}, round {sheet.round}")
     save(wb, path)
 
 
 def _write_audits_sheet(wb: Workbook, sheet: SampleSheet) -> None:
+    """Each sampled audit's rationale, strengths, learning and answers, every row tall
+    enough for its text; an audit's heading prints on the page of its rationale, strengths
+    and learning."""
     ws = wb.create_sheet("Audits")
-    for col, width in zip("ABCD", (8, 60, 10, 50), strict=True):
+    for col, width in AUDITS_WIDTHS.items():
         ws.column_dimensions[col].width = width
     row = 1
+    blocks = []
     for item in sheet.items:
+        blocks.append((row, row + 3))  # the heading, rationale, strengths and learning
         audit = item.audit
         questions = {q.id: q.text for q in sheet.question_sets[audit.audit_type].questions}
         grade = "" if sheet.blind else f" · auditor's grade: {LABEL.get(audit.grade)}"
@@ -155,17 +167,23 @@ def _write_audits_sheet(wb: Workbook, sheet: SampleSheet) -> None:
         row += 1
         for label, key in (("Rationale", "rationale"), ("Strengths", "strengths"),
                            ("Learning and recommendations", "learning")):
-            put(ws, f"A{row}", label, font=BOLD)
-            put(ws, f"B{row}", audit.fields.get(key, ""), alignment=WRAP)
+            text = audit.fields.get(key, "")
+            put(ws, f"A{row}", label, font=BOLD, alignment=WRAP)
+            put(ws, f"B{row}", text, alignment=WRAP)
             ws.merge_cells(f"B{row}:D{row}")
-            ws.row_dimensions[row].height = 45
+            ws.row_dimensions[row].height = max(
+                text_height(label, AUDITS_WIDTHS["A"], bold=True),
+                text_height(text, AUDITS_WIDTHS["B"] + AUDITS_WIDTHS["C"] + AUDITS_WIDTHS["D"]))
             row += 1
         for qid, answer, comment in sheet.answers.get(audit.return_id, []):
-            put(ws, f"A{row}", qid)
-            put(ws, f"B{row}", questions.get(qid, ""), alignment=WRAP)
-            put(ws, f"C{row}", answer)
-            put(ws, f"D{row}", comment, alignment=WRAP)
+            for col, text in zip("ABCD", (qid, questions.get(qid, ""), answer, comment),
+                                 strict=True):
+                put(ws, f"{col}{row}", text, alignment=WRAP)
+            ws.row_dimensions[row].height = max(
+                text_height(questions.get(qid, ""), AUDITS_WIDTHS["B"]),
+                text_height(comment, AUDITS_WIDTHS["D"]))
             row += 1
         row += 1
     protect(ws)
     a4(ws)
+    keep_together(ws, blocks)

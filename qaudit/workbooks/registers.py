@@ -37,7 +37,9 @@ def write_register(
     marking: str = DEFAULT_MARKING,
 ) -> None:
     """The whole allocation in one workbook: cases, strata, exclusions, unusable rows; the
-    protective ``marking`` beside the first sheet's header and on every printed page."""
+    protective ``marking`` beside the first sheet's header and on every printed page, the
+    cycle (the draw's first fact) in every page's footer. Each sheet prints landscape, one
+    page wide, its header row on every page."""
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Allocations")
     # A re-audit round also says which audit each case follows up, and why a rule that
@@ -56,7 +58,7 @@ def write_register(
             )
             for a in allocations
         ),
-        (18, 13, 30, 30, 10, 14, 12, 14, 12, 24, 30, 24, 26) + ((18, 40) if linked else ()),
+        (18, 13, 30, 30, 10, 14, 12, 14, 12, 24, 38, 24, 26) + ((18, 40) if linked else ()),
         marking=marking,
     )
     ws = wb.create_sheet("Strata")
@@ -90,7 +92,7 @@ def write_register(
         ("Export row", "Reason", "Detail", "Record ID", "Person ID", "Work type", "Completed",
          "Worker ID", "Team", "Quadrant"),
         unusable.loc[~other_work].itertuples(index=False, name=None),
-        (11, 32, 30, 14, 12, 26, 18, 12, 28, 14),
+        (11, 32, 30, 14, 12, 26, 18, 12, 38, 14),
     )
     by_label = unusable.loc[other_work].groupby("detail", sort=True)["source_row"]
     ws = wb.create_sheet("Other work types")
@@ -101,6 +103,6 @@ def write_register(
     )
     ws = wb.create_sheet("Draw")
     write_table(ws, ("Fact", "Value"), draw_facts, (28, 90))
-    mark_workbook(wb, marking)
+    mark_workbook(wb, marking, f"Allocation register {dict(draw_facts).get('Cycle', '')}")
     save(wb, path)
 

@@ -5,7 +5,9 @@ milliseconds to save each, nearly all of it walking its object model, although o
 file differs from the next only in a few cells. A :class:`BookTemplate` saves the layout
 once and keeps the parts of its zip archive; each copy is the saved parts with the copy's
 cells put into the XML of the sheets that hold them (as :func:`cells.cell_xml` writes a
-cell: the rule of :func:`cells.put`, text never a formula).
+cell: the rule of :func:`cells.put`, text never a formula), and its own reference in the
+footer of each printed page (a sheet's :data:`FOOTER`, as :func:`cells.page_reference` puts
+it: one line, ``&`` doubled, XML-escaped).
 
 The parts no copy changes (styles, theme, the workbook and its names, the unchanged
 sheets) are deflated once, with the template, and each copy's archive is written here
@@ -23,13 +25,23 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from openpyxl import Workbook
 
-from qaudit.workbooks.cells import cell_xml, put
+from qaudit.workbooks.cells import cell_xml, page_reference, page_text, put
 
-#: A cell a copy fills: (sheet title, reference such as "C6").
+#: A cell a copy fills: (sheet title, reference such as "C6"), or (sheet title, FOOTER).
 CellKey = tuple[str, str]
+#: Where a key names a sheet's page footer (its left part, the copy's reference), not a cell.
+FOOTER = "footer"
+#: What a template's footers hold where each copy's reference goes, found in the footer's
+#: XML (the zero-width spaces as characters or as references, as lxml writes them), which
+#: no footer text can hold: :func:`cells.page_text` keeps no zero-width space.
+_FOOTER_SLOT = "\u200bpage reference\u200b"
+_ZERO_WIDTH = "(?:\u200b|&#8203;|&#x200[bB];)"
+_IN_FOOTER = re.compile(f"{_ZERO_WIDTH}page reference{_ZERO_WIDTH}")
+_FOOTER = re.compile(r"<oddFooter>.*?</oddFooter>", re.DOTALL)
 #: What a template's date cell holds until a copy's date is put in (text cells hold "").
 BLANK_DATE = date(2000, 1, 1)
 _STYLE = re.compile(r'\bs="(\d+)"')
@@ -43,8 +55,13 @@ class BookTemplate:
     saved XML with the style it keeps."""
 
     def __init__(self, wb: Workbook, cells: Collection[CellKey]) -> None:
+        footers = {title: wb[title].oddFooter.left.text for title, ref in cells if ref == FOOTER}
+        for title in footers:
+            wb[title].oddFooter.left.text = _FOOTER_SLOT
         buffer = io.BytesIO()
         wb.save(buffer)
+        for title, text in footers.items():  # the workbook as it was given
+            wb[title].oddFooter.left.text = text
         with zipfile.ZipFile(buffer) as archive:
             members = {info.filename: archive.read(info) for info in archive.infolist()}
         self.cells = frozenset(cells)
@@ -73,7 +90,10 @@ def fill_cells(wb: Workbook, values: Mapping[CellKey, str | date]) -> Workbook:
     """Put ``values`` into ``wb`` with :func:`cells.put`: a layout's placeholders before it
     is saved as a template, or a whole copy in openpyxl's object model."""
     for (title, ref), value in values.items():
-        put(wb[title], ref, value)
+        if ref == FOOTER:
+            page_reference(wb[title], str(value))
+        else:
+            put(wb[title], ref, value)
     return wb
 
 
@@ -96,7 +116,9 @@ class _Sheet:
     def render(self, values: Mapping[CellKey, str | date]) -> bytes:
         parts = [self.texts[0]]
         for slot, text in zip(self.slots, self.texts[1:], strict=True):
-            parts.append(cell_xml(slot.key[1], values[slot.key], slot.style))
+            value = values[slot.key]
+            parts.append(xml_escape(page_text(str(value))) if slot.key[1] == FOOTER
+                         else cell_xml(slot.key[1], value, slot.style))
             parts.append(text)
         return "".join(parts).encode("utf-8")
 
@@ -106,6 +128,14 @@ def _cut(name: str, xml: str, keys: list[CellKey]) -> _Sheet:
     there, once)."""
     found = []
     for key in keys:
+        if key[1] == FOOTER:
+            footer = _FOOTER.search(xml)
+            slots = list(_IN_FOOTER.finditer(footer[0])) if footer else []
+            if footer is None or len(slots) != 1:
+                raise ValueError(f"the footer of sheet {key[0]!r} is not in the template once")
+            found.append((footer.start() + slots[0].start(), footer.start() + slots[0].end(),
+                          _Slot(key, "")))
+            continue
         pattern = re.compile(rf'<c r="{key[1]}"(?=[\s/>])([^>]*?)(?:/>|>.*?</c>)', re.DOTALL)
         matches = list(pattern.finditer(xml))
         if len(matches) != 1:

@@ -35,19 +35,22 @@ from qaudit.workbooks.cells import (
     DEFAULT_MARKING,
     HEADER_FILL,
     HEADER_FONT,
-    INPUT_FILL,
+    INPUT_LOOK,
+    LINE,
     SECTION_FILL,
-    TITLE,
-    UNLOCKED,
     WRAP,
     a4,
     define_name,
+    input_cell,
+    keep_together,
     list_validation,
     mark_workbook,
     protect,
     put,
     put_marking,
+    put_title,
     save,
+    text_height,
     write_meta,
 )
 from qaudit.workbooks.forms import InputField
@@ -59,6 +62,10 @@ WORKSHOP_SIGNED_KEYS = ("form_kind", "workspace", "workshop", "workshop_id", "pa
 NOTE_MAX = 2000
 #: Sheet names Excel allows are at most 31 characters; a case's sheet is its label.
 GRADING_SHEET = "Grades"
+#: The contents sheet's columns: case or grade, audit type or descriptor, the marking.
+CONTENTS_WIDTHS = {"A": 14, "B": 50, "C": 24}
+#: A case sheet's columns: question id, question, answer, comment.
+CASE_WIDTHS = {"A": 8, "B": 56, "C": 9, "D": 50}
 
 
 def grade_name(position: int) -> str:
@@ -121,16 +128,18 @@ def write_pack(path: Path, pack: WorkshopPack) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "Contents"
-    ws.column_dimensions["A"].width = 14
-    ws.column_dimensions["B"].width = 70
-    put(ws, "A1", f"Audit workshop: {pack.workshop}", font=TITLE)
-    put_marking(ws, "B1", pack.marking)
-    put(ws, "A2", f"Held on {pack.held_on:%d/%m/%Y}. Each case is a piece of audited work,"
-        " anonymised: no person, practitioner or auditor is named, and the audit's own grade"
-        " is not shown. Read each case and grade it in your grading workbook, using the"
-        " framework's grade descriptors below.", alignment=WRAP)
-    ws.merge_cells("A2:B2")
-    ws.row_dimensions[2].height = 60
+    for col, width in CONTENTS_WIDTHS.items():
+        ws.column_dimensions[col].width = width
+    # The marking in a column of its own: the title runs on over the empty B1.
+    put_title(ws, "A1", f"Audit workshop: {pack.workshop}")
+    put_marking(ws, "C1", pack.marking)
+    note = (f"Held on {pack.held_on:%d/%m/%Y}. Each case is a piece of audited work,"
+            " anonymised: no person, practitioner or auditor is named, and the audit's own"
+            " grade is not shown. Read each case and grade it in your grading workbook, using"
+            " the framework's grade descriptors below.")
+    put(ws, "A2", note, alignment=WRAP)
+    ws.merge_cells("A2:C2")
+    ws.row_dimensions[2].height = text_height(note, sum(CONTENTS_WIDTHS.values()))
     row = 4
     put(ws, f"A{row}", "Case", font=HEADER_FONT, fill=HEADER_FILL)
     put(ws, f"B{row}", "Audit type", font=HEADER_FONT, fill=HEADER_FILL)
@@ -145,7 +154,7 @@ def write_pack(path: Path, pack: WorkshopPack) -> None:
     a4(ws)
     for case in pack.cases:
         _case_sheet(wb, case, pack.marking)
-    mark_workbook(wb, pack.marking)
+    mark_workbook(wb, pack.marking, f"Workshop {pack.workshop}, case pack")
     save(wb, path)
 
 
@@ -155,16 +164,19 @@ def _descriptors(ws: Worksheet, row: int) -> int:
     for grade in GRADES:
         put(ws, f"A{row}", grade.label, font=BOLD, alignment=WRAP)
         put(ws, f"B{row}", grade.descriptor, alignment=WRAP)
-        ws.row_dimensions[row].height = 62
+        ws.merge_cells(f"B{row}:C{row}")
+        ws.row_dimensions[row].height = max(
+            text_height(grade.label, CONTENTS_WIDTHS["A"], bold=True),
+            text_height(grade.descriptor, CONTENTS_WIDTHS["B"] + CONTENTS_WIDTHS["C"]))
         row += 1
     return row
 
 
 def _case_sheet(wb: Workbook, case: PackCase, marking: str) -> None:
     ws = wb.create_sheet(case.label[:31])
-    for col, width in zip("ABCD", (8, 56, 9, 50), strict=True):
+    for col, width in CASE_WIDTHS.items():
         ws.column_dimensions[col].width = width
-    put(ws, "A1", f"{case.label}: {case.audit_type_name}", font=TITLE)
+    put_title(ws, "A1", f"{case.label}: {case.audit_type_name}")
     put_marking(ws, "D1", marking)
     row = 3
     for col, text in zip("ABCD", ("", "Question", "Answer", "Comment / evidence"),
@@ -176,10 +188,12 @@ def _case_sheet(wb: Workbook, case: PackCase, marking: str) -> None:
         put(ws, f"B{row}", a.question, alignment=WRAP)
         put(ws, f"C{row}", a.answer, alignment=WRAP)
         put(ws, f"D{row}", a.comment, alignment=WRAP)
-        ws.row_dimensions[row].height = max(30, 15 * (max(len(a.question), len(a.comment))
-                                                      // 50 + 1))
+        ws.row_dimensions[row].height = max(
+            text_height(a.question, CASE_WIDTHS["B"]), text_height(a.answer, CASE_WIDTHS["C"]),
+            text_height(a.comment, CASE_WIDTHS["D"]))
         row += 1
     row += 1
+    blocks = []
     for label, text in (("Strengths in the work", case.strengths),
                         ("Learning and recommendations", case.learning)):
         put(ws, f"A{row}", label, font=BOLD, fill=SECTION_FILL)
@@ -187,11 +201,13 @@ def _case_sheet(wb: Workbook, case: PackCase, marking: str) -> None:
         row += 1
         put(ws, f"A{row}", text or "(none recorded)", alignment=WRAP)
         ws.merge_cells(f"A{row}:D{row}")
-        ws.row_dimensions[row].height = max(30, 15 * (len(text) // 100 + 1))
+        ws.row_dimensions[row].height = text_height(text, sum(CASE_WIDTHS.values()))
+        blocks.append((row - 1, row))  # the heading over its text
         row += 2
     protect(ws)
     a4(ws)
     ws.print_title_rows = "1:1"
+    keep_together(ws, blocks)
 
 
 @dataclass(frozen=True)
@@ -229,39 +245,36 @@ def write_grading_workbook(path: Path, sheet: GradingSheet) -> None:
     ws.title = GRADING_SHEET
     for col, width in zip("ABCD", (12, 26, 24, 60), strict=True):
         ws.column_dimensions[col].width = width
-    put(ws, "A1", f"Audit workshop: {sheet.workshop}", font=TITLE)
+    put_title(ws, "A1", f"Audit workshop: {sheet.workshop}")
     put_marking(ws, "D1", sheet.marking)
     who = sheet.participant + (f" ({sheet.participant_name})" if sheet.participant_name
                                else "")
     put(ws, "A2", f"Grading workbook of {who}; held on {sheet.held_on:%d/%m/%Y}.", font=BOLD)
     ws.merge_cells("A2:D2")
-    put(ws, "A3", "Grade each case of the pack on your own, before the group discusses it:"
-        " choose the grade from the drop-down in the yellow cell and, if you wish, say why."
-        " Leave a grade blank only if you did not read the case.", alignment=WRAP)
+    note = ("Grade each case of the pack on your own, before the group discusses it: choose"
+            f" the grade from the drop-down in {INPUT_LOOK} of its row and, if you wish, say"
+            " why. Leave a grade blank only if you did not read the case.")
+    put(ws, "A3", note, alignment=WRAP)
     ws.merge_cells("A3:D3")
-    ws.row_dimensions[3].height = 45
+    ws.row_dimensions[3].height = text_height(note, 122)
     for col, text in zip("ABCD", ("Case", "Audit type", "Your grade", "Why (optional)"),
                          strict=True):
         put(ws, f"{col}5", text, font=HEADER_FONT, fill=HEADER_FILL)
     grades = list_validation(ws, GRADE_LABELS, "Choose your grade for this case")
     for position, (label, type_name) in enumerate(sheet.cases, start=1):
         row = 5 + position
-        put(ws, f"A{row}", label, border=BOX)
+        put(ws, f"A{row}", label, border=BOX, alignment=WRAP)
         put(ws, f"B{row}", type_name, border=BOX, alignment=WRAP)
         for col, spec in zip("CD", grading_fields(position), strict=True):
             ref = f"{col}{row}"
-            cell = ws[ref]
-            cell.protection = UNLOCKED
-            cell.fill = INPUT_FILL
-            cell.border = BOX
-            cell.alignment = WRAP
+            input_cell(ws, ref)
             if spec.options:
                 grades.add(ref)
             define_name(wb, spec.name, ws, ref)
-        ws.row_dimensions[row].height = 45
+        ws.row_dimensions[row].height = 3 * LINE + 3
     protect(ws)
     a4(ws)
     ws.print_title_rows = "5:5"
     write_meta(wb, grading_meta(sheet))
-    mark_workbook(wb, sheet.marking)
+    mark_workbook(wb, sheet.marking, f"Workshop {sheet.workshop}, {sheet.participant}")
     save(wb, path)

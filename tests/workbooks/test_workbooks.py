@@ -9,13 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from conftest import FIXTURES, Result
 from qaudit.config import Settings
 from qaudit.questions import load_question_set
-from qaudit.workbooks.cells import read_text
-from qaudit.workbooks.dataset import write_dataset
+from qaudit.workbooks.cells import mark_workbook, read_text, write_table
 from qaudit.workbooks.forms import (
     AUDIT_FIELDS,
     AUDIT_FORM,
@@ -254,12 +253,15 @@ def test_a_marking_with_an_ampersand_or_a_hidden_character_prints_as_written(
 
 
 def test_the_register_and_the_export_keep_their_tables_in_row_one(tmp_path: Path) -> None:
-    """A table workbook shows the marking beside its header, outside the filter: the
-    table a reader (or pandas) expects in row 1 stays there."""
-    write_dataset(tmp_path / "d.xlsx", {"Allocations": (["Reference", "Team"],
-                                                        [["R-1", "=Smith"], ["R-2", None]]),
-                                        "Audits": (["Reference"], [["R-1"]])},
-                  marking="OFFICIAL-SENSITIVE")
+    """A table workbook (the register, the analysts' export: both are written by
+    ``write_table``) shows the marking beside its header, outside the filter: the table a
+    reader (or pandas) expects in row 1 stays there."""
+    book = Workbook(write_only=True)
+    write_table(book.create_sheet("Allocations"), ["Reference", "Team"],
+                [["R-1", "=Smith"], ["R-2", None]], [12, 20], marking="OFFICIAL-SENSITIVE")
+    write_table(book.create_sheet("Audits"), ["Reference"], [["R-1"]], [12])
+    mark_workbook(book, "OFFICIAL-SENSITIVE")
+    book.save(tmp_path / "d.xlsx")
     wb = load_workbook(tmp_path / "d.xlsx")
     first, second = wb.worksheets
     assert [c.value for c in first[1]] == ["Reference", "Team", "OFFICIAL-SENSITIVE"]
