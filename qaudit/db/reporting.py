@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +50,11 @@ class AnswerCount:
 
 @dataclass(frozen=True)
 class DataTable:
-    """One sheet of the analysts' export."""
+    """One table of the analysts' export: each row's values in the order of ``columns``,
+    the record's own names for them (the keys ``workbooks.dataset`` describes). Values are
+    as stored: grade and audit type keys, ISO dates and UTC times; the export labels them."""
 
-    headers: list[str]
+    columns: list[str]
     rows: list[tuple[Any, ...]]
 
 
@@ -68,128 +71,111 @@ class KnownPeople:
     cycles: frozenset[str] = frozenset()  # cycle names: references are '<cycle slug>-NNN'
 
 
-_EXPORT_QUERIES: dict[str, tuple[str, list[str]]] = {
-    "Allocations": (
-        "SELECT a.cycle, a.cycle_kind, a.reference, a.quadrant, a.audit_type,"
-        " a.stratum_type, a.record_id, a.person_id, a.completed_date, a.worker_id,"
-        " a.worker_name, a.team, a.service_manager, a.question_set,"
-        " a.question_set_version, a.follows_up, a.drawn_because"
+#: The cycles' tables, by the export's name for each (its CSV file's name). Each column is
+#: named (``AS``) as ``workbooks.dataset`` describes it.
+_EXPORT_QUERIES: dict[str, str] = {
+    "allocations":
+        "SELECT a.cycle, a.cycle_kind AS kind, a.reference, a.quadrant, a.audit_type,"
+        " a.stratum_type AS drawn_for, a.record_id, a.person_id,"
+        " a.completed_date AS work_completed, a.worker_id, a.worker_name AS worker, a.team,"
+        " a.service_manager, a.question_set, a.question_set_version AS version,"
+        " a.follows_up, a.drawn_because"
         " FROM current_allocations a ORDER BY a.cycle_end, a.id",
-        ["Cycle", "Kind", "Reference", "Quadrant", "Audit type", "Drawn for", "Record ID",
-         "Person ID", "Work completed", "Worker ID", "Worker", "Team",
-         "Service Manager", "Question set", "Version", "Follows up", "Drawn because"],
-    ),
-    "Audits": (
+    "audits":
         "SELECT a.reference, g.auditor_grade, g.moderated_grade, g.grade_of_record,"
-        " json_extract(r.fields_json, '$.rationale'),"
-        " json_extract(r.fields_json, '$.strengths'),"
-        " json_extract(r.fields_json, '$.learning'),"
-        " json_extract(r.fields_json, '$.share_good_practice'),"
-        " json_extract(r.fields_json, '$.auditor_name'),"
-        " json_extract(r.fields_json, '$.auditor_role'),"
-        " json_extract(r.fields_json, '$.auditor_date'), r.received_at, r.warnings_json"
+        " json_extract(r.fields_json, '$.rationale') AS rationale,"
+        " json_extract(r.fields_json, '$.strengths') AS strengths,"
+        " json_extract(r.fields_json, '$.learning') AS learning,"
+        " json_extract(r.fields_json, '$.share_good_practice') AS shareable,"
+        " json_extract(r.fields_json, '$.auditor_name') AS auditor,"
+        " json_extract(r.fields_json, '$.auditor_role') AS role,"
+        " json_extract(r.fields_json, '$.auditor_date') AS completed,"
+        " r.received_at AS received,"
+        " (SELECT group_concat(w.value, '; ') FROM json_each(r.warnings_json) w) AS warnings"
         " FROM returns r JOIN audit_grades g ON g.return_id = r.id"
         " JOIN current_allocations a ON a.id = r.allocation_id ORDER BY a.reference",
-        ["Reference", "Auditor's grade", "Moderated grade", "Grade of record",
-         "Rationale", "Strengths", "Learning", "Shareable", "Auditor", "Role",
-         "Completed", "Received", "Warnings"],
-    ),
-    "Answers": (
-        "SELECT a.reference, n.aspect, n.question_id, n.answer, n.comment"
-        " FROM answers n JOIN returns r ON r.id = n.return_id"
-        " JOIN current_allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
-        " ORDER BY a.reference, n.rowid",
-        ["Reference", "Aspect", "Question", "Answer", "Comment"],
-    ),
-    "Self-reflections": (
-        "SELECT a.reference, json_extract(r.fields_json, '$.sr_went_well'),"
-        " json_extract(r.fields_json, '$.sr_differently'),"
-        " json_extract(r.fields_json, '$.sr_support'),"
-        " json_extract(r.fields_json, '$.sr_grade'),"
-        " json_extract(r.fields_json, '$.sr_date')"
+    "self-reflections":
+        "SELECT a.reference, json_extract(r.fields_json, '$.sr_went_well') AS went_well,"
+        " json_extract(r.fields_json, '$.sr_differently') AS differently,"
+        " json_extract(r.fields_json, '$.sr_support') AS support,"
+        " json_extract(r.fields_json, '$.sr_grade') AS own_grade,"
+        " json_extract(r.fields_json, '$.sr_date') AS reflected_on"
         " FROM returns r JOIN current_allocations a ON a.id = r.allocation_id"
         " WHERE r.kind = 'self_reflection' AND r.replaced_at IS NULL"
         " ORDER BY a.reference",
-        ["Reference", "Went well", "Would do differently", "Support wanted",
-         "Own grade", "Date"],
-    ),
-    "Moderation": (
+    "moderation":
         "SELECT a.reference, o.moderated_grade, o.constructive, o.names_strengths,"
-        " o.names_learning, o.theme, o.comments, o.learning"
+        " o.names_learning, o.theme, o.comments, o.learning AS auditor_learning"
         " FROM moderation_outcomes o JOIN moderation_items i ON i.id = o.item_id"
         " JOIN moderation_samples s ON s.id = i.sample_id"
         " JOIN returns r ON r.id = i.return_id JOIN current_allocations a"
         " ON a.id = r.allocation_id WHERE o.replaced_at IS NULL"
         " AND s.replaced_at IS NULL AND r.replaced_at IS NULL ORDER BY a.reference",
-        ["Reference", "Moderated grade", "Constructive", "Names strengths",
-         "Names learning", "Theme", "Comments", "Learning for the auditor"],
-    ),
-    "RI follow-up": (
-        "SELECT a.reference, i.status, i.opened_at, i.closed_at, i.note, s.step,"
-        " s.done_on, s.note FROM ri_items i JOIN current_allocations a"
-        " ON a.id = i.allocation_id LEFT JOIN ri_steps s ON s.ri_id = i.id"
-        " ORDER BY a.reference, s.id",
-        ["Reference", "Status", "Opened", "Closed", "Note", "Step", "Done on",
-         "Step note"],
-    ),
-    "Escalations": (
-        "SELECT a.reference, e.escalated_to, e.manager_name, e.escalated_on, e.note"
+    "ri-steps":
+        "SELECT a.reference, s.step, s.done_on, s.note AS step_note"
+        " FROM ri_steps s JOIN ri_items i ON i.id = s.ri_id"
+        " JOIN current_allocations a ON a.id = i.allocation_id ORDER BY a.reference, s.id",
+    "escalations":
+        "SELECT a.reference, e.escalated_to, e.manager_name AS manager,"
+        " e.escalated_on, e.note"
         " FROM escalations e JOIN returns r ON r.id = e.return_id"
         " JOIN current_allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
         " ORDER BY e.escalated_on",
-        ["Reference", "Escalated to", "Manager", "On", "Note"],
-    ),
 }
+_ANSWERS = (
+    "SELECT a.reference, n.aspect, n.question_id, a.question_set_hash, n.answer, n.comment"
+    " FROM answers n JOIN returns r ON r.id = n.return_id"
+    " JOIN current_allocations a ON a.id = r.allocation_id WHERE r.replaced_at IS NULL"
+    " ORDER BY a.reference, n.rowid"
+)
+#: The order of the cycles' tables (the sheets' order), the ones built in Python included.
+_CYCLE_TABLES = ("allocations", "audits", "answers", "self-reflections", "moderation",
+                 "ri-follow-up", "ri-steps", "escalations")
 
 
-#: The year's sheets, each written only once the record has a row for it (so a workspace
-#: without a plan, deep dive or workshop exports the sheets it always did). Workshop
+#: The year's tables, each exported only once the record has a row for it (so a workspace
+#: without a plan, deep dive or workshop exports the tables it always did). Workshop
 #: participants appear by label ("Participant 1"): their names are never exported.
-_YEAR_QUERIES: dict[str, tuple[str, list[str]]] = {
-    "Planned cycles": (
-        "SELECT year, position, name, date_from, date_to, due_date, weeks"
+_YEAR_QUERIES: dict[str, str] = {
+    "planned-cycles":
+        "SELECT year, position, name AS cycle, date_from AS window_from,"
+        " date_to AS window_to, due_date AS due, weeks"
         " FROM planned_cycles WHERE replaced_at IS NULL ORDER BY date_from, year, position",
-        ["Year", "Position", "Cycle", "Window from", "Window to", "Due", "Weeks"],
-    ),
-    "Workshops": (
-        "SELECT w.name, w.held_on, c.name,"
-        " (SELECT count(*) FROM workshop_cases k WHERE k.workshop_id = w.id),"
-        " (SELECT count(*) FROM workshop_participants p WHERE p.workshop_id = w.id),"
+    "workshops":
+        "SELECT w.name AS workshop, w.held_on, c.name AS from_cycle,"
+        " (SELECT count(*) FROM workshop_cases k WHERE k.workshop_id = w.id) AS cases,"
+        " (SELECT count(*) FROM workshop_participants p WHERE p.workshop_id = w.id)"
+        "  AS participants,"
         " (SELECT count(DISTINCT g.participant) FROM workshop_grades g"
-        "   WHERE g.workshop_id = w.id AND g.replaced_at IS NULL)"
+        "   WHERE g.workshop_id = w.id AND g.replaced_at IS NULL) AS participants_returned"
         " FROM workshops w LEFT JOIN cycles c ON c.id = w.from_cycle_id"
         " ORDER BY w.held_on, w.id",
-        ["Workshop", "Held on", "From cycle", "Cases", "Participants",
-         "Participants returned"],
-    ),
-    "Workshop cases": (
+    "workshop-cases":
         # A case of a cycle cancelled since is kept (the workshop graded it) without its
         # reference, which a redraw may have given another case.
-        "SELECT w.name, k.label, coalesce(a.reference, ''), c.name, h.audit_type,"
+        "SELECT w.name AS workshop, k.label AS case_label, coalesce(a.reference, '') AS reference,"
+        " c.name AS cycle, h.audit_type,"
         " coalesce((SELECT g.grade_of_record FROM audit_grades g"
-        "   WHERE g.allocation_id = k.allocation_id), r.grade)"
+        "   WHERE g.allocation_id = k.allocation_id), r.grade) AS grade_of_record"
         " FROM workshop_cases k JOIN workshops w ON w.id = k.workshop_id"
         " JOIN allocations h ON h.id = k.allocation_id JOIN draws d ON d.id = h.draw_id"
         " JOIN cycles c ON c.id = d.cycle_id JOIN returns r ON r.id = k.return_id"
         " LEFT JOIN current_allocations a ON a.id = k.allocation_id"
         " ORDER BY w.held_on, w.id, k.position",
-        ["Workshop", "Case", "Reference", "Cycle", "Audit type", "Grade of record"],
-    ),
-    "Workshop grades": (
-        "SELECT w.name, g.participant, k.label, g.grade, g.note, g.received_at"
+    "workshop-grades":
+        "SELECT w.name AS workshop, g.participant, k.label AS case_label, g.grade, g.note,"
+        " g.received_at AS received"
         " FROM workshop_grades g JOIN workshops w ON w.id = g.workshop_id"
         " JOIN workshop_cases k ON k.id = g.case_id"
         " LEFT JOIN workshop_participants p ON p.workshop_id = g.workshop_id"
         "  AND p.label = g.participant"
         " WHERE g.replaced_at IS NULL ORDER BY w.held_on, w.id, p.position, k.position",
-        ["Workshop", "Participant", "Case", "Grade", "Note", "Received"],
-    ),
 }
 
 #: A deep dive's filters, one column a key (``themes.FILTER_KEYS``); each cell holds the
 #: key's values as a tuple (any of them), the job joining them for the sheet.
-_FILTER_COLUMNS = (("team", "Team filter"), ("audit-type", "Audit type filter"),
-                   ("quadrant", "Quadrant filter"), ("question", "Question filter"))
+_FILTER_COLUMNS = (("team", "team_filter"), ("audit-type", "audit_type_filter"),
+                   ("quadrant", "quadrant_filter"), ("question", "question_filter"))
 _DEEP_DIVES = (
     "SELECT c.id, c.name, c.date_from, c.date_to, d.title, d.purpose, d.understand,"
     " d.method, d.directed_by, d.question_set, d.filters_json, d.size,"
@@ -197,11 +183,13 @@ _DEEP_DIVES = (
     " FROM deep_dives d JOIN cycles c ON c.id = d.cycle_id"
     " WHERE c.kind = 'deep_dive' AND c.cancelled_at IS NULL ORDER BY c.date_to, c.name"
 )
-_DEEP_DIVE_HEADERS = [
-    "Cycle", "Window from", "Window to", "Title", "Purpose", "Seeks to understand", "Method",
-    "Directed by", "Question set", *(header for _, header in _FILTER_COLUMNS), "Size",
-    "Blocks later draws", "Terms SHA-256",
+_DEEP_DIVE_COLUMNS = [
+    "cycle", "window_from", "window_to", "title", "purpose", "understand", "method",
+    "directed_by", "question_set", *(column for _, column in _FILTER_COLUMNS), "size",
+    "blocks_later_draws", "terms_sha256",
 ]
+_RI_COLUMNS = ["reference", "status", "opened", "closed", "corrective_action", "action_by",
+               "action_due", "steps_outstanding", "note"]
 
 
 def _folded(text: str) -> str:
@@ -260,23 +248,53 @@ class Reporting:
         """The deep dives drawn whose window meets ``first`` to ``last`` (ISO dates)."""
         return _deep_dives_between(self.db, first, last)
 
-    def export_tables(self) -> dict[str, DataTable]:
-        """Every table an analyst needs, current rows only: the cycles' tables, then the
-        year's (the plan, deep dives, workshops) where the record has any. A cell of a deep
-        dive's filter columns is a tuple of values; every other cell is a plain value."""
-        tables = {name: DataTable(headers, [tuple(r) for r in self.db.conn.execute(sql)])
-                  for name, (sql, headers) in _EXPORT_QUERIES.items()}
-        year = {name: DataTable(headers, [tuple(r) for r in self.db.conn.execute(sql)])
-                for name, (sql, headers) in _YEAR_QUERIES.items()}
-        if year["Planned cycles"].rows:
-            tables["Planned cycles"] = year["Planned cycles"]
+    def export_tables(self, required_steps: Sequence[str]) -> dict[str, DataTable]:
+        """Every table an analyst needs, current rows only, by name: the cycles' tables,
+        then the year's (the plan, deep dives, workshops) where the record has any. A cell
+        of a deep dive's filters or of an RI item's steps outstanding (``required_steps``
+        not recorded) is a tuple of values; every other cell is a plain value."""
+        cycles = {name: self._table(sql) for name, sql in _EXPORT_QUERIES.items()}
+        cycles["answers"] = self._answers_table()
+        cycles["ri-follow-up"] = self._ri_table(required_steps)
+        tables = {name: cycles[name] for name in _CYCLE_TABLES}
+        year = {name: self._table(sql) for name, sql in _YEAR_QUERIES.items()}
+        if year["planned-cycles"].rows:
+            tables["planned-cycles"] = year["planned-cycles"]
         deep_dives = self._deep_dives_table()
         if deep_dives.rows:
-            tables["Deep dives"] = deep_dives
-        if year["Workshops"].rows:  # a workshop's three sheets go together
-            tables.update((n, year[n]) for n in ("Workshops", "Workshop cases",
-                                                 "Workshop grades"))
+            tables["deep-dives"] = deep_dives
+        if year["workshops"].rows:  # a workshop's three tables go together
+            tables.update((n, year[n]) for n in ("workshops", "workshop-cases",
+                                                 "workshop-grades"))
         return tables
+
+    def _table(self, sql: str) -> DataTable:
+        cursor = self.db.conn.execute(sql)
+        return DataTable([d[0] for d in cursor.description], [tuple(r) for r in cursor])
+
+    def _answers_table(self) -> DataTable:
+        """Each answer with its question's text as the form that was returned put it (the
+        question set as issued to the cycle, not as the templates say today)."""
+        texts: dict[tuple[str, str], str] = {}
+        rows = []
+        for reference, aspect, question_id, digest, answer, comment in self.db.conn.execute(
+                _ANSWERS).fetchall():
+            if (digest, question_id) not in texts:
+                texts.update(((digest, q.id), q.text)
+                             for q in self.db.draws.issued_question_set(digest).questions)
+            rows.append((reference, aspect, question_id, texts.get((digest, question_id), ""),
+                         answer, comment))
+        return DataTable(["reference", "aspect", "question_id", "question", "answer",
+                          "comment"], rows)
+
+    def _ri_table(self, required_steps: Sequence[str]) -> DataTable:
+        """Each audit on the RI monitoring list with the corrective action its audit form
+        set out; a withdrawn item (regraded) has no step outstanding."""
+        rows = [(i.reference, str(i.status), i.opened_at, i.closed_at, i.action, i.action_by,
+                 i.action_due, () if i.status is RiStatus.WITHDRAWN else tuple(
+                     s for s in required_steps if s not in i.steps), i.note)
+                for i in self.db.returns.ri_items(None)]
+        return DataTable(list(_RI_COLUMNS), rows)
 
     def _deep_dives_table(self) -> DataTable:
         """Each deep dive drawn (not cancelled) with its terms of reference. A team filter
@@ -303,7 +321,7 @@ class Reporting:
             rows.append((name, date_from, date_to, title, purpose, understand, method,
                          directed_by, question_set, *cells, int(size),
                          "Yes" if blocks else "No", sha))
-        return DataTable(list(_DEEP_DIVE_HEADERS), rows)
+        return DataTable(list(_DEEP_DIVE_COLUMNS), rows)
 
     def known_people(self) -> KnownPeople:
         """Who is in the record: the allocations and returns, the staff list, the auditors

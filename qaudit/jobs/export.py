@@ -1,28 +1,28 @@
-"""The export job: the full data set as one workbook for analysts, optionally anonymised.
+"""The export job: the full data set for analysts, as one workbook or a folder of CSV files,
+optionally anonymised. What each column is, and what anonymising does to it, is
+``workbooks.dataset.SHEETS``; the data dictionary sheet is written from it.
+
+In the framework's words: a grade, an audit type, a kind of cycle, an aspect, an RI status
+and step are shown by their labels ("Requires improvement", "Care Act assessment"), as the
+settings and ``grading`` name them; dates are dates. The Reference is the key that joins
+the sheets; the Question ID, question set and version are kept as the stable keys of a
+question. The RI follow-up is each Requires improvement audit's corrective action, who
+takes it and by when (from its audit form), where it stands and the steps not yet
+recorded; the RI steps sheet each step recorded.
 
 Anonymised, for workshops: every identifier (reference, record, person, worker, team,
-Service Manager, auditor, manager) becomes a keyed pseudonym (HMAC with the workspace's
-secret key, which never leaves the workspace); free text is scrubbed of every id, name and
-email address the database knows (the staff list and the auditors the Service Managers
-named too; and of titled names, id-shaped text and email addresses it does not know), and
-no other cell keeps an email address either; every date is shown as its month; and on the
-Allocations sheet the month work was completed is coarsened further where needed so that
-every combination of cycle, quadrant, audit type and period is shared by at least
+Service Manager, auditor, manager, who takes an RI action) becomes a keyed pseudonym (HMAC
+with the workspace's secret key, which never leaves the workspace); free text is scrubbed
+of every id, name and email address the database knows (the staff list and the auditors
+the Service Managers named too; and of titled names, id-shaped text and email addresses it
+does not know), and no other cell keeps an email address either; every date is shown as
+its month, as text (yyyy-mm: a date of the 1st would look exact); and on the Allocations
+sheet the month work was completed is coarsened further where needed so that every
+combination of cycle, quadrant, audit type and period is shared by at least
 ``reporting.suppression_threshold`` rows (k-anonymity), or has no period. A sheet "About
-this export" says what was done and the k achieved.
-
-The year is in it too. Every allocation says its cycle's kind (regular, deep dive,
-re-audit round), the reference of the audit a re-audit follows up ("Follows up",
-pseudonymised as a Reference is, so it still joins the row it follows up) and why a case
-was drawn despite the cool-down. Once the record has them, sheets of the current plan's
-cycles, of the deep dives (their terms of reference, scrubbed as free text when anonymised;
-a team filter pseudonymised as the Team column is, so no filter names a team; the terms
-file's SHA-256 left out, as it would confirm a guess at a scrubbed word), and of the
-workshops, their cases (by the reference of the audit each came from) and each
-participant's current grades, by label. Anonymised, the names of cycles and workshops are
-scrubbed too (a deep dive may be named after its team). None of these sheets has a
-completion date or another case attribute, so the Allocations sheet's k-anonymity is the
-export's.
+this export" says what was done and the k achieved. The year's sheets (plan, deep dives,
+workshops) show no completion date or other case attribute, so the Allocations sheet's
+k-anonymity is the export's.
 
 The staff list, the auditors the Service Managers named, the messages sent, the feedback
 conversations, the email addresses the case export gave and the names of workshop
@@ -32,13 +32,17 @@ who to write to, and hold names and email addresses an analyst has no need of.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from qaudit.config import Settings
 from qaudit.db import Store
+from qaudit.db.draws import CYCLE_KINDS, describe_kind
 from qaudit.errors import QauditError
+from qaudit.grading import ESCALATED_TO, GRADES, RiStatus
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.privacy import (
     SUPPRESSED,
@@ -49,85 +53,102 @@ from qaudit.privacy import (
     pseudonymiser,
     scrub_emails,
 )
-from qaudit.workbooks.dataset import write_dataset
+from qaudit.questions import ASPECTS
+from qaudit.workbooks import dataset
+from qaudit.workbooks.dataset import Anonymised, Column, Table
+from qaudit.workbooks.forms import ANSWERS, YES_NO
+from qaudit.workbooks.moderation import THEMES
 from qaudit.workspace import Workspace
 
-#: Column header -> pseudonym kind, for identifying columns. "Follows up" holds a
-#: reference and "Team filter" teams: the same kinds, so they join.
-PSEUDONYMS = {
-    "Reference": "REF", "Record ID": "REC", "Person ID": "PER", "Worker ID": "WKR",
-    "Worker": "NAME", "Team": "TEAM", "Service Manager": "SM", "Auditor": "AUD",
-    "Manager": "MGR", "Follows up": "REF", "Team filter": "TEAM",
-}
-#: Free-text columns, scrubbed of known ids and names when anonymised.
-FREE_TEXT = {
-    "Rationale", "Strengths", "Learning", "Comment", "Comments", "Went well",
-    "Would do differently", "Support wanted", "Note", "Step note", "Learning for the auditor",
-    "Warnings", "Drawn because", "Title", "Purpose", "Seeks to understand", "Method",
-    "Directed by", "Workshop",
-    # Cycle names are typed by the QA team too: a deep dive may be named after its team.
-    "Cycle", "From cycle",
-}
-#: Date columns: shown as their month when anonymised.
-DATES = {"Work completed", "Completed", "Received", "Date", "Opened", "Closed", "Done on", "On",
-         "Window from", "Window to", "Due", "Held on"}
-#: Columns left out when anonymised: the SHA-256 of a deep dive's terms file would let
-#: a guessed name be checked against the text the scrubbing removed it from.
-WITHHELD = {"Terms SHA-256"}
-#: How a cell holding several values (a deep dive's filter: any of them) is shown.
-EITHER = " or "
 #: The Allocations sheet's quasi-identifiers: what a case export also shows about a case.
 #: Their combination with the completion period must be shared by at least k rows.
-ALLOCATIONS = "Allocations"
-QUASI_IDENTIFIERS = ("Cycle", "Quadrant", "Audit type", "Drawn for")
-COMPLETED = "Work completed"
-ABOUT = "About this export"
+QUASI_IDENTIFIERS = ("cycle", "quadrant", "audit_type", "drawn_for")
+RI_STATUSES = {RiStatus.OPEN: "Open", RiStatus.CLOSED: "Closed",
+               RiStatus.WITHDRAWN: "Withdrawn (regraded)"}
 
-Sheet = tuple[Sequence[str], Sequence[Sequence[Any]]]
-
-
-def _plain_row(row: Sequence[Any]) -> tuple[Any, ...]:
-    """A row as the identified export shows it: several values joined."""
-    return tuple(EITHER.join(map(str, v)) if isinstance(v, tuple) else v for v in row)
+Pseudonym = Callable[[str, str], str]
+Scrub = Callable[[str], str]
 
 
-def _anonymise_row(headers: Sequence[str], row: Sequence[Any],
-                   pseudonym: Callable[[str, str], str],
-                   scrub: Callable[[str], str]) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for header, value in zip(headers, row, strict=True):
-        if isinstance(value, tuple):  # several values: each pseudonymised, or joined
-            if header in PSEUDONYMS:
-                out.append(EITHER.join(pseudonym(PSEUDONYMS[header], str(v)) for v in value))
-                continue
-            value = EITHER.join(map(str, value))
-        if header in PSEUDONYMS and isinstance(value, str):
-            out.append(pseudonym(PSEUDONYMS[header], value))
-        elif header in DATES and value not in (None, ""):
-            out.append(month_of(value) or SUPPRESSED)
-        elif header in FREE_TEXT and isinstance(value, str):
-            out.append(coarsen_dates_in_text(scrub(value)))
-        elif isinstance(value, str):
-            out.append(coarsen_dates_in_text(scrub_emails(value)))
-        else:
-            out.append(value)
-    return tuple(out)
+def _same(values: Iterable[str]) -> dict[str, str]:
+    """A vocabulary whose codes are its labels (a Yes/No answer, an auditor's role)."""
+    return {v: v for v in values}
 
 
-def generalise_allocations(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+def vocabularies(settings: Settings) -> dict[str, dict[str, str]]:
+    """Each labelled column's vocabulary: the code stored -> the label shown. A grade is
+    stored by key, or by label on a self-reflection."""
+    return {
+        dataset.GRADE: {g.key: g.label for g in GRADES} | _same(g.label for g in GRADES),
+        dataset.AUDIT_TYPE: settings.type_names(),
+        dataset.CYCLE_KIND: {k: describe_kind(k).capitalize() for k in CYCLE_KINDS},
+        dataset.QUADRANT: _same(settings.quadrants),
+        dataset.YES_NO: _same(YES_NO),
+        dataset.ANSWER: _same(ANSWERS),
+        dataset.ASPECT: dict(ASPECTS),
+        dataset.ROLE: _same(settings.auditor_roles),
+        dataset.THEME: _same(THEMES),
+        dataset.ESCALATED_TO: _same(ESCALATED_TO),
+        dataset.RI_STATUS: {str(k): v for k, v in RI_STATUSES.items()},
+        dataset.RI_STEP: dict(settings.ri.steps),
+    }
+
+
+def _as_date(value: Any) -> Any:
+    """An ISO date as a date; a time qaudit recorded (UTC) as its day on this computer's
+    clock; anything else as it is."""
+    if not isinstance(value, str) or len(value) < 10:
+        return value
+    try:
+        return (datetime.fromisoformat(value).astimezone().date() if "T" in value
+                else date.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+def _present(column: Column, value: Any, labels: dict[str, dict[str, str]]) -> Any:
+    """A stored value as the sheet shows it: a label for a code, a date for an ISO date."""
+    if isinstance(value, tuple):
+        return tuple(_present(column, v, labels) for v in value)
+    if column.kind == dataset.DATE:
+        return _as_date(value)
+    vocabulary = labels.get(column.kind)
+    if vocabulary is not None and isinstance(value, str):
+        return vocabulary.get(value, value)
+    return value
+
+
+def _anonymise(column: Column, value: Any, pseudonym: Pseudonym, scrub: Scrub) -> Any:
+    """A value as the anonymised export shows it (the column's ``Anonymised``)."""
+    treatment = column.anonymised
+    if isinstance(value, tuple):  # several values: each pseudonymised, or joined
+        if treatment is Anonymised.PSEUDONYM:
+            return tuple(pseudonym(column.pseudonym, str(v)) for v in value)
+        value = column.several.join(map(str, value))
+    if treatment is Anonymised.PSEUDONYM and isinstance(value, str):
+        return pseudonym(column.pseudonym, value)
+    if treatment in (Anonymised.MONTH, Anonymised.PERIOD) and value not in (None, ""):
+        return month_of(value) or SUPPRESSED
+    if treatment is Anonymised.SCRUBBED and isinstance(value, str):
+        return coarsen_dates_in_text(scrub(value))
+    if isinstance(value, str):
+        return coarsen_dates_in_text(scrub_emails(value))
+    return value
+
+
+def generalise_allocations(columns: Sequence[Column], rows: Sequence[Sequence[Any]],
                            k: int) -> tuple[list[tuple[Any, ...]], Generalisation]:
     """The Allocations rows with the completion month coarsened (``k_anonymous_periods``)
     so that every quasi-identifier group has at least k rows or no period; checked."""
-    keys = [tuple(r[headers.index(h)] for h in QUASI_IDENTIFIERS if h in headers)
-            for r in rows]
-    column = headers.index(COMPLETED)
-    months = [month_of(r[column]) for r in rows]
-    result = k_anonymous_periods(keys, months, k)
+    keys = [c.key for c in columns]
+    column = next(i for i, c in enumerate(columns) if c.anonymised is Anonymised.PERIOD)
+    groups = [tuple(r[keys.index(q)] for q in QUASI_IDENTIFIERS if q in keys) for r in rows]
+    result = k_anonymous_periods(groups, [month_of(r[column]) for r in rows], k)
     out = [(*r[:column], period, *r[column + 1:])
            for r, period in zip(rows, result.periods, strict=True)]
     sizes: dict[tuple[Any, ...], int] = {}
-    for key, period in zip(keys, result.periods, strict=True):
-        sizes[(*key, period)] = sizes.get((*key, period), 0) + 1
+    for group, period in zip(groups, result.periods, strict=True):
+        sizes[(*group, period)] = sizes.get((*group, period), 0) + 1
     small = [g for g, n in sizes.items() if n < k and g[-1] != SUPPRESSED]
     if small:  # k_anonymous_periods promises this never happens
         raise QauditError(f"the anonymised export would show {len(small)} group(s) of fewer"
@@ -135,27 +156,30 @@ def generalise_allocations(headers: Sequence[str], rows: Sequence[Sequence[Any]]
     return out, result
 
 
-def _about(k_result: Generalisation | None, threshold: int) -> Sheet:
+def _about(k_result: Generalisation | None, threshold: int) -> Table:
+    *some, last = dict.fromkeys(c.header for s in dataset.SHEETS for c in s.columns
+                                if c.anonymised is Anonymised.PSEUDONYM)
     rows: list[tuple[str, str]] = [
-        ("Identifiers", "Reference, Record ID, Person ID, Worker ID, Worker, Team, Service"
-         " Manager, Auditor and Manager are keyed pseudonyms (HMAC-SHA256 with the"
-         " workspace's key, which is never shared): one value has one pseudonym in every"
+        ("Identifiers", f"{', '.join(some)} and {last} are keyed pseudonyms (HMAC-SHA256 with"
+         " the workspace's key, which is never shared): one value has one pseudonym in every"
          " sheet and every export from this workspace. \"Follows up\" (the audit a"
          " re-audit follows up) is pseudonymised as a Reference, and a deep dive's \"Team"
-         " filter\" as a Team, so both still join."),
+         " filter\" as a Team, so both still join; who takes an RI corrective action"
+         " (\"Action by\") as a Manager."),
         ("Free text", "Every id, reference, name and email address the record holds (the"
          " staff list, the auditors the Service Managers named and the workshop"
          " participants named included), titled names (\"Mrs Patel\"), id-shaped text and"
          " any email address are replaced by \"(removed)\"; dates written in the text are"
-         " shown as their month. So are a deep dive's terms of reference (title, purpose,"
-         " what it seeks to understand, method, directed by), why a case was drawn, the"
-         " names of cycles and workshops, and grade notes. A name the record never saw,"
-         " written without a title, can remain. No other cell keeps an email address"
-         " either. The SHA-256 of a deep dive's terms file is left out: it would confirm a"
-         " guess at what was removed."),
-        ("Dates", "Every date (work completed, received, completed, opened, closed, done on,"
-         " escalated on, a planned cycle's or deep dive's window and due date, the day a"
-         " workshop was held) is shown as its month, YYYY-MM."),
+         " shown as their month. So are an RI corrective action, a deep dive's terms of"
+         " reference (title, purpose, what it seeks to understand, method, directed by), why"
+         " a case was drawn, the names of cycles and workshops, and grade notes. A name the"
+         " record never saw, written without a title, can remain. No other cell keeps an"
+         " email address either. The SHA-256 of a deep dive's terms file is left out: it"
+         " would confirm a guess at what was removed."),
+        ("Dates", "Every date (work completed, received, completed, opened, closed, an RI"
+         " action's due date, done on, escalated on, a planned cycle's or deep dive's window"
+         " and due date, the day a workshop was held) is shown as its month, as text"
+         " yyyy-mm (a date cell would look like an exact day)."),
         ("Work completed", "On the Allocations sheet, cycle, quadrant, audit type, drawn for"
          f" and the completion period are shared by at least {threshold} rows (k-anonymity,"
          " k = reporting.suppression_threshold). A month with fewer rows is joined with"
@@ -181,37 +205,90 @@ def _about(k_result: Generalisation | None, threshold: int) -> Sheet:
                  " case export gave and the names of workshop participants: names and"
                  " addresses an analysis has no need of."))
     rows.append(("Sharing", "For analysts' workshops only: pseudonyms still link rows of"
-                 " one worker or team. Do not publish this workbook."))
-    return ["Topic", "What was done"], rows
+                 " one worker or team. Do not publish this data set."))
+    return Table(dataset.ABOUT, dataset.ABOUT.columns, rows)
 
 
-def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool) -> dict[str, int]:
-    """Write every table; anonymised if asked. Returns rows per table sheet (not counting
-    the anonymised export's "About this export")."""
-    if path.suffix.lower() != ".xlsx":
-        raise QauditError(f"--out {path} must end in .xlsx.")
-    tables = store.reporting.export_tables()
-    sheets: dict[str, Sheet] = {}
+def _labelled(ws: Workspace, store: Store) -> list[Table]:
+    """Every table of the record, as ``dataset.SHEETS`` describes it, codes labelled."""
+    stored = store.reporting.export_tables(tuple(ws.settings.ri.steps))
+    unknown = set(stored) - {s.key for s in dataset.SHEETS}
+    if unknown:  # a table the dictionary does not describe is never written
+        raise QauditError(f"the export has no description of {', '.join(sorted(unknown))}.")
+    labels = vocabularies(ws.settings)
+    tables = []
+    for sheet in (s for s in dataset.SHEETS if s.key in stored):
+        table = stored[sheet.key]
+        at = [table.columns.index(c.key) for c in sheet.columns]
+        tables.append(Table(sheet, sheet.columns, [
+            tuple(_present(c, row[i], labels) for c, i in zip(sheet.columns, at, strict=True))
+            for row in table.rows]))
+    return tables
+
+
+def _anonymised(ws: Workspace, store: Store, tables: Sequence[Table]) -> list[Table]:
+    """The tables anonymised (each column's ``Anonymised``), k-anonymity checked, and the
+    "About this export" sheet saying what was done."""
+    threshold = ws.settings.reporting.suppression_threshold
+    pseudonym = pseudonymiser(ws.pseudonym_key())
+    # one scrub per distinct text: a cycle's name is on each of its allocations
+    scrub = lru_cache(maxsize=65536)(
+        scrub_for_publication(store, tuple(ws.settings.auditor_roles)))
+    out: list[Table] = []
+    k_result: Generalisation | None = None
+    for table in tables:
+        columns = table.columns
+        rows: Sequence[Sequence[Any]] = [
+            tuple(_anonymise(c, v, pseudonym, scrub) for c, v in zip(columns, row, strict=True))
+            for row in table.rows]
+        if any(c.anonymised is Anonymised.PERIOD for c in columns):
+            rows, k_result = generalise_allocations(columns, rows, threshold)
+        kept = [i for i, c in enumerate(columns) if c.anonymised is not Anonymised.WITHHELD]
+        out.append(Table(table.sheet, tuple(columns[i] for i in kept),
+                         [tuple(r[i] for i in kept) for r in rows]))
+    return [*out, _about(k_result, threshold)]
+
+
+def _joined(table: Table) -> Table:
+    """A cell of several values written as one (``Column.several`` between them)."""
+    return Table(table.sheet, table.columns, [
+        tuple(c.several.join(map(str, v)) if isinstance(v, tuple) else v
+              for c, v in zip(table.columns, row, strict=True)) for row in table.rows])
+
+
+def check_out(path: Path, as_csv: bool) -> None:
+    """Refuse an ``--out`` the format cannot write to, before anything is read."""
+    if not as_csv and path.suffix.lower() != ".xlsx":
+        raise QauditError(f"--out {path} must end in .xlsx (or give --format csv and a"
+                          " folder's name, for one CSV file a table).")
+    if as_csv:
+        if path.suffix.lower() in (".xlsx", ".csv"):
+            raise QauditError(f"--format csv writes a folder of CSV files: give --out a"
+                              f" folder's name, not {path.name}.")
+        if problem := dataset.check_csv_folder(path):
+            raise QauditError(problem)
+
+
+def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool,
+                   as_csv: bool = False) -> dict[str, int]:
+    """Write every table and the data dictionary, as a workbook or a folder of CSV files;
+    anonymised if asked. Returns rows per table of the record, by sheet title."""
+    check_out(path, as_csv)
+    tables = _labelled(ws, store)
     if anonymise:
-        threshold = ws.settings.reporting.suppression_threshold
-        pseudonym = pseudonymiser(ws.pseudonym_key())
-        # one scrub per distinct text: a cycle's name is on each of its allocations
-        scrub = lru_cache(maxsize=65536)(
-            scrub_for_publication(store, tuple(ws.settings.auditor_roles)))
-        k_result: Generalisation | None = None
-        for name, t in tables.items():
-            rows: Sequence[Sequence[Any]] = [
-                _anonymise_row(t.headers, r, pseudonym, scrub) for r in t.rows]
-            if name == ALLOCATIONS and COMPLETED in t.headers:
-                rows, k_result = generalise_allocations(t.headers, rows, threshold)
-            kept = [i for i, h in enumerate(t.headers) if h not in WITHHELD]
-            sheets[name] = ([t.headers[i] for i in kept],
-                            [tuple(r[i] for i in kept) for r in rows])
-        counts = {name: len(rows) for name, (_, rows) in sheets.items()}
-        sheets[ABOUT] = _about(k_result, threshold)
-    else:
-        sheets = {name: (t.headers, [_plain_row(r) for r in t.rows])
-                  for name, t in tables.items()}
-        counts = {name: len(rows) for name, (_, rows) in sheets.items()}
-    write_dataset(path, sheets, ws.settings.mail.protective_marking)
-    return counts
+        tables = _anonymised(ws, store, tables)
+    tables = [_joined(t) for t in tables]
+    marking = ws.settings.mail.protective_marking
+    allowed = {kind: list(dict.fromkeys(labels.values()))
+               for kind, labels in vocabularies(ws.settings).items()}
+    tables.append(dataset.data_dictionary(tables, allowed, anonymise, marking))
+    try:
+        if as_csv:
+            dataset.write_csv_folder(path, tables, marking, anonymise)
+        else:
+            dataset.write_workbook(path, tables, marking)
+    except OSError as exc:
+        raise QauditError(f"could not write {path}: {exc.strerror or exc}. Give --out a"
+                          " place you can write to; nothing was written.") from exc
+    return {t.sheet.title: len(t.rows) for t in tables
+            if t.sheet not in (dataset.ABOUT, dataset.DICTIONARY)}

@@ -15,6 +15,7 @@ import random
 import re
 import shutil
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,10 +135,11 @@ def headers(path: Path, sheet: str) -> list[str]:
 
 def test_the_year_sheets_follow_the_cycles_sheets_in_both_versions(year: Path) -> None:
     cycles = ["Allocations", "Audits", "Answers", "Self-reflections", "Moderation",
-              "RI follow-up", "Escalations"]
-    assert load_workbook(year.parent / "data.xlsx").sheetnames == [*cycles, *YEAR_SHEETS]
+              "RI follow-up", "RI steps", "Escalations"]
+    assert load_workbook(year.parent / "data.xlsx").sheetnames == [
+        *cycles, *YEAR_SHEETS, "Data dictionary"]
     assert load_workbook(year.parent / "anonymised.xlsx").sheetnames == [
-        *cycles, *YEAR_SHEETS, "About this export"]
+        *cycles, *YEAR_SHEETS, "About this export", "Data dictionary"]
     assert headers(year.parent / "data.xlsx", "Planned cycles") == [
         "Year", "Position", "Cycle", "Window from", "Window to", "Due", "Weeks"]
     assert headers(year.parent / "data.xlsx", "Deep dives") == [
@@ -160,7 +162,7 @@ def test_the_plan_lists_the_years_cycles_with_months_when_anonymised(
     assert {r["Year"] for r in plan} == {YEAR} and {r["Weeks"] for r in plan} == {6}
     c2 = plan[1]
     assert (c2["Window from"], c2["Window to"], c2["Due"]) == (
-        "2026-08-10", "2026-09-20", "2026-10-18")
+        datetime(2026, 8, 10), datetime(2026, 9, 20), datetime(2026, 10, 18))
     hidden = anonymised["Planned cycles"][1]
     assert (hidden["Cycle"], hidden["Window from"], hidden["Window to"], hidden["Due"]) == (
         C2, "2026-08", "2026-09", "2026-10")
@@ -170,8 +172,8 @@ def test_every_allocation_says_its_cycles_kind(plain: dict[str, Rows],
                                                anonymised: dict[str, Rows]) -> None:
     for version, deep_dive in ((plain, DEEP_DIVE), (anonymised, HIDDEN_DEEP_DIVE)):
         kinds = {(r["Cycle"], r["Kind"]) for r in version["Allocations"]}
-        assert kinds == {(C2, "regular"), (C3, "regular"), (deep_dive, "deep_dive"),
-                         (ROUND, "reaudit")}
+        assert kinds == {(C2, "Regular cycle"), (C3, "Regular cycle"),
+                         (deep_dive, "Deep dive"), (ROUND, "Re-audit round")}
 
 
 def test_a_reaudit_joins_the_audit_it_follows_up_in_both_versions(
@@ -190,7 +192,7 @@ def test_a_reaudit_joins_the_audit_it_follows_up_in_both_versions(
             assert first["Cycle"] == C2
             assert first["Worker"] == reaudit["Worker"]  # the same practitioner again
         graded = {r["Reference"]: r["Grade of record"] for r in version["Audits"]}
-        assert {graded[r["Follows up"]] for r in links} == {"requires_improvement"}
+        assert {graded[r["Follows up"]] for r in links} == {"Requires improvement"}
     assert {r["Follows up"] for r in plain["Allocations"]} - {None} == followed
     # why each re-audit was drawn inside the cool-down: the followed-up reference, which
     # the anonymised version scrubs (the link is the "Follows up" column)
@@ -214,7 +216,8 @@ def test_the_deep_dive_sheet_holds_its_terms_and_filters(
     assert shown["Audit type filter"] is None and shown["Question filter"] is None
     assert shown["Directed by"] == "PGB, 14/10/2026"
     assert re.fullmatch(r"[0-9a-f]{64}", str(shown["Terms SHA-256"]))
-    assert (shown["Window from"], shown["Window to"]) == ("2026-08-10", "2026-11-01")
+    assert (shown["Window from"], shown["Window to"]) == (
+        datetime(2026, 8, 10), datetime(2026, 11, 1))
 
     (hidden,) = anonymised["Deep dives"]
     assert hidden["Cycle"] == HIDDEN_DEEP_DIVE  # the team it is named after is scrubbed
@@ -225,8 +228,12 @@ def test_the_deep_dive_sheet_holds_its_terms_and_filters(
     assert hidden["Purpose"] == "The (removed) asked, on 2026-10, how (removed)'s voice was heard."
     assert hidden["Directed by"] == "PGB, 2026-10"
     assert (hidden["Window from"], hidden["Window to"]) == ("2026-08", "2026-11")
-    # the terms file's digest would confirm a guess at a scrubbed name: left out
+    # the terms file's digest would confirm a guess at a scrubbed name: left out, and the
+    # data dictionary says so in the identified version and lists it only there
     assert "Terms SHA-256" not in hidden and shown["Terms SHA-256"] not in str(anonymised)
+    assert [(r["Sheet"], r["When anonymised"]) for r in plain["Data dictionary"]
+            if r["Column"] == "Terms SHA-256"] == [("Deep dives", "Left out")]
+    assert "Terms SHA-256" not in {r["Column"] for r in anonymised["Data dictionary"]}
     # text that looks like a formula stays text in both versions
     for path in (year.parent / "data.xlsx", year.parent / "anonymised.xlsx"):
         cell = load_workbook(path)["Deep dives"]["D2"]
@@ -252,8 +259,8 @@ def test_workshop_cases_join_the_audits_and_grades_go_by_participant_label(
         assert Counter(g["Participant"] for g in grades) == {
             f"Participant {n}": 4 for n in (1, 2, 3)}
         assert Counter(g["Grade"] for g in grades) == {
-            "good": 6, "adequate": 3, "requires_improvement": 3}
-    assert plain["Workshops"][0]["Held on"] == "2026-10-14"
+            "Good": 6, "Adequate": 3, "Requires improvement": 3}
+    assert plain["Workshops"][0]["Held on"] == datetime(2026, 10, 14)
     assert anonymised["Workshops"][0]["Held on"] == "2026-10"
     notes = {g["Note"] for g in anonymised["Workshop grades"]} - {None}
     assert notes == {"Agreed with (removed) after the discussion."}
@@ -327,6 +334,6 @@ def test_a_cancelled_cycles_returns_leave_every_sheet(year: Path, tmp_path: Path
     current = {r["Reference"] for r in got["Allocations"]}
     assert not any(r["Cycle"] == C2 for r in got["Allocations"])
     for sheet in ("Audits", "Answers", "Self-reflections", "Moderation", "RI follow-up",
-                  "Escalations"):
+                  "RI steps", "Escalations"):
         assert {r["Reference"] for r in got.get(sheet, [])} <= current, sheet
     assert {r["Reference"] or "" for r in got["Workshop cases"]} == {""}  # kept, unnamed

@@ -7,7 +7,7 @@ import random
 import re
 import shutil
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import fill_forms
@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 
 from conftest import FIXTURES, Result, qaudit_ok, raw_database
 from qaudit.jobs.people import known_identifiers
+from qaudit.workbooks.moderation import THEMES
 from qaudit.workspace import Workspace, init_workspace, open_workspace
 
 CYCLE = "C1"
@@ -105,11 +106,21 @@ def test_export_has_every_table_and_no_formula(run: Callable[..., Result], ws: W
     assert run("-w", ws.root, "export", "--out", path).code == 0
     wb = load_workbook(path)
     assert wb.sheetnames == ["Allocations", "Audits", "Answers", "Self-reflections",
-                             "Moderation", "RI follow-up", "Escalations"]
+                             "Moderation", "RI follow-up", "RI steps", "Escalations",
+                             "Data dictionary"]
     cells = _cells(path)
     assert all(kind != "f" for _, _, kind in cells)
     values = {v for _, v, _ in cells}
     assert {"=Smith, Jo", "+Priya Shah"} & values
+    # the moderation and the self-reflections in the framework's words too (issue 14)
+    grades = {"Requires improvement", "Adequate", "Good", "Outstanding"}
+    moderation = [row for row in wb["Moderation"].iter_rows(min_row=2, values_only=True)]
+    assert moderation and {r[1] for r in moderation} <= grades
+    assert {r[2] for r in moderation} <= {"Yes", "No"}
+    assert {r[5] for r in moderation} <= set(THEMES)
+    reflections = [row for row in wb["Self-reflections"].iter_rows(min_row=2, values_only=True)]
+    assert reflections and {r[4] for r in reflections} - {None} <= grades
+    assert all(isinstance(r[5], datetime) for r in reflections)
 
 
 def test_anonymised_export_shows_no_identifier_and_keeps_pseudonyms_stable(
