@@ -428,10 +428,13 @@ def test_a_sheet_without_its_part_or_listed_twice_is_titled_as_before(
     made: dict[str, Path], tmp_path: Path, part_reading: str
 ) -> None:
     def change(parts: dict[str, bytes]) -> None:
+        # (each declares the r: prefix: openpyxl with lxml declares it on each sheet, not
+        # on the root)
+        r = b' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"'
         parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(
-            b"</sheets>", b'<sheet name="AUDIT" sheetId="9" r:id="rId1"/>'
-            b'<sheet name="Ghost" sheetId="8" r:id="rId3"/><sheet name="NoId" sheetId="7"/>'
-            b"</sheets>")
+            b"</sheets>", b'<sheet name="AUDIT" sheetId="9" r:id="rId1"' + r + b"/>"
+            b'<sheet name="Ghost" sheetId="8" r:id="rId3"' + r + b'/><sheet name="NoId"'
+            b' sheetId="7"/></sheets>')
 
     path = _rezipped(made["filled-audit"], tmp_path / "twice.xlsx", change)
     assert assert_read_alike(path)[0] == "read"
