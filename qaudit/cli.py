@@ -2,6 +2,10 @@
 
 Each module of ``qaudit.commands`` is registered here explicitly. A ``QauditError``
 becomes one ``Error: ...`` line and exit status 1; tracebacks only with ``--debug``.
+
+Shell completion is Typer's (``--install-completion``, ``--show-completion``: bash, zsh,
+fish, PowerShell): it completes commands, options and their choices from this module's
+imports alone, so a Tab press loads no job, pandas nor openpyxl, and opens no database.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from qaudit.commands import (
     status,
     workshop,
 )
-from qaudit.commands.common import err, escape, out
+from qaudit.commands.common import err, escape, out, plain_output
 from qaudit.errors import QauditError
 from qaudit.workspace import ENV_VAR
 
@@ -41,7 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -97,8 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     # Everything qaudit writes holds personal data: readable by its owner only.
     os.umask(0o077)
     debug = "--debug" in args
+    if plain_output():
+        # Typer's help and usage errors have a console of their own; NO_COLOR means no
+        # escape sequence there either (Rich alone would still print bold).
+        from typer import rich_utils
+
+        rich_utils.COLOR_SYSTEM = None
     command = typer.main.get_command(app)
     try:
+        _refuse_powershell_install(args)
         command.main(args=args, prog_name="qaudit", standalone_mode=True)
     except SystemExit as exc:
         # Typer has already explained a usage error (its exit status 2); ours is 1.
@@ -131,3 +142,35 @@ def main(argv: list[str] | None = None) -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+
+
+#: The shells Typer completes; it installs PowerShell's by changing the user's execution
+#: policy to Unrestricted.
+_SHELLS = {"bash", "zsh", "fish", "powershell", "pwsh"}
+_POWERSHELLS = {"powershell", "pwsh"}
+
+
+def _refuse_powershell_install(args: list[str]) -> None:
+    """``--install-completion`` in PowerShell would set the user's execution policy to
+    Unrestricted (Typer's installer does): not something a council laptop's user should
+    find done behind their back. Point to ``--show-completion`` instead."""
+    for n, arg in enumerate(args):
+        option, _, value = arg.partition("=")
+        if option != "--install-completion":
+            continue
+        named = (value or " ".join(args[n + 1:n + 2])).lower()
+        if (named if named in _SHELLS else _detected_shell()) in _POWERSHELLS:
+            raise QauditError(
+                "qaudit does not install completion in PowerShell itself: Typer's installer"
+                " would set your execution policy to Unrestricted. If your IT allows profile"
+                " scripts, add it yourself: qaudit --show-completion | Out-File -Append"
+                " $PROFILE (docs/terminal.md).")
+
+
+def _detected_shell() -> str | None:
+    import shellingham  # type: ignore[import-untyped]
+
+    try:
+        return str(shellingham.detect_shell()[0])
+    except shellingham.ShellDetectionFailure:
+        return None

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from qaudit.layout import set_aside
+
 
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
@@ -92,8 +94,8 @@ def _alive(pid: int) -> bool:
 def staged_folder(target: Path) -> Iterator[Path]:
     """A scratch folder beside ``target`` to fill; moved into place if the block succeeds,
     removed if it fails. An existing ``target`` (which must be qaudit's own) is kept beside
-    it as ``<name>.replaced-<UTC time>``. Stale scratch folders of killed runs are removed
-    first."""
+    it as ``<name>.replaced-<UTC time>`` (``layout.set_aside``). Stale scratch folders of
+    killed runs are removed first."""
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_scratch(target.parent)
     scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{os.getpid()}-", dir=target.parent))
@@ -101,8 +103,7 @@ def staged_folder(target: Path) -> Iterator[Path]:
     try:
         yield scratch
         if target.exists():
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            target.rename(target.with_name(f"{target.name}.replaced-{stamp}"))
+            target.rename(set_aside(target, "replaced", datetime.now(UTC)))
         scratch.rename(target)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -8,8 +8,10 @@ labels and names are folded for comparison.
 
 from __future__ import annotations
 
+import hashlib
 import numbers
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -133,19 +135,35 @@ def uk_date(iso: str | None) -> str:
     return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
 
 
-#: Names Windows will not give a file or folder, whatever the extension.
+#: Names Windows will not give a file or folder, whatever the extension or case (``nul.txt``
+#: is ``NUL``): the devices, with COM0/LPT0 and the superscript digits Windows 11 lists.
 WINDOWS_RESERVED = frozenset(
-    {"CON", "PRN", "AUX", "NUL"} | {f"{d}{n}" for d in ("COM", "LPT") for n in range(1, 10)}
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{d}{n}" for d in ("COM", "LPT") for n in (*"0123456789", "\u00b9", "\u00b2", "\u00b3")}
 )
+#: The longest slug: with the longest of qaudit's own words around it, every path qaudit
+#: writes stays inside Windows' 260 characters (and every workbook inside Excel's 218) from
+#: a workspace folder of up to 60 characters (``docs/terminal.md``). Cycle names are no
+#: longer (40 at most), so a cycle's folder is its whole name.
+SLUG_MAX = 40
+_SLUG_HASH = 8
 
 
 def cycle_slug(name: str) -> str:
-    """A file-name-safe form of a cycle name: '2026-27 C3' -> '2026-27-C3'.
+    """A file-name-safe form of a name (a cycle's, a quadrant's, a workshop's): '2026-27 C3'
+    -> '2026-27-C3'. The one rule for a file or folder name made from text.
 
-    Letters and digits only, runs of anything else one '-', none at either end (so no
-    trailing dot or space), and never a name Windows reserves ('CON' -> 'cycle-CON').
-    """
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+    Accents folded ('Île' -> 'Ile'), then ASCII letters and digits only, runs of anything
+    else one '-', none at either end (so no trailing dot or space, and no character
+    Windows refuses); never a name Windows reserves ('CON' -> 'cycle-CON'); at most
+    ``SLUG_MAX`` characters, a longer one cut and ended with a hash of the whole, so two
+    long names that differ only at the end still get two names. Empty when the text has
+    no letter or digit: callers refuse such a name."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", folded).strip("-")
+    if len(slug) > SLUG_MAX:
+        digest = hashlib.sha256(slug.casefold().encode("ascii")).hexdigest()[:_SLUG_HASH]
+        slug = f"{slug[:SLUG_MAX - _SLUG_HASH - 1].rstrip('-')}-{digest}"
     return f"cycle-{slug}" if slug.upper() in WINDOWS_RESERVED else slug
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from qaudit.errors import WorkspaceError
 from qaudit.files import atomic_path, write_text
-from qaudit.values import cycle_slug
+from qaudit.layout import cycle_folder
 
 if TYPE_CHECKING:
     from qaudit.config import Settings
@@ -47,7 +47,8 @@ class Workspace:
         return self.root / "templates"
 
     def cycle_dir(self, cycle: str) -> Path:
-        return self.root / "cycles" / cycle_slug(cycle)
+        """The cycle's folder: ``cycles/<cycle's name as a file name>`` (``layout``)."""
+        return cycle_folder(self.root, cycle)
 
     def store(self) -> Store:
         from qaudit.db import Store

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import (
     JsonOption,
@@ -18,9 +16,12 @@ from qaudit.commands.common import (
     escape,
     out,
     print_json,
+    print_path,
     progress_bar,
+    step,
     today,
 )
+from qaudit.commands.tables import numbers, show, table, text
 from qaudit.workspace import Workspace, init_workspace
 
 if TYPE_CHECKING:
@@ -51,9 +52,9 @@ def init(
 ) -> None:
     """Create a workspace: a commented qaudit.toml with every setting, and the database."""
     ws = init_workspace(folder)
-    out.print(f"Created workspace [bold]{escape(str(ws.root))}[/bold]")
-    out.print(escape(f"  settings: {ws.root / 'qaudit.toml'} (every setting, commented)"))
-    out.print(escape(f"  database: {ws.db_path}"))
+    print_path("Created the workspace", ws.root)
+    print_path("with its settings (every setting, commented)", ws.root / "qaudit.toml")
+    print_path("and its database", ws.db_path)
     out.print("Next: review the quotas and column names in qaudit.toml, then run"
               " `qaudit allocate EXPORT --cycle NAME --from DATE --to DATE`.")
 
@@ -120,19 +121,11 @@ def allocate(
     )
     ws = current_workspace()
     with ws.store() as store, progress_bar(quiet=as_json) as progress:
-        task = progress.add_task("Reading export", total=None)
-        plan = plan_allocation(
-            ws, store, request,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-        progress.update(task, completed=plan.export.rows_read, total=plan.export.rows_read)
+        reading = step(progress, "Reading export")
+        plan = plan_allocation(ws, store, request, progress=reading)
+        reading(plan.export.rows_read, plan.export.rows_read)
         if not dry_run:
-            writing = progress.add_task("Writing workbooks", total=None)
-            commit_allocation(
-                ws, store, plan,
-                on_file=lambda done, total: progress.update(
-                    writing, completed=done, total=total),
-            )
+            commit_allocation(ws, store, plan, on_file=step(progress, "Writing workbooks"))
     for warning in plan.warnings:
         err.print(escape(f"Warning: {warning}"), style="yellow")
     if as_json:
@@ -145,12 +138,10 @@ def allocate(
     if dry_run:
         out.print("[bold]Dry run:[/bold] nothing was written or stored.")
     else:
-        out.print(
-            f"Wrote {len(plan.files)} workbooks to [bold]{escape(str(plan.out_dir))}[/bold]:"
-            f" register.xlsx, {len(plan.managers)} Service Manager"
-            f" workbooks, {len(plan.allocations)} audit forms and"
-            f" {len(plan.allocations)} self-reflection forms."
-        )
+        print_path(
+            f"Wrote {len(plan.files)} workbooks: register.xlsx, {len(plan.managers)} Service"
+            f" Manager workbooks, {len(plan.allocations)} audit forms and"
+            f" {len(plan.allocations)} self-reflection forms, in", plan.out_dir)
     out.print(f"Seed [bold]{plan.seed}[/bold] (recorded; --seed {plan.seed} --dry-run on the"
               " same export reproduces this draw).")
 
@@ -167,29 +158,26 @@ def show_plan(ws: Workspace, plan: AllocationPlan) -> None:
         f" {export.header_row}): {len(export.cases):,} usable, {plan.eligible:,} eligible"
         f" for {plan.request.cycle}."
     ))
-    table = Table(title=escape(f"Draw for {plan.request.cycle}"), title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    for col in ("Quadrant", "Audit type"):
-        table.add_column(col)
-    for col in ("Eligible", "Quota", "Drawn", "Topped up", "Shortfall"):
-        table.add_column(col, justify="right")
+    draw = table()
+    text(draw, "Quadrant", "Audit type")
+    numbers(draw, "Eligible", "Quota", "Drawn", "Topped up", "Shortfall")
     totals: Counter[str] = Counter()
     for s in plan.strata:
         if s.quota == 0:
             continue
         short = s.shortfall
-        table.add_row(
+        draw.add_row(
             escape(s.quadrant), escape(names[s.audit_type]), f"{s.eligible:,}", str(s.quota),
             str(s.drawn), str(s.topped_up or ""),
             f"[bold red]{short}[/bold red]" if short else "",
         )
         totals.update({k: getattr(s, k)
                        for k in ("eligible", "quota", "drawn", "topped_up", "shortfall")})
-    table.add_section()
-    table.add_row("Total", "", f"{totals['eligible']:,}", str(totals["quota"]),
-                  str(totals["drawn"]), str(totals["topped_up"] or ""),
-                  str(totals["shortfall"] or ""))
-    out.print(table)
+    draw.add_section()
+    draw.add_row("Total", "", f"{totals['eligible']:,}", str(totals["quota"]),
+                 str(totals["drawn"]), str(totals["topped_up"] or ""),
+                 str(totals["shortfall"] or ""))
+    show(draw, escape(f"Draw for {plan.request.cycle}"))
     for s in plan.shortfalls:
         sentence = shortfall_sentence(s, names, ws.settings.sampling.max_cases_per_worker,
                                       ws.settings.sampling.top_up_from_other_types)
@@ -204,12 +192,12 @@ def show_not_drawn(plan: AllocationPlan) -> None:
     the end of every draw's account (a cycle's, a deep dive's, a re-audit round's)."""
     export = plan.export
     if plan.excluded or export.unusable_counts:
-        counts = Table(title="Not drawn from", title_justify="left", box=box.SIMPLE_HEAD)
-        counts.add_column("Reason")
-        counts.add_column("Rows", justify="right")
+        counts = table()
+        text(counts, "Reason")
+        numbers(counts, "Rows")
         for reason, n in {**export.unusable_counts, **plan.excluded}.items():
             counts.add_row(escape(reason), f"{n:,}")
-        out.print(counts)
+        show(counts, "Not drawn from")
     if plan.unaudited_types:
         out.print(escape(unaudited_types_hint(plan.unaudited_types)))
     if plan.unknown_quadrants:

@@ -1,26 +1,29 @@
-"""What every command shares: the consoles, the workspace, dates, progress, JSON, findings.
+"""What every command shares: the consoles, the workspace, dates, progress, JSON.
 
 Commands parse options, call one job, and print; they hold no rules, no SQL and no
 pandas. Jobs are imported inside each command, so ``qaudit --help`` loads none of them.
+
+How qaudit behaves on a terminal (``docs/terminal.md``) is decided here: no colour nor
+style at all under ``NO_COLOR``; a progress bar only on an interactive terminal (never
+piped, never with ``--json``, never on ``TERM=dumb``). Tables are ``commands.tables``.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape as escape_markup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from qaudit.errors import Finding, QauditError
+from qaudit.errors import QauditError
 from qaudit.values import HIDDEN_IN_TEXT, parse_date
 from qaudit.workspace import Workspace, open_workspace
 
@@ -33,8 +36,21 @@ def escape(text: str) -> str:
     return escape_markup(HIDDEN_IN_TEXT.sub("\ufffd", text))
 
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+def plain_output() -> bool:
+    """``NO_COLOR`` set to anything (https://no-color.org): no colour, and no bold or
+    underline either (Rich's own ``no_color`` keeps those), so no escape sequence at all."""
+    return os.environ.get("NO_COLOR", "") != ""
+
+
+def _console(stderr: bool) -> Console:
+    # FORCE_COLOR and TTY_COMPATIBLE=1 make a pipe a terminal, TERM=dumb a terminal without
+    # colour, TTY_INTERACTIVE=0 one without live display: Rich reads them all.
+    return Console(stderr=stderr, highlight=False,
+                   color_system=None if plain_output() else "auto")
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 
 class _State:
@@ -78,23 +94,32 @@ def date_option(value: str, option: str) -> date:
 
 
 def progress_bar(quiet: bool) -> Progress:
+    """A bar on stderr for a long step (reading an export, writing a cycle's workbooks,
+    checking returns), gone when the step ends. Only where it can redraw itself: an
+    interactive terminal (Rich's ``is_interactive``: not piped, not ``TERM=dumb``, not
+    ``TTY_INTERACTIVE=0``); never when ``quiet`` (``--json``), so output that is read by
+    a program or a log holds nothing extra. What is printed meanwhile stays on stdout (Rich
+    would move it to the bar's stderr)."""
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err, transient=True,
-        disable=quiet or not err.is_terminal,
+        TimeElapsedColumn(), console=err, transient=True, redirect_stdout=False,
+        disable=quiet or not err.is_interactive,
     )
+
+
+def print_path(sentence: str, path: Path | str) -> None:
+    """A sentence (markup, escaped), then a path on a line of its own, never broken by
+    qaudit (the terminal wraps it if it must), so it can be copied whole."""
+    out.print(sentence)
+    out.print(f"  {escape(str(path))}", soft_wrap=True)
+
+
+def step(progress: Progress, description: str) -> Callable[[int, int | None], None]:
+    """A new bar of ``progress`` and the callback a job reports to (done, total) as it
+    goes: each file written, each row read (the total None while it is not known)."""
+    task = progress.add_task(description, total=None)
+    return lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
-
-
-def findings_table(title: str, findings: Sequence[Finding], with_file: bool = True) -> Table:
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    columns = ("File", "Sheet", "Cell", "Value found", "Problem")[0 if with_file else 1:]
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for f in findings:
-        values = (f.file, f.sheet, f.cell, f.value, f.message)[0 if with_file else 1:]
-        table.add_row(*(escape(v) for v in values))
-    return table

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
+from qaudit.commands.tables import WINDOW_WIDTH, numbers, show, table, text, window_and_due
 
 cycle_app = typer.Typer(
     help="The workspace's cycles: where each stands, and cancelling a mistaken one.",
@@ -38,19 +37,18 @@ def cycle_list(as_json: JsonOption = False) -> None:
     if not states:
         out.print("No cycle drawn yet; run `qaudit allocate` first.")
         return
-    table = Table(box=box.SIMPLE_HEAD)
-    for col in ("Cycle", "Kind", "Window", "Due", "State", "Allocated", "Returned",
-                "Moderated"):
-        table.add_column(col, justify="right" if col in {"Allocated", "Returned", "Moderated"}
-                         else "left", no_wrap=col in {"Cycle", "Kind", "Window", "Due"})
+    cycles = table()
+    text(cycles, "Cycle", "Kind")
+    text(cycles, "Window, returns due", min_width=WINDOW_WIDTH)
+    text(cycles, "State")
+    numbers(cycles, "Drawn", "Returned", "Moderated")
     for s in states:
         c = s.cycle
         state = s.state + (f" ({c.cancel_reason})" if c.cancelled else "")
         kind = "regular" if c.regular else describe_kind(c.kind)
-        table.add_row(escape(c.name), kind, f"{c.date_from:%d/%m/%Y} to {c.date_to:%d/%m/%Y}",
-                      f"{c.due_date:%d/%m/%Y}", escape(state), str(s.allocated),
-                      str(s.returned), str(s.moderated))
-    out.print(table)
+        cycles.add_row(escape(c.name), kind, window_and_due(c.date_from, c.date_to, c.due_date),
+                       escape(state), str(s.allocated), str(s.returned), str(s.moderated))
+    show(cycles)
 
 
 @cycle_app.command(

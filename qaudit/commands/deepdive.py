@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.allocate import show_not_drawn
 from qaudit.commands.common import (
@@ -18,9 +16,12 @@ from qaudit.commands.common import (
     escape,
     out,
     print_json,
+    print_path,
     progress_bar,
+    step,
     today,
 )
+from qaudit.commands.tables import WINDOW_WIDTH, numbers, show, table, text, window_and_due
 from qaudit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -105,16 +106,12 @@ def deep_dive_new(
         seed=seed, out=out_dir, sheet=sheet, dry_run=dry_run)
     ws = current_workspace()
     with ws.store() as store, progress_bar(quiet=as_json) as progress:
-        task = progress.add_task("Reading export", total=None)
-        plan = plan_deep_dive(
-            ws, store, request,
-            progress=lambda done, total: progress.update(task, completed=done, total=total))
-        rows = plan.allocation.export.rows_read
-        progress.update(task, completed=rows, total=rows)
+        reading = step(progress, "Reading export")
+        plan = plan_deep_dive(ws, store, request, progress=reading)
+        reading(plan.allocation.export.rows_read, plan.allocation.export.rows_read)
         if not dry_run:
-            writing = progress.add_task("Writing workbooks", total=None)
-            commit_allocation(ws, store, plan.allocation, on_file=lambda done, total:
-                              progress.update(writing, completed=done, total=total))
+            commit_allocation(ws, store, plan.allocation,
+                              on_file=step(progress, "Writing workbooks"))
     for warning in plan.allocation.warnings:
         err.print(escape(f"Warning: {warning}"), style="yellow")
     if as_json:
@@ -128,11 +125,11 @@ def deep_dive_new(
     if dry_run:
         out.print("[bold]Dry run:[/bold] nothing was written or stored.")
     else:
-        out.print(
-            f"Wrote {len(a.files)} workbooks to [bold]{escape(str(a.out_dir))}[/bold]:"
-            f" register.xlsx, {len(a.managers)} Service Manager workbooks,"
-            f" {len(a.allocations)} audit forms (terms of reference on the sheet 'About this"
-            f" audit') and {len(a.allocations)} self-reflection forms.")
+        print_path(
+            f"Wrote {len(a.files)} workbooks: register.xlsx, {len(a.managers)} Service Manager"
+            f" workbooks, {len(a.allocations)} audit forms (terms of reference on the sheet"
+            f" 'About this audit') and {len(a.allocations)} self-reflection forms, in",
+            a.out_dir)
     out.print(f"Seed [bold]{a.seed}[/bold] (recorded; --seed {a.seed} --dry-run on the same"
               " export reproduces this draw).")
 
@@ -154,19 +151,16 @@ def _show_plan(ws: Workspace, plan: DeepDivePlan) -> None:
     out.print(escape(f"Deep dive {a.request.cycle}: {s.terms_.title}"), style="bold")
     out.print(escape(f"Filters: {describe_filters(s.filters)}; question set"
                      f" {s.questions.id} {s.questions.version}."))
-    table = Table(title=escape(f"Draw for {a.request.cycle}"), title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    table.add_column("Quadrant")
-    table.add_column("Audit type")
-    table.add_column("Within filters", justify="right")
-    table.add_column("Drawn", justify="right")
+    draw = table()
+    text(draw, "Quadrant", "Audit type")
+    numbers(draw, "Within filters", "Drawn")
     for stratum in a.strata:
-        table.add_row(escape(stratum.quadrant), escape(names.get(stratum.audit_type,
-                                                                  stratum.audit_type)),
-                      f"{stratum.eligible:,}", str(stratum.drawn))
-    table.add_section()
-    table.add_row("Total", "", f"{plan.within:,}", f"{plan.drawn} of {s.size}")
-    out.print(table)
+        draw.add_row(escape(stratum.quadrant), escape(names.get(stratum.audit_type,
+                                                                 stratum.audit_type)),
+                     f"{stratum.eligible:,}", str(stratum.drawn))
+    draw.add_section()
+    draw.add_row("Total", "", f"{plan.within:,}", f"{plan.drawn} of {s.size}")
+    show(draw, escape(f"Draw for {a.request.cycle}"))
     counts: dict[str, int] = {}
     for st in a.strata:
         for k, v in st.passed_over.items():
@@ -191,16 +185,19 @@ def deep_dive_list(as_json: JsonOption = False) -> None:
     if not dives:
         out.print("No deep dive yet; `qaudit deep-dive new --help` says how to draw one.")
         return
-    table = Table(box=box.SIMPLE_HEAD)
-    for col in ("Deep dive", "Title", "Window", "Filters", "N", "Drawn", "Returned", "State"):
-        table.add_column(col, justify="right" if col in {"N", "Drawn", "Returned"} else "left")
+    listed = table()
+    text(listed, "Deep dive: title")
+    text(listed, "Window, returns due", min_width=WINDOW_WIDTH)
+    text(listed, "Filters")
+    numbers(listed, "N", "Drawn", "Returned")
+    text(listed, "State")
     for d in dives:
         c = d.record.cycle
-        table.add_row(escape(d.record.name), escape(d.record.title),
-                      f"{c.date_from:%d/%m/%Y} to {c.date_to:%d/%m/%Y}",
-                      escape(d.filters_text), str(d.record.size), str(d.state.allocated),
-                      str(d.state.returned), escape(d.state.state))
-    out.print(table)
+        listed.add_row(escape(f"{d.record.name}: {d.record.title}"),
+                       window_and_due(c.date_from, c.date_to, c.due_date),
+                       escape(d.filters_text), str(d.record.size), str(d.state.allocated),
+                       str(d.state.returned), escape(d.state.state))
+    show(listed)
 
 
 @deep_dive_app.command("show", epilog="Example: [bold]qaudit deep-dive show '2026-27 DD1'"
@@ -225,10 +222,10 @@ def deep_dive_show(
 def _show_one(dive: DeepDiveSummary) -> None:
     r, c, s = dive.record, dive.record.cycle, dive.state
     out.print(escape(f"Deep dive {r.name}: {r.title}"), style="bold")
-    for label, text in (("Purpose", r.purpose), ("What it seeks to understand", r.understand),
+    for label, said in (("Purpose", r.purpose), ("What it seeks to understand", r.understand),
                         ("Method", r.method), ("Directed by", r.directed_by)):
-        if text:
-            out.print(f"[bold]{label}:[/bold] " + escape(text))
+        if said:
+            out.print(f"[bold]{label}:[/bold] " + escape(said))
     out.print(escape(f"Question set: {r.question_set}. Filters: {dive.filters_text}."))
     out.print(escape(f"Window {c.date_from:%d/%m/%Y} to {c.date_to:%d/%m/%Y}; returns due"
                      f" {c.due_date:%d/%m/%Y}. N {r.size}: {s.allocated} drawn, {s.returned}"

@@ -6,19 +6,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import (
     JsonOption,
     current_workspace,
     err,
     escape,
-    findings_table,
     out,
     print_json,
+    print_path,
     today,
 )
+from qaudit.commands.tables import findings_table, numbers, show, table, text
 from qaudit.errors import QauditError, Status
 from qaudit.files import write_text
 from qaudit.grading import GRADES
@@ -95,7 +94,7 @@ def moderate_select(
     ))
     out.print(escape("References: " + ", ".join(chosen.references)))
     if chosen.workbook:
-        out.print(escape(f"Workbook for the session: {chosen.workbook}"))
+        print_path("Workbook for the session:", chosen.workbook)
     else:
         out.print("[bold]Dry run:[/bold] nothing was written or stored.")
     out.print(f"Seed [bold]{chosen.seed}[/bold] (recorded).")
@@ -123,8 +122,8 @@ def moderate_ingest(
     if as_json:
         print_json(result.to_json())
     elif result.status is Status.REFUSED:
-        out.print(findings_table("Refused: nothing of this workbook was stored",
-                                 result.findings, with_file=False))
+        show(findings_table("Refused: nothing of this workbook was stored", result.findings,
+                            with_file=False))
     elif result.status is Status.UNCHANGED:
         out.print(escape(f"{file.name}: unchanged; these outcomes of {result.cycle} are already"
                          " recorded."))
@@ -186,22 +185,18 @@ def _show_stats(f: ModerationStats) -> None:
     out.print(f"  feedback constructive {fb['constructive']}, names strengths"
               f" {fb['names_strengths']}, names learning {fb['names_learning']}"
               f" of {f.moderated}")
-    table = Table(title="Auditor's grade (rows) by moderated grade (columns)",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("")
-    for grade in GRADES:
-        table.add_column(grade.short, justify="right")
+    grades = table()
+    text(grades, "")
+    numbers(grades, *(grade.short for grade in GRADES))
     for grade, row in zip(GRADES, a.table, strict=True):
-        table.add_row(grade.label, *(str(n) for n in row))
-    out.print(table)
-    table = Table(title="Audit the auditor: mean moderated minus auditor grade",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("Auditor")
-    table.add_column("n", justify="right")
-    table.add_column("Mean difference", justify="right")
+        grades.add_row(grade.label, *(str(n) for n in row))
+    show(grades, "Auditor's grade (rows) by moderated grade (columns)")
+    leniency = table()
+    text(leniency, "Auditor")
+    numbers(leniency, "n", "Mean difference")
     for entry in f.leniency:
-        table.add_row(escape(entry.auditor), str(entry.n), f"{entry.mean_difference:+.2f}")
-    out.print(table)
+        leniency.add_row(escape(entry.auditor), str(entry.n), f"{entry.mean_difference:+.2f}")
+    show(leniency, "Audit the auditor: mean moderated minus auditor grade")
     out.print("A negative difference means the auditor graded higher than the moderators.")
 
 
@@ -231,4 +226,4 @@ def moderate_learning(
         print(text)
         return
     write_text(out_file, text + "\n")
-    out.print(escape(f"Wrote {out_file}"))
+    print_path("Wrote", out_file)

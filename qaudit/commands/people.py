@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import (
     JsonOption,
@@ -24,6 +22,7 @@ from qaudit.commands.common import (
     print_json,
     today,
 )
+from qaudit.commands.tables import NOTE_WIDTH, fixed, numbers, show, table, text
 from qaudit.values import uk_date
 
 if TYPE_CHECKING:
@@ -39,6 +38,9 @@ feedback_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode="rich",
     epilog="Example: [bold]qaudit feedback record 2026-27-C3-004 --on 12/01/2027[/bold]",
 )
+
+#: The name column: a name on one line, an email beneath it folded only if very long.
+NAME_WIDTH = 16
 
 #: How each staff field is named in tables.
 FIELD_TITLES = {
@@ -112,32 +114,31 @@ def _show_import(result: StaffImport) -> None:
         f" {len(c.unchanged)} unchanged; {len(c.kept)} known before and not in this file"
         f" {'would be' if result.dry_run else 'are'} kept as they are."))
     if c.updated:
-        table = Table(title=f"{'To update' if result.dry_run else 'Updated'} ({len(c.updated)})",
-                      title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("Worker ID", "Name", "Changed"):
-            table.add_column(col)
+        updated = table()
+        fixed(updated, "Worker ID")
+        text(updated, "Name", "Changed")
         for u in c.updated:
-            table.add_row(escape(u.member.worker_id), escape(u.member.name),
-                          escape(", ".join(FIELD_NAMES[f] for f in u.changed)))
-        out.print(table)
+            updated.add_row(escape(u.member.worker_id), escape(u.member.name),
+                            escape(", ".join(FIELD_NAMES[f] for f in u.changed)))
+        show(updated, f"{'To update' if result.dry_run else 'Updated'} ({len(c.updated)})")
     if result.without_email:
-        table = Table(title=f"Without an email ({len(result.without_email)}): nothing can be"
-                      " sent to them until the list gives one", title_justify="left",
-                      box=box.SIMPLE_HEAD)
-        for col in ("Row", "Worker ID", "Name", "Team"):
-            table.add_column(col, justify="right" if col == "Row" else "left")
+        lacking = table()
+        numbers(lacking, "Row")
+        fixed(lacking, "Worker ID")
+        text(lacking, "Name", "Team")
         for r in result.without_email:
-            table.add_row(str(r.row), escape(r.member.worker_id), escape(r.member.name),
-                          escape(r.member.team))
-        out.print(table)
+            lacking.add_row(str(r.row), escape(r.member.worker_id), escape(r.member.name),
+                            escape(r.member.team))
+        show(lacking, f"Without an email ({len(result.without_email)}): nothing can be sent to"
+             " them until the list gives one")
     if result.skipped:
-        table = Table(title=f"Not stored ({len(result.skipped)}): a row needs a worker id and"
-                      " a name", title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("Row", "Why", "The row holds"):
-            table.add_column(col, justify="right" if col == "Row" else "left")
+        skipped = table()
+        numbers(skipped, "Row")
+        text(skipped, "Why")
+        text(skipped, "The row holds", min_width=NOTE_WIDTH)
         for s in result.skipped:
-            table.add_row(str(s.row), escape(s.reason), escape(s.text))
-        out.print(table)
+            skipped.add_row(str(s.row), escape(s.reason), escape(s.text))
+        show(skipped, f"Not stored ({len(result.skipped)}): a row needs a worker id and a name")
     if result.dry_run:
         out.print("Dry run: nothing was stored.")
 
@@ -158,17 +159,16 @@ def staff_list(as_json: JsonOption = False) -> None:
         out.print("Nobody is on the staff list yet; import it with `qaudit staff import"
                   " FILE`.")
         return
-    table = Table(title=f"Staff list ({len(records)}; internal)", title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    for key in ("worker_id", "name", "email", "team", "role", "line_manager",
-                "service_manager"):
-        table.add_column(FIELD_TITLES[key], overflow="fold")
+    staff = table()
+    fixed(staff, FIELD_TITLES["worker_id"])
+    text(staff, "Name (email)", min_width=NAME_WIDTH)
+    text(staff, *(FIELD_TITLES[k] for k in ("team", "role", "line_manager", "service_manager")))
     for r in records:
         m = r.member
-        table.add_row(escape(m.worker_id), escape(m.name), escape(m.email) or "— none —",
+        staff.add_row(escape(m.worker_id), escape(f"{m.name}\n{m.email or '— no email —'}"),
                       escape(m.team), escape(m.role), escape(m.line_manager),
                       escape(m.service_manager))
-    out.print(table)
+    show(staff, f"Staff list ({len(records)}; internal)")
     lacking = sum(1 for r in records if not r.member.email)
     if lacking:
         out.print(f"{lacking} without an email: nothing can be sent to them until an import"
@@ -243,18 +243,19 @@ def feedback_year(
     if not view.practitioners:
         out.print(escape(f"{title}: nobody on the staff list and nothing audited in it."))
         return
-    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Practitioner", "Worker ID", "Team", "Role", "Audits returned",
-                "Conversations", "Last", ""):
-        table.add_column(col, justify="right" if col in {"Audits returned", "Conversations"}
-                         else "left", overflow="fold")
+    people = table()
+    text(people, "Practitioner (worker ID)", min_width=NAME_WIDTH)
+    text(people, "Team, role")
+    numbers(people, "Audits returned", "Conversations")
+    fixed(people, "Last")
+    text(people, "")
     for f in view.practitioners:
         flag = "none this year" if f.none_this_year else ""
         if not f.on_staff_list:
             flag = (flag + "; " if flag else "") + "not on the staff list"
-        table.add_row(escape(f.name), escape(f.worker_id), escape(f.team), escape(f.role),
-                      str(f.audits_returned), str(f.conversations),
-                      uk_date(f.last_conversation), escape(flag))
-    out.print(table)
+        people.add_row(escape(f"{f.name}\n{f.worker_id}"), escape(f"{f.team}\n{f.role}"),
+                       str(f.audits_returned), str(f.conversations),
+                       uk_date(f.last_conversation), escape(flag))
+    show(people, escape(title))
     out.print(f"{view.without} of {len(view.practitioners)} have had no audited case feedback"
               " recorded in the period; the framework asks for it at least once a year.")

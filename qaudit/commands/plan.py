@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import (
     JsonOption,
@@ -18,6 +16,7 @@ from qaudit.commands.common import (
     print_json,
     today,
 )
+from qaudit.commands.tables import WINDOW_WIDTH, fixed, numbers, show, table, text, window_and_due
 from qaudit.errors import QauditError
 
 if TYPE_CHECKING:
@@ -105,13 +104,11 @@ def plan(
     if as_json:
         print_json(made.to_json())
         return
-    table = Table(title=escape(f"Plan for {made.year}"), title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    for col in ("Cycle", "Window", "Returns due"):
-        table.add_column(col, no_wrap=True)
+    planned = table()
+    fixed(planned, "Cycle", "Window", "Returns due")
     for c in made.cycles:
-        table.add_row(escape(c.name), c.window(), f"{c.due_date:%d/%m/%Y}")
-    out.print(table)
+        planned.add_row(escape(c.name), c.window(), f"{c.due_date:%d/%m/%Y}")
+    show(planned, escape(f"Plan for {made.year}"))
     verb = "Replaced the plan" if made.replaced else "Planned"
     out.print(escape(
         f"{verb} for {made.year}: {len(made.cycles)} cycles of {made.cycles[0].weeks} weeks,"
@@ -123,23 +120,23 @@ def _show(states: list[PlanState]) -> None:
     if not states:
         out.print("No year is planned yet; run `qaudit plan YEAR --start DATE`.")
         return
-    table = Table(box=box.SIMPLE_HEAD)
-    for col in ("Cycle", "Window", "Returns due", "State", "Allocated", "Returned",
-                "Moderated"):
-        table.add_column(col, justify="right" if col in {"Allocated", "Returned", "Moderated"}
-                         else "left", no_wrap=col in {"Cycle", "Window", "Returns due", "State"})
+    cycles = table()
+    text(cycles, "Cycle")
+    text(cycles, "Window, returns due", min_width=WINDOW_WIDTH)
+    text(cycles, "State")
+    numbers(cycles, "Drawn", "Returned", "Moderated")
     for s in states:
         p, d = s.planned, s.drawn
-        window, due = p.window(), f"{p.due_date:%d/%m/%Y}"
+        window = window_and_due(p.date_from, p.date_to, p.due_date)
         if d is not None and not d.cancelled and (d.date_from, d.date_to, d.due_date) != (
                 p.date_from, p.date_to, p.due_date):
-            window = f"{d.date_from:%d/%m/%Y} to {d.date_to:%d/%m/%Y} (planned {p.window()})"
-            due = f"{d.due_date:%d/%m/%Y}"
+            window = (window_and_due(d.date_from, d.date_to, d.due_date)
+                      + f" (planned {window})")
         drawn = s.state not in {"planned", "cancelled"}
-        table.add_row(escape(p.name), window, due, escape(s.state),
-                      *(str(n) if drawn else "" for n in (s.allocated, s.returned,
-                                                          s.moderated)))
-    out.print(table)
+        cycles.add_row(escape(p.name), window, escape(s.state),
+                       *(str(n) if drawn else "" for n in (s.allocated, s.returned,
+                                                           s.moderated)))
+    show(cycles)
 
 
 def _show_quarters(quarters: list[Quarter]) -> None:

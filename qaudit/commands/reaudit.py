@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import (
     JsonOption,
@@ -18,9 +16,12 @@ from qaudit.commands.common import (
     escape,
     out,
     print_json,
+    print_path,
     progress_bar,
+    step,
     today,
 )
+from qaudit.commands.tables import NOTE_WIDTH, fixed, numbers, show, table, text
 from qaudit.grading import LABEL
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ def reaudit_select(
     then select again. --seed N --dry-run on a round already drawn re-checks it against who
     was due when it was drawn (recorded), whatever has been recorded since.
     """
-    from qaudit.jobs.reaudit import SelectRequest, commit_round, parse_grades, plan_round
+    from qaudit.jobs.allocate import commit_allocation
+    from qaudit.jobs.reaudit import SelectRequest, parse_grades, plan_round
 
     request = SelectRequest(
         export=export, after=after.strip(), date_from=date_option(date_from, "--from"),
@@ -108,12 +110,10 @@ def reaudit_select(
     )
     ws = current_workspace()
     with ws.store() as store, progress_bar(quiet=as_json) as progress:
-        task = progress.add_task("Reading export", total=None)
-        planned = plan_round(
-            ws, store, request,
-            progress=lambda done, total: progress.update(task, completed=done, total=total))
+        planned = plan_round(ws, store, request, progress=step(progress, "Reading export"))
         if not dry_run:
-            commit_round(ws, store, planned)
+            commit_allocation(ws, store, planned.plan,
+                              on_file=step(progress, "Writing workbooks"))
     plan = planned.plan
     for warning in plan.warnings:
         err.print(escape(f"Warning: {warning}"), style="yellow")
@@ -130,25 +130,24 @@ def reaudit_select(
     if dry_run:
         out.print("[bold]Dry run:[/bold] nothing was written or stored.")
     else:
-        out.print(
-            f"Wrote {len(plan.files)} workbooks to [bold]{escape(str(plan.out_dir))}[/bold]:"
-            f" register.xlsx, {len(plan.managers)} Service Manager workbooks,"
-            f" {len(plan.allocations)} audit forms and {len(plan.allocations)}"
-            " self-reflection forms.")
+        print_path(
+            f"Wrote {len(plan.files)} workbooks: register.xlsx, {len(plan.managers)} Service"
+            f" Manager workbooks, {len(plan.allocations)} audit forms and"
+            f" {len(plan.allocations)} self-reflection forms, in", plan.out_dir)
     out.print(f"Seed [bold]{plan.seed}[/bold] (recorded; --seed {plan.seed} --dry-run on the"
               " same export reproduces this draw).")
 
 
 def _show_round(planned: ReauditRound) -> None:
-    table = Table(title=escape(f"Re-audits for {planned.plan.request.cycle}"),
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Follows up", "Cycle", "Grade", "Re-audit", "Note"):
-        table.add_column(col, no_wrap=col in {"Follows up", "Re-audit"})
+    drawn = table()
+    fixed(drawn, "Follows up")
+    text(drawn, "Grade")
+    fixed(drawn, "Re-audit")
+    text(drawn, "Note", min_width=NOTE_WIDTH)
     for d in planned.drawn:
-        table.add_row(escape(d.audit.reference), escape(d.audit.cycle), _grade(d.audit.grade),
-                      escape(d.reference or "not drawn"),
-                      escape(d.reason or d.drawn_because))
-    out.print(table)
+        drawn.add_row(escape(d.audit.reference), _grade(d.audit.grade),
+                      escape(d.reference or "not drawn"), escape(d.reason or d.drawn_because))
+    show(drawn, escape(f"Re-audits for {planned.plan.request.cycle}"))
     if planned.not_drawn:
         out.print(escape(f"{len(planned.not_drawn)} due a re-audit had no eligible later work:"
                          " they stay due; draw again from a later export."), style="bold")
@@ -188,13 +187,15 @@ def reaudit_list(
     if not rows:
         out.print("No audits to follow up with a re-audit yet.")
         return
-    table = Table(title="Re-audits (internal)", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Reference", "Cycle", "Team", "Grade", "State", "Detail"):
-        table.add_column(col, no_wrap=col in {"Reference", "State"})
+    listed = table()
+    fixed(listed, "Reference")
+    text(listed, "Team", "Grade")
+    fixed(listed, "State")
+    text(listed, "Detail", min_width=NOTE_WIDTH)
     for r in rows:
-        table.add_row(escape(r.audit.reference), escape(r.audit.cycle), escape(r.audit.team),
-                      _grade(r.audit.grade), r.state, escape(r.detail))
-    out.print(table)
+        listed.add_row(escape(r.audit.reference), escape(r.audit.team), _grade(r.audit.grade),
+                       r.state, escape(r.detail))
+    show(listed, "Re-audits (internal)")
 
 
 @reaudit_app.command(
@@ -222,15 +223,16 @@ def _show_stats(result: ReauditStats) -> None:
     if not o.pairs:
         out.print("No re-audits drawn yet; `qaudit reaudit select` draws them.")
         return
-    table = Table(title="Re-audits and the audits they follow up (internal)",
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Audit", "Cycle", "Grade", "Re-audit", "Cycle ", "Grade ", "Change"):
-        table.add_column(col.strip(), no_wrap=True)
+    pairs = table()
+    fixed(pairs, "Audit")
+    text(pairs, "Grade")
+    fixed(pairs, "Re-audit")
+    text(pairs, "Grade", "Change")
     for p in result.pairs:
-        table.add_row(escape(p.first_reference), escape(p.first_cycle), _grade(p.first_grade),
-                      escape(p.reference), escape(p.cycle), _grade(p.grade),
+        pairs.add_row(escape(p.first_reference), _grade(p.first_grade), escape(p.reference),
+                      _grade(p.grade),
                       p.change or ("not compared" if p.returned else "not returned"))
-    out.print(table)
+    show(pairs, "Re-audits and the audits they follow up (internal)")
     out.print(f"{o.returned} of {o.pairs} re-audits returned: {o.improved} improved,"
               f" {o.same} the same, {o.worse} worse.")
     if o.not_compared:
@@ -241,19 +243,17 @@ def _show_stats(result: ReauditStats) -> None:
         out.print(f"Share improved: {o.share_improved:.0%} (95% interval {lo:.0%} to"
                   f" {hi:.0%}, Wilson, over {o.compared} returned pairs).")
     if o.grades:
-        moves = Table(title="Grade before and after", title_justify="left",
-                      box=box.SIMPLE_HEAD)
-        for col in ("Before", "After", "Pairs"):
-            moves.add_column(col, justify="right" if col == "Pairs" else "left")
+        moves = table()
+        text(moves, "Before", "After")
+        numbers(moves, "Pairs")
         for before, after, n in o.grades:
             moves.add_row(_grade(before), _grade(after), str(n))
-        out.print(moves)
+        show(moves, "Grade before and after")
     if o.questions:
-        questions = Table(title="Questions answered No before and Yes after",
-                          title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("Question", "No then Yes", "Yes then No"):
-            questions.add_column(col, justify="left" if col == "Question" else "right")
+        questions = table()
+        fixed(questions, "Question")
+        numbers(questions, "No then Yes", "Yes then No")
         for q in o.questions:
             questions.add_row(escape(q.question_id), str(q.no_then_yes), str(q.yes_then_no))
-        out.print(questions)
+        show(questions, "Questions answered No before and Yes after")
 

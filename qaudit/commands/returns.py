@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
 from rich.table import Table
 
 from qaudit.commands.common import (
@@ -16,11 +15,21 @@ from qaudit.commands.common import (
     current_workspace,
     date_option,
     escape,
-    findings_table,
     out,
     print_json,
     progress_bar,
+    step,
     today,
+)
+from qaudit.commands.tables import (
+    NOTE_WIDTH,
+    by_file,
+    findings_table,
+    fixed,
+    numbers,
+    show,
+    table,
+    text,
 )
 from qaudit.errors import QauditError, Status
 from qaudit.values import uk_date
@@ -85,11 +94,9 @@ def ingest(
         raise QauditError("no workbooks found in " + ", ".join(map(str, paths))
                           + "; give the returned .xlsx forms or a folder holding them.")
     with ws.store() as store, progress_bar(quiet=as_json or len(files) < 20) as progress:
-        task = progress.add_task("Checking returns", total=len(files))
         report = ingest_files(
             store, files, replace=replace, restore=restore, today=today(),
-            settings=ws.settings,
-            on_file=lambda done, total: progress.update(task, completed=done),
+            settings=ws.settings, on_file=step(progress, "Checking returns"),
         )
     if as_json:
         print_json(report.to_json())
@@ -100,64 +107,60 @@ def ingest(
 
 
 def _show_ingest(report: IngestReport) -> None:
-    summary = Table(title="Returns", title_justify="left", box=box.SIMPLE_HEAD)
-    for status in Status:
-        summary.add_column(status.capitalize(), justify="right")
-    summary.add_column("Warnings", justify="right")
+    summary = table()
+    numbers(summary, *(status.capitalize() for status in Status), "Warnings")
     summary.add_row(*(str(report.count(s)) for s in Status), str(report.warnings))
-    out.print(summary)
+    show(summary, "Returns")
     whole = [f for o in report.outcomes if o.status is Status.REFUSED for f in o.findings]
     if whole:
-        out.print(findings_table("Refused: nothing of these files was stored", whole))
+        show(findings_table("Refused: nothing of these files was stored", whole))
     rows = [f for o in report.outcomes if o.status is not Status.REFUSED for f in o.findings]
     if rows:
-        out.print(findings_table("Rows not taken (the other rows of these Service Manager"
-                                 " workbooks were stored)", rows))
+        show(findings_table("Rows not taken (the other rows of these Service Manager"
+                            " workbooks were stored)", rows))
     if report.managers:
         _show_managers(report)
-    noted = [(o, w) for o in report.outcomes if o.manager is None for w in o.warnings]
+    noted = [(o.path.name, (o.reference, w)) for o in report.outcomes if o.manager is None
+             for w in o.warnings]
     if noted:
-        table = Table(title="Warnings (worth a look; not refusals)", title_justify="left",
-                      box=box.SIMPLE_HEAD)
-        table.add_column("File")
-        table.add_column("Reference")
-        table.add_column("Warning")
-        for o, w in noted:
-            table.add_row(escape(o.path.name), escape(o.reference), escape(w))
-        out.print(table)
+        show(by_file("Warnings (worth a look; not refusals)", noted, _warning_columns))
+
+
+def _warning_columns(rows: Table) -> None:
+    fixed(rows, "Reference")
+    text(rows, "Warning", min_width=NOTE_WIDTH)
 
 
 def _show_managers(report: IngestReport) -> None:
     """Each Service Manager workbook's counts, then every auditor stored and every note."""
     from qaudit.jobs.ingest import RowStatus
 
-    books = Table(title="Service Manager workbooks", title_justify="left", box=box.SIMPLE_HEAD)
-    books.add_column("Service Manager", overflow="fold")
-    for name in ("Named", "Changed", "Same", "Not named", "Refused"):
-        books.add_column(name, justify="right", no_wrap=True)
+    books = table()
+    text(books, "Service Manager")
+    numbers(books, "Named", "Changed", "Same", "Not named", "Refused")
     for _, m in report.managers:
         books.add_row(escape(m.manager),
                       str(m.count(RowStatus.NAMED)), str(m.count(RowStatus.REPLACED)),
                       str(m.count(RowStatus.UNCHANGED, RowStatus.KEPT, RowStatus.SUPERSEDED)),
                       str(m.count(RowStatus.NOT_NAMED)), str(m.count(RowStatus.REFUSED)))
-    out.print(books)
+    show(books, "Service Manager workbooks")
     shown = [(r, w) for _, m in report.managers for r in m.rows
              if r.status in (RowStatus.NAMED, RowStatus.REPLACED, RowStatus.NOT_NAMED,
                              RowStatus.SUPERSEDED)
              for w in (r.warnings or (None,))]
     if not shown:
         return
-    table = Table(title="Auditors named", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("Reference", no_wrap=True)
-    for name in ("Auditor", "Email", "Role", "Stored", "Note"):
-        table.add_column(name, overflow="fold")
+    named = table()
+    fixed(named, "Reference")
+    text(named, "Auditor (email)", "Role")
+    fixed(named, "Stored")
+    text(named, "Note", min_width=NOTE_WIDTH)
     for row, warning in shown:
         choice = row.choice
-        table.add_row(escape(row.reference), escape(choice.name if choice else ""),
-                      escape(choice.email if choice else ""),
-                      escape(choice.role if choice else ""), str(row.status),
-                      escape(warning.message if warning else ""))
-    out.print(table)
+        who = escape(f"{choice.name}\n{choice.email}" if choice else "")
+        named.add_row(escape(row.reference), who, escape(choice.role if choice else ""),
+                      str(row.status), escape(warning.message if warning else ""))
+    show(named, "Auditors named")
 
 
 @ri_app.callback(
@@ -187,25 +190,22 @@ def ri_list(ctx: typer.Context, cycle: CycleOption = None, as_json: JsonOption =
         out.print("No 'Requires improvement' audits" + (f" in {escape(cycle)}." if cycle else "."))
         return
     steps = ws.settings.ri.steps
-    table = Table(title="Requires improvement: monitoring list (internal)", title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    table.add_column("Reference", no_wrap=True)
-    table.add_column("Quadrant")
-    table.add_column("Action due", no_wrap=True)
-    for key in steps:
-        table.add_column(escape(key), no_wrap=True)
-    table.add_column("Status")
+    monitoring = table()
+    fixed(monitoring, "Reference")
+    text(monitoring, "Follow-up")
+    fixed(monitoring, "Status")
     reaudited = any(listed.reaudit for listed in items)
     if reaudited:
-        table.add_column("Re-audit")
+        text(monitoring, "Re-audit", min_width=NOTE_WIDTH)
     for listed in items:
         item = listed.item
-        table.add_row(
-            escape(item.reference), escape(item.quadrant), uk_date(item.action_due),
-            *(uk_date(item.steps.get(k)) or "—" for k in steps), str(item.status),
-            *([escape(listed.reaudit_outcome or "—")] if reaudited else []),
+        follow_up = [f"action due {uk_date(item.action_due) or '—'}",
+                     *(f"{k} {uk_date(item.steps.get(k)) or '—'}" for k in steps)]
+        monitoring.add_row(
+            escape(f"{item.reference}\n{item.quadrant}"), escape("\n".join(follow_up)),
+            str(item.status), *([escape(listed.reaudit_outcome or "—")] if reaudited else []),
         )
-    out.print(table)
+    show(monitoring, "Requires improvement: monitoring list (internal)")
     out.print(escape("Steps: " + "; ".join(f"{k} = {v}" for k, v in steps.items())
                      + ". One audit in full: qaudit ri show REF."))
 
@@ -231,22 +231,25 @@ def ri_show(reference: ReferenceArgument, as_json: JsonOption = False) -> None:
                          f" due {uk_date(item.action_due) or '?'})"))
     if detail.reaudit is not None:
         out.print(escape(f"  Re-audit: {detail.reaudit.outcome()}"))
-    table = Table(title="Follow-up steps", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Step", "Done on", "Note", "Recorded by"):
-        table.add_column(col)
-    for step in detail.steps:
-        table.add_row(escape(step.step), uk_date(step.done_on), escape(step.note),
-                      escape(step.actor))
+    steps = table()
+    text(steps, "Step")
+    fixed(steps, "Done on")
+    text(steps, "Note", min_width=NOTE_WIDTH)
+    text(steps, "Recorded by")
+    for done in detail.steps:
+        steps.add_row(escape(done.step), uk_date(done.done_on), escape(done.note),
+                      escape(done.actor))
     for missing in detail.missing:
-        table.add_row(escape(missing), "—", "not recorded yet", "")
-    out.print(table)
-    history = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("When (UTC)", "What", "By", "Note"):
-        history.add_column(col)
+        steps.add_row(escape(missing), "—", "not recorded yet", "")
+    show(steps, "Follow-up steps")
+    history = table()
+    fixed(history, "When (UTC)")
+    text(history, "What", "By")
+    text(history, "Note", min_width=NOTE_WIDTH)
     for h in detail.history:
         history.add_row(escape(h.at.replace("T", " ")[:16]), escape(h.action), escape(h.actor),
                         escape(h.note))
-    out.print(history)
+    show(history, "History")
 
 
 @ri_app.command(
@@ -335,19 +338,20 @@ def escalations(ctx: typer.Context, cycle: CycleOption = None,
     if not items:
         out.print("No escalations recorded" + (f" in {escape(cycle)}." if cycle else "."))
         return
-    table = Table(title="Escalations (internal)", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Reference", "Quadrant", "To", "Manager", "On", "Age", "Note", "Outcome"):
-        table.add_column(col, no_wrap=col in {"Reference", "On", "Age"},
-                         justify="right" if col == "Age" else "left")
+    listed = table()
+    fixed(listed, "Reference")
+    text(listed, "To")
+    fixed(listed, "On (age)")
+    text(listed, "Note, then outcome", min_width=NOTE_WIDTH)
     for aged in items:
         e = aged.item
         outcome = f"closed {uk_date(e.closed_at[:10])}: {e.outcome}" if e.closed_at else "open"
-        table.add_row(
-            escape(e.reference), escape(e.quadrant), escape(e.escalated_to),
-            escape(e.manager), uk_date(e.escalated_on),
-            f"{aged.age_days} d" if not aged.closed else "", escape(e.note), escape(outcome),
+        age = "" if aged.closed else f"\n({aged.age_days} d)"
+        listed.add_row(
+            escape(f"{e.reference}\n{e.quadrant}"), escape(f"{e.escalated_to}\n{e.manager}"),
+            uk_date(e.escalated_on) + age, escape(f"{e.note}\n{outcome}"),
         )
-    out.print(table)
+    show(listed, "Escalations (internal)")
 
 
 @escalations_app.command(
@@ -386,11 +390,13 @@ def log(
     if not events:
         out.print("Nothing recorded" + (" for that." if cycle or reference else " yet."))
         return
-    table = Table(title="History", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("When (UTC)", "By", "What", "Cycle", "Reference", "Detail"):
-        table.add_column(col, no_wrap=col in {"When (UTC)", "Reference"})
+    history = table()
+    fixed(history, "When (UTC), by")
+    text(history, "What", "Cycle, reference")
+    text(history, "Detail", min_width=NOTE_WIDTH)
     for e in events:
         detail = ", ".join(f"{k} {v}" for k, v in e.detail.items())
-        table.add_row(escape(e.at.replace("T", " ")[:16]), escape(e.actor), escape(e.kind),
-                      escape(e.cycle or ""), escape(e.reference or ""), escape(detail))
-    out.print(table)
+        where = "\n".join(filter(None, (e.cycle, e.reference)))
+        history.add_row(escape(f"{e.at.replace('T', ' ')[:16]}\n{e.actor}"), escape(e.kind),
+                        escape(where), escape(detail))
+    show(history, "History")

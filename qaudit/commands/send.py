@@ -6,10 +6,9 @@ from collections import Counter
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
+from qaudit.commands.tables import NOTE_WIDTH, fixed, numbers, show, table, text
 from qaudit.errors import QauditError
 from qaudit.mail.kinds import MessageKind, Route
 
@@ -106,23 +105,23 @@ def _show(report: SendReport) -> None:
     if len(report.outcomes) > LIST_AT_MOST:
         # A cycle's forms are 240 messages: their counts, not a page per message.
         counts = Counter((o.status, o.reason) for o in report.outcomes)
-        table = Table(box=box.SIMPLE_HEAD)
-        for name in ("Status", "Why", "Messages"):
-            table.add_column(name, justify="right" if name == "Messages" else "left")
+        tally = table()
+        fixed(tally, "Status")
+        text(tally, "Why", min_width=NOTE_WIDTH)
+        numbers(tally, "Messages")
         for (status, why), n in sorted(counts.items()):
-            table.add_row(escape(status), escape(why), str(n))
-        out.print(table)
+            tally.add_row(escape(status), escape(why), str(n))
+        show(tally)
         out.print(f"(`--json` lists each of the {len(report.outcomes)} messages with its"
                   " recipients.)", soft_wrap=True)
     elif report.outcomes:
-        table = Table(box=box.SIMPLE_HEAD)
-        for name in ("Message", "To", "Cc", "Why", "Status"):
-            table.add_column(name, overflow="fold")
+        each = table()
+        text(each, "Message", "To", "Cc", "Why", "Status")
         for o in report.outcomes:
             status = o.status + (" (some refused)" if o.refused and o.status == "sent" else "")
-            table.add_row(escape(o.about), escape(", ".join(o.to)), escape(", ".join(o.cc)),
-                          o.reason, escape(status))
-        out.print(table)
+            each.add_row(escape(o.about), escape(", ".join(o.to)), escape(", ".join(o.cc)),
+                         o.reason, escape(status))
+        show(each)
     if report.unchanged:
         out.print(f"{report.unchanged} already sent and unchanged: not sent again (--resend"
                   " REF|ADDRESS sends one again).", soft_wrap=True)

@@ -6,10 +6,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
+from qaudit.commands.tables import fixed, numbers, show, table, text
 from qaudit.errors import QauditError
 from qaudit.reports import STATUS_COUNTS
 from qaudit.values import uk_date
@@ -105,15 +104,14 @@ def status(
                      + (" (past)" if result.past_due else "")))
     for title, rows in (("Quadrant", result.by_quadrant),
                         ("Service Manager", result.by_service_manager)):
-        table = Table(box=box.SIMPLE_HEAD)
-        table.add_column(title, no_wrap=True)
-        for header in HEADERS.values():
-            table.add_column(header, justify="right")
+        counts = table()
+        text(counts, title)
+        numbers(counts, *HEADERS.values())
         for row in rows:
             if row is rows[-1]:
-                table.add_section()
-            table.add_row(escape(row.group), *(str(getattr(row, k)) for k in HEADERS))
-        out.print(table)
+                counts.add_section()
+            counts.add_row(escape(row.group), *(str(getattr(row, k)) for k in HEADERS))
+        show(counts)
     m = result.moderation
     verdict = "met" if m.met else "not met yet"
     out.print(escape(
@@ -136,22 +134,26 @@ def _show_year(progress: YearStatus, names: dict[str, str]) -> None:
         f" moderated ({len(p.cycles)} of {p.planned} cycles drawn"
         + (f": {', '.join(p.cycles)}" if p.cycles else "") + ")."))
     for title, rows in (("Quadrant", p.by_quadrant), ("Audit type", p.by_type)):
-        table = Table(box=box.SIMPLE_HEAD)
-        table.add_column(title, no_wrap=True)
-        for header in ("Target", "Drawn", "Returned", "Moderated", "Drawn of target"):
-            table.add_column(header, justify="right")
+        year = table()
+        text(year, title)
+        numbers(year, "Target", "Drawn", "Returned", "Moderated", "Drawn of target")
         for r in rows:
             share = f"{r.drawn / r.target:.0%}" if r.target else ""
-            table.add_row(escape(names.get(r.group, r.group)), str(r.target), str(r.drawn),
-                          str(r.returned), str(r.moderated), share)
-        table.add_section()
-        table.add_row("Total", str(p.target), str(p.drawn), str(p.returned), str(p.moderated),
-                      f"{p.drawn / p.target:.0%}" if p.target else "")
-        out.print(table)
+            year.add_row(escape(names.get(r.group, r.group)), str(r.target), str(r.drawn),
+                         str(r.returned), str(r.moderated), share)
+        year.add_section()
+        year.add_row("Total", str(p.target), str(p.drawn), str(p.returned), str(p.moderated),
+                     f"{p.drawn / p.target:.0%}" if p.target else "")
+        show(year)
+
+
+#: The person column of ``--by``: a name, and the email beneath it.
+_PERSON_WIDTH = 16
 
 
 def _late(days: int) -> str:
-    return f"{days} d" if days else ""
+    """What follows a form's state when it is late: ', 3 d overdue'."""
+    return f", {days} d overdue" if days else ""
 
 
 def _show_holdings(held: Holdings) -> None:
@@ -163,43 +165,38 @@ def _show_holdings(held: Holdings) -> None:
     if not held.groups:
         out.print("Nothing overdue." if held.overdue_only else "No cases.")
         return
-    table = Table(box=box.SIMPLE_HEAD)
+    cases = table()
     columns = {
-        "auditor": ("Auditor", "Reference", "Service Manager", "Audit", "Overdue"),
+        "auditor": ("Auditor", "Reference", "Service Manager", "Audit"),
         "service-manager": ("Service Manager", "Reference", "Auditor", "Audit",
-                            "Self-reflection", "Overdue"),
-        "practitioner": ("Practitioner", "Reference", "Self-reflection", "Audit", "Feedback",
-                         "Overdue"),
+                            "Self-reflection"),
+        "practitioner": ("Practitioner", "Reference", "Self-reflection", "Audit", "Feedback"),
     }[held.by]
-    for col in columns:
-        table.add_column(col, overflow="fold", no_wrap=col == "Reference",
-                         justify="right" if col == "Overdue" else "left")
+    text(cases, columns[0], min_width=_PERSON_WIDTH)
+    fixed(cases, "Reference")
+    text(cases, *columns[2:])
     for group in held.groups:
-        table.add_section()
+        cases.add_section()
         for n, c in enumerate(group.cases):
             audit = (f"returned {uk_date(c.audit_received)}" if c.audit_received
                      else "with the auditor" if c.auditor else "no auditor named")
+            audit += _late(c.audit_days_overdue)
             reflection = ("returned" if c.self_reflection_back else "not back" if c.forms_sent
-                          else "form not sent yet")
-            overdue = ", ".join(f"{w} {d} d" for w, d in (("audit", c.audit_days_overdue),
-                                                          ("self-reflection",
-                                                           c.reflection_days_overdue)) if d)
+                          else "form not sent yet") + _late(c.reflection_days_overdue)
             who = ""
             if n == 0:  # the person once, with their address beneath
                 who = escape(group.name) + (f"\n{escape(group.email)}" if group.email else "")
             row: tuple[str, ...]
             if held.by == "auditor":
-                row = (escape(c.reference), escape(c.service_manager), audit,
-                       _late(c.audit_days_overdue))
+                row = (escape(c.reference), escape(c.service_manager), audit)
             elif held.by == "service-manager":
-                row = (escape(c.reference), escape(c.auditor) or "—", audit, reflection,
-                       overdue)
+                row = (escape(c.reference), escape(c.auditor) or "—", audit, reflection)
             else:
                 feedback = (f"shared {uk_date(c.last_feedback)}" if c.feedback_times
                             else "not yet" if c.audit_received else "")
-                row = (escape(c.reference), reflection, audit, feedback, overdue)
-            table.add_row(who, *row)
-    out.print(table)
+                row = (escape(c.reference), reflection, audit, feedback)
+            cases.add_row(who, *row)
+    show(cases)
 
 
 def _show_overdue(late: Overdue) -> None:
@@ -208,19 +205,21 @@ def _show_overdue(late: Overdue) -> None:
     if not late.items:
         out.print("Nothing overdue.")
         return
-    table = Table(box=box.SIMPLE_HEAD)
-    for col in ("Reference", "What", "Chase", "As", "Email", "Service Manager", "Overdue"):
-        table.add_column(col, overflow="fold", no_wrap=col in {"Reference", "Overdue"},
-                         justify="right" if col == "Overdue" else "left")
+    chase = table()
+    fixed(chase, "Reference")
+    text(chase, "What", "Chase (as)", "Email")
+    text(chase, "Service Manager")
+    fixed(chase, "Overdue", right=True)
     for i in late.items:
+        days = f"{i.days_overdue} d" if i.days_overdue else ""
         if i.forms_not_sent:
-            table.add_row(escape(i.reference), i.what, "forms not sent yet", "—", "",
-                          escape(i.service_manager), _late(i.days_overdue))
+            chase.add_row(escape(i.reference), i.what, "forms not sent yet", "",
+                          escape(i.service_manager), days)
             continue
-        table.add_row(escape(i.reference), i.what, escape(i.chase), i.chase_role or "",
-                      escape(i.email) or "— unknown —", escape(i.service_manager),
-                      _late(i.days_overdue))
-    out.print(table)
+        who = escape(i.chase) + (f"\n({i.chase_role})" if i.chase_role else "")
+        chase.add_row(escape(i.reference), i.what, who, escape(i.email) or "— unknown —",
+                      escape(i.service_manager), days)
+    show(chase)
     waiting = sum(1 for i in late.items if i.forms_not_sent)
     if waiting:
         out.print(f"{waiting} self-reflection{'s' if waiting > 1 else ''}: forms not sent yet,"

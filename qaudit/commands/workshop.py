@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
 from qaudit.commands.common import (
     JsonOption,
@@ -15,11 +13,14 @@ from qaudit.commands.common import (
     date_option,
     err,
     escape,
-    findings_table,
     out,
     print_json,
+    print_path,
+    progress_bar,
+    step,
     today,
 )
+from qaudit.commands.tables import findings_table, fixed, numbers, show, table, text
 from qaudit.errors import Status
 
 if TYPE_CHECKING:
@@ -82,30 +83,31 @@ def workshop_make(
     """
     from qaudit.jobs.workshop import MakeRequest, make
 
-    text = participants.strip()
-    count: int | tuple[str, ...] = int(text) if text.isdigit() else tuple(text.split(","))
+    given = participants.strip()
+    count: int | tuple[str, ...] = int(given) if given.isdigit() else tuple(given.split(","))
     held_on = today() if held is None else date_option(held, "--held")
     ws = current_workspace()
-    with ws.store() as store:
+    with ws.store() as store, progress_bar(quiet=as_json) as progress:
         made = make(ws, store, MakeRequest(
             name=name, cases=cases, participants=count, held_on=held_on, today=today(),
-            from_cycle=from_cycle, seed=seed, out=out_dir))
+            from_cycle=from_cycle, seed=seed, out=out_dir),
+            on_file=step(progress, "Writing workbooks"))
     if as_json:
         print_json(made.to_json())
         return
-    table = Table(title=escape(f"Workshop {made.name}, held on {made.held_on:%d/%m/%Y}"),
-                  title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("Case", "Audit type", "Reference (not in the pack)"):
-        table.add_column(col)
+    drawn = table()
+    fixed(drawn, "Case")
+    text(drawn, "Audit type")
+    fixed(drawn, "Reference (not in the pack)")
     for label, kind, reference in made.cases:
-        table.add_row(escape(label), escape(kind), escape(reference))
-    out.print(table)
+        drawn.add_row(escape(label), escape(kind), escape(reference))
+    show(drawn, escape(f"Workshop {made.name}, held on {made.held_on:%d/%m/%Y}"))
     out.print(escape(
         f"{len(made.cases)} cases from {made.candidates} returned audits: audit types"
         f" {made.types_covered} of {made.types_available}, grades of record"
         f" {made.grades_covered} of {made.grades_available}."))
-    out.print(escape(f"Pack: {made.pack}"))
-    out.print(escape(f"Grading workbooks ({len(made.grading)}): {made.folder}"))
+    print_path("Pack:", made.pack)
+    print_path(f"Grading workbooks ({len(made.grading)}), in", made.folder)
     out.print(f"Seed [bold]{made.seed}[/bold] (recorded).")
 
 
@@ -148,13 +150,15 @@ def workshop_ingest(
     if as_json:
         print_json([r.to_json() for r in results])
     else:
-        table = Table(box=box.SIMPLE_HEAD)
-        for col in ("File", "Status", "Workshop", "Participant", "Graded"):
-            table.add_column(col, overflow="fold")
+        files = table()
+        fixed(files, "File", "Status")
+        text(files, "Workshop, participant: grades")
         for r in results:
-            table.add_row(escape(r.path.name), str(r.status), escape(r.workshop),
-                          escape(r.participant), str(r.graded) if r.graded else "")
-        out.print(table)
+            graded = f": {r.graded} graded" if r.graded else ""
+            files.add_row(escape(r.path.name), str(r.status),
+                          escape(f"{r.workshop}, {r.participant}{graded}" if r.workshop
+                                 else r.participant))
+        show(files)
         for r in results:
             for warning in r.warnings:
                 err.print(escape(f"Warning: {r.path.name}: {warning}"), style="yellow")
@@ -163,8 +167,7 @@ def workshop_ingest(
                                  " (counted as missing)."), style="yellow")
         findings = [f for r in refused for f in r.findings]
         if findings:
-            out.print(findings_table("Refused: nothing of these workbooks was stored",
-                                     findings))
+            show(findings_table("Refused: nothing of these workbooks was stored", findings))
     if refused:
         raise typer.Exit(1)
 
@@ -214,27 +217,26 @@ def _print_stats(s: WorkshopStats, internal: bool) -> None:
     out.print(escape(f"Workshop {s.workshop}, held on {s.held_on:%d/%m/%Y}: {a.cases} cases,"
                      f" {s.returned} of {s.participants} participants' grades in,"
                      f" {a.grades} grades."))
-    table = Table(title="Agreement among the participants", title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    for col in ("Coefficient", "Value", "95% interval"):
-        table.add_column(col, justify="left" if col == "Coefficient" else "right")
+    coefficients = table()
+    text(coefficients, "Coefficient")
+    numbers(coefficients, "Value", "95% interval")
 
     def row(c: Coefficient) -> None:
         ci = "—" if c.interval is None else (f"{c.interval.low:.2f} to"
                                              f" {c.interval.high:.2f}")
-        table.add_row(c.name, _figure(c.value), ci)
+        coefficients.add_row(c.name, _figure(c.value), ci)
 
     for coefficient in (a.fleiss_kappa, a.gwet_ac2, a.krippendorff_alpha):
         row(coefficient)
-    out.print(table)
+    show(coefficients, "Agreement among the participants")
     out.print(escape(f"Intervals: percentile bootstrap over cases, {s.resamples} resamples,"
                      f" seed {s.seed} (the workshop's). A dash: undefined (every grade the"
                      " same) or too few cases."))
-    people = Table(title="Each participant against the grade of record", title_justify="left",
-                   box=box.SIMPLE_HEAD)
-    for col in ("Participant", "Graded", "Same grade", "Within one", "Mean grades apart",
-                "Leaning", "Weighted kappa"):
-        people.add_column(col, justify="left" if col == "Participant" else "right")
+    people = table()
+    text(people, "Participant")
+    numbers(people, "Graded", "Same grade", "Within one", "Mean grades apart")
+    text(people, "Leaning")
+    numbers(people, "Weighted kappa")
     for p in s.by_participant:
         g = p.against
         lean = ("—" if g.mean_difference is None else "more generous"
@@ -243,19 +245,16 @@ def _print_stats(s: WorkshopStats, internal: bool) -> None:
         who = p.label + (f" ({p.name})" if internal and p.name else "")
         people.add_row(escape(who), str(g.graded), _percent(g.exact), _percent(g.within_one),
                        _figure(g.mean_distance), lean, _figure(g.weighted_kappa))
-    out.print(people)
-    cases = Table(title="Cases graded most differently first", title_justify="left",
-                  box=box.SIMPLE_HEAD)
-    for col in ("Case", "Audit type", *(["Reference"] if internal else []),
-                "Grade of record", *(g.short for g in GRADES), "Mean grades apart"):
-        cases.add_column(col, justify="right" if col in {*(g.short for g in GRADES),
-                                                         "Mean grades apart"} else "left")
+    show(people, "Each participant against the grade of record")
+    cases = table()
+    text(cases, "Case, audit type", "Grade of record")
+    numbers(cases, *(g.short for g in GRADES), "Mean grades apart")
     for c in s.cases:
-        cases.add_row(escape(c.label), escape(c.audit_type),
-                      *([escape(c.reference)] if internal else []),
+        case = f"{c.label} ({c.reference})" if internal else c.label
+        cases.add_row(escape(f"{case}\n{c.audit_type}"),
                       LABEL.get(c.grade_of_record, c.grade_of_record),
                       *(str(n) for n in c.counts), _figure(c.disagreement))
-    out.print(cases)
+    show(cases, "Cases graded most differently first")
 
 
 @workshop_app.command(
@@ -278,12 +277,13 @@ def workshop_list(as_json: JsonOption = False) -> None:
         out.print("No workshop yet; make one with `qaudit workshop make NAME --cases N"
                   " --participants N`.")
         return
-    table = Table(box=box.SIMPLE_HEAD)
-    for col in ("Workshop", "Held on", "Cases from", "Cases", "Participants", "Returned"):
-        table.add_column(col, justify="right" if col in {"Cases", "Participants", "Returned"}
-                         else "left")
+    workshops = table()
+    text(workshops, "Workshop")
+    fixed(workshops, "Held on")
+    text(workshops, "Cases from")
+    numbers(workshops, "Cases", "Participants", "Returned")
     for r in rows:
-        table.add_row(escape(r.name), f"{r.held_on:%d/%m/%Y}", escape(r.from_cycle or "all"),
-                      str(r.cases), str(r.participants), str(r.returned))
-    out.print(table)
+        workshops.add_row(escape(r.name), f"{r.held_on:%d/%m/%Y}", escape(r.from_cycle or "all"),
+                          str(r.cases), str(r.participants), str(r.returned))
+    show(workshops)
 

@@ -162,9 +162,10 @@ def check_held_on(held_on: date, today: date) -> None:
             " that year).")
 
 
-def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
+def make(ws: Workspace, store: Store, request: MakeRequest,
+         on_file: Callable[[int, int], None] | None = None) -> MadeWorkshop:
     """Pick the cases, store the workshop, and write its pack and grading workbooks: rows
-    and files together or neither."""
+    and files together or neither. ``on_file(done, total)`` after each workbook written."""
     name = workshop_name(request.name)
     if not 2 <= request.cases <= MAX_CASES:
         raise WorkshopError(f"--cases {request.cases}: a workshop takes 2 to {MAX_CASES} cases"
@@ -206,6 +207,8 @@ def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
         workshop_id = store.workshops.save(name, request.held_on, from_cycle, seed,
                                            participants, labelled)
         write_pack(scratch / f"{slug}-cases.xlsx", pack)
+        if on_file is not None:
+            on_file(1, 1 + len(participants))
         grading = []
         for p in participants:
             path = scratch / f"{slug}-grading-participant-{p.position:02d}.xlsx"
@@ -217,6 +220,8 @@ def make(ws: Workspace, store: Store, request: MakeRequest) -> MadeWorkshop:
                 signing_key=store.signing_key(),
                 marking=ws.settings.mail.protective_marking))
             grading.append(folder / path.name)
+            if on_file is not None:
+                on_file(1 + len(grading), 1 + len(participants))
     return MadeWorkshop(
         name=name, held_on=request.held_on, seed=seed, from_cycle=from_cycle,
         candidates=len(candidates),
