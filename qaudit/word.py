@@ -3,10 +3,11 @@
 The document is made from the report's own Markdown, rendered from the same data and
 template as the published Markdown and HTML: the same sections, figures and hidden marks,
 so a Word copy can never show what the other formats hide, and a workspace's own template
-is followed too. Qaudit's Markdown is a small, regular subset (``blocks`` reads it:
-headings, paragraphs, bullets, the internal banner, pipe tables, chart images), with every
-piece of user text escaped by the template sandbox; so all text here is a plain text run:
-no field code, hyperlink or markup comes from what a person typed.
+is followed too. The Markdown is read as a Markdown viewer reads it
+(``qaudit.report_markdown``: CommonMark and GFM tables, by markdown-it-py), so Word shows
+the emphasis, escapes and hidden-figure marks the published ``.md`` shows. Every piece of
+user text was escaped by the template sandbox, and all text here is a plain text run: no
+field code, hyperlink or markup comes from what a person typed.
 
 Word's own structure is used throughout: Heading 1-3 styles (the navigation pane and a
 table of contents work), tables whose header row repeats on each page, the charts as PNG
@@ -21,7 +22,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -32,6 +33,7 @@ from docx.oxml import OxmlElement, parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt, RGBColor
 
+from qaudit.report_markdown import Block, Run, blocks
 from qaudit.values import HIDDEN_IN_TEXT
 
 #: What lxml (and so python-docx) refuses in XML text, beyond the hidden characters
@@ -62,181 +64,6 @@ class Page:
     internal: bool
     team: str
     generated: date
-
-
-# --- reading qaudit's own Markdown --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    """A piece of text in one look."""
-
-    text: str
-    bold: bool = False
-    italic: bool = False
-
-
-Cells = tuple[tuple[Run, ...], ...]
-
-
-@dataclass(frozen=True)
-class Block:
-    """One block of a report: a heading (``level``), a paragraph, a bullet, the internal
-    banner (a quote), a table (``header``, ``rows``, which columns are ``right``-aligned)
-    or a chart's image (``alt``, ``target``)."""
-
-    kind: Literal["heading", "paragraph", "bullet", "banner", "table", "image"]
-    runs: tuple[Run, ...] = ()
-    level: int = 0
-    header: Cells = ()
-    rows: tuple[Cells, ...] = ()
-    right: tuple[bool, ...] = ()
-    alt: str = ""
-    target: str = ""
-
-
-_HEADING = re.compile(r"(#{1,6})\s+(.*)")
-_IMAGE = re.compile(r"!\[((?:\\.|[^\]\\])*)\]\(((?:\\.|[^)\\])*)\)")
-_LINK = re.compile(r"\[((?:\\.|[^\]\\])*)\]\(((?:\\.|[^)\\])*)\)")
-_DELIMITER = re.compile(r"\|(\s*:?-+:?\s*\|)+")
-_ESCAPED = re.compile(r"\\(.)")
-
-
-def blocks(markdown: str) -> Iterator[Block]:
-    """The report's blocks in order. Lines of one paragraph are joined, as Markdown does;
-    a table is a header row, its delimiter row, then every row that starts with ``|``."""
-    lines = [line.strip() for line in markdown.splitlines()]
-    paragraph: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        block: Block | None = None
-        if line.startswith("|") and i + 1 < len(lines) and _DELIMITER.fullmatch(lines[i + 1]):
-            end = i + 2
-            while end < len(lines) and lines[end].startswith("|"):
-                end += 1
-            block = _table_block(lines[i], lines[i + 1], lines[i + 2:end])
-            i = end - 1
-        elif (heading := _HEADING.fullmatch(line)) is not None:
-            block = Block("heading", _inline(heading[2]), level=len(heading[1]))
-        elif line.startswith(("- ", "> ")):
-            block = Block("bullet" if line[0] == "-" else "banner", _inline(line[2:]))
-        elif (image := _IMAGE.fullmatch(line)) is not None:
-            block = Block("image", alt=_unescaped(image[1]), target=_unescaped(image[2]))
-        elif line:
-            paragraph.append(line)
-        if (block is not None or not line) and paragraph:
-            yield Block("paragraph", _inline(" ".join(paragraph)))
-            paragraph = []
-        if block is not None:
-            yield block
-        i += 1
-    if paragraph:
-        yield Block("paragraph", _inline(" ".join(paragraph)))
-
-
-def _table_block(header: str, delimiter: str, rows: list[str]) -> Block:
-    return Block("table", header=tuple(_inline(c) for c in _cells(header)),
-                 rows=tuple(tuple(_inline(c) for c in _cells(row)) for row in rows),
-                 right=tuple(c.endswith(":") for c in _cells(delimiter)))
-
-
-def _cells(row: str) -> list[str]:
-    """A table row's cells: split at each ``|`` that is not escaped or in code."""
-    cells: list[str] = []
-    current: list[str] = []
-    i, code = 0, False
-    while i < len(row):
-        c = row[i]
-        if c == "\\" and not code and i + 1 < len(row):
-            current.append(row[i:i + 2])
-            i += 2
-            continue
-        code ^= c == "`"
-        if c == "|" and not code:
-            cells.append("".join(current).strip())
-            current = []
-        else:
-            current.append(c)
-        i += 1
-    cells.append("".join(current).strip())
-    return cells[1:-1] if len(cells) > 1 else cells
-
-
-def _unescaped(text: str) -> str:
-    return _ESCAPED.sub(r"\1", text)
-
-
-def _inline(text: str) -> tuple[Run, ...]:
-    """A line's runs: ``**bold**``, ``*italic*`` (opened only before a letter or digit, so
-    the hidden figure's lone ``*`` stays text), code and escapes as their text, a link as
-    its text and address."""
-    runs: list[Run] = []
-    buffer: list[str] = []
-    bold = italic = False
-
-    def flush() -> None:
-        if buffer:
-            runs.append(Run("".join(buffer), bold, italic))
-            buffer.clear()
-
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            buffer.append(text[i + 1])
-            i += 2
-        elif c == "`" and (end := text.find("`", i + 1)) > i:
-            buffer.append(text[i + 1:end])
-            i = end + 1
-        elif text.startswith("**", i) and (bold or _closes(text, i + 2, "**")):
-            flush()
-            bold = not bold
-            i += 2
-        elif c == "*" and (_ends_italic(text, i) if italic else _closes(text, i + 1, "*")):
-            flush()
-            italic = not italic
-            i += 1
-        elif c == "[" and (link := _LINK.match(text, i)) is not None:
-            buffer.append(_link_text(_unescaped(link[1]), _unescaped(link[2])))
-            i = link.end()
-        else:
-            buffer.append(c)
-            i += 1
-    flush()
-    return tuple(runs)
-
-
-def _link_text(text: str, address: str) -> str:
-    """A link as text: a web address after its words (a printed Board paper keeps it), a
-    link within the report as its words alone."""
-    return text if address.startswith("#") else f"{text} ({address})"
-
-
-def _closes(text: str, start: int, mark: str) -> bool:
-    """Whether emphasis may open at ``start``: a letter, digit or escape follows (bold:
-    anything but a space), and a mark that may close it comes later."""
-    if start >= len(text) or not (text[start].isalnum() or text[start] == "\\"
-                                  or (mark == "**" and not text[start].isspace())):
-        return False
-    i = start
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text.startswith(mark, i) and (mark == "**" or _ends_italic(text, i)):
-            return True
-        i += 1
-    return False
-
-
-def _ends_italic(text: str, i: int) -> bool:
-    """A ``*`` closes italic after text and before anything but a letter or digit."""
-    return (text[i] == "*" and i > 0 and not text[i - 1].isspace()
-            and not (i + 1 < len(text) and (text[i + 1].isalnum() or text[i + 1] == "*")))
-
-
-# --- writing the document --------------------------------------------------------------------
 
 
 def clean(text: str) -> str:
@@ -290,8 +117,18 @@ def _add(doc: Any, block: Block, charts: Mapping[str, Chart]) -> None:
         for run in paragraph.runs:
             run.font.color.rgb = _RED
     else:
-        paragraph = doc.add_paragraph(style="List Bullet" if block.kind == "bullet" else None)
+        paragraph = doc.add_paragraph(style=_list_style(block))
         _runs(paragraph, block.runs)
+
+
+def _list_style(block: Block) -> str | None:
+    """A list item's style: Word's bullets for a bullet, an indent alone for a numbered
+    item (its number is in its text: Word's own numbering would run on across lists),
+    deeper for a nested list (Word's styles go three deep); none for a paragraph."""
+    if block.kind not in ("bullet", "numbered"):
+        return None
+    name = "List Bullet" if block.kind == "bullet" else "List"
+    return name if block.level <= 1 else f"{name} {min(block.level, 3)}"
 
 
 def _runs(paragraph: Any, runs: Iterable[Run], bold: bool = False,

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from qaudit.jobs.report import OnReport
+    from qaudit.jobs.outputs import OnReport
 
 #: The regular cycles a deep dive's questions are compared with: the latest this many
 #: whose windows end by the deep dive's last day (the year's plan: one year of audits).
@@ -403,10 +403,10 @@ def render_report(ws: Workspace, store: Store, name: str, out: Path | None,
                   browser: Path | None = None, on_report: OnReport | None = None
                   ) -> list[Path]:
     """The deep dive's report for the Practice Governance Board, in each of ``formats``
-    (md, html, pdf, docx: ``jobs.report.write_reports``), written to ``out`` or the deep
+    (md, html, pdf, docx: ``jobs.outputs.write_reports``), written to ``out`` or the deep
     dive's ``reports`` folder."""
     from qaudit import layout
-    from qaudit.jobs.report import Report, write_reports
+    from qaudit.jobs.outputs import Report, write_reports
 
     stored = store.deep_dives.require(name).name
     data = build_report(ws, store, stored, internal=internal, today=today)
