@@ -462,5 +462,23 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         CREATE INDEX returns_allocation ON returns(allocation_id, kind);
         """,
     ),
+    (
+        15,
+        "retention: the cycles and workshops whose personal data was purged",
+        """
+        CREATE TABLE purged_cycles (
+            cycle_id INTEGER PRIMARY KEY REFERENCES cycles(id),
+            before TEXT NOT NULL,
+            purged_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE purged_workshops (
+            workshop_id INTEGER PRIMARY KEY REFERENCES workshops(id),
+            before TEXT NOT NULL,
+            purged_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

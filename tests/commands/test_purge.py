@@ -1,0 +1,549 @@
+"""`qaudit purge`: retention. A year's record (three regular cycles, a deep dive, a
+workshop, a round of re-audits) in which the cycles that ended before August lose their
+personal data, on the record and on disk, while every published report, the year's
+figures, the moderation agreement and the re-audit figures stay exactly as they were."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import fill_forms
+import fill_workshop
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import Result, edit_settings, qaudit_ok, raw_database
+from qaudit import commands
+from qaudit.commands import people
+from qaudit.commands import purge as purge_command
+from qaudit.errors import CycleError, QauditError
+from qaudit.jobs.purge import (
+    KEPT_DETAIL,
+    Redactor,
+    check_not_purged,
+    check_workshop_not_purged,
+    purged_cycle_of,
+    purged_history,
+)
+from qaudit.workspace import Workspace, init_workspace, open_workspace
+
+C1, C2, C3 = "2026-27 C1", "2026-27 C2", "2026-27 C3"
+WINDOWS = {C1: ("01/06/2026", "30/06/2026", "31/07/2026"),
+           C2: ("01/07/2026", "31/07/2026", "31/08/2026"),
+           C3: ("01/08/2026", "31/08/2026", "30/09/2026")}
+DEEP_DIVE = "2026-27 DD1"
+ROUND = f"{C3} re-audits"
+WORKSHOP = "Q2 2026-27"
+TODAY = date(2026, 12, 20)
+BEFORE = "01/08/2026"  # C1, C2 and the deep dive ended before it; C3 and the round did not
+LATER = ("--from", "01/09/2026", "--to", "31/10/2026", "--due", "30/11/2026")
+#: Invented practitioners: name, worker id.
+WORKERS = [(f"{first} {last}", f"W{n:03d}") for n, (first, last) in enumerate(zip(
+    ("Anjali", "Bartholomew", "Cerys", "Desmond", "Efua", "Fintan", "Gwenllian", "Hamish"),
+    ("Okonkwo", "Quist", "Llewellyn", "Achterberg", "Mensah-Vale", "Roarty", "Pryce",
+     "Drummond"), strict=True), start=501)]
+STRENGTH = "{name} listened closely to Mrs Ferris and recorded her wishes in her words."
+ESCALATION_NOTE = "Follow-up visit agreed with Ysolde Tregarthen."
+PARTICIPANTS = "Ottilie Brannagh, Tobias Wexcombe"
+
+
+def write_export(path: Path) -> Path:
+    """Eight South practitioners in two teams, one case every five days from June to
+    October 2026: odd ones Care Act reviews, even ones MCA assessments (invented)."""
+    rows = []
+    n = 0
+    for w, (name, worker) in enumerate(WORKERS, start=1):
+        day = date(2026, 6, 1) + timedelta(days=w % 5)
+        email = name.lower().replace(" ", ".") + "@example.org"
+        while day <= date(2026, 10, 31):
+            n += 1
+            rows.append([f"R{n:05d}", f"P{n:05d}",
+                         "Care Act Review" if w % 2 else "MCA Assessment",
+                         f"{day:%d/%m/%Y}", worker, name, email,
+                         "Wrenbridge Team" if w <= 4 else "Foxley Team", "Oonagh Delacroix",
+                         "oonagh.delacroix@example.org", "South"])
+            day += timedelta(days=5)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["Workflow Step ID", "Person ID", "Step Type", "Completed Date",
+                         "Worker ID", "Worker Name", "Worker Email", "Team", "Service Manager",
+                         "Service Manager Email", "Quadrant"])
+        writer.writerows(rows)
+    return path
+
+
+def fixed_today(mp: pytest.MonkeyPatch) -> None:
+    """Every command asks the clock for the same day."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(commands.__path__):
+        module = importlib.import_module(f"qaudit.commands.{info.name}")
+        if hasattr(module, "today"):
+            mp.setattr(module, "today", lambda: TODAY)
+
+
+def allocations(root: Path, cycle: str) -> list[dict[str, Any]]:
+    with open_workspace(root).store() as store:
+        return [{"reference": a.reference, "worker_id": a.worker_id,
+                 "worker_name": a.worker_name, "audit_type": a.audit_type,
+                 "person_id": a.person_id, "record_id": a.record_id}
+                for a in store.draws.allocations(cycle)]
+
+
+def fill_cycle(root: Path, cycle: str, out: Path,
+               special: dict[str, dict[str, Any]] | None = None, ingest: bool = True) -> None:
+    """Every audit form of the cycle filled (Good unless ``special`` says), every
+    self-reflection too, and (unless not to ``ingest``) all of it ingested."""
+    ws = open_workspace(root)
+    rng = random.Random(3)
+    for form in sorted((ws.cycle_dir(cycle) / "audit-forms").glob("*-audit.xlsx")):
+        reference = form.name.removesuffix("-audit.xlsx")
+        given = dict((special or {}).get(reference, {}))
+        fill_forms.fill_audit(form, out / form.name, rng, grade=given.pop("grade", "Good"),
+                              escalate=given.pop("escalate", False),
+                              when=date(2026, 11, 20), overrides=given)
+    for form in sorted((ws.cycle_dir(cycle) / "self-reflection").glob("*.xlsx")):
+        fill_forms.fill_reflection(form, out / form.name, rng)
+    if ingest:
+        qaudit_ok(root, "ingest", out)
+
+
+def allocate(root: Path, export: Path, cycle: str) -> None:
+    first, last, due = WINDOWS[cycle]
+    qaudit_ok(root, "allocate", export, "--cycle", cycle, "--from", first, "--to", last,
+              "--due", due, "--seed", "11")
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """C1 with everything a cycle gathers (auditors named, forms back with notes and an
+    escalation, a shareable strength naming the practitioner, feedback, drafts sent, a
+    moderation session, an RI item followed up and closed, reports published and
+    internal); C2 and C3 returned; a deep dive in June; a workshop in July from C1; a
+    round of re-audits after C3 following up C1's Requires improvement audit."""
+    base = tmp_path_factory.mktemp("purge")
+    root = base / "ws"
+    with pytest.MonkeyPatch.context() as mp:
+        fixed_today(mp)
+        init_workspace(root)
+        with edit_settings(root) as settings:
+            for quadrant, per_type in settings["quotas"].items():
+                for key in per_type:
+                    per_type[key] = {"care_act_review": 2, "mca_assessment": 1}.get(
+                        key, 0) if quadrant == "South" else 0
+            settings["sampling"]["worker_cooldown_cycles"] = 1
+        export = write_export(base / "export.csv")
+        allocate(root, export, C1)
+        c1 = allocations(root, C1)
+        reviews = [a for a in c1 if a["audit_type"] == "care_act_review"]
+        ri, shared = reviews[0]["reference"], reviews[1]
+        other = next(a["reference"] for a in c1 if a["audit_type"] == "mca_assessment")
+        fill_forms.fill_managers(open_workspace(root).cycle_dir(C1), base / "managers", 4)
+        qaudit_ok(root, "ingest", base / "managers")
+        fill_cycle(root, C1, base / "c1", {
+            ri: {"grade": "Requires improvement",
+                 "ans_V1": "No", "ans_V2": "No", "ans_V3": "No"},
+            shared["reference"]: {"share_good_practice": "Yes", "strengths": STRENGTH.format(
+                name=shared["worker_name"])},
+            other: {"escalate": True, "esc_note": ESCALATION_NOTE}})
+        # Feedback follows the return, which is stamped with the real time.
+        mp.setattr(people, "today", date.today)
+        qaudit_ok(root, "feedback", "record", shared["reference"], "--on",
+                  f"{date.today():%d/%m/%Y}", "--note",
+                  f"Talked it through with {shared['worker_name']}.")
+        fixed_today(mp)
+        qaudit_ok(root, "send", "allocations", "--cycle", C1)
+        qaudit_ok(root, "ri", "record", ri, "--step", "corrective-action", "--on", "20/07/2026",
+                  "--note", "Supervision with Oonagh Delacroix.")
+        qaudit_ok(root, "escalations", "close", other, "--outcome",
+                  "Ysolde Tregarthen visited; plan revised.")
+        for cycle in (C2, C3):
+            allocate(root, export, cycle)
+            fill_cycle(root, cycle, base / cycle[-2:])
+        qaudit_ok(root, "deep-dive", "new", DEEP_DIVE, export, "--terms",
+                  write_terms(base / "terms.toml"), "--question-set",
+                  "deep_dive_safeguarding_voice", "--n", "2", "--from", "01/06/2026", "--to",
+                  "30/06/2026", "--due", "31/07/2026", "--seed", "5")
+        fill_cycle(root, DEEP_DIVE, base / "dd")
+        qaudit_ok(root, "workshop", "make", WORKSHOP, "--cases", "3", "--participants",
+                  PARTICIPANTS, "--from-cycle", C1, "--held", "15/07/2026",
+                  "--seed", "1")
+        graded = fill_workshop.fill_workshop(root / "workshops" / "Q2-2026-27",
+                                             base / "graded", 2)
+        qaudit_ok(root, "workshop", "ingest", *graded)
+        qaudit_ok(root, "reaudit", "select", export, "--after", C3, *LATER, "--seed", "7")
+        qaudit_ok(root, "moderate", "select", "--cycle", C1, "--rate", "1", "--seed", "2")
+        book = root / "cycles" / "2026-27-C1" / "moderation" / "2026-27-C1-moderation.xlsx"
+        fill_forms.fill_moderation(book, base / "moderated.xlsx", random.Random(9))
+        qaudit_ok(root, "moderate", "ingest", base / "moderated.xlsx")
+        with open_workspace(root).store() as store:
+            still_open = [i.reference for i in store.returns.ri_items(C1)
+                          if i.status == "open"]
+        for reference in still_open:
+            qaudit_ok(root, "ri", "close", reference, "--force", "--reason",
+                      "Re-audit drawn; Oonagh Delacroix informed.")
+        for cycle in (C1, C2):
+            qaudit_ok(root, "report", "--cycle", cycle)
+            qaudit_ok(root, "report", "--cycle", cycle, "--internal")
+        qaudit_ok(root, "report", "--deep-dive", DEEP_DIVE, "--internal")
+        qaudit_ok(root, "report", "--kind", "year", "--year", "2026-27", "--internal")
+    yield root
+
+
+def write_terms(path: Path) -> Path:
+    path.write_text(
+        'title = "Recording the person\'s voice"\n'
+        'purpose = "The Wrenbridge Team asked for a closer look."\n'
+        'understand = "Whether the person\'s wishes are recorded."\n'
+        'method = "A random sample of June\'s work."\n'
+        'directed_by = "PGB, chaired by Councillor Amberley Frost"\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def ws(year: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    shutil.copytree(year, tmp_path / "ws")
+    fixed_today(monkeypatch)
+    return open_workspace(tmp_path / "ws")
+
+
+def qaudit(run: Callable[..., Result], ws: Workspace, *args: Any) -> Result:
+    return run("-w", ws.root, *map(str, args))
+
+
+def tree(ws: Workspace) -> dict[str, bytes]:
+    """Every file of the workspace and its bytes (the database too)."""
+    return {str(p.relative_to(ws.root)): p.read_bytes()
+            for p in sorted(ws.root.rglob("*")) if p.is_file()}
+
+
+# --- the dry run ---------------------------------------------------------------------------
+
+
+def test_dry_run_lists_each_cycle_and_changes_nothing(run: Callable[..., Result],
+                                                      ws: Workspace) -> None:
+    before = tree(ws)
+    shown = qaudit(run, ws, "purge", "--before", BEFORE, "--dry-run")
+    assert shown.code == 0, shown.stderr
+    assert "Would purge the personal data of what ended before 01/08/2026" in shown.stdout
+    for name in (C1, C2, DEEP_DIVE, WORKSHOP):
+        assert name in shown.stdout
+    assert C3 not in shown.stdout and ROUND not in shown.stdout
+    assert "Nothing was changed" in shown.stdout
+    data = json.loads(qaudit(run, ws, "purge", "--before", BEFORE, "--dry-run", "--json").stdout)
+    by_name = {p["name"]: p for p in data["purged"]}
+    assert set(by_name) == {C1, C2, DEEP_DIVE, WORKSHOP}
+    c1 = by_name[C1]
+    assert c1["kind"] == "regular cycle" and c1["rows"]["allocations"] == 3
+    assert c1["rows"]["returned forms"] == 6 and c1["rows"]["escalations"] == 1
+    assert c1["rows"]["moderation outcomes"] == 3 and c1["rows"]["messages"] >= 1
+    assert c1["files"] > 8 and c1["bytes"] > 0
+    assert by_name[WORKSHOP]["rows"]["participants"] == 2
+    assert tree(ws) == before  # the database's bytes and every file, unchanged
+
+
+# --- the purge -----------------------------------------------------------------------------
+
+
+def published(ws: Workspace, folder: Path) -> dict[str, bytes]:
+    """Every published report of the purged cycles, the deep dive's and the year's,
+    rendered on one day."""
+    from qaudit.jobs.deepdive import render_report
+    from qaudit.jobs.report import render_all, render_year
+    from qaudit.reports import ReportKind
+
+    with ws.store() as store:
+        for cycle in (C1, C2):
+            render_all(ws, store, cycle, ReportKind.ALL.kinds(), folder / cycle[-2:],
+                       {"md", "html"}, internal=False, message="", today=TODAY)
+        render_report(ws, store, DEEP_DIVE, folder / "dd", {"md", "html"}, internal=False,
+                      today=TODAY)
+        render_year(ws, store, "2026-27", folder / "year", {"md", "html"}, internal=False,
+                    today=TODAY)
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def figures(run: Callable[..., Result], ws: Workspace) -> dict[str, Any]:
+    """The year to date, the moderation agreement and the re-audits' figures (each
+    auditor's and each pair's figures, without the name and reference the purge turns
+    into pseudonyms)."""
+    stats = json.loads(qaudit(run, ws, "reaudit", "stats", "--json").stdout)
+    for pair in stats["pairs"]:
+        pair.pop("first_reference")
+    moderation = json.loads(qaudit(run, ws, "moderate", "stats", "--all", "--json").stdout)
+    moderation["leniency"] = sorted((e["n"], e["mean_difference"])
+                                    for e in moderation["leniency"])
+    return {"year": json.loads(qaudit(run, ws, "status", "--year", "2026-27", "--json").stdout),
+            "moderation": moderation,
+            "reaudits": stats,
+            "cycles": json.loads(qaudit(run, ws, "cycle", "list", "--json").stdout)}
+
+
+def personal(ws: Workspace) -> list[str]:
+    """What the record holds of the people of C1, C2 and the deep dive alone (not also of
+    C3 or the round, which keep theirs): ids, names, email addresses, and what was written
+    about them. The round keeps the reference of the audit it follows up, as its form
+    printed it."""
+    def values(cycles: tuple[str, ...]) -> set[str]:
+        with ws.store() as store:
+            return {v for c in cycles for a in store.draws.allocations(c)
+                    for v in (a.reference, a.person_id, a.record_id, a.worker_id,
+                              a.worker_name, a.worker_email, a.follows_up) if v}
+
+    return [*sorted(values((C1, C2, DEEP_DIVE)) - values((C3, ROUND))),
+            "Ysolde", "Amberley", "Ottilie Brannagh", "Supervision with", "Talked it through",
+            "Mrs Ferris"]
+
+
+def test_purge_keeps_every_figure_and_removes_every_person(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
+    reports_before = published(ws, tmp_path / "before")
+    figures_before = figures(run, ws)
+    secrets = personal(ws)
+    db = ws.db_path.read_bytes()
+    assert [s for s in secrets if s.encode() not in db] == []
+
+    done = qaudit(run, ws, "purge", "--before", BEFORE)
+    assert done.code == 0, done.stderr
+    assert "Purged the personal data of what ended before 01/08/2026" in done.stdout
+
+    # Every figure, and every published report byte for byte.
+    assert published(ws, tmp_path / "after") == reports_before
+    assert figures(run, ws) == figures_before
+    # Nothing of the people is left, in any row or in the file's free pages.
+    db = ws.db_path.read_bytes()
+    assert [s for s in secrets if s and s.encode() in db] == []
+    # The files that held them are gone; the published reports stay.
+    c1 = ws.cycle_dir(C1)
+    assert not (c1 / "register.xlsx").exists() and not (c1 / "audit-forms").exists()
+    assert not (c1 / "outbox").exists() and not (c1 / "moderation").exists()
+    kept = sorted(p.name for p in (c1 / "reports").iterdir())
+    assert kept and all("-internal" not in name for name in kept)
+    assert "2026-27-C1-summary.md" in kept
+    assert not list((ws.root / "reports").glob("*-internal*"))
+    assert not (ws.root / "workshops" / "Q2-2026-27").exists()
+    assert (ws.cycle_dir(C3) / "register.xlsx").exists()  # not before the date
+    # The history says who purged what and when, and holds no person.
+    log = json.loads(qaudit(run, ws, "log", "--cycle", C1, "--json").stdout)
+    (entry,) = [e for e in log if e["kind"] == "purged"]
+    assert entry["detail"]["before"] == "2026-08-01" and entry["detail"]["allocations"] == 3
+    assert entry["detail"]["files"] > 0
+    text = json.dumps(log)
+    assert [s for s in secrets if s and s in text] == []
+
+
+def test_a_reaudit_of_a_purged_audit_still_comes_back_and_counts(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
+    assert qaudit(run, ws, "purge", "--before", BEFORE).code == 0
+    out = tmp_path / "round"
+    fill_cycle(ws.root, ROUND, out, {
+        a["reference"]: {"ans_V1": "Yes", "ans_V2": "Yes", "ans_V3": "Yes"}
+        for a in allocations(ws.root, ROUND)}, ingest=False)
+    assert qaudit(run, ws, "ingest", out).code == 0
+    stats = json.loads(qaudit(run, ws, "reaudit", "stats", "--json").stdout)
+    assert (stats["drawn"], stats["returned"]) == (1, 1)
+    (pair,) = stats["pairs"]
+    assert pair["first_reference"].startswith("REF-") and pair["change"] == "improved"
+
+
+def test_commands_that_need_the_people_say_the_cycle_was_purged(
+        run: Callable[..., Result], ws: Workspace) -> None:
+    c1 = allocations(ws.root, C1)
+    with ws.store() as store:
+        workshop = store.workshops.require(WORKSHOP).id
+    assert qaudit(run, ws, "purge", "--before", BEFORE).code == 0
+    with ws.store() as store:
+        with pytest.raises(CycleError, match="cycle '2026-27 C1' was purged on"):
+            check_not_purged(store, "2026-27 c1", "send its forms")
+        check_not_purged(store, C3, "send its forms")
+        assert purged_cycle_of(store, c1[0]["reference"]) == C1
+        assert purged_cycle_of(store, "2026-27-C3-001") is None
+        with pytest.raises(QauditError, match="the workshop 'Q2 2026-27' was purged"):
+            check_workshop_not_purged(store, workshop, "take in grades")
+        history = purged_history(ws, store)
+    with raw_database(ws) as conn:
+        left = conn.execute("SELECT count(*) FROM allocations WHERE record_id = ?"
+                            " OR person_id = ?", (c1[0]["record_id"], c1[0]["person_id"]))
+        assert left.fetchone()[0] == 0  # the raw ids are gone from the record
+    # ... yet a later draw can still tell the case was audited (through the pseudonym).
+    assert history.audited(c1[0]["person_id"], "R99999")
+    assert history.audited("P99999", c1[0]["record_id"])
+    assert not history.audited("P99999", "R99999")
+
+
+# --- refused, and nothing changed ----------------------------------------------------------
+
+
+def reopen(ws: Workspace, run: Callable[..., Result], what: str) -> None:
+    """Something of C1 open again: an RI item, an escalation, a moderation outcome."""
+    with ws.store() as store:
+        ri = next(i.reference for i in store.returns.ri_items(C1))
+    if what == "ri":
+        assert qaudit(run, ws, "ri", "reopen", ri, "--reason", "Action not taken").code == 0
+    with raw_database(ws) as conn:
+        if what == "escalation":
+            conn.execute("UPDATE escalations SET closed_at = NULL")
+        if what == "moderation":
+            conn.execute("DELETE FROM moderation_outcomes WHERE id ="
+                         " (SELECT min(id) FROM moderation_outcomes)")
+
+
+@pytest.mark.parametrize(("what", "before", "day", "said"), [
+    ("ri", BEFORE, TODAY, "2026-27 C1 (regular cycle): 1 open RI item(s)"),
+    ("escalation", BEFORE, TODAY, "2026-27 C1 (regular cycle): 1 open escalation(s)"),
+    ("moderation", BEFORE, TODAY,
+     "2026-27 C1 (regular cycle): 1 audit(s) in its moderation sample with no outcome yet"),
+    ("", "01/09/2026", TODAY, "2026-27 C3 (regular cycle): it is one of the 1 latest regular"),
+    ("", "01/11/2026", date(2026, 11, 15),
+     "re-audit round): its returns are due by 30/11/2026"),
+])
+def test_a_cycle_with_something_open_is_refused_and_nothing_changes(
+        run: Callable[..., Result], ws: Workspace, monkeypatch: pytest.MonkeyPatch,
+        what: str, before: str, day: date, said: str) -> None:
+    reopen(ws, run, what)
+    monkeypatch.setattr(purge_command, "today", lambda: day)
+    unchanged = tree(ws)
+    for dry in ((), ("--dry-run",)):
+        refused = qaudit(run, ws, "purge", "--before", before, *dry)
+        assert refused.code == 1 and refused.stderr.startswith("Error: nothing was purged")
+        assert said in " ".join(refused.stderr.split())
+    assert tree(ws) == unchanged
+
+
+@pytest.mark.parametrize(("before", "said"), [
+    ("20/12/2026", "is not before today"), ("01/01/2031", "is not before today"),
+    ("31/13/2026", "is not a date"), ("soon", "is not a date"), ("=1+1", "is not a date"),
+])
+def test_a_date_that_is_not_past_is_refused(run: Callable[..., Result], ws: Workspace,
+                                            before: str, said: str) -> None:
+    unchanged = tree(ws)
+    refused = qaudit(run, ws, "purge", "--before", before)
+    assert refused.code == 1 and refused.stderr.startswith("Error:")
+    assert said in refused.stderr
+    assert tree(ws) == unchanged
+
+
+def test_a_failure_midway_leaves_the_record_whole(
+        run: Callable[..., Result], ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qaudit.db.purge import Purges
+
+    unchanged = tree(ws)
+
+    def fail(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Purges, "_purge_selections", fail)
+    failed = qaudit(run, ws, "purge", "--before", BEFORE)
+    assert failed.code == 1 and "No space left on device" in failed.stderr
+    # No row changed, no file removed (the workspace's pseudonym key, made on first use,
+    # is kept: it is the one every later purge and anonymised export uses).
+    assert {k: v for k, v in tree(ws).items() if k != "pseudonym.key"} == unchanged
+
+
+# --- again ---------------------------------------------------------------------------------
+
+
+def test_purging_again_does_nothing_but_remove_what_was_left(
+        run: Callable[..., Result], ws: Workspace) -> None:
+    assert qaudit(run, ws, "purge", "--before", BEFORE).code == 0
+    record = ws.db_path.read_bytes()
+    again = qaudit(run, ws, "purge", "--before", BEFORE)
+    assert again.code == 0
+    assert "Nothing to purge before 01/08/2026. Purged already: 2026-27 C1" in again.stdout
+    assert ws.db_path.read_bytes() == record
+    said = json.loads(qaudit(run, ws, "purge", "--before", BEFORE, "--json").stdout)
+    assert said["purged"] == [] and said["leftover_files"] == 0
+    assert said["already_purged"] == [C1, DEEP_DIVE, C2, WORKSHOP]
+    # A file left behind (open at the time, or an internal report made since) goes next run.
+    stray = ws.cycle_dir(C1) / "reports" / "2026-27-C1-summary-internal.md"
+    stray.write_text("internal")
+    dry = qaudit(run, ws, "purge", "--before", BEFORE, "--dry-run")
+    assert "Would remove 1 file(s)" in dry.stdout and stray.exists()
+    swept = qaudit(run, ws, "purge", "--before", BEFORE)
+    assert "Removed 1 file(s) (8 bytes)" in swept.stdout and not stray.exists()
+
+
+def test_a_purge_another_run_overtook_stores_nothing(run: Callable[..., Result],
+                                                      ws: Workspace) -> None:
+    from qaudit.db.purge import Purges
+
+    with ws.store() as store:
+        c1 = store.draws.require_cycle(C1)
+    assert qaudit(run, ws, "purge", "--before", BEFORE).code == 0
+    record = ws.db_path.read_bytes()
+    with ws.store() as store, pytest.raises(CycleError, match="purged some of these meanwhile"):
+        Purges(store).purge([c1], [], before=date(2026, 8, 1), today=TODAY, cooldown=1,
+                            redaction=Redactor(pseudonym, str), logged={})
+    assert ws.db_path.read_bytes() == record
+
+
+# --- the rules, on any input ---------------------------------------------------------------
+
+TEXT = st.text(max_size=30)
+
+
+def pseudonym(kind: str, value: str) -> str:
+    return f"{kind}-00000000ff" if value else ""
+
+
+PROPERTIES = settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
+
+
+@given(st.dictionaries(st.sampled_from(["grade", "rationale", "strengths", "auditor_name",
+                                        "share_good_practice", "esc_note", "ri_by",
+                                        "sr_went_well", "unknown_field", "auditor_date"]),
+                       st.one_of(TEXT, st.none()), max_size=10))
+@PROPERTIES
+def test_a_purged_form_keeps_only_choices_dates_and_pseudonyms(fields: dict[str, Any]) -> None:
+    kept = Redactor(pseudonym, lambda text: "published").fields(fields)
+    assert set(kept) == set(fields)
+    for key, value in kept.items():
+        if key in {"grade", "share_good_practice", "auditor_date"}:
+            assert value == fields[key]
+        elif key == "strengths" and fields.get("share_good_practice") == "Yes" and value:
+            assert value == "published"
+        elif key in {"auditor_name", "ri_by"} and (fields[key] or "").strip():
+            assert value == "#0000000255"  # a name's pseudonym: no letters
+        else:
+            assert value in ("", None)
+
+
+@given(st.dictionaries(TEXT, st.one_of(TEXT, st.integers(), st.booleans(), st.none(),
+                                       st.lists(TEXT, max_size=3)), max_size=8))
+@PROPERTIES
+def test_a_purged_history_entry_keeps_no_free_text(detail: dict[str, Any]) -> None:
+    kept = Redactor(pseudonym, str).detail(detail, lambda ref: "REF-x")
+    assert set(kept) == set(detail)
+    for key, value in kept.items():
+        if isinstance(detail[key], str) and key not in KEPT_DETAIL:
+            assert value == ""
+        if key == "cases" and isinstance(detail[key], list):
+            assert value == ["REF-x"] * len(detail[key])
+
+
+def test_a_rounds_record_of_a_purged_cycles_audits_is_pseudonymised() -> None:
+    audit = {"reference": "2026-27-C1-001", "cycle": C1, "worker_id": "W501",
+             "team": "Wrenbridge Team", "completed_date": "2026-06-17", "grade": "x",
+             "followed_up_by": ""}
+    live = {**audit, "cycle": C3, "reference": "2026-27-C3-002"}
+    selection = {"after": C3, "due": [audit, live],
+                 "not_due": [{"audit": audit, "reason": "2026-27-C1-001 waits"}]}
+    kept = Redactor(pseudonym, str).selection(selection, False, frozenset({C1}))
+    assert kept["due"][0]["reference"] == "REF-00000000ff"
+    assert kept["due"][0]["worker_id"] == "WKR-00000000ff"
+    assert kept["due"][0]["completed_date"] == "2026-06-01"
+    assert kept["due"][1] == live
+    assert kept["not_due"] == [{"audit": kept["due"][0], "reason": ""}]
+    answered = Redactor(pseudonym, str).selection({"answered": {"V4:No": ["W501"]}}, True,
+                                                  frozenset())
+    assert answered == {"answered": {"V4:No": ["WKR-00000000ff"]}}
