@@ -132,7 +132,15 @@ echo "== qaudit status and qaudit report: where the cycle stands, and the Board 
 qaudit -w "$ws" status --cycle "2026-27 C3"
 printf "Record the person's own words, and say how the outcomes meet their wishes.\n" \
   > "$demo/psw-message.txt"
-qaudit -w "$ws" report --cycle "2026-27 C3" --message "$demo/psw-message.txt"
+qaudit -w "$ws" report --cycle "2026-27 C3" --message "$demo/psw-message.txt" \
+  --format both --format docx
+if command -v chromium >/dev/null || command -v google-chrome >/dev/null \
+    || command -v msedge >/dev/null || [ -n "${QAUDIT_BROWSER:-}" ]; then
+  qaudit -w "$ws" report --cycle "2026-27 C3" --kind summary --format pdf \
+    --message "$demo/psw-message.txt"
+else
+  echo "(no Chromium, Chrome or Edge here: the PDF copy of the summary is left out)"
+fi
 echo
 echo "== qaudit send reports: each quadrant's outcome report to its directors and Service"
 echo "   Managers, the highlights to the Senior Practitioners' Network"
@@ -182,6 +190,11 @@ echo "   deep dive, the re-audits and the workshop; and the analysts' data set"
 qaudit -w "$ws" status --year 2026-27
 qaudit -w "$ws" report --kind year --year 2026-27
 qaudit -w "$ws" export --anonymise --out "$demo/qaudit-data-anonymised.xlsx"
+qaudit -w "$ws" export --format csv --out "$demo/qaudit-data-csv"
+
+echo
+echo "== qaudit purge: retention (a dry run: nothing in this young year is old enough)"
+qaudit -w "$ws" purge --before 29/06/2026 --dry-run
 
 echo
 echo "Demo workspace: $ws"
@@ -193,6 +206,8 @@ echo "  Returned forms:        $demo/returns/"
 echo "  Moderation workbook:   $ws/cycles/2026-27-C3/moderation/2026-27-C3-moderation.xlsx"
 echo "  Workshop learning:     $demo/moderation-learning-workshop.md"
 echo "  Board summary:         $ws/cycles/2026-27-C3/reports/2026-27-C3-summary.html"
+echo "                         (and .docx for Word; .pdf where a browser prints it)"
+echo "  Data for analysts:     $demo/qaudit-data-csv/ (one CSV per table, and a dictionary)"
 echo "  Year report:           $ws/reports/2026-27-year.html"
 echo "  Deep dive report:      $ws/cycles/2026-27-Safeguarding-voice/reports/"
 echo "  Workshop pack:         $ws/workshops/2026-27-Q2-workshop/"
