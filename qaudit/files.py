@@ -3,8 +3,8 @@
 Every file qaudit writes for people (workbooks, reports, settings, the analysts' data
 set) is written beside its target under a temporary name and renamed into place, so a
 crash or a full disk leaves either the old file or the new one, never a torn one. A
-folder of outputs (a cycle's workbooks) is written whole into a scratch folder and
-moved into place the same way.
+folder of outputs (a cycle's or a workshop's workbooks, a CSV export) is written whole
+into a scratch folder and moved into place the same way.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ def write_text(target: Path, text: str) -> None:
 #: Every folder of outputs qaudit makes holds this file: a folder without it is not
 #: qaudit's to move or replace.
 MARKER = ".qaudit-folder"
+_MARKER_TEXT = ("made by qaudit: a folder of its outputs (a cycle's or a workshop's workbooks, or"
+                " an export)\n")
 _SCRATCH = ".qaudit-"
 
 
@@ -91,20 +93,26 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def staged_folder(target: Path) -> Iterator[Path]:
+def staged_folder(target: Path, keep_replaced: bool = True) -> Iterator[Path]:
     """A scratch folder beside ``target`` to fill; moved into place if the block succeeds,
-    removed if it fails. An existing ``target`` (which must be qaudit's own) is kept beside
-    it as ``<name>.replaced-<UTC time>`` (``layout.set_aside``). Stale scratch folders of
-    killed runs are removed first."""
+    removed if it fails. Stale scratch folders of killed runs are removed first.
+
+    An existing ``target`` (which must be qaudit's own) is set aside beside it as
+    ``<name>.replaced-<UTC time>`` (``layout.set_aside``): kept, as a redrawn cycle's
+    earlier workbooks are (its draw stays in the database, marked replaced); or, with
+    ``keep_replaced=False``, deleted once the new folder is in place, where a kept copy
+    would only be one more copy of personal data (an export)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_scratch(target.parent)
     scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{os.getpid()}-", dir=target.parent))
-    (scratch / MARKER).write_text("made by qaudit: its outputs for one cycle\n")
+    (scratch / MARKER).write_text(_MARKER_TEXT)
     try:
         yield scratch
-        if target.exists():
-            target.rename(set_aside(target, "replaced", datetime.now(UTC)))
+        replaced = (target.rename(set_aside(target, "replaced", datetime.now(UTC)))
+                    if target.exists() else None)
         scratch.rename(target)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+    if replaced is not None and not keep_replaced:
+        shutil.rmtree(replaced, ignore_errors=True)

@@ -39,7 +39,8 @@ from qaudit.values import (
     person_key,
     same_email,
 )
-from qaudit.workbooks.cells import META_SHEET, split_ref
+from qaudit.workbooks.cells import INPUT_LOOK, META_SHEET, split_ref
+from qaudit.workbooks.form_sheet import InputField
 from qaudit.workbooks.forms import (
     ANSWERS,
     AUDIT_FORM,
@@ -47,7 +48,6 @@ from qaudit.workbooks.forms import (
     SELF_REFLECTION_FIELDS,
     SELF_REFLECTION_FORM,
     SIGNED_KEYS,
-    InputField,
     answer_name,
     audit_fields,
     comment_name,
@@ -867,8 +867,8 @@ def check_workshop(raw: RawForm, workspace_id: str, signing_key: bytes,
             ungraded.append(case.label)
     if not check.findings and not grades:
         check.findings.append(_identification(
-            raw, "no-grades", "no case is graded; choose a grade for each case in the"
-            " yellow cells and ingest the workbook again"))
+            raw, "no-grades", "no case is graded; choose each case's grade from the drop-down"
+            f" in {INPUT_LOOK} of its row and ingest the workbook again"))
     if check.findings:
         return None, check.findings
     return WorkshopReturn(workshop.id, participant, grades, ungraded), []

@@ -4,15 +4,13 @@ The rule that matters most lives here: text is always written as text. openpyxl
 treats a string starting with ``=`` as a formula; a worker called ``=HYPERLINK(...)``
 must stay a name, so every string goes through :func:`put` (or :func:`text_row`).
 
-And every workbook carries the protective marking (``[mail] protective_marking``): at the
-top and bottom of every printed page (:func:`mark_pages`) and in a cell at the top of its
-first sheet (:func:`put_marking`, or :func:`write_table`'s ``marking``).
+Every workbook shows the protective marking (``[mail] protective_marking``) in a cell at
+the top of its first sheet (:func:`put_marking`, or :func:`write_table`'s ``marking``);
+``paper`` puts it on every printed page.
 
 Input cells look alike in every workbook people fill (:func:`input_cell`): a dark blue
 medium border and a light gold fill, so they are told apart by their box, not by a pale
-colour alone; the instructions say so in the same words (:data:`INPUT_LOOK`). And pages print
-whole: rows tall enough for their wrapped text (:func:`text_height`), blocks that belong
-together kept on one page (:func:`keep_together`).
+colour alone; the instructions say so in the same words (:data:`INPUT_LOOK`).
 """
 
 from __future__ import annotations
@@ -32,11 +30,10 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from qaudit.config import MailSettings
-from qaudit.values import HIDDEN_IN_LINE
+from qaudit.workbooks.paper import TITLE_HEIGHT, a4, marking_text, text_height
 
 # Characters XML would lose or cannot hold: control characters other than tab and newline
 # (a carriage return is turned into a newline by every XML reader). OOXML writes them as
@@ -45,11 +42,12 @@ from qaudit.values import HIDDEN_IN_LINE
 _UNSAFE = r"[\x00-\x08\x0b-\x1f\ufffe\uffff]"
 _ESCAPE = re.compile(rf"{_UNSAFE}|_(?=x[0-9A-Fa-f]{{4}}(?:_|{_UNSAFE}))")
 _UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_UNSAFE_RE = re.compile(_UNSAFE)
 MAX_CELL_TEXT = 32_767
 #: The very hidden sheet that identifies a form: workspace, reference, cycle, version.
 META_SHEET = "_qaudit"
-_FORMULA_START = frozenset("=+-@\t\r")
+#: A string starting with one of these may be taken for a formula (OWASP's list for CSV
+#: injection): a workbook stores it as text, a CSV file defuses it (``dataset``).
+FORMULA_START = frozenset("=+-@\t\r")
 
 #: Every font named: a font without a name prints in whatever serif the reader's program
 #: picks (LibreOffice does), beside the body text's sans serif.
@@ -74,13 +72,6 @@ DATE_FORMAT = "dd/mm/yyyy"
 #: The marking a workbook carries when its writer is given none: the setting's default.
 DEFAULT_MARKING: str = MailSettings.model_fields["protective_marking"].default
 MARKING_FONT = Font(name=FONT, size=11, bold=True, color="FFC00000")
-MARKING_MAX = 60
-#: Excel's header and footer code for the page number and the page count.
-PAGE_NUMBERS = "Page &P of &N"
-#: The height of one line of 11-point text in a row, in points (Excel's default row), and
-#: of a row holding a title (:data:`TITLE`).
-LINE = 15.0
-TITLE_HEIGHT = 21.0
 
 
 def clean_text(text: str) -> str:
@@ -142,7 +133,7 @@ def text_row(ws: Worksheet, values: Sequence[Any]) -> list[Any]:
     row: list[Any] = []
     for value in values:
         if isinstance(value, str):
-            if value[:1] in _FORMULA_START or _ESCAPE.search(value) or len(value) > MAX_CELL_TEXT:
+            if value[:1] in FORMULA_START or _ESCAPE.search(value) or len(value) > MAX_CELL_TEXT:
                 cell = WriteOnlyCell(ws)
                 _assign(cell, value)
                 row.append(cell)
@@ -168,42 +159,6 @@ def header_row(ws: Worksheet, values: Sequence[str]) -> list[WriteOnlyCell]:
         cell.fill = HEADER_FILL
         cell.alignment = WRAP
     return cells
-
-
-def marking_text(marking: str) -> str:
-    """The marking as a workbook shows it: one line, no hidden characters, bounded."""
-    return " ".join(HIDDEN_IN_LINE.sub(" ", _UNSAFE_RE.sub(" ", marking)).split())[:MARKING_MAX]
-
-
-def page_text(text: str) -> str:
-    """Text as a page header or footer holds it: :func:`marking_text`'s one bounded line,
-    each ``&`` doubled (alone it starts a code: ``&P`` is the page number)."""
-    return marking_text(text).replace("&", "&&")
-
-
-def mark_pages(ws: Worksheet, marking: str, reference: str = "") -> None:
-    """The marking centred at the top and bottom of every printed page, the workbook's
-    ``reference`` at the bottom left and the page numbers ("Page 2 of 3") at the bottom
-    right."""
-    text = page_text(marking)
-    if text:
-        for part in (ws.oddHeader.center, ws.oddFooter.center):
-            part.text = text
-            part.font = "-,Bold"
-    ws.oddFooter.right.text = PAGE_NUMBERS
-    if reference:
-        page_reference(ws, reference)
-
-
-def page_reference(ws: Worksheet, reference: str) -> None:
-    """What workbook a printed page belongs to, at the bottom left of every page."""
-    ws.oddFooter.left.text = page_text(reference)
-
-
-def mark_workbook(wb: Workbook, marking: str, reference: str = "") -> None:
-    """Every sheet's printed pages marked (the hidden one too: nothing prints unmarked)."""
-    for ws in wb.worksheets:
-        mark_pages(ws, marking, reference)
 
 
 def put_title(ws: Worksheet, ref: str, text: str) -> None:
@@ -317,86 +272,6 @@ def protect(ws: Worksheet) -> None:
     ws.protection.formatRows = False
     ws.protection.formatColumns = False
     ws.protection.formatCells = False
-
-
-def a4(ws: Worksheet, landscape: bool = False) -> None:
-    """A4, one page wide, as many tall as it takes, centred, with narrow side margins."""
-    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    ws.page_setup.orientation = "landscape" if landscape else "portrait"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.5
-
-
-def text_height(text: str, width: float, bold: bool = False) -> float:
-    """A row height (points) that shows ``text`` whole, wrapped at spaces in a column
-    ``width`` characters wide. Reckoned for a wider font than Excel's Calibri (LibreOffice
-    without it prints in DejaVu Sans), so a row is never too short to show its last line."""
-    per_line = max(1, int(width * (0.85 if bold else 1.0)))
-    lines = 0
-    for paragraph in text.split("\n"):
-        used = 0
-        lines += 1
-        for word in paragraph.split():
-            if used and used + 1 + len(word) <= per_line:
-                used += 1 + len(word)
-                continue
-            if used:
-                lines += 1
-            lines += (len(word) - 1) // per_line
-            used = (len(word) - 1) % per_line + 1
-    return LINE * lines + 3
-
-
-#: Paper (points) and Excel's width of one character of a column (points, Calibri 11).
-_A4 = (595.3, 841.9)
-_CHARACTER = 5.25
-
-
-def keep_together(ws: Worksheet, blocks: Iterable[tuple[int, int]]) -> None:
-    """Page breaks so that no block of rows (first, last) is split across pages: a block
-    that would not fit the rest of a page starts the next one.
-
-    The page is reckoned as Excel prints the sheet (A4 fitted to the width of its columns
-    in Calibri); LibreOffice without Calibri prints smaller, so the pages it fills from
-    these breaks hold the same blocks with room to spare."""
-    merged: list[list[int]] = []
-    for first, last in sorted(blocks):
-        if merged and first <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    ends = {first: last for first, last in merged}
-    capacity = page_height(ws)
-    titles = (_row_heights(ws, *(int(r.strip("$")) for r in ws.print_title_rows.split(":")))
-              if ws.print_title_rows else 0.0)
-    used, row = 0.0, 1
-    while row <= ws.max_row:
-        last = ends.get(row, row)
-        height = _row_heights(ws, row, last)
-        if used and used + height > capacity:
-            ws.row_breaks.append(Break(id=row - 1))
-            used = titles
-        used += height
-        row = last + 1
-
-
-def _row_heights(ws: Worksheet, first: int, last: int) -> float:
-    rows = (ws.row_dimensions.get(r) for r in range(first, last + 1))
-    return float(sum(LINE if row is None or row.height is None else row.height for row in rows))
-
-
-def page_height(ws: Worksheet) -> float:
-    """The rows (points, unscaled) one printed page holds, a twentieth kept spare."""
-    across, down = _A4[::-1] if ws.page_setup.orientation == "landscape" else _A4
-    margins = ws.page_margins
-    widths = (ws.column_dimensions.get(get_column_letter(c)) for c in range(1, ws.max_column + 1))
-    columns = sum((column.width if column else 8.43) * _CHARACTER + 3.75 for column in widths)
-    printable = down - 72 * (margins.top + margins.bottom)
-    return float(0.95 * printable * max(1.0, columns / (across - 72 * (margins.left
-                                                                      + margins.right))))
 
 
 def write_meta(wb: Workbook, values: dict[str, str]) -> None:

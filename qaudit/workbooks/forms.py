@@ -8,19 +8,16 @@ marking stands in the title's row (D1) and on every printed page; no named cell 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment
 
 from qaudit import __version__
 from qaudit.config import DEFAULT_AUDITOR_ROLES
-from qaudit.grading import ESCALATED_TO, GRADE_LABELS, GRADES
+from qaudit.grading import ESCALATED_TO, GRADE_LABELS
 from qaudit.privacy import sign
 from qaudit.questions import ASPECTS, QuestionSet
 from qaudit.workbooks.cells import (
@@ -28,41 +25,22 @@ from qaudit.workbooks.cells import (
     DEFAULT_MARKING,
     INPUT_LOOK,
     META_SHEET,
-    SECTION_FILL,
     WRAP,
-    a4,
-    date_validation,
-    define_name,
-    input_cell,
-    keep_together,
-    list_validation,
-    mark_workbook,
     protect,
     put,
     put_marking,
     put_title,
     split_ref,
-    text_height,
     write_meta,
 )
+from qaudit.workbooks.form_sheet import WIDTHS, FormSheet, InputField
+from qaudit.workbooks.paper import a4, keep_together, mark_workbook, text_height
 from qaudit.workbooks.template import BLANK_DATE, FOOTER, BookTemplate, CellKey, fill_cells
 
 ANSWERS = ("Yes", "No", "N/A")
 YES_NO = ("Yes", "No")
 AUDIT_FORM = "audit"
 SELF_REFLECTION_FORM = "self_reflection"
-
-
-@dataclass(frozen=True)
-class InputField:
-    """One named input cell: what it is called, what may go in it, whether it must."""
-
-    name: str
-    label: str
-    kind: str  # "text", "long_text", "choice", "date"
-    options: tuple[str, ...] = ()
-    required: bool = False
-    max_length: int = 4000
 
 
 def audit_fields(auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
@@ -132,6 +110,9 @@ CASE_DETAILS: tuple[tuple[str, str], ...] = (
 #: The case block's value cells are named too (``case_<field>``, locked): ingest checks
 #: that what a form shows is what its hidden sheet says and what was issued.
 CASE_NAME_PREFIX = "case_"
+#: The drop-downs every form makes first, in this order: (options, prompt).
+_DROP_DOWNS = ((ANSWERS, ""), (YES_NO, ""), (GRADE_LABELS, "Choose the overall grade"),
+               (ESCALATED_TO, ""))
 
 
 @dataclass(frozen=True)
@@ -153,98 +134,12 @@ class FormCase:
     follows_up: str = ""  # a re-audit: the reference of the audit it follows up
 
 
-#: The form's columns: question id (wide enough for a grade's name in bold, "improvement"
-#: whole), question, answer, comment. Long text spans them all.
-WIDTHS = {"A": 16, "B": 52, "C": 13, "D": 41}
-
-
-class _Sheet:
-    """Writes a form top to bottom, keeping track of the row, the validations and the
-    blocks of rows that print together on one page."""
-
-    def __init__(self, wb: Workbook, title: str) -> None:
-        self.wb = wb
-        self.ws = wb.active
-        self.ws.title = title
-        self.row = 1
-        self.case_cells: dict[str, str] = {}  # FormCase field -> cell holding its value
-        self.blocks: list[tuple[int, int]] = []
-        for col, width in WIDTHS.items():
-            self.ws.column_dimensions[col].width = width
-        self.validations = {
-            ANSWERS: list_validation(self.ws, ANSWERS),
-            YES_NO: list_validation(self.ws, YES_NO),
-            GRADE_LABELS: list_validation(self.ws, GRADE_LABELS, "Choose the overall grade"),
-            ESCALATED_TO: list_validation(self.ws, ESCALATED_TO),
-        }
-        self.dates = date_validation(self.ws)
-
-    def title(self, text: str, note: str, marking: str) -> None:
-        """The title, the protective marking beside it (top right), and a note below."""
-        put_title(self.ws, f"A{self.row}", text)
-        put_marking(self.ws, f"D{self.row}", marking)
-        self.row += 1
-        put(self.ws, f"A{self.row}", note, alignment=WRAP)
-        self.ws.merge_cells(f"A{self.row}:D{self.row}")
-        self.ws.row_dimensions[self.row].height = text_height(note, sum(WIDTHS.values()))
-        self.row += 2
-
-    @contextmanager
-    def together(self) -> Iterator[None]:
-        """The rows written inside print on one page (a heading with what it heads)."""
-        first = self.row
-        yield
-        self.blocks.append((first, self.row - 1))
-
-    def section(self, text: str) -> None:
-        for col in "ABCD":
-            self.ws[f"{col}{self.row}"].fill = SECTION_FILL
-        put(self.ws, f"A{self.row}", text, font=BOLD)
-        self.row += 1
-
-    def detail(self, label: str, attribute: str) -> None:
-        put(self.ws, f"A{self.row}", label, font=BOLD)
-        self.ws.merge_cells(f"A{self.row}:B{self.row}")
-        self.ws[f"C{self.row}"].alignment = Alignment(horizontal="left")
-        self.case_cells[attribute] = f"C{self.row}"
-        self.ws.merge_cells(f"C{self.row}:D{self.row}")
-        define_name(self.wb, CASE_NAME_PREFIX + attribute, self.ws, f"C{self.row}")
-        self.row += 1
-
-    def case_block(self) -> None:
-        self.section("The case (filled in by the Practice Quality Team)")
-        for label, attribute in CASE_DETAILS:
-            self.detail(label, attribute)
-        self.row += 1
-
-    def field(self, spec: InputField) -> None:
-        """A labelled input cell; long text spans the width under its label."""
-        ws = self.ws
-        label = spec.label + (" *" if spec.required else "")
-        if spec.kind == "long_text":
-            self.blocks.append((self.row, self.row + 1))  # the label over its box
-            put(ws, f"A{self.row}", label, font=BOLD)
-            self.row += 1
-            ref, span = f"A{self.row}", f"A{self.row}:D{self.row}"
-            ws.row_dimensions[self.row].height = 75
-        else:
-            put(ws, f"A{self.row}", label, font=BOLD, alignment=WRAP)
-            ws.merge_cells(f"A{self.row}:B{self.row}")
-            ref, span = f"C{self.row}", f"C{self.row}:D{self.row}"
-        self.input(ref, spec.name, spec.options, date_cell=spec.kind == "date", span=span)
-        self.row += 1
-
-    def input(self, ref: str, name: str, options: tuple[str, ...] = (),
-              date_cell: bool = False, span: str = "") -> None:
-        cell = input_cell(self.ws, ref, span)
-        if options:
-            if options not in self.validations:
-                self.validations[options] = list_validation(self.ws, options)
-            self.validations[options].add(ref)
-        if date_cell:
-            cell.number_format = "dd/mm/yyyy"
-            self.dates.add(ref)
-        define_name(self.wb, name, self.ws, ref)
+def _case_block(sheet: FormSheet) -> None:
+    """What the form is for, filled in per case (:meth:`FormTemplate.cells`), locked."""
+    sheet.section("The case (filled in by the Practice Quality Team)")
+    for label, attribute in CASE_DETAILS:
+        sheet.detail(label, attribute, CASE_NAME_PREFIX + attribute)
+    sheet.row += 1
 
 
 class FormTemplate:
@@ -257,7 +152,7 @@ class FormTemplate:
     """
 
     def __init__(
-        self, sheet: _Sheet, kind: str, questions: QuestionSet | None, workspace_id: str,
+        self, sheet: FormSheet, kind: str, questions: QuestionSet | None, workspace_id: str,
         signing_key: bytes = b"", follow_up_cell: str | None = None,
     ) -> None:
         self.sheet = sheet
@@ -350,7 +245,7 @@ def audit_form(
     """An audit form's layout. A deep dive's ``terms`` of reference, and a re-audit's
     ``follow_up`` (the audit it follows up), go on a sheet of their own."""
     wb = Workbook()
-    sheet = _Sheet(wb, "Audit")
+    sheet = FormSheet(wb, "Audit", _DROP_DOWNS)
     ws = sheet.ws
     about = ""
     if terms:
@@ -363,7 +258,7 @@ def audit_form(
         " and say why in the comment where it helps. Fields marked * are required." + about,
         marking,
     )
-    sheet.case_block()
+    _case_block(sheet)
     for aspect in questions.aspects:
         sheet.blocks.append((sheet.row, sheet.row + 1))  # a heading with its first question
         sheet.section(ASPECTS[aspect.key])
@@ -382,7 +277,7 @@ def audit_form(
     with sheet.together():  # the grade with the descriptors it is chosen by
         sheet.section("Overall grade")
         sheet.field(fields["grade"])
-        _descriptors(sheet, grades)
+        sheet.descriptors(grades)
     for name in ("rationale", "strengths", "learning", "share_good_practice"):
         sheet.field(fields[name])
     for heading, names in _CLOSING_SECTIONS:
@@ -411,33 +306,17 @@ _CLOSING_SECTIONS = (
     ("Auditor", ("auditor_name", "auditor_role", "auditor_date")),
 )
 
-
-def _descriptors(sheet: _Sheet, grades: dict[str, str]) -> None:
-    """The grade descriptor table: each grade's name (whole words: its column is wide
-    enough for the longest word) beside what it means, each row tall enough for both."""
-    ws = sheet.ws
-    for grade in GRADES:
-        text = grades.get(grade.key, grade.descriptor)
-        put(ws, f"A{sheet.row}", grade.label, font=BOLD, alignment=WRAP)
-        put(ws, f"B{sheet.row}", text, alignment=WRAP)
-        ws.merge_cells(f"B{sheet.row}:D{sheet.row}")
-        ws.row_dimensions[sheet.row].height = max(
-            text_height(grade.label, WIDTHS["A"], bold=True),
-            text_height(text, WIDTHS["B"] + WIDTHS["C"] + WIDTHS["D"]))
-        sheet.row += 1
-
-
 def self_reflection_form(type_name: str, workspace_id: str, signing_key: bytes = b"",
                          marking: str = DEFAULT_MARKING) -> FormTemplate:
     wb = Workbook()
-    sheet = _Sheet(wb, "Self-reflection")
+    sheet = FormSheet(wb, "Self-reflection", _DROP_DOWNS)
     sheet.title(
         f"Practitioner self-reflection: {type_name}",
         "This piece of your work has been chosen at random for a case audit. Please reflect on"
         f" it below and return the form by the date shown. Fill in only {INPUT_LOOK}.",
         marking,
     )
-    sheet.case_block()
+    _case_block(sheet)
     sheet.blocks.append((sheet.row, sheet.row + 2))  # the heading with the first question
     sheet.section("Your reflection")
     for spec in SELF_REFLECTION_FIELDS:

@@ -36,23 +36,20 @@ from qaudit.workbooks.cells import (
     HEADER_FILL,
     HEADER_FONT,
     INPUT_LOOK,
-    LINE,
     META_SHEET,
     WRAP,
-    a4,
     date_validation,
     define_name,
     input_cell,
     list_validation,
-    mark_workbook,
     protect,
     put,
     put_marking,
     put_title,
-    text_height,
     write_meta,
 )
-from qaudit.workbooks.forms import InputField
+from qaudit.workbooks.form_sheet import InputField
+from qaudit.workbooks.paper import LINE, a4, mark_workbook, text_height
 from qaudit.workbooks.template import BLANK_DATE, FOOTER, BookTemplate, CellKey, fill_cells
 
 MANAGER_FORM = "service_manager"

@@ -29,24 +29,21 @@ from qaudit.workbooks.cells import (
     HEADER_FILL,
     HEADER_FONT,
     INPUT_LOOK,
-    LINE,
     SECTION_FILL,
     WRAP,
-    a4,
     define_name,
     input_cell,
-    keep_together,
     list_validation,
-    mark_workbook,
     protect,
     put,
     put_marking,
     put_title,
     save,
-    text_height,
     write_meta,
 )
-from qaudit.workbooks.forms import YES_NO, InputField
+from qaudit.workbooks.form_sheet import InputField
+from qaudit.workbooks.forms import YES_NO
+from qaudit.workbooks.paper import LINE, a4, keep_together, mark_workbook, text_height
 
 MODERATION_FORM = "moderation"
 THEMES = (

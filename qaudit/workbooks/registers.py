@@ -14,8 +14,9 @@ from openpyxl import Workbook
 
 from qaudit.db import AllocationRow
 from qaudit.sampling import StratumResult
-from qaudit.workbooks.cells import DEFAULT_MARKING, mark_workbook, save, write_table
+from qaudit.workbooks.cells import DEFAULT_MARKING, save, write_table
 from qaudit.workbooks.export_values import BAD_TYPE
+from qaudit.workbooks.paper import mark_workbook
 
 ALLOCATION_HEADERS = (
     "Reference", "Quadrant", "Audit type", "Drawn for", "Topped up", "Record ID", "Person ID",

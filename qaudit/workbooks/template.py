@@ -6,7 +6,7 @@ file differs from the next only in a few cells. A :class:`BookTemplate` saves th
 once and keeps the parts of its zip archive; each copy is the saved parts with the copy's
 cells put into the XML of the sheets that hold them (as :func:`cells.cell_xml` writes a
 cell: the rule of :func:`cells.put`, text never a formula), and its own reference in the
-footer of each printed page (a sheet's :data:`FOOTER`, as :func:`cells.page_reference` puts
+footer of each printed page (a sheet's :data:`FOOTER`, as :func:`paper.page_reference` puts
 it: one line, ``&`` doubled, XML-escaped).
 
 The parts no copy changes (styles, theme, the workbook and its names, the unchanged
@@ -29,7 +29,8 @@ from xml.sax.saxutils import escape as xml_escape
 
 from openpyxl import Workbook
 
-from qaudit.workbooks.cells import cell_xml, page_reference, page_text, put
+from qaudit.workbooks.cells import cell_xml, put
+from qaudit.workbooks.paper import page_reference, page_text
 
 #: A cell a copy fills: (sheet title, reference such as "C6"), or (sheet title, FOOTER).
 CellKey = tuple[str, str]
@@ -37,7 +38,7 @@ CellKey = tuple[str, str]
 FOOTER = "footer"
 #: What a template's footers hold where each copy's reference goes, found in the footer's
 #: XML (the zero-width spaces as characters or as references, as lxml writes them), which
-#: no footer text can hold: :func:`cells.page_text` keeps no zero-width space.
+#: no footer text can hold: :func:`paper.page_text` keeps no zero-width space.
 _FOOTER_SLOT = "\u200bpage reference\u200b"
 _ZERO_WIDTH = "(?:\u200b|&#8203;|&#x200[bB];)"
 _IN_FOOTER = re.compile(f"{_ZERO_WIDTH}page reference{_ZERO_WIDTH}")

@@ -30,6 +30,7 @@ from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
 from qaudit.jobs.people import known_identifiers
 from qaudit.workbooks import dataset
 from qaudit.workbooks.cells import read_text
+from qaudit.workbooks.dataset_columns import ABOUT, DATE, DICTIONARY, MARKING_ROW, SHEETS, Table
 from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "2026-27 C3"
@@ -159,8 +160,8 @@ def test_grades_types_kinds_aspects_and_statuses_are_the_frameworks_labels(
 
 def test_every_date_is_a_date_cell_shown_dd_mm_yyyy(made: Path, plain: dict[str, Rows]) -> None:
     book = load_workbook(made.parent / "data.xlsx")
-    dates = {(s.title, c.header) for s in dataset.SHEETS for c in s.columns
-             if c.kind == dataset.DATE}
+    dates = {(s.title, c.header) for s in SHEETS for c in s.columns
+             if c.kind == DATE}
     seen = 0
     for sheet in book.worksheets:
         header = [c.value for c in sheet[1]]
@@ -209,7 +210,7 @@ def test_the_dictionary_lists_exactly_the_columns_of_every_sheet_and_file(
     book = workbook_rows(made.parent / f"{version}.xlsx")
     described = records(book["Data dictionary"])
     marking, *columns = described
-    assert (marking["Sheet"], marking["Column"]) == (dataset.MARKING_ROW, "Protective marking")
+    assert (marking["Sheet"], marking["Column"]) == (MARKING_ROW, "Protective marking")
     assert "OFFICIAL-SENSITIVE" in marking["Meaning"]
     by_sheet: dict[str, list[str]] = {}
     for row in columns:
@@ -240,7 +241,7 @@ def csv_cell(value: Any) -> str:
 def test_csv_has_one_file_a_table_with_the_workbooks_rows(made: Path, version: str) -> None:
     book = workbook_rows(made.parent / f"{version}.xlsx")
     folder = made.parent / version
-    names = {s.title: s.file_name for s in (*dataset.SHEETS, dataset.ABOUT, dataset.DICTIONARY)}
+    names = {s.title: s.file_name for s in (*SHEETS, ABOUT, DICTIONARY)}
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted(
         [*(names[title] for title in book), "README.txt"])
     for title, rows in book.items():
@@ -268,7 +269,7 @@ def test_hostile_text_is_text_in_the_workbook_and_defused_in_the_csv(made: Path)
         cells = [row[at] for row in sheet.iter_rows(min_row=2)]
         (cell,) = [c for c in cells if isinstance(c.value, str) and read_text(c.value) == text]
         assert cell.data_type == "s", (title, column)
-        file_rows = csv_rows(folder / next(s.file_name for s in dataset.SHEETS
+        file_rows = csv_rows(folder / next(s.file_name for s in SHEETS
                                            if s.title == title))
         assert "'" + text in [row[at] for row in file_rows], (title, column)
 
@@ -366,7 +367,7 @@ def test_a_failure_while_writing_csv_leaves_nothing(run: Callable[..., Result], 
     written: list[str] = []
     real = dataset.csv_text
 
-    def fail_on_the_third(table: dataset.Table) -> str:
+    def fail_on_the_third(table: Table) -> str:
         written.append(table.sheet.key)
         if len(written) == 3:
             raise OSError(28, "No space left on device")
@@ -381,7 +382,7 @@ def test_a_failure_while_writing_csv_leaves_nothing(run: Callable[..., Result], 
 
 @given(st.lists(st.text(max_size=12), min_size=1, max_size=4))
 def test_any_text_reads_back_from_csv_and_never_starts_as_a_formula(values: list[str]) -> None:
-    table = dataset.Table(dataset.ABOUT, dataset.ABOUT.columns, [
+    table = Table(ABOUT, ABOUT.columns, [
         (v, v[::-1]) for v in values])
     text = dataset.csv_text(table)
     header, *rows = list(csv.reader(io.StringIO(text, newline="")))

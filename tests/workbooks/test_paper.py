@@ -34,7 +34,7 @@ from qaudit.config import Settings
 from qaudit.grading import GRADES
 from qaudit.questions import load_question_set
 from qaudit.validation import check_layout
-from qaudit.workbooks import cells
+from qaudit.workbooks import cells, paper
 from qaudit.workbooks.forms import (
     AUDIT_FIELDS,
     AUDIT_FORM,
@@ -336,8 +336,8 @@ def test_page_breaks_never_split_a_block_that_fits_a_page(heights: list[int],
         ws.row_dimensions[row].height = height
     blocks = [(first, min(first + extra, len(heights))) for first, extra in spans
               if first <= len(heights)]
-    cells.keep_together(ws, blocks)
-    capacity = cells.page_height(ws)
+    paper.keep_together(ws, blocks)
+    capacity = paper.page_height(ws)
     breaks = [b.id for b in ws.row_breaks.brk]
     edges = [0, *breaks, len(heights)]
     for first, last in itertools.pairwise(edges):  # a page: rows first + 1 to last
@@ -352,10 +352,10 @@ def test_page_breaks_never_split_a_block_that_fits_a_page(heights: list[int],
 def test_a_row_is_tall_enough_for_each_line_of_its_text(text: str, width: int,
                                                         bold: bool) -> None:
     lines = text.split("\n")
-    height = cells.text_height(text, width, bold)
-    assert height >= cells.LINE * len(lines)
+    height = paper.text_height(text, width, bold)
+    assert height >= paper.LINE * len(lines)
     longest = max((len(w) for w in text.split()), default=0)
-    assert height >= cells.LINE * -(-longest // max(1, int(width * (0.85 if bold else 1))))
+    assert height >= paper.LINE * -(-longest // max(1, int(width * (0.85 if bold else 1))))
 
 
 # --- the paper ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from openpyxl import Workbook, load_workbook
 from conftest import FIXTURES, Result
 from qaudit.config import Settings
 from qaudit.questions import load_question_set
-from qaudit.workbooks.cells import mark_workbook, read_text, write_table
+from qaudit.workbooks.cells import read_text, write_table
 from qaudit.workbooks.forms import (
     AUDIT_FIELDS,
     AUDIT_FORM,
@@ -27,6 +27,7 @@ from qaudit.workbooks.forms import (
     form_layout,
     self_reflection_form,
 )
+from qaudit.workbooks.paper import mark_workbook
 from qaudit.workspace import Workspace
 
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTabbed", "=1+1",
