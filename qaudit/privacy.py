@@ -726,6 +726,24 @@ def signature_matches(values: Iterable[str], key: bytes, signature: str) -> bool
     return hmac.compare_digest(sign(values, key), signature)
 
 
+#: The ids a purge keeps in the record as their keyed pseudonyms (``jobs.purge``). Every
+#: other value of a person it keeps is a name, kept as a name's pseudonym: '#' and ten
+#: digits (``jobs.purge.Redactor.name``).
+PURGED_ID_KINDS = frozenset({"REF", "REC", "PER", "WKR"})
+_NAME_PSEUDONYM = re.compile(r"#[0-9]{10}")
+
+
+def is_pseudonym(value: str, kind: str) -> bool:
+    """Whether ``value`` is already the pseudonym a purge leaves for a value of ``kind``:
+    'REF-3fdd09a1b2' (``pseudonymiser``) for an id of ``PURGED_ID_KINDS``, '#' and ten
+    digits for a name of any other kind. Such a value is never pseudonymised again: the
+    record would lose the link it keeps (a re-audit to its audit), and an anonymised
+    export would show a pseudonym of a pseudonym."""
+    if kind in PURGED_ID_KINDS:
+        return re.fullmatch(f"{kind}-[0-9a-f]{{10}}", value) is not None
+    return _NAME_PSEUDONYM.fullmatch(value) is not None
+
+
 def pseudonymiser(key: bytes) -> Callable[[str, str], str]:
     """``(kind, value) -> 'KIND-xxxxxxxxxx'``: keyed (HMAC-SHA256), stable, blank stays blank."""
 

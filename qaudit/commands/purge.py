@@ -15,8 +15,11 @@ from qaudit.commands.common import (
     print_json,
     today,
 )
+from qaudit.commands.tables import NOTE_WIDTH, numbers, show, table, text
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from qaudit.jobs.purge import PurgeReport
 
 PURGE_EXAMPLE = (
@@ -62,6 +65,22 @@ def purge(
     _print(report)
 
 
+def _removals(report: PurgeReport) -> Table:
+    """One row a cycle or workshop: its name above its kind (a cycle's name kept whole
+    where it can be), its window, its rows by kind, its files."""
+    rows = table()
+    text(rows, "Cycle or workshop", min_width=len("regular cycle"))
+    text(rows, "Window, or held", min_width=len("01/06/2026 to"))
+    numbers(rows, "Rows")
+    text(rows, "Of which", min_width=NOTE_WIDTH)
+    numbers(rows, "Files", "Bytes")
+    for r in report.removals:
+        detail = ", ".join(f"{n} {what}" for what, n in r.rows.items() if n) or "none"
+        rows.add_row(escape(f"{r.name}\n{r.kind}"), r.when, f"{sum(r.rows.values()):,}",
+                     escape(detail), f"{len(r.files):,}", f"{r.size:,}")
+    return rows
+
+
 def _print(report: PurgeReport) -> None:
     before = f"{report.before:%d/%m/%Y}"
     if report.nothing:
@@ -71,11 +90,7 @@ def _print(report: PurgeReport) -> None:
         return
     if report.removals:
         verb = "Would purge" if report.dry_run else "Purged"
-        out.print(escape(f"{verb} the personal data of what ended before {before}:"))
-        for r in report.removals:
-            detail = ", ".join(f"{n} {what}" for what, n in r.rows.items() if n) or "none"
-            out.print(escape(f"- {r.name} ({r.kind}, {r.when}): {sum(r.rows.values())} rows"
-                             f" ({detail}); {len(r.files)} file(s), {r.size:,} bytes."))
+        show(_removals(report), escape(f"{verb} the personal data of what ended before {before}:"))
     if report.leftovers:
         verb = "Would remove" if report.dry_run else "Removed"
         out.print(f"{verb} {len(report.leftovers)} file(s) ({report.leftover_size:,} bytes)"

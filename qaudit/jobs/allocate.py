@@ -22,6 +22,7 @@ from qaudit.db.draws import DEEP_DIVE, REAUDIT, REGULAR, describe_kind
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import made_by_qaudit, staged_folder
 from qaudit.jobs.plan import Window, planned_window
+from qaudit.jobs.purge import check_not_purged, purged_history
 from qaudit.questions import QuestionSet, load_question_set
 from qaudit.randomness import generator, seed_or_new
 from qaudit.sampling import (
@@ -288,6 +289,7 @@ def plan_allocation(
     existing = store.draws.cycle(request.cycle)
     if existing is not None:  # before the plan is asked for the window of a name
         check_kind(existing, request)
+        check_not_purged(store, existing.name, "draw it again or re-check its draw")
     if selection.kind == REGULAR:
         window = planned_window(store, request.cycle, request.date_from, request.date_to,
                                 request.due)
@@ -317,6 +319,10 @@ def plan_allocation(
     # it count, as they did when it was made.
     before = store.draws.current_draw_id(request.cycle) if request.dry_run else None
     persons, records = store.draws.drawn_elsewhere(request.cycle, before)
+    # A purged cycle's cases are on record as pseudonyms only: found through them.
+    purged_persons, purged_records = purged_history(ws, store).among(
+        export.cases["person_id"].astype(str), export.cases["record_id"].astype(str))
+    persons, records = persons | purged_persons, records | purged_records
     history = selection.history(History(
         persons=persons if settings.sampling.exclude_previously_audited_persons else frozenset(),
         records=records,
@@ -418,7 +424,7 @@ def _check_out(ws: Workspace, out: Path) -> None:
                          " for the cycle's workbooks (default: <workspace>/cycles/<cycle>).")
     if target.exists() and not target.is_dir():
         raise CycleError(f"--out {out} is a file; give a folder for the cycle's workbooks.")
-    ours = made_by_qaudit(target) or target.parent == root / "cycles"
+    ours = made_by_qaudit(target) or target.parent == root / layout.CYCLES
     if target.exists() and any(target.iterdir()) and not ours:
         raise CycleError(f"{out} already holds files qaudit did not make; choose another"
                          " --out, or move that folder away. qaudit replaces only its own"

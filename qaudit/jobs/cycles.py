@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from qaudit import layout
 from qaudit.db import Cycle, Store
 from qaudit.errors import QauditError
+from qaudit.jobs.purge import check_not_purged
 from qaudit.moderation import sample_size
 from qaudit.workspace import Workspace
 
@@ -61,11 +63,11 @@ def cancel_cycle(ws: Workspace, store: Store, name: str, reason: str, force: boo
     if not reason.strip():
         raise QauditError("--reason TEXT is required: why the cycle is cancelled (kept in"
                           " the history).")
+    check_not_purged(store, name, "cancel it")
     found = store.draws.check_can_cancel(name, force)
     folder = ws.cycle_dir(found.name)
     with store.transaction():
         cancelled = store.draws.cancel(found.name, reason.strip(), force)
         if folder.exists():
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            folder.rename(folder.with_name(f"{folder.name}.cancelled-{stamp}"))
+            folder.rename(layout.set_aside(folder, "cancelled", datetime.now(UTC)))
     return cancelled

@@ -48,6 +48,7 @@ from qaudit.privacy import (
     SUPPRESSED,
     Generalisation,
     coarsen_dates_in_text,
+    is_pseudonym,
     k_anonymous_periods,
     month_of,
     pseudonymiser,
@@ -123,10 +124,10 @@ def _anonymise(column: Column, value: Any, pseudonym: Pseudonym, scrub: Scrub) -
     treatment = column.anonymised
     if isinstance(value, tuple):  # several values: each pseudonymised, or joined
         if treatment is Anonymised.PSEUDONYM:
-            return tuple(pseudonym(column.pseudonym, str(v)) for v in value)
+            return tuple(_pseudonymised(column, str(v), pseudonym) for v in value)
         value = column.several.join(map(str, value))
     if treatment is Anonymised.PSEUDONYM and isinstance(value, str):
-        return pseudonym(column.pseudonym, value)
+        return _pseudonymised(column, value, pseudonym)
     if treatment in (Anonymised.MONTH, Anonymised.PERIOD) and value not in (None, ""):
         return month_of(value) or SUPPRESSED
     if treatment is Anonymised.SCRUBBED and isinstance(value, str):
@@ -134,6 +135,13 @@ def _anonymise(column: Column, value: Any, pseudonym: Pseudonym, scrub: Scrub) -
     if isinstance(value, str):
         return coarsen_dates_in_text(scrub_emails(value))
     return value
+
+
+def _pseudonymised(column: Column, value: str, pseudonym: Pseudonym) -> str:
+    """A value's pseudonym; a purged cycle's value is one already (``jobs.purge``, with the
+    same key: an id's is the very pseudonym this export gives it) and stays as it is."""
+    kind = column.pseudonym
+    return value if is_pseudonym(value, kind) else pseudonym(kind, value)
 
 
 def generalise_allocations(columns: Sequence[Column], rows: Sequence[Sequence[Any]],

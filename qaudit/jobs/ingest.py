@@ -34,6 +34,7 @@ from qaudit.errors import (
     Status,
     StorageError,
 )
+from qaudit.jobs.purge import purge_of, purged_cycle_of
 from qaudit.validation import (
     IDENTIFICATION,
     AuditorChoice,
@@ -339,6 +340,9 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
         return _ingest_manager(store, raw, context)
     reference = raw.meta.get("reference", "")
     issued = store.draws.issued(reference)
+    purged = purged_cycle_of(store, reference) if issued is None else None
+    if purged is not None:
+        return _refused(path, _purged(path, reference, purged), reference, kind)
     if issued is None:
         return _refused(path, Finding(
             "unknown-reference", path.name, META_SHEET, IDENTIFICATION,
@@ -395,6 +399,14 @@ def _ingest_one(store: Store, path: Path, context: _Context) -> FileOutcome:
                        warnings=parsed.warnings)
 
 
+def _purged(path: Path, what: str, cycle: str) -> Finding:
+    """A form of a purged cycle: explained, not called unknown (its reference is gone
+    from the record, which keeps only its pseudonym)."""
+    return Finding("purged-cycle", path.name, META_SHEET, IDENTIFICATION,
+                   f"{what} belongs to cycle {cycle!r}, purged (retention); its forms can no"
+                   " longer be taken in")
+
+
 def _ingest_manager(store: Store, raw: RawForm, context: _Context) -> FileOutcome:
     """A Service Manager workbook: identified, checked against the draw, then each row. The
     rows that pass are stored together; the others are listed with why."""
@@ -402,6 +414,10 @@ def _ingest_manager(store: Store, raw: RawForm, context: _Context) -> FileOutcom
     identity, findings = manager_identity(raw, context.signing_key)
     if identity is None:
         return FileOutcome(path, Status.REFUSED, kind=MANAGER_FORM, findings=findings)
+    purged = purge_of(store, identity.cycle)
+    if purged is not None:
+        return _refused(path, _purged(path, "this Service Manager workbook", purged.name),
+                        kind=MANAGER_FORM)
     issued = [store.draws.issued(reference) for reference in identity.references]
     findings = check_manager_cases(raw, identity, issued)
     if findings:

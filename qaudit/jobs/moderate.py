@@ -8,12 +8,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from qaudit import layout
 from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import ModeratedPair, Store
 from qaudit.errors import CycleError, Finding, FormFileError, QauditError, Status
 from qaudit.files import atomic_path
 from qaudit.grading import GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.people import scrub_for_publication
+from qaudit.jobs.purge import check_not_purged, purge_of, refusal
 from qaudit.moderation import (
     Agreement,
     Candidate,
@@ -27,7 +29,7 @@ from qaudit.questions import QuestionSet
 from qaudit.randomness import generator, seed_or_new
 from qaudit.rendering import md_text
 from qaudit.validation import check_moderation, identify
-from qaudit.values import cycle_slug, person_key
+from qaudit.values import person_key
 from qaudit.workbooks.moderation import (
     MODERATION_FORM,
     SampleSheet,
@@ -76,6 +78,7 @@ def select(
                          " at most 1, e.g. 0.2 for 20%.")
     found = store.draws.require_cycle(cycle)
     cycle = found.name
+    check_not_purged(store, cycle, "draw its moderation sample")
     audits = store.moderation.returned_audits(cycle)
     if not audits:
         raise CycleError(f"cycle {cycle!r} has no returned audits yet; run `qaudit ingest`"
@@ -112,9 +115,8 @@ def select(
             f" {rate:.0%} of all returned audits.")
     if dry_run or not chosen:
         return selection
-    folder = out or ws.cycle_dir(cycle) / "moderation"
-    name = f"{cycle_slug(cycle)}-moderation" + (f"-round-{number}" if number > 1 else "")
-    path = folder / f"{name}.xlsx"
+    folder = out or layout.moderation_folder(ws.cycle_dir(cycle))
+    path = layout.moderation_workbook(folder, cycle, number)
     ids = [c.return_id for c in chosen]
     # The workbook carries the sample's id and round, so it is written inside the
     # transaction that stores them; both succeed or neither does.
@@ -202,6 +204,11 @@ def _ingest_outcomes(store: Store, path: Path, today: date,
     problem = identify(raw, store.workspace_id(), (MODERATION_FORM,))
     if problem is not None:
         return ModerationIngest(path, Status.REFUSED, cycle, findings=[problem])
+    purged = purge_of(store, cycle)
+    if purged is not None:  # its sample's audits are pseudonyms now: nothing to match
+        return ModerationIngest(path, Status.REFUSED, purged.name, findings=[Finding(
+            "purged-cycle", path.name, "", "(whole workbook)",
+            refusal(purged, "take in this moderation workbook"))])
     sample = store.moderation.current_sample(cycle) if store.draws.cycle(cycle) else None
     parsed, findings = check_moderation(raw, sample, today)
     if parsed is None or sample is None:

@@ -14,10 +14,13 @@ removes it: purging again is otherwise a no-op that says so. The database file i
 rewritten without its free pages (VACUUM), so no purged name is left in its bytes.
 
 Other commands ask here before working on a cycle: ``check_not_purged`` refuses anything
-that needs the personal data of a purged cycle, ``purged_cycle_of`` tells which purged
-cycle a form's reference belonged to, ``check_workshop_not_purged`` refuses grades for a
-purged workshop, and ``purged_history`` lets a draw keep the rule that a record audited
-before is not audited again (the keyed pseudonyms of the purged records).
+that needs the personal data of a purged cycle (``purge_of`` and ``refusal`` say so as a
+finding), ``purged_cycle_of`` tells which purged cycle a form's reference belonged to,
+``check_workshop_not_purged`` refuses grades for a purged workshop, and
+``purged_history`` lets a draw keep the rule that a record audited before is not audited
+again (the keyed pseudonyms of the purged records). A value a purge made a pseudonym is
+never pseudonymised again (``privacy.is_pseudonym``): not by a later purge, nor by the
+anonymised export.
 """
 
 from __future__ import annotations
@@ -26,16 +29,18 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from qaudit import layout
 from qaudit.db import Cycle, Store
 from qaudit.db.draws import describe_kind
 from qaudit.db.purge import Purged, Purges, WorkshopHeld
 from qaudit.errors import CycleError, QauditError
 from qaudit.files import MARKER
-from qaudit.layout import REPORTS
-from qaudit.values import cycle_slug, person_key
+from qaudit.privacy import is_pseudonym
+from qaudit.values import cycle_key, person_key
 from qaudit.workspace import Workspace
 
 #: Every file name of a QA team's internal report holds this (``layout._stem``).
@@ -113,14 +118,18 @@ class Redactor:
     publish: Callable[[str], str]
 
     def pseudonym(self, kind: str, value: str) -> str:
-        return self.ids(kind, value)
+        """An id's pseudonym; one already (an audit of a cycle purged before, in the record
+        of a round purged now) stays as it is, so the link to it holds."""
+        return value if is_pseudonym(value, kind) else self.ids(kind, value)
 
     def name(self, kind: str, name: str) -> str:
         """A person's name as a keyed pseudonym: '#' and ten digits, from the name however
         it was typed (``values.person_key``: one auditor typed two ways is still one, so
         the figures per auditor hold). No letters: the publication scrubber takes every
         name the record holds, and would take the letters of a pseudonym ("AUD-3fdd09...":
-        "fdd") for a name to remove from whatever is published."""
+        "fdd") for a name to remove from whatever is published. One already stays."""
+        if is_pseudonym(name, kind):
+            return name
         key = person_key(name)
         digest = self.ids(kind, key).rsplit("-", 1)[-1]
         return f"#{int(digest, 16) % 10**10:010d}" if key else ""
@@ -161,9 +170,9 @@ class Redactor:
         its ids pseudonymised as its allocation's are, its day of completion its month."""
         done = str(record.get("completed_date", ""))
         return {**record,
-                "reference": self.ids("REF", str(record.get("reference", ""))),
-                "worker_id": self.ids("WKR", str(record.get("worker_id", ""))),
-                "followed_up_by": self.ids("REF", str(record.get("followed_up_by", ""))),
+                "reference": self.pseudonym("REF", str(record.get("reference", ""))),
+                "worker_id": self.pseudonym("WKR", str(record.get("worker_id", ""))),
+                "followed_up_by": self.pseudonym("REF", str(record.get("followed_up_by", ""))),
                 "completed_date": f"{done[:8]}01" if len(done) == 10 else done}
 
     def selection(self, selection: Mapping[str, Any], own: bool,
@@ -182,7 +191,7 @@ class Redactor:
             kept["not_due"] = [{"audit": self.audit(n["audit"]), "reason": ""}
                                if gone(n["audit"]) else n for n in selection["not_due"]]
         if own and isinstance(selection.get("answered"), dict):
-            kept["answered"] = {value: sorted(self.ids("WKR", str(w)) for w in workers)
+            kept["answered"] = {value: sorted(self.pseudonym("WKR", str(w)) for w in workers)
                                 for value, workers in selection["answered"].items()}
         return kept
 
@@ -206,11 +215,14 @@ def purge(ws: Workspace, store: Store, before: date, today: date,
     purges.check_can_purge(cycles, today, cooldown)
     done_workshops = purges.purged_workshops()
     workshops = [w for w in purges.workshops_held_before(before) if w.id not in done_workshops]
+    folders = frozenset(cycle_key(w.name) for w in store.workshops.summaries())
+    files_of = partial(workshop_files, folders=folders)
     leftovers = tuple(sorted({*_leftovers(ws, done.values(), cycle_folder_files),
-                              *_leftovers(ws, done_workshops.values(), workshop_files)}))
+                              *_leftovers(ws, done_workshops.values(), files_of)}))
     report = PurgeReport(
         before, dry_run, (*(_cycle_removal(ws, purges, c) for c in cycles),
-                          *(_workshop_removal(ws, purges, w) for w in workshops)),
+                          *(_workshop_removal(purges, w, files_of(ws, w.name))
+                            for w in workshops)),
         already=tuple(p.name for p in (*done.values(), *done_workshops.values())),
         leftovers=leftovers, leftover_size=_size(leftovers))
     if dry_run:
@@ -252,8 +264,8 @@ def _cycle_removal(ws: Workspace, purges: Purges, cycle: Cycle) -> Removal:
                    purges.counts(cycle.id), files, _size(files))
 
 
-def _workshop_removal(ws: Workspace, purges: Purges, workshop: WorkshopHeld) -> Removal:
-    files = workshop_files(ws, workshop.name)
+def _workshop_removal(purges: Purges, workshop: WorkshopHeld,
+                      files: tuple[Path, ...]) -> Removal:
     return Removal(("workshop", workshop.id), workshop.name, "workshop",
                    f"held {workshop.held_on:%d/%m/%Y}", purges.workshop_counts(workshop),
                    files, _size(files))
@@ -266,8 +278,8 @@ def cycle_files(ws: Workspace, name: str) -> tuple[Path, ...]:
     """A cycle's files that hold personal data (``cycle_folder_files``), and the internal
     year report of its year."""
     year = _YEAR.match(name)
-    internal = [p for p in (ws.root / REPORTS).glob(
-        f"{cycle_slug(year[1])}-year{INTERNAL}*") if p.is_file()] if year else []
+    internal = [p for p in layout.year_report_folder(ws.root).glob(
+        f"{layout.year_stem(year[1], internal=True)}*") if p.is_file()] if year else []
     return tuple(sorted((*cycle_folder_files(ws, name), *internal)))
 
 
@@ -284,21 +296,42 @@ def cycle_folder_files(ws: Workspace, name: str) -> tuple[Path, ...]:
     return tuple(sorted(files))
 
 
-def workshop_files(ws: Workspace, name: str) -> tuple[Path, ...]:
-    """A workshop's folder (its case pack and grading workbooks), and earlier copies."""
-    from qaudit.jobs.workshop import WORKSHOPS_FOLDER
-
-    folder = ws.root / WORKSHOPS_FOLDER / cycle_slug(name)
-    files = _files_in(folder)
-    for copy in folder.parent.glob(f"{folder.name}.replaced-*"):
-        files += _files_in(copy)
+def workshop_files(ws: Workspace, name: str,
+                   folders: frozenset[str] = frozenset()) -> tuple[Path, ...]:
+    """A workshop's folder (its case pack and grading workbooks), and earlier copies: under
+    its name as ``layout`` makes it, and under the name qaudit gave it before
+    (``_legacy_slug``), unless that is now another workshop's folder (``folders``: every
+    workshop's, as ``values.cycle_key`` gives it)."""
+    base = ws.root / layout.WORKSHOPS
+    current = layout.workshop_folder(base, name)
+    legacy = _legacy_slug(name)
+    places = [current]
+    if legacy and legacy.casefold() not in folders | {current.name.casefold()}:
+        places.append(base / legacy)
+    files: set[Path] = set()
+    for folder in places:
+        files.update(_files_in(folder))
+        for copy in base.glob(f"{folder.name}.replaced-*"):  # a slug has no glob characters
+            files.update(_files_in(copy))
     return tuple(sorted(files))
+
+
+#: The names Windows reserves that the folder names of earlier versions avoided.
+_LEGACY_RESERVED = re.compile(r"CON|PRN|AUX|NUL|(?:COM|LPT)[1-9]", re.IGNORECASE)
+
+
+def _legacy_slug(name: str) -> str:
+    """A workshop's folder name as qaudit made it before names were folded and cut to
+    ``values.SLUG_MAX`` (a workshop's name may be 80 characters, and have accents: 'Été'
+    made 't'): a workshop made then is still found, and purged, under that name."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+    return f"cycle-{slug}" if _LEGACY_RESERVED.fullmatch(slug) else slug
 
 
 def _published(folder: Path, path: Path) -> bool:
     """A published report (no person in it) stays, and so does the folder's marker."""
     return path == folder / MARKER or (
-        path.parent == folder / REPORTS and INTERNAL not in path.name)
+        path.parent == layout.report_folder(folder) and INTERNAL not in path.name)
 
 
 def _files_in(folder: Path) -> list[Path]:
@@ -324,9 +357,8 @@ def remove_files(files: Iterable[Path], ws: Workspace, keep: set[Path]) -> list[
     """Remove each file, then the folders it leaves empty inside the workspace (never the
     workspace's own folders nor those in ``keep``); returns the files that could not be
     removed."""
-    from qaudit.jobs.workshop import WORKSHOPS_FOLDER
-
-    keep = keep | {ws.root, ws.root / "cycles", ws.root / REPORTS, ws.root / WORKSHOPS_FOLDER}
+    keep = keep | {ws.root, *(ws.root / f for f in (layout.CYCLES, layout.REPORTS,
+                                                   layout.WORKSHOPS))}
     failed: list[Path] = []
     for path in files:
         try:
@@ -348,13 +380,30 @@ def remove_files(files: Iterable[Path], ws: Workspace, keep: set[Path]) -> list[
 def check_not_purged(store: Store, cycle: str, doing: str) -> None:
     """Refuse ``doing`` (e.g. "send its forms") for a purged cycle: its personal data is
     gone, so nothing that needs it can be done."""
-    found = store.draws.require_cycle(cycle)
-    purged = Purges(store).purged_cycles().get(found.id)
+    store.draws.require_cycle(cycle)
+    purged = purge_of(store, cycle)
     if purged is not None:
-        raise CycleError(
-            f"cannot {doing}: cycle {found.name!r} was purged on {purged.purged_at[:10]}"
-            f" (retention, `qaudit purge --before {purged.before}`), so the record no longer"
-            " holds who its cases were about. Its figures and published reports remain.")
+        raise CycleError(refusal(purged, doing))
+
+
+def purge_of(store: Store, cycle: str) -> Purged | None:
+    """The purge of the cycle a name means (in any case); None if it was not purged, or
+    there is no such cycle."""
+    found = store.draws.cycle(cycle)
+    return None if found is None else Purges(store).purged_cycles().get(found.id)
+
+
+def refusal(purged: Purged, doing: str) -> str:
+    """Why ``doing`` cannot be done for a purged cycle."""
+    return (f"cannot {doing}: cycle {purged.name!r} was purged on {purged.purged_at[:10]}"
+            f" (retention, `qaudit purge --before {date.fromisoformat(purged.before):%d/%m/%Y}`),"
+            " so the record no longer holds who its cases were about. Its figures and"
+            " published reports remain.")
+
+
+def purged_cycle_names(store: Store) -> frozenset[str]:
+    """The names of the purged cycles, as stored."""
+    return frozenset(p.name for p in Purges(store).purged_cycles().values())
 
 
 def purged_cycle_of(store: Store, reference: str) -> str | None:
@@ -362,17 +411,24 @@ def purged_cycle_of(store: Store, reference: str) -> str | None:
     belonged to, if any: a form of a purged cycle is explained, not called unknown."""
     typed = reference.strip().casefold()
     for purged in Purges(store).purged_cycles().values():
-        if typed.startswith(cycle_slug(purged.name).casefold() + "-"):
+        if typed.startswith(cycle_key(purged.name) + "-"):
             return purged.name
     return None
 
 
 def check_workshop_not_purged(store: Store, workshop_id: int, doing: str) -> None:
     """Refuse ``doing`` (e.g. "take in grades") for a purged workshop."""
+    reason = workshop_refusal(store, workshop_id, doing)
+    if reason is not None:
+        raise QauditError(reason)
+
+
+def workshop_refusal(store: Store, workshop_id: int, doing: str) -> str | None:
+    """Why ``doing`` cannot be done for the workshop, if it was purged; else None."""
     purged = Purges(store).purged_workshops().get(workshop_id)
-    if purged is not None:
-        raise QauditError(
-            f"cannot {doing}: the workshop {purged.name!r} was purged on"
+    if purged is None:
+        return None
+    return (f"cannot {doing}: the workshop {purged.name!r} was purged on"
             f" {purged.purged_at[:10]} (retention), so its participants are no longer"
             " on record.")
 
@@ -390,6 +446,16 @@ class PurgedHistory:
         """Whether the person, or the record, was drawn in a purged cycle."""
         return (self.pseudonym("PER", person_id) in self.persons
                 or self.pseudonym("REC", record_id) in self.records)
+
+    def among(self, persons: Iterable[str], records: Iterable[str]
+              ) -> tuple[frozenset[str], frozenset[str]]:
+        """Of these persons and records (a case export's), those drawn in a purged cycle:
+        what a draw adds to ``Draws.drawn_elsewhere`` so that a record audited before is
+        not audited again, across a purge."""
+        if not self.persons and not self.records:
+            return frozenset(), frozenset()
+        return (frozenset(p for p in set(persons) if self.audited(person_id=p)),
+                frozenset(r for r in set(records) if self.audited(record_id=r)))
 
 
 def purged_history(ws: Workspace, store: Store) -> PurgedHistory:

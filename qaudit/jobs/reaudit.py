@@ -22,12 +22,8 @@ from qaudit.db import Cycle, Store
 from qaudit.db.draws import REAUDIT, describe_kind
 from qaudit.errors import CycleError, QauditError
 from qaudit.grading import GRADE_KEYS, LABEL, REQUIRES_IMPROVEMENT
-from qaudit.jobs.allocate import (
-    AllocationPlan,
-    AllocationRequest,
-    commit_allocation,
-    plan_allocation,
-)
+from qaudit.jobs.allocate import AllocationPlan, AllocationRequest, plan_allocation
+from qaudit.jobs.purge import check_not_purged, purged_cycle_names
 from qaudit.questions import QuestionSet
 from qaudit.reaudits import (
     CORRECTIVE_ACTION,
@@ -49,6 +45,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 NOT_DUE = "not the work of anyone due a re-audit"
+PURGED = ("its cycle {cycle} was purged (retention): who did the work is no longer on"
+          " record, so no later work of theirs can be drawn")
 BEFORE_AUDITED = "completed on or before the audited work or its corrective action"
 
 
@@ -106,11 +104,25 @@ def due(store: Store, settings: Settings, query: DueQuery,
     min_cycles = settings.reaudits.min_cycles if query.min_cycles is None else query.min_cycles
     if min_cycles < 0:
         raise QauditError(f"--min-cycles {min_cycles} is below 0; give 0 or more.")
-    return due_for_reaudit(
-        store.reaudits.audits_on_record(except_cycle), cycles=cycles, after=after.name,
+    audits = store.reaudits.audits_on_record(except_cycle)
+    purged = purged_cycle_names(store)
+    found = due_for_reaudit(
+        [a for a in audits if a.cycle not in purged], cycles=cycles, after=after.name,
         grades=query.grades, min_cycles=min_cycles, by=settings.reaudits.by,
         action_step=corrective_action_step(settings.ri.steps),
     )
+    gone = [NotDue(a, _purged(a)) for a in audits if a.cycle in purged and a.grade in query.grades]
+    return ReauditDue(found.due, tuple(sorted((*found.not_due, *gone),
+                                              key=lambda n: n.audit.reference)))
+
+
+def _purged(audit: AuditOnRecord) -> str:
+    """Why an audit of a purged cycle is not due: its practitioner is no longer on record
+    (only a pseudonym), so no later work of theirs can be found."""
+    if audit.followed_up_by:
+        return (f"already followed up by the re-audit {audit.followed_up_by}; its cycle"
+                f" {audit.cycle} was purged since")
+    return PURGED.format(cycle=audit.cycle)
 
 
 @dataclass(frozen=True)
@@ -334,6 +346,7 @@ def plan_round(ws: Workspace, store: Store, request: SelectRequest,
     nothing."""
     settings = ws.settings
     after = store.draws.require_cycle(request.after).name
+    check_not_purged(store, after, "draw re-audits after it")
     name = (request.cycle or default_round_name(after)).strip()
     existing = store.draws.cycle(name)
     drawn_now = existing is not None and store.draws.current_draw_id(existing.name) is not None
@@ -397,11 +410,9 @@ def _reason_kind(n: NotDue) -> str:
         return "waiting for more cycles"
     if "same" in r:
         return "waiting for a later round"
+    if "was purged" in r:
+        return "of a purged cycle"
     return "after --after"
-
-
-def commit_round(ws: Workspace, store: Store, plan: ReauditRound) -> Cycle:
-    return commit_allocation(ws, store, plan.plan)
 
 
 # --- list and stats -----------------------------------------------------------------------

@@ -33,6 +33,7 @@ from qaudit.db import Store
 from qaudit.db.draws import Cycle
 from qaudit.db.mail import MailCase, SentMessage
 from qaudit.errors import BrokenTemplateError, CycleError, QauditError
+from qaudit.jobs.purge import check_not_purged
 from qaudit.mail.addresses import Directory
 from qaudit.mail.delivery import (
     Destination,
@@ -125,6 +126,7 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
     """Plan the kind's letters, keep what is still to go, render it all, then draft or
     send each, recording it as it goes. ``dry_run`` stops before anything is written."""
     cycle = store.draws.require_cycle(request.cycle)
+    check_not_purged(store, cycle.name, f"send its {request.kind}")
     refused = not_sent_for(request.kind, cycle.name, cycle.kind)
     if refused is not None:
         raise CycleError(refused)

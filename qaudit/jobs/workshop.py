@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from qaudit import layout
 from qaudit.agreement import (
     RESAMPLES,
     AgainstRecord,
@@ -40,6 +41,7 @@ from qaudit.files import staged_folder
 from qaudit.grading import GRADE_COUNT, GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.ingest import find_forms
 from qaudit.jobs.people import scrub_for_publication
+from qaudit.jobs.purge import check_not_purged, purged_cycle_names, workshop_refusal
 from qaudit.randomness import generator, seed_or_new
 from qaudit.validation import WorkshopReturn, check_workshop
 from qaudit.values import HIDDEN_IN_LINE, HIDDEN_IN_TEXT, cycle_slug
@@ -62,8 +64,6 @@ MAX_PARTICIPANTS = 60
 NAME_MAX = 80
 #: How far back a workshop's --held date may be: a year (see ``check_held_on``).
 HELD_WITHIN_DAYS = 366
-#: The folder of workshops in a workspace.
-WORKSHOPS_FOLDER = "workshops"
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,10 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
     store.workshops.check_can_make(name)
     from_cycle = (None if request.from_cycle is None
                   else store.draws.require_cycle(request.from_cycle).name)
-    candidates = store.workshops.candidates(from_cycle)
+    if from_cycle is not None:
+        check_not_purged(store, from_cycle, "make a workshop of its audits")
+    purged = purged_cycle_names(store)  # their evidence is blanked: nothing to grade
+    candidates = [c for c in store.workshops.candidates(from_cycle) if c.cycle not in purged]
     where = f"cycle {from_cycle!r}" if from_cycle else "the record"
     if len(candidates) < request.cases:
         raise WorkshopError(
@@ -196,9 +199,7 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
     pack = WorkshopPack(name, request.held_on, tuple(
         _pack_case(store, label, c, type_names, scrub) for label, c in labelled),
         ws.settings.mail.protective_marking)
-    base = request.out or ws.root / WORKSHOPS_FOLDER
-    slug = cycle_slug(name)
-    folder = base / slug
+    folder = layout.workshop_folder(request.out or ws.root / layout.WORKSHOPS, name)
     # Files and rows succeed or fail together, in allocate's order: the workbooks are
     # written into a scratch folder inside the transaction and moved into place before it
     # commits, so a failed move stores nothing; a crash between the move and the commit
@@ -206,12 +207,12 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
     with store.transaction(), staged_folder(folder) as scratch:
         workshop_id = store.workshops.save(name, request.held_on, from_cycle, seed,
                                            participants, labelled)
-        write_pack(scratch / f"{slug}-cases.xlsx", pack)
+        write_pack(layout.workshop_pack(scratch, name), pack)
         if on_file is not None:
             on_file(1, 1 + len(participants))
         grading = []
         for p in participants:
-            path = scratch / f"{slug}-grading-participant-{p.position:02d}.xlsx"
+            path = layout.grading_workbook(scratch, name, p.position)
             write_grading_workbook(path, GradingSheet(
                 workspace_id=store.workspace_id(), workshop=name, workshop_id=workshop_id,
                 held_on=request.held_on, participant=p.label, participant_name=p.name,
@@ -228,7 +229,7 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
         cases=[(label, type_names.get(c.audit_type, c.audit_type), c.reference)
                for label, c in labelled],
         participants=[p.label for p in participants], folder=folder,
-        pack=folder / f"{slug}-cases.xlsx", grading=grading,
+        pack=layout.workshop_pack(folder, name), grading=grading,
         types_covered=len({c.audit_type for c in picked}),
         types_available=len({c.audit_type for c in candidates}),
         grades_covered=len({c.grade_of_record for c in picked}),
@@ -362,6 +363,11 @@ def _check_one(store: Store, path: Path, today: date,
                             findings=[Finding(exc.code, path.name, "", "", str(exc))])
     named = raw.meta.get("workshop", "")
     found = store.workshops.find(named) if named else None
+    purged = None if found is None else workshop_refusal(store, found.id, "take in its grades")
+    if purged is not None:
+        return WorkshopFile(path, Status.REFUSED, named, raw.meta.get("participant", ""),
+                            findings=[Finding("purged-workshop", path.name, "",
+                                              "(whole workbook)", purged)])
     parsed, findings = check_workshop(raw, store.workspace_id(), store.signing_key(), found,
                                       expected, today)
     if parsed is None or found is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -209,11 +210,16 @@ def write_terms(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def ws(year: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    shutil.copytree(year, tmp_path / "ws")
+def copied(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """A test's own copy of a module's workspace, on the module's day."""
+    shutil.copytree(root, tmp_path / "ws")
     fixed_today(monkeypatch)
     return open_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def ws(year: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    return copied(year, tmp_path, monkeypatch)
 
 
 def qaudit(run: Callable[..., Result], ws: Workspace, *args: Any) -> Result:
@@ -547,3 +553,237 @@ def test_a_rounds_record_of_a_purged_cycles_audits_is_pseudonymised() -> None:
     answered = Redactor(pseudonym, str).selection({"answered": {"V4:No": ["W501"]}}, True,
                                                   frozenset())
     assert answered == {"answered": {"V4:No": ["WKR-00000000ff"]}}
+
+
+# --- every command knows a purged cycle ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def purged_year(year: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The year purged before August: C1, C2, the deep dive and the workshop."""
+    root = tmp_path_factory.mktemp("purged") / "ws"
+    shutil.copytree(year, root)
+    with pytest.MonkeyPatch.context() as mp:
+        fixed_today(mp)
+        qaudit_ok(root, "purge", "--before", BEFORE)
+    return root
+
+
+@pytest.fixture
+def purged(purged_year: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    return copied(purged_year, tmp_path, monkeypatch)
+
+
+def refused(run: Callable[..., Result], ws: Workspace, *args: Any) -> str:
+    """A command refused: exit 1, one message, nothing changed; the message, on one line."""
+    unchanged = tree(ws)
+    result = qaudit(run, ws, *args)
+    assert result.code == 1 and result.stderr.startswith("Error:"), result
+    assert "Traceback" not in result.stderr
+    assert tree(ws) == unchanged
+    return " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("kind", ["allocations", "forms", "reminders", "feedback", "reports"])
+def test_nothing_is_sent_for_a_purged_cycle(run: Callable[..., Result], purged: Workspace,
+                                            kind: str) -> None:
+    said = refused(run, purged, "send", kind, "--cycle", C1)
+    assert f"cannot send its {kind}: cycle '2026-27 C1' was purged on" in said
+    assert "(retention, `qaudit purge --before 01/08/2026`)" in said
+
+
+def test_forms_of_a_purged_cycle_are_refused_as_purged_and_nothing_stored(
+        run: Callable[..., Result], year: Path, purged: Workspace) -> None:
+    c1 = sorted((year.parent / "c1").glob("*-audit.xlsx"))
+    (manager,) = sorted((year.parent / "managers").glob("*.xlsx"))
+    unchanged = tree(purged)
+    result = qaudit(run, purged, "ingest", c1[0], manager, "--json")
+    assert result.code == 1
+    files = {Path(f["file"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert tree(purged) == unchanged
+    form, book = files[c1[0].name], files[manager.name]
+    assert form["status"] == book["status"] == "refused"
+    assert [f["code"] for f in form["findings"]] == ["purged-cycle"]
+    reference = c1[0].name.removesuffix("-audit.xlsx")
+    assert form["findings"][0]["message"] == (
+        f"{reference} belongs to cycle '2026-27 C1', purged (retention); its forms can no"
+        " longer be taken in")
+    assert [f["code"] for f in book["findings"]] == ["purged-cycle"]
+    assert "this Service Manager workbook belongs to cycle '2026-27 C1', purged" in (
+        book["findings"][0]["message"])
+    shown = qaudit(run, purged, "ingest", c1[0])
+    assert shown.code == 1 and "purged (retention)" in " ".join(shown.stdout.split())
+
+
+def test_a_purged_cycle_is_not_moderated(run: Callable[..., Result], year: Path,
+                                         purged: Workspace) -> None:
+    said = refused(run, purged, "moderate", "select", "--cycle", C1, "--rate", "1")
+    assert "cannot draw its moderation sample: cycle '2026-27 C1' was purged" in said
+    unchanged = tree(purged)
+    taken = qaudit(run, purged, "moderate", "ingest", year.parent / "moderated.xlsx", "--json")
+    assert taken.code == 1 and tree(purged) == unchanged
+    outcome = json.loads(taken.stdout)
+    assert outcome["status"] == "refused" and outcome["cycle"] == C1
+    (finding,) = outcome["findings"]
+    assert finding["code"] == "purged-cycle"
+    assert "cannot take in this moderation workbook: cycle '2026-27 C1' was purged" in (
+        finding["message"])
+
+
+def test_no_reaudit_is_drawn_after_or_for_a_purged_cycle(
+        run: Callable[..., Result], year: Path, purged: Workspace) -> None:
+    export = year.parent / "export.csv"
+    said = refused(run, purged, "reaudit", "select", export, "--after", C1, *LATER, "--seed",
+                   "7")
+    assert "cannot draw re-audits after it: cycle '2026-27 C1' was purged" in said
+    # C1's audit graded Requires improvement, no longer followed up (its round cancelled):
+    # not due, since who did the work is no longer on record.
+    assert qaudit(run, purged, "cycle", "cancel", ROUND, "--reason", "Drawn too early").code == 0
+    listed = json.loads(qaudit(run, purged, "reaudit", "list", "--after", C3, "--json").stdout)
+    (audit,) = [a for a in listed if a["cycle"] == C1]
+    assert audit["reference"].startswith("REF-") and audit["state"] == "waiting"
+    assert audit["detail"].startswith("its cycle 2026-27 C1 was purged (retention)")
+    said = refused(run, purged, "reaudit", "select", export, "--after", C3, "--cycle",
+                   "2026-27 R2", *LATER, "--seed", "7")
+    assert "no audit is due a re-audit after '2026-27 C3' (1 of a purged cycle)" in said
+
+
+def test_a_purged_workshop_takes_no_grades_and_a_new_one_no_purged_case(
+        run: Callable[..., Result], year: Path, purged: Workspace) -> None:
+    unchanged = tree(purged)
+    taken = qaudit(run, purged, "workshop", "ingest", year.parent / "graded", "--json")
+    assert taken.code == 1 and tree(purged) == unchanged
+    files = json.loads(taken.stdout)
+    assert files and all(f["status"] == "refused" for f in files)
+    assert {f["code"] for f in files for f in f["findings"]} == {"purged-workshop"}
+    assert "cannot take in its grades: the workshop 'Q2 2026-27' was purged" in (
+        files[0]["findings"][0]["message"])
+    said = refused(run, purged, "workshop", "make", "Q3 2026-27", "--cases", "2",
+                   "--participants", "2", "--from-cycle", C1, "--held", "15/12/2026")
+    assert "cannot make a workshop of its audits: cycle '2026-27 C1' was purged" in said
+    # The record holds 11 returned audits; only C3's 3 were not purged.
+    said = refused(run, purged, "workshop", "make", "Q3 2026-27", "--cases", "4",
+                   "--participants", "2", "--held", "15/12/2026")
+    assert "the record holds 3 returned audit(s), fewer than the 4 cases" in said
+    made = qaudit(run, purged, "workshop", "make", "Q3 2026-27", "--cases", "3",
+                  "--participants", "2", "--held", "15/12/2026", "--seed", "1", "--json")
+    assert made.code == 0, made.stderr
+    cases = json.loads(made.stdout)["cases"]
+    assert len(cases) == 3 and all(c["reference"].startswith("2026-27-C3-") for c in cases)
+
+
+def drawn(run: Callable[..., Result], ws: Workspace, export: Path) -> dict[str, Any]:
+    """A dry run of a cycle from June to October: what it would draw, and leave out."""
+    result = qaudit(run, ws, "allocate", export, "--cycle", "2026-27 C9", "--from",
+                    "01/06/2026", "--to", "31/10/2026", "--due", "31/12/2026", "--seed", "3",
+                    "--dry-run", "--json")
+    assert result.code == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_a_record_audited_in_a_purged_cycle_is_not_drawn_again(
+        run: Callable[..., Result], year: Path, ws: Workspace) -> None:
+    from qaudit.sampling import PERSON_AUDITED, RECORD_AUDITED
+
+    export = year.parent / "export.csv"
+    c1 = {a["record_id"] for a in allocations(ws.root, C1)}
+    before = drawn(run, ws, export)
+    assert qaudit(run, ws, "purge", "--before", BEFORE).code == 0
+    after = drawn(run, ws, export)
+    # Every record and person audited before is still left out, the purged ones too ...
+    assert before["excluded"][RECORD_AUDITED] >= 8  # C1, C2 and the deep dive: 8 records
+    for reason in (RECORD_AUDITED, PERSON_AUDITED):
+        assert after["excluded"].get(reason) == before["excluded"].get(reason)
+    assert after["allocations"] == before["allocations"]
+    assert not c1 & {a["record_id"] for a in after["allocations"]}
+    # ... and the purged cycle itself is neither drawn again nor re-checked.
+    said = refused(run, ws, "allocate", export, "--cycle", C1, "--redraw")
+    assert "cannot draw it again or re-check its draw: cycle '2026-27 C1' was purged" in said
+    said = refused(run, ws, "allocate", export, "--cycle", C1, "--dry-run")
+    assert "cycle '2026-27 C1' was purged" in said
+
+
+def test_a_purged_cycle_is_not_cancelled(run: Callable[..., Result],
+                                         purged: Workspace) -> None:
+    said = refused(run, purged, "cycle", "cancel", C1, "--reason", "Drawn in error", "--force")
+    assert "cannot cancel it: cycle '2026-27 C1' was purged" in said
+
+
+def csv_column(folder: Path, table: str, column: str) -> list[str]:
+    with (folder / f"{table}.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    at = next(n for n, row in enumerate(rows) if column in row)
+    return [row[rows[at].index(column)] for row in rows[at + 1:] if row]
+
+
+def test_the_anonymised_export_keeps_a_purged_cycles_pseudonyms_as_they_are(
+        run: Callable[..., Result], ws: Workspace, tmp_path: Path) -> None:
+    def exported(folder: Path) -> dict[str, list[str]]:
+        done = qaudit(run, ws, "export", "--anonymise", "--format", "csv", "--out", folder)
+        assert done.code == 0, done.stderr
+        return {column: csv_column(folder, "allocations", column)
+                for column in ("Reference", "Record ID", "Person ID", "Worker ID")}
+
+    before = exported(tmp_path / "before")
+    assert qaudit(run, ws, "purge", "--before", BEFORE).code == 0
+    after = exported(tmp_path / "after")
+    # An id's pseudonym is the one the purge put in the record, not a pseudonym of it: the
+    # same as the export gave before the purge, so analyses across the two still join.
+    assert after == before
+    with ws.store() as store:
+        purged_refs = {a.reference for a in store.draws.allocations(C1)}
+    assert purged_refs and purged_refs <= set(after["Reference"])
+    auditors = csv_column(tmp_path / "after", "audits", "Auditor")
+    assert any(re.fullmatch(r"#\d{10}", a) for a in auditors)  # a purged name, as it is
+    assert all(re.fullmatch(r"#\d{10}|AUD-[0-9a-f]{10}|", a) for a in auditors), auditors
+
+
+@given(st.sampled_from(["REF", "REC", "PER", "WKR", "AUD", "MGR", "SM"]), TEXT)
+@PROPERTIES
+def test_a_pseudonym_is_never_pseudonymised_again(kind: str, value: str) -> None:
+    from qaudit.privacy import is_pseudonym, pseudonymiser
+
+    redactor = Redactor(pseudonymiser(b"k" * 32), str)
+    made = redactor.pseudonym(kind, value) if kind in {"REF", "REC", "PER", "WKR"} else (
+        redactor.name(kind, value))
+    if made:
+        assert is_pseudonym(made, kind)
+        assert redactor.pseudonym(kind, made) == made and redactor.name(kind, made) == made
+    if value and not is_pseudonym(value, kind):
+        assert made != value  # anything else is never kept as it is
+
+
+def test_a_workshop_made_under_its_old_folder_name_is_purged_too(
+        run: Callable[..., Result], ws: Workspace) -> None:
+    from qaudit import layout
+
+    name = "Atelier d'écoute de l'été: Wrenbridge et Foxley 2026-27"
+    made = qaudit(run, ws, "workshop", "make", name, "--cases", "2", "--participants", "2",
+                  "--from-cycle", C2, "--held", "20/07/2026", "--seed", "1")
+    assert made.code == 0, made.stderr
+    base = ws.root / layout.WORKSHOPS
+    # As qaudit named it before names were folded and cut to 40 characters:
+    old = base / "Atelier-d-coute-de-l-t-Wrenbridge-et-Foxley-2026-27"
+    layout.workshop_folder(base, name).rename(old)
+    assert len(list(old.iterdir())) >= 3
+    dry = json.loads(qaudit(run, ws, "purge", "--before", BEFORE, "--dry-run", "--json").stdout)
+    (found,) = [p for p in dry["purged"] if p["name"] == name]
+    assert found["files"] == 4  # the pack, two grading workbooks and the folder's marker
+    assert qaudit(run, ws, "purge", "--before", BEFORE).code == 0
+    assert not old.exists() and not (base / "Q2-2026-27").exists()
+    assert base.is_dir()
+
+
+def test_what_a_purge_did_reads_at_80_columns(run: Callable[..., Result], ws: Workspace,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from qaudit import cli
+
+    monkeypatch.setattr(cli.out, "_width", 80)
+    shown = qaudit(run, ws, "purge", "--before", BEFORE, "--dry-run")
+    assert shown.code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), shown.stdout
+    assert "…" not in shown.stdout
+    for whole in ("2026-27 C1", "regular cycle", "2026-27 DD1", "deep dive", "01/06/2026 to",
+                  "30/06/2026", "15/07/2026", "3 allocations, 6 returned", "Files", "Bytes"):
+        assert any(whole in line for line in lines), (whole, shown.stdout)
