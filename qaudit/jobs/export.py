@@ -1,6 +1,6 @@
 """The export job: the full data set for analysts, as one workbook or a folder of CSV files,
 optionally anonymised. What each column is, and what anonymising does to it, is
-``workbooks.dataset.SHEETS``; the data dictionary sheet is written from it.
+``workbooks.dataset_columns.SHEETS``; the data dictionary sheet is written from it.
 
 In the framework's words: a grade, an audit type, a kind of cycle, an aspect, an RI status
 and step are shown by their labels ("Requires improvement", "Care Act assessment"), as the
@@ -55,8 +55,8 @@ from qaudit.privacy import (
     scrub_emails,
 )
 from qaudit.questions import ASPECTS
-from qaudit.workbooks import dataset
-from qaudit.workbooks.dataset import Anonymised, Column, Table
+from qaudit.workbooks import dataset, dataset_columns
+from qaudit.workbooks.dataset_columns import Anonymised, Column, Table
 from qaudit.workbooks.forms import ANSWERS, YES_NO
 from qaudit.workbooks.moderation import THEMES
 from qaudit.workspace import Workspace
@@ -80,18 +80,18 @@ def vocabularies(settings: Settings) -> dict[str, dict[str, str]]:
     """Each labelled column's vocabulary: the code stored -> the label shown. A grade is
     stored by key, or by label on a self-reflection."""
     return {
-        dataset.GRADE: {g.key: g.label for g in GRADES} | _same(g.label for g in GRADES),
-        dataset.AUDIT_TYPE: settings.type_names(),
-        dataset.CYCLE_KIND: {k: describe_kind(k).capitalize() for k in CYCLE_KINDS},
-        dataset.QUADRANT: _same(settings.quadrants),
-        dataset.YES_NO: _same(YES_NO),
-        dataset.ANSWER: _same(ANSWERS),
-        dataset.ASPECT: dict(ASPECTS),
-        dataset.ROLE: _same(settings.auditor_roles),
-        dataset.THEME: _same(THEMES),
-        dataset.ESCALATED_TO: _same(ESCALATED_TO),
-        dataset.RI_STATUS: {str(k): v for k, v in RI_STATUSES.items()},
-        dataset.RI_STEP: dict(settings.ri.steps),
+        dataset_columns.GRADE: {g.key: g.label for g in GRADES} | _same(g.label for g in GRADES),
+        dataset_columns.AUDIT_TYPE: settings.type_names(),
+        dataset_columns.CYCLE_KIND: {k: describe_kind(k).capitalize() for k in CYCLE_KINDS},
+        dataset_columns.QUADRANT: _same(settings.quadrants),
+        dataset_columns.YES_NO: _same(YES_NO),
+        dataset_columns.ANSWER: _same(ANSWERS),
+        dataset_columns.ASPECT: dict(ASPECTS),
+        dataset_columns.ROLE: _same(settings.auditor_roles),
+        dataset_columns.THEME: _same(THEMES),
+        dataset_columns.ESCALATED_TO: _same(ESCALATED_TO),
+        dataset_columns.RI_STATUS: {str(k): v for k, v in RI_STATUSES.items()},
+        dataset_columns.RI_STEP: dict(settings.ri.steps),
     }
 
 
@@ -111,7 +111,7 @@ def _present(column: Column, value: Any, labels: dict[str, dict[str, str]]) -> A
     """A stored value as the sheet shows it: a label for a code, a date for an ISO date."""
     if isinstance(value, tuple):
         return tuple(_present(column, v, labels) for v in value)
-    if column.kind == dataset.DATE:
+    if column.kind == dataset_columns.DATE:
         return _as_date(value)
     vocabulary = labels.get(column.kind)
     if vocabulary is not None and isinstance(value, str):
@@ -165,7 +165,7 @@ def generalise_allocations(columns: Sequence[Column], rows: Sequence[Sequence[An
 
 
 def _about(k_result: Generalisation | None, threshold: int) -> Table:
-    *some, last = dict.fromkeys(c.header for s in dataset.SHEETS for c in s.columns
+    *some, last = dict.fromkeys(c.header for s in dataset_columns.SHEETS for c in s.columns
                                 if c.anonymised is Anonymised.PSEUDONYM)
     rows: list[tuple[str, str]] = [
         ("Identifiers", f"{', '.join(some)} and {last} are keyed pseudonyms (HMAC-SHA256 with"
@@ -214,18 +214,18 @@ def _about(k_result: Generalisation | None, threshold: int) -> Table:
                  " addresses an analysis has no need of."))
     rows.append(("Sharing", "For analysts' workshops only: pseudonyms still link rows of"
                  " one worker or team. Do not publish this data set."))
-    return Table(dataset.ABOUT, dataset.ABOUT.columns, rows)
+    return Table(dataset_columns.ABOUT, dataset_columns.ABOUT.columns, rows)
 
 
 def _labelled(ws: Workspace, store: Store) -> list[Table]:
-    """Every table of the record, as ``dataset.SHEETS`` describes it, codes labelled."""
+    """Every table of the record, as ``dataset_columns.SHEETS`` describes it, codes labelled."""
     stored = store.reporting.export_tables(tuple(ws.settings.ri.steps))
-    unknown = set(stored) - {s.key for s in dataset.SHEETS}
+    unknown = set(stored) - {s.key for s in dataset_columns.SHEETS}
     if unknown:  # a table the dictionary does not describe is never written
         raise QauditError(f"the export has no description of {', '.join(sorted(unknown))}.")
     labels = vocabularies(ws.settings)
     tables = []
-    for sheet in (s for s in dataset.SHEETS if s.key in stored):
+    for sheet in (s for s in dataset_columns.SHEETS if s.key in stored):
         table = stored[sheet.key]
         at = [table.columns.index(c.key) for c in sheet.columns]
         tables.append(Table(sheet, sheet.columns, [
@@ -289,7 +289,7 @@ def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool,
     marking = ws.settings.mail.protective_marking
     allowed = {kind: list(dict.fromkeys(labels.values()))
                for kind, labels in vocabularies(ws.settings).items()}
-    tables.append(dataset.data_dictionary(tables, allowed, anonymise, marking))
+    tables.append(dataset_columns.data_dictionary(tables, allowed, anonymise, marking))
     try:
         if as_csv:
             dataset.write_csv_folder(path, tables, marking, anonymise)
@@ -299,4 +299,4 @@ def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool,
         raise QauditError(f"could not write {path}: {exc.strerror or exc}. Give --out a"
                           " place you can write to; nothing was written.") from exc
     return {t.sheet.title: len(t.rows) for t in tables
-            if t.sheet not in (dataset.ABOUT, dataset.DICTIONARY)}
+            if t.sheet not in (dataset_columns.ABOUT, dataset_columns.DICTIONARY)}

@@ -22,39 +22,8 @@ from openpyxl import Workbook
 
 from qaudit.files import atomic_path, made_by_qaudit, staged_folder, write_text
 from qaudit.workbooks.cells import DEFAULT_MARKING, FORMULA_START, save, write_table
-from qaudit.workbooks.dataset_columns import (
-    ABOUT,
-    ANSWER,
-    ASPECT,
-    AUDIT_TYPE,
-    CYCLE_KIND,
-    DATE,
-    DICTIONARY,
-    ESCALATED_TO,
-    GRADE,
-    NUMBER,
-    QUADRANT,
-    RI_STATUS,
-    RI_STEP,
-    ROLE,
-    SHEETS,
-    THEME,
-    YES_NO,
-    Anonymised,
-    Column,
-    Table,
-    data_dictionary,
-)
+from qaudit.workbooks.dataset_columns import DATE, DICTIONARY, NUMBER, Column, Table
 from qaudit.workbooks.paper import mark_workbook, marking_text
-
-#: The writers, and (until jobs/export.py imports them from ``dataset_columns``) the
-#: descriptions it still reads from here.
-__all__ = [
-    "ABOUT", "ANSWER", "ASPECT", "AUDIT_TYPE", "CYCLE_KIND", "DATE", "DEFUSE", "DICTIONARY",
-    "ESCALATED_TO", "GRADE", "QUADRANT", "RI_STATUS", "RI_STEP", "ROLE", "SHEETS", "THEME",
-    "YES_NO", "Anonymised", "Column", "Table", "check_csv_folder", "csv_text", "csv_value",
-    "data_dictionary", "readme", "write_csv_folder", "write_workbook",
-]
 
 #: What a CSV file puts before text Excel would read as a formula.
 DEFUSE = "'"
