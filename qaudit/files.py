@@ -80,9 +80,20 @@ def clean_stale_scratch(parent: Path) -> list[Path]:
     return removed
 
 
+#: Windows: the right to ask a process for its exit code; the code of one still running; and
+#: what OpenProcess says of a process id no process has (ERROR_INVALID_PARAMETER).
+_QUERY_LIMITED_INFORMATION = 0x1000
+_STILL_ACTIVE = 259
+_NO_SUCH_PROCESS = 87
+
+
 def _alive(pid: int) -> bool:
+    """Whether the process that made a scratch folder still runs (when unsure, yes: its
+    folder is kept)."""
     if pid == os.getpid():
         return True
+    if os.name == "nt":
+        return _alive_on_windows(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -90,6 +101,29 @@ def _alive(pid: int) -> bool:
     except OSError:  # it exists but is not ours, or the platform cannot tell: keep it
         return True
     return True
+
+
+def _alive_on_windows(pid: int) -> bool:
+    """Asked of Windows itself: ``os.kill`` probes nothing there (signal 0 is CTRL_C_EVENT,
+    a Ctrl+C sent to a console's process group; any other signal terminates the process).
+    A process id that cannot be opened because no process has it is gone; one that can be
+    opened runs until it has an exit code."""
+    import ctypes
+
+    # WinDLL and get_last_error exist on Windows alone, where type checkers see them.
+    kernel32 = ctypes.WinDLL(  # type: ignore[attr-defined,unused-ignore]
+        "kernel32", use_last_error=True)
+    handle = kernel32.OpenProcess(_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        last_error: int = ctypes.get_last_error()  # type: ignore[attr-defined,unused-ignore]
+        return last_error != _NO_SUCH_PROCESS
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.pointer(code)):
+            return True
+        return code.value == _STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 @contextmanager

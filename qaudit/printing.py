@@ -4,13 +4,17 @@ A council laptop has Edge, and most others Chrome or Chromium: whichever is foun
 the page (``find_browser``), so qaudit needs no PDF library of its own. The page's own
 ``@page`` CSS (the report templates') sets the paper, the protective marking and "Page N of
 M"; the browser adds no header or footer of its own. The browser sees one local file and
-nothing else: a content security policy in the printed copy refuses every fetch, and its
-name resolver finds no host. A PDF appears whole or not at all.
+nothing else: a content security policy at the very start of the printed copy refuses
+every fetch, the profile it prints in runs no script, and its name resolver, proxy and WebRTC
+reach no host. A workspace's own template is the author's HTML, so none of this trusts what
+the page holds. A PDF appears whole or not at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import ntpath
 import os
 import re
 import shutil
@@ -47,19 +51,42 @@ MAC_APPS = ("/Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
             "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
             "/Applications/Chromium.app/Contents/MacOS/Chromium")
 
-#: Put in the printed copy's <head>: the page may use its own styles, inline SVG and
-#: images written into it, and fetch nothing at all.
-_NO_FETCH = ('<meta http-equiv="Content-Security-Policy" content="default-src \'none\';'
-             ' style-src \'unsafe-inline\'; img-src data:; font-src data:">')
+#: What the printed copy starts with, before anything of the page's own: the HTML parser
+#: puts a <meta> that comes before every other element into the head, so the policy holds
+#: for all that follows, whatever the page holds (a "<head>" in a comment, a <base>). The
+#: page may use its own styles, inline SVG and images written into it, and fetch nothing:
+#: no frame, object, style sheet, font or image from a file or the network, no script.
+_NO_FETCH = ('<!DOCTYPE html><meta http-equiv="Content-Security-Policy" content="default-src'
+             " 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri"
+             " 'none'; form-action 'none'\">")
+
+#: A doctype at the start of the page (after a byte order mark or white space): the printed
+#: copy's own comes first instead.
+_LEADING_DOCTYPE = re.compile(r"\A\ufeff?\s*<!doctype[^>]*>", flags=re.I)
+
+#: An ``http-equiv`` attribute anywhere in the page: a ``refresh`` is a navigation, which no
+#: content security policy governs (to another local file, printed instead of the report).
+#: The parser never decodes an attribute's name, so every one it could see is spelt so.
+_HTTP_EQUIV = re.compile("http-equiv", flags=re.I)
+
+#: The print profile's settings: JavaScript blocked on every page (the switch
+#: ``--blink-settings=scriptEnabled=false`` would block the browser's own print harness too,
+#: a chrome:// page that runs script, and no PDF would come: content settings spare it); and
+#: WebRTC sending no UDP but through the proxy, as ``--webrtc-ip-handling-policy`` says.
+_PREFERENCES = {"profile": {"default_content_setting_values": {"javascript": 2}},
+                "webrtc": {"ip_handling_policy": "disable_non_proxied_udp"}}
 
 #: Chromium's switches for one quiet, private, offline print (no header or footer of
-#: its own: ``--print-to-pdf-no-header`` is what versions before 120 call it).
+#: its own: ``--print-to-pdf-no-header`` is what versions before 120 call it). No host is
+#: found by name, every request goes to a proxy that is not there, and WebRTC sends no UDP
+#: round that proxy to an address given as digits.
 _SWITCHES = ("--headless", "--disable-gpu", "--no-pdf-header-footer",
              "--print-to-pdf-no-header", "--no-first-run",
              "--no-default-browser-check", "--disable-extensions", "--disable-sync",
              "--disable-background-networking", "--disable-component-update",
              "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9",
-             "--proxy-bypass-list=<-loopback>")
+             "--proxy-bypass-list=<-loopback>",
+             "--webrtc-ip-handling-policy=disable_non_proxied_udp")
 
 
 def find_browser(environ: Mapping[str, str] | None = None) -> Path:
@@ -97,19 +124,27 @@ def print_pdf(browser: Path, html: Path, pdf: Path, report: str) -> Path:
     with tempfile.TemporaryDirectory(prefix=".print-", dir=pdf.parent,
                                      ignore_cleanup_errors=True) as work:
         page = Path(work) / "report.html"
-        page.write_text(_offline(html.read_text(encoding="utf-8")), encoding="utf-8")
+        # A byte order mark: the page is read as UTF-8, whatever charset it declares.
+        page.write_text(_offline(html.read_text(encoding="utf-8")), encoding="utf-8-sig")
+        profile = _profile(Path(work) / "p")
         with atomic_path(pdf) as part:
-            _run(browser, [*_SWITCHES, *_root_switches(), f"--user-data-dir={Path(work) / 'p'}",
+            _run(browser, [*_SWITCHES, *_root_switches(), f"--user-data-dir={profile}",
                            f"--print-to-pdf={part}", page.as_uri()], report)
             _check_pdf(part, browser, report)
     return pdf
 
 
 def _offline(html: str) -> str:
-    """The page with ``_NO_FETCH`` first in its head (or first of all, if it has none)."""
-    head = re.search(r"<head[^>]*>", html, flags=re.I)
-    at = head.end() if head else 0
-    return html[:at] + _NO_FETCH + html[at:]
+    """The page as printed: ``_NO_FETCH`` first of all (in place of the page's own
+    doctype), and no ``http-equiv`` of the page's left to act."""
+    return _NO_FETCH + _HTTP_EQUIV.sub("data-http-equiv", _LEADING_DOCTYPE.sub("", html))
+
+
+def _profile(folder: Path) -> Path:
+    """A new browser profile in ``folder``, with ``_PREFERENCES`` its settings."""
+    (folder / "Default").mkdir(parents=True)
+    (folder / "Default" / "Preferences").write_text(json.dumps(_PREFERENCES), encoding="utf-8")
+    return folder
 
 
 def _root_switches() -> tuple[str, ...]:
@@ -120,20 +155,19 @@ def _root_switches() -> tuple[str, ...]:
 
 
 def _run(browser: Path, args: list[str], report: str) -> None:
-    """The browser run to its end in a process group of its own, so that a browser that
-    hangs is stopped with every helper process it started."""
-    posix = os.name == "posix"
+    """The browser run to its end (in a process group of its own on POSIX), so that a
+    browser that hangs is stopped with every helper process it started (``_stop``)."""
     try:
         process = subprocess.Popen([str(browser), *args], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=posix)
+                                   start_new_session=os.name != "nt")
     except OSError as exc:
         raise _failed(browser, report, f"it could not be started ({exc.strerror or exc})"
                       ) from exc
     try:
         _, errors = process.communicate(timeout=TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired as exc:
-        _stop(process, posix)
+        _stop(process)
         raise _failed(browser, report, f"it had not finished after {TIMEOUT_SECONDS:g}"
                       " seconds") from exc
     if process.returncode != 0:
@@ -142,12 +176,23 @@ def _run(browser: Path, args: list[str], report: str) -> None:
                       + (f" ({last})" if last else ""))
 
 
-def _stop(process: subprocess.Popen[bytes], posix: bool) -> None:
-    if posix:
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """The browser killed with every process it started: its process group on POSIX; on
+    Windows, where Edge's helpers are only its children, its tree (``taskkill /T``), then
+    the browser itself in case taskkill could not run."""
+    if os.name == "nt":
+        # By its full path: a program is looked for in the current folder first on Windows.
+        taskkill = ntpath.join(os.environ.get("SYSTEMROOT", r"C:\Windows"), "System32",
+                               "taskkill.exe")
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run([taskkill, "/F", "/T", "/PID", str(process.pid)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=TIMEOUT_SECONDS, check=False)
+        with contextlib.suppress(OSError):  # gone already
+            process.kill()
+    else:
         with contextlib.suppress(OSError):  # gone already
             os.killpg(process.pid, signal.SIGKILL)
-    else:
-        process.kill()
     process.communicate()
 
 

@@ -174,10 +174,18 @@ def cycle_key(name: str) -> str:
 
 
 #: Characters that hide, reorder or fake text, or drive a terminal: C0 and C1 controls
-#: (tab and line feed aside), zero-width characters and joiners, bidirectional controls and
-#: isolates, the byte order mark, and Unicode tag characters (invisible "ASCII").
-_INVISIBLE = ("\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2069"
-              "\\ufeff\\U000e0000-\\U000e007f")
+#: (tab and line feed aside); and Unicode's default-ignorable characters, which show nothing
+#: wherever they stand: the soft hyphen, zero-width characters and joiners (the combining
+#: grapheme joiner too), every bidirectional mark, control and isolate (the Arabic letter
+#: mark too), the Hangul fillers, the Mongolian vowel separator, the invisible operators,
+#: the byte order mark, shorthand and musical formatting controls, and tag characters
+#: (invisible "ASCII"); with the interlinear annotation marks, which hide the text between
+#: them. Not the variation selectors: they choose how the character before them looks (an
+#: emoji in colour), and hide or reorder nothing.
+_INVISIBLE = ("\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\xad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5"
+              "\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\u3164\\ufeff\\uffa0"
+              "\\ufff0-\\ufffb\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a"
+              "\\U000e0000-\\U000e00ff\\U000e01f0-\\U000e0fff")
 #: One of them in text that may run over lines (a note, a rationale).
 HIDDEN_IN_TEXT = re.compile(f"[{_INVISIBLE}]")
 #: One of them, or any line break, in a one-line value (a name, an address, a team).

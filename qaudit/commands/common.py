@@ -5,7 +5,8 @@ pandas. Jobs are imported inside each command, so ``qaudit --help`` loads none o
 
 How qaudit behaves on a terminal (``docs/terminal.md``) is decided here: no colour nor
 style at all under ``NO_COLOR``; a progress bar only on an interactive terminal (never
-piped, never with ``--json``, never on ``TERM=dumb``). Tables are ``commands.tables``.
+piped, never with ``--json``, never on ``TERM=dumb``, never under ``NO_COLOR``). Tables are
+``commands.tables``.
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ from qaudit.values import HIDDEN_IN_TEXT, parse_date
 from qaudit.workspace import Workspace, open_workspace
 
 
+def visible(text: str) -> str:
+    """Text from a file or a person with every hidden character (``values.HIDDEN_IN_TEXT``:
+    controls, so no terminal escape sequence; zero-width, bidi and tag characters, so
+    nothing hidden or reordered) shown as U+FFFD, tab and line feed kept."""
+    return HIDDEN_IN_TEXT.sub("\ufffd", text)
+
+
 def escape(text: str) -> str:
-    """Text from a file or a person, safe to print: every hidden character
-    (``values.HIDDEN_IN_TEXT``: controls, so no terminal escape sequence; zero-width, bidi
-    and tag characters, so nothing hidden or reordered) shown as U+FFFD, tab and line feed
-    kept; and rich markup shown as typed."""
-    return escape_markup(HIDDEN_IN_TEXT.sub("\ufffd", text))
+    """Text from a file or a person, safe to print as markup: ``visible``, and rich markup
+    shown as typed."""
+    return escape_markup(visible(text))
 
 
 def plain_output() -> bool:
@@ -98,12 +104,13 @@ def progress_bar(quiet: bool) -> Progress:
     checking returns), gone when the step ends. Only where it can redraw itself: an
     interactive terminal (Rich's ``is_interactive``: not piped, not ``TERM=dumb``, not
     ``TTY_INTERACTIVE=0``); never when ``quiet`` (``--json``), so output that is read by
-    a program or a log holds nothing extra. What is printed meanwhile stays on stdout (Rich
-    would move it to the bar's stderr)."""
+    a program or a log holds nothing extra; and never under ``NO_COLOR``, whose promise of
+    no escape sequence at all a bar cannot keep (it redraws itself by moving the cursor).
+    What is printed meanwhile stays on stdout (Rich would move it to the bar's stderr)."""
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=err, transient=True, redirect_stdout=False,
-        disable=quiet or not err.is_interactive,
+        disable=quiet or plain_output() or not err.is_interactive,
     )
 
 
@@ -112,6 +119,13 @@ def print_path(sentence: str, path: Path | str) -> None:
     qaudit (the terminal wraps it if it must), so it can be copied whole."""
     out.print(sentence)
     out.print(f"  {escape(str(path))}", soft_wrap=True)
+
+
+def print_document(text: str) -> None:
+    """A document (a Markdown report) printed whole to stdout, as ``visible`` shows it:
+    its own markup (Markdown's brackets, a ``:name:``) left to it, not read by Rich as
+    markup or emoji, and its lines not wrapped by Rich."""
+    out.print(visible(text), markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 def step(progress: Progress, description: str) -> Callable[[int, int | None], None]:

@@ -13,6 +13,7 @@ from qaudit.commands.common import (
     err,
     escape,
     out,
+    print_document,
     print_json,
     print_path,
     today,
@@ -223,7 +224,7 @@ def moderate_learning(
         text = learning_markdown(store, cycle, anonymise, tuple(ws.settings.auditor_roles),
                                  ws.settings.mail.protective_marking)
     if out_file is None:
-        print(text)
+        print_document(text)
         return
     write_text(out_file, text + "\n")
     print_path("Wrote", out_file)

@@ -20,9 +20,17 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from qaudit.files import atomic_path, made_by_qaudit, staged_folder, write_text
+from qaudit.files import MARKER, atomic_path, made_by_qaudit, staged_folder, write_text
 from qaudit.workbooks.cells import DEFAULT_MARKING, FORMULA_START, save, write_table
-from qaudit.workbooks.dataset_columns import DATE, DICTIONARY, NUMBER, Column, Table
+from qaudit.workbooks.dataset_columns import (
+    ABOUT,
+    DATE,
+    DICTIONARY,
+    NUMBER,
+    SHEETS,
+    Column,
+    Table,
+)
 from qaudit.workbooks.paper import mark_workbook, marking_text
 
 #: What a CSV file puts before text Excel would read as a formula.
@@ -106,18 +114,45 @@ def readme(tables: Sequence[Table], marking: str, anonymised: bool) -> str:
     return "\r\n".join(lines).strip() + "\r\n"
 
 
+#: The README a CSV export writes beside its tables.
+README = "README.txt"
+
+#: What the system leaves in a folder that someone has looked at (macOS Finder, Windows
+#: Explorer), holding nothing of theirs: no reason to refuse a folder.
+_SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
+
+#: How many of the files in the way an error names.
+_NAMED = 3
+
+
+def _export_files() -> frozenset[str]:
+    """Every file a CSV export writes (the tables, the data dictionary, about-this-export,
+    the README and the folder's marker)."""
+    return frozenset({*(s.file_name for s in (*SHEETS, ABOUT, DICTIONARY)), README, MARKER})
+
+
 def check_csv_folder(folder: Path) -> str | None:
     """Why ``folder`` cannot take a CSV export, or None: it must be new, empty, or an
-    export qaudit wrote (which is replaced); never another of qaudit's folders."""
+    export qaudit wrote that holds nothing else. A new export replaces the folder whole
+    and deletes the old one, so a file or folder someone added to it since (an analyst's
+    script, a dashboard, notes) is a reason to refuse, as is any other folder of
+    qaudit's (a cycle's holds the marker too)."""
     if not folder.exists():
         return None
     if not folder.is_dir():
         return f"--out {folder} is a file; give a folder's name for the CSV files."
+    entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    known = _export_files()
+    others = [p.name for p in entries
+              if p.name not in _SYSTEM_FILES and not (p.is_file() and p.name in known)]
     ours = made_by_qaudit(folder) and (folder / DICTIONARY.file_name).is_file()
-    if not ours and any(folder.iterdir()):
-        return (f"--out {folder} is a folder that holds other files; give a new or empty"
-                " folder's name (the CSV files and README.txt are written into it).")
-    return None
+    if not entries or (ours and not others):
+        return None
+    named = others or [p.name for p in entries]
+    more = f" and {len(named) - _NAMED} more" if len(named) > _NAMED else ""
+    return (f"--out {folder} is a folder that holds other files ({', '.join(named[:_NAMED])}"
+            f"{more}), and a CSV export replaces its folder whole. Give a new or empty"
+            " folder's name, or move those files out of this one first.")
 
 
 def write_csv_folder(folder: Path, tables: Sequence[Table], marking: str,

@@ -354,6 +354,47 @@ def test_a_csv_export_never_replaces_another_qaudit_folder(run: Callable[..., Re
     assert sorted(cycle.rglob("*")) == before
 
 
+def test_files_added_to_an_earlier_csv_export_stop_a_new_one_and_are_kept(
+        run: Callable[..., Result], made: Path, tmp_path: Path) -> None:
+    """A new export replaces its folder whole: an analyst's own files put in an earlier
+    export (a script, a dashboard, a folder of notes) are named, and nothing is touched."""
+    out = tmp_path / "analysis"
+    qaudit_ok(made, "export", "--format", "csv", "--out", out)
+    (out / "model.R").write_text("# three weeks of work\n", encoding="utf-8")
+    (out / "board-dashboard.pbix").write_bytes(b"PBIX")
+    (out / "mine").mkdir()
+    (out / "mine" / "notes.txt").write_text("my notes\n", encoding="utf-8")
+    (out / "zz-later.txt").write_text("and more\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    result = run("-w", made, "export", "--format", "csv", "--out", out)
+    assert result.code == 1 and "Traceback" not in result.stderr
+    said = " ".join(result.stderr.split())
+    assert "holds other files (board-dashboard.pbix, mine, model.R and 1 more)" in said
+    assert "move those files out" in said
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_what_the_system_leaves_in_an_export_folder_does_not_stop_a_new_export(
+        made: Path, tmp_path: Path) -> None:
+    out = tmp_path / "analysis"
+    qaudit_ok(made, "export", "--format", "csv", "--out", out)
+    for name in (".DS_Store", "Thumbs.db", "desktop.ini"):
+        (out / name).write_bytes(b"")
+    qaudit_ok(made, "export", "--format", "csv", "--out", out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for p in (made.parent / "data").iterdir())
+
+
+def test_an_export_folders_own_file_names_do_not_make_another_folder_qaudits(
+        tmp_path: Path) -> None:
+    """CSV files named as the export's are the analyst's own in a folder qaudit did not
+    make (no marker): refused, and named."""
+    (tmp_path / "allocations.csv").write_text("mine", encoding="utf-8")
+    (tmp_path / "README.txt").write_text("mine", encoding="utf-8")
+    problem = dataset.check_csv_folder(tmp_path)
+    assert problem is not None and "(README.txt, allocations.csv)" in problem
+
+
 def test_an_empty_folder_takes_a_csv_export(made: Path, tmp_path: Path) -> None:
     (tmp_path / "qa-data").mkdir()
     qaudit_ok(made, "export", "--format", "csv", "--out", tmp_path / "qa-data")

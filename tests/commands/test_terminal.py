@@ -25,6 +25,7 @@ import pytest
 
 from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
 from qaudit import cli, layout
+from qaudit.values import HIDDEN_IN_TEXT
 
 CYCLE = "2026-27 C3"
 WORKSHOP = "Q2 2026-27"
@@ -222,6 +223,49 @@ def test_no_color_leaves_no_escape_sequence_in_help_errors_or_tables(returned: P
 def test_a_dumb_terminal_gets_no_escape_sequence_either(returned: Path) -> None:
     code, shown = on_a_terminal("-w", returned, "cycle", "list", TERM="dumb")
     assert code == 0 and b"\x1b" not in shown and CYCLE.encode() in shown
+
+
+def test_no_color_shows_no_progress_bar_either(returned: Path, tmp_path: Path) -> None:
+    """A bar redraws itself with cursor movements (escape sequences): on a terminal it is
+    shown, and under NO_COLOR it is not, and the step is done all the same."""
+    args = ("-w", returned, "report", "--cycle", CYCLE, "--format", "md")
+    code, shown = on_a_terminal(*args, "--out", tmp_path / "coloured")
+    assert code == 0 and b"Writing reports" in shown and b"\x1b[?25l" in shown  # cursor hidden
+    code, shown = on_a_terminal(*args, "--out", tmp_path / "plain", NO_COLOR="1")
+    assert code == 0 and b"\x1b" not in shown, shown[:300]
+    assert b"Writing reports" not in shown
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == sorted(
+        p.name for p in (tmp_path / "coloured").iterdir())
+
+
+#: A learning note as a returned moderation workbook can hold it (OOXML escapes, which
+#: Excel and qaudit read back as the characters): a terminal reset (ESC c), backspaces that
+#: would overprint "Inadequate" with "Good", and a right-to-left override that would show
+#: the words after it backwards ("Risk was reweed, No").
+HOSTILE_LEARNING = ("_x001B_cPractice was Inadequate" + "_x0008_" * 10
+                    + "Good \u202eoN ,deewer saw ksiR")
+
+
+def test_learning_from_a_returned_workbook_never_drives_the_terminal(
+        run: Callable[..., Result], returned: Path, tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(returned, root)
+    assert run("-w", root, "moderate", "select", "--cycle", CYCLE, "--seed", "1").code == 0
+    book = layout.moderation_workbook(layout.moderation_folder(
+        layout.cycle_folder(root, CYCLE)), CYCLE)
+    fill_forms.fill_moderation(book, tmp_path / "moderated.xlsx", random.Random(9),
+                               {"mod_1_learning": HOSTILE_LEARNING})
+    assert run("-w", root, "moderate", "ingest", tmp_path / "moderated.xlsx").code == 0
+    result = run("-w", root, "moderate", "learning", "--cycle", CYCLE)
+    assert result.code == 0, result.stderr
+    assert not {"\x1b", "\b", "\u202e"} & set(result.stdout)
+    assert ("\ufffdcPractice was Inadequate" + "\ufffd" * 10 + "Good \ufffdoN ,deewer saw"
+            in result.stdout)
+    # Otherwise the Markdown as --out writes it, character for character.
+    assert run("-w", root, "moderate", "learning", "--cycle", CYCLE, "--out",
+               tmp_path / "learning.md").code == 0
+    written = (tmp_path / "learning.md").read_text(encoding="utf-8")
+    assert result.stdout == HIDDEN_IN_TEXT.sub("\ufffd", written)
 
 
 # --- shell completion ------------------------------------------------------------------------

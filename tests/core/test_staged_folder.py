@@ -1,14 +1,18 @@
 """A folder of outputs is replaced whole (``files.staged_folder``): the old one set aside
 and kept for a cycle's workbooks, or deleted once the new one is in place for an export
-(a copy kept would be one more copy of personal data); a failure changes nothing."""
+(a copy kept would be one more copy of personal data); a failure changes nothing. Scratch
+folders of a qaudit that was killed are removed, on Windows too."""
 
 from __future__ import annotations
 
+import ctypes
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from qaudit.files import MARKER, made_by_qaudit, staged_folder
+from qaudit.files import MARKER, clean_stale_scratch, made_by_qaudit, staged_folder
 
 #: A name that is also a glob pattern, and an earlier copy set aside beside it.
 NAME = "qa-data [1]"
@@ -62,3 +66,53 @@ def test_the_marker_says_what_the_folder_is(tmp_path: Path) -> None:
     fill(tmp_path / "export", "rows")
     said = (tmp_path / "export" / MARKER).read_text(encoding="utf-8")
     assert said.startswith("made by qaudit") and "export" in said
+
+
+class FakeKernel32:
+    """Windows' kernel32 as qaudit asks it whether a process runs: the processes by id with
+    their exit codes (259, STILL_ACTIVE, while one runs); the ids it may not open (access
+    denied, error 5); any other id is no process's (error 87)."""
+
+    def __init__(self, codes: dict[int, int], denied: set[int]) -> None:
+        self.codes, self.denied = codes, denied
+        self.last_error = 0
+        self.open: set[int] = set()
+
+    def OpenProcess(self, access: int, inherit: bool, pid: int) -> int:
+        if pid in self.codes:
+            self.open.add(pid)
+            return pid
+        self.last_error = 5 if pid in self.denied else 87
+        return 0
+
+    def GetExitCodeProcess(self, handle: int, code: Any) -> int:
+        code.contents.value = self.codes[handle]
+        return 1
+
+    def CloseHandle(self, handle: int) -> int:
+        self.open.remove(handle)
+        return 1
+
+
+def test_on_windows_scratch_folders_of_processes_gone_are_removed_and_no_process_is_signalled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows ``os.kill(pid, 0)`` probes nothing (it sends Ctrl+C, or terminates the
+    process): Windows itself is asked. A folder is kept while its process runs, or when
+    Windows will not say (another user's process)."""
+    kernel32 = FakeKernel32({111: 259, 222: 0}, denied={444})
+    monkeypatch.setattr(ctypes, "WinDLL", lambda name, use_last_error: kernel32, raising=False)
+    monkeypatch.setattr(ctypes, "get_last_error", lambda: kernel32.last_error, raising=False)
+
+    def no_signal(pid: int, sig: int) -> None:
+        raise AssertionError(f"os.kill({pid}, {sig}) on Windows")
+
+    monkeypatch.setattr(os, "kill", no_signal)
+    for pid, what in ((111, "running"), (222, "exited"), (333, "gone"), (444, "denied")):
+        (tmp_path / f".qaudit-{pid}-{what}").mkdir()
+    with monkeypatch.context() as windows:
+        windows.setattr(os, "name", "nt")
+        removed = clean_stale_scratch(tmp_path)
+    assert sorted(p.name for p in removed) == [".qaudit-222-exited", ".qaudit-333-gone"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".qaudit-111-running",
+                                                          ".qaudit-444-denied"]
+    assert kernel32.open == set()  # every handle opened was closed
