@@ -74,7 +74,7 @@ def clean_stale_scratch(parent: Path) -> list[Path]:
         return removed
     for folder in parent.glob(f"{_SCRATCH}*"):
         pid = folder.name.removeprefix(_SCRATCH).split("-", 1)[0]
-        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+        if folder.is_dir() and pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
@@ -87,9 +87,9 @@ _STILL_ACTIVE = 259
 _NO_SUCH_PROCESS = 87
 
 
-def _alive(pid: int) -> bool:
-    """Whether the process that made a scratch folder still runs (when unsure, yes: its
-    folder is kept)."""
+def process_alive(pid: int) -> bool:
+    """Whether a process of this computer still runs (when unsure, yes: what it holds is
+    kept): the one that made a scratch folder, or that holds the workspace."""
     if pid == os.getpid():
         return True
     if os.name == "nt":

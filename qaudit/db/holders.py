@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from qaudit.files import process_alive
+
 FOLDER = ".qaudit-in-use"
 #: A note from another computer older than this is taken to be left over from a crash.
 STALE_AFTER = timedelta(hours=24)
@@ -40,16 +42,6 @@ class Holder:
 
 def _folder(db_path: Path) -> Path:
     return db_path.parent / FOLDER
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # someone else's process, or a system that cannot say
-    return True
 
 
 def enter(db_path: Path, who: str) -> Path | None:
@@ -96,7 +88,7 @@ def others(db_path: Path) -> list[Holder]:
     for path, holder in _notes(db_path):
         if holder.host == here and holder.pid == me:
             continue
-        gone = (not _alive(holder.pid) if holder.host == here
+        gone = (not process_alive(holder.pid) if holder.host == here
                 else now - holder.since > STALE_AFTER)
         if gone:
             with suppress(OSError):
