@@ -6,7 +6,8 @@ Templates live in ``templates/reports/`` and ``templates/messages/`` (a workspac
 same immutable sandbox, bounded, with links out of a workspace's folder refused
 (``Templates``), each compiled once a process. HTML autoescapes everything, whatever a
 template's file name, and reads a report's hidden-figure mark out as "hidden"; a report's
-Markdown escapes the characters that would break a table or become HTML. Charts are drawn
+Markdown escapes every value so that it reads as its text wherever it is printed (``md_text``:
+no table broken, no HTML, emphasis, list or code block made). Charts are drawn
 by matplotlib as SVG (inline in the HTML, files beside the Markdown), with fixed ids and no
 timestamp, each an image described in words (``chart_texts``).
 """
@@ -36,12 +37,23 @@ from qaudit.resources import package_templates
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#])")
+#: What Markdown reads inside a line: emphasis, code, links, HTML and entities, a table's
+#: cell, a heading, GFM's struck-through text (``~`` also opens a code block).
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#&~])")
+#: What makes a line a block when the text starts it: a bullet (``-`` or ``+`` and a
+#: space), a numbered item (``1.`` or ``1)`` and a space), a rule or a heading's underline
+#: (``---``, ``===``). Its last character is the one escaped.
+_MD_LINE_START = re.compile(r"(?:\d{1,9}[.)]|[-+])(?=[ \t]|$)|[-=](?=[-= \t]*$)")
 
 
 def md_text(text: str) -> str:
-    """Text safe in Markdown, even in a table cell: one line, no HTML, no stray emphasis."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+    """Text safe in Markdown wherever a template prints it, in a table cell or at a line's
+    start (a message's paragraph, a theme): one line without the spaces at its ends (the
+    start's would make a code block; a viewer shows neither), no HTML, no stray emphasis,
+    no list, rule or heading."""
+    line = _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()).strip(" \t"))
+    marker = _MD_LINE_START.match(line)
+    return line if marker is None else f"{line[:marker.end() - 1]}\\{line[marker.end() - 1:]}"
 
 
 _CSS_PLAIN = frozenset(" -_.,:;()")
@@ -58,11 +70,10 @@ def css_string(text: str) -> Markup:
 
 
 def md_escape(value: Any) -> Any:
-    """Jinja's finalize for Markdown: every string printed goes through ``md_text``, but
-    the hidden-figure mark stays a plain ``*``."""
-    if isinstance(value, str) and not isinstance(value, Markup):
-        return value if value == HIDDEN else md_text(value)
-    return value
+    """Jinja's finalize for Markdown: every string printed goes through ``md_text``, the
+    hidden-figure mark too (``\\*``, shown as ``*``): a bare one would pair with the next
+    on its line as emphasis, and a viewer would show neither."""
+    return md_text(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 @jinja2.pass_context

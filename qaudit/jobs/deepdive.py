@@ -42,7 +42,7 @@ from qaudit.themes import (
     parse_terms,
     resolve_filters,
 )
-from qaudit.values import cycle_slug, normalise_label
+from qaudit.values import normalise_label
 from qaudit.workbooks.case_export import Progress
 from qaudit.workspace import Workspace
 
@@ -308,11 +308,6 @@ def show_deep_dive(store: Store, name: str, today: date, rate: float) -> DeepDiv
 # --- the report -----------------------------------------------------------------------------
 
 
-def report_stem(name: str, internal: bool) -> str:
-    """``2026-27-DD1-deep-dive`` (``-internal`` for the QA team's version)."""
-    return f"{cycle_slug(name)}-deep-dive{'-internal' if internal else ''}"
-
-
 def deep_dive_rows(ws: Workspace, store: Store, name: str,
                    today: date | None = None) -> DeepDiveRows:
     """Everything the report draws on, read once."""
@@ -412,6 +407,6 @@ def render_report(ws: Workspace, store: Store, name: str, out: Path | None,
     data = build_report(ws, store, stored, internal=internal, today=today)
     folder = out or layout.report_folder(ws.cycle_dir(stored))
     # The published file is named as its heading is: the name as scrubbed.
-    return write_reports(ws, [Report("deep_dive", report_stem(data["name"], internal), data,
-                                     with_charts=False)],
+    return write_reports(ws, [Report("deep_dive", layout.deep_dive_stem(data["name"], internal),
+                                     data, with_charts=False)],
                          folder, formats, today=today, browser=browser, on_report=on_report)

@@ -47,7 +47,6 @@ from qaudit.reports import (
     cycle_reports,
     year_disclosure,
 )
-from qaudit.values import cycle_slug
 from qaudit.workspace import Workspace
 
 
@@ -62,11 +61,8 @@ class DecisionFiles:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def _path(self, key: str) -> Path | None:
-        return self.folder / f"{key}.json" if re.fullmatch(r"[0-9a-f]{64}", key) else None
-
     def get(self, key: str) -> frozenset[Key] | None:
-        path = self._path(key)
+        path = layout.decision_file(self.folder, key)
         if path is None:
             return None
         try:
@@ -82,7 +78,7 @@ class DecisionFiles:
         return frozenset(tuple(k) for k in hidden)
 
     def put(self, key: str, hidden: frozenset[Key]) -> None:
-        path = self._path(key)
+        path = layout.decision_file(self.folder, key)
         if path is None:
             return
         text = json.dumps({"key": key, "hidden": sorted(list(k) for k in hidden)}, indent=0)
@@ -98,7 +94,7 @@ class DecisionFiles:
 
 def decisions(ws: Workspace) -> DecisionFiles:
     """The workspace's kept decisions on what to hide."""
-    return DecisionFiles(ws.root / ".cache" / "disclosure")
+    return DecisionFiles(ws.root.joinpath(*layout.DECISION_CACHE))
 
 
 def cycle_rows(ws: Workspace, store: Store, cycle: str) -> CycleRows:
@@ -357,7 +353,7 @@ def render_year(ws: Workspace, store: Store, year: str, out: Path | None, format
     if not data["cycles"]:
         raise QauditError(f"{data['year']} has no drawn regular cycle to report on; draw one"
                           " with `qaudit allocate` first.")
-    stem = f"{cycle_slug(data['year'])}-year{'-internal' if internal else ''}"
-    return write_reports(ws, [Report("year", stem, data, with_charts=False)],
-                         out or ws.root / "reports", formats, today=today, browser=browser,
-                         on_report=on_report)
+    return write_reports(ws, [Report("year", layout.year_stem(data["year"], internal), data,
+                                     with_charts=False)],
+                         out or layout.year_report_folder(ws.root), formats, today=today,
+                         browser=browser, on_report=on_report)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from qaudit import layout
 from qaudit.files import write_bytes
 
 
@@ -20,7 +21,7 @@ def draft_path(folder: Path, stem: str, recorded: Callable[[Path], bool]) -> Pat
     recorded nowhere (a run stopped between writing and recording it)."""
     number = 1
     while True:
-        path = folder / (f"{stem}.eml" if number == 1 else f"{stem}-{number}.eml")
+        path = layout.draft(folder, stem, number)
         if not path.exists() or not recorded(path):
             return path
         number += 1

@@ -35,7 +35,6 @@ from qaudit.mail.addresses import (
     one_line,
 )
 from qaudit.mail.kinds import MessageKind
-from qaudit.values import cycle_slug
 
 AUDIT = "audit form"
 REFLECTION = "self-reflection form"
@@ -230,7 +229,7 @@ def form_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Direct
             to=(auditor.addressee,), cc=(),
             facts={"audience": "auditor", "auditor": auditor.addressee.name,
                    "form": audit.name, **common},
-            files=(audit,), draft_name=f"{ref}-audit-form",
+            files=(audit,), draft_name=layout.form_draft(ref, AUDIT),
         ))
         plan.letters.append(Letter(
             kind=MessageKind.FORMS, about=form_about(ref, REFLECTION), reference=ref,
@@ -239,7 +238,7 @@ def form_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Direct
             to=(practitioner.addressee,), cc=(),
             facts={"audience": "practitioner", "practitioner": practitioner.addressee.name,
                    "form": reflection.name, **common},
-            files=(reflection,), draft_name=f"{ref}-self-reflection-form",
+            files=(reflection,), draft_name=layout.form_draft(ref, REFLECTION),
         ))
     if unnamed:
         plan.waiting.append(f"{_plural(unnamed, 'case')} {'waits' if unnamed == 1 else 'wait'}"
@@ -400,7 +399,7 @@ def _remind(ctx: CycleContext, plan: Plan, case: MailCase, form: str, about: str
         kind=MessageKind.REMINDERS, about=about, reference=ref, handles=(ref,),
         subject=ctx.subject(f"reminder: {form} {ref} was due {uk(case.due_date)}"),
         to=to, cc=cc, facts=facts, files=files,
-        draft_name=f"{ref}-{form.replace(' ', '-')}-reminder",
+        draft_name=layout.form_draft(ref, form, "reminder"),
     ))
     return True
 
@@ -423,7 +422,7 @@ def _escalate(ctx: CycleContext, plan: Plan, case: MailCase, form: str, first: d
                "manager": manager.addressee.name, "holder": holder,
                "person": one_line(case.auditor_name if holder == "auditor"
                                   else case.worker_name if holder else "")},
-        files=(), draft_name=f"{ref}-{form.replace(' ', '-')}-escalation",
+        files=(), draft_name=layout.form_draft(ref, form, "escalation"),
     ))
 
 
@@ -517,7 +516,8 @@ def feedback_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Di
                     key: clean_text(own.get(name, "")) for key, name in _REFLECTION_FIELDS},
                 "returned": uk(date.fromisoformat(audit.received_at[:10])),
             },
-            files=(), draft_name=f"{ref}-feedback", pack_name=f"{ref}-feedback.html",
+            files=(), draft_name=layout.form_draft(ref, "feedback"),
+            pack_name=layout.feedback_pack(ref),
         ))
     select = f"`qaudit moderate select --cycle '{ctx.cycle}'`"
     for count, text in (
@@ -581,7 +581,7 @@ def report_letters(ctx: CycleContext, cases: Sequence[MailCase], directory: Dire
             to=to_people, cc=cc,
             facts={"audience": "directors", "quadrant": quadrant,
                    "files": [p.name for p in attached]},
-            files=attached, draft_name=f"quadrant-{cycle_slug(quadrant).lower()}",
+            files=attached, draft_name=layout.quadrant_draft(quadrant),
         ))
     readers = _unique(_settings_addresses(plan, "highlights", network, "network"))
     if not readers:

@@ -3,6 +3,7 @@ showing what the published Markdown and HTML show and nothing they hide."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import random
@@ -19,6 +20,7 @@ import fill_forms
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 from realclients import needs_chromium, needs_soffice, pdf_pages, soffice_pdf
 
 from conftest import EXAMPLES, GOLDEN, Result, qaudit_ok, small_workspace
@@ -26,8 +28,10 @@ from qaudit import printing
 from qaudit.commands import common
 from qaudit.errors import QauditError
 from qaudit.jobs.people import known_identifiers
-from qaudit.rendering import md_text
+from qaudit.jobs.report import decisions
+from qaudit.rendering import md_escape, md_text
 from qaudit.report_markdown import Block, Run, blocks
+from qaudit.reports import HIDDEN
 from qaudit.word import TABLE_SIZES, Page, clean, column_widths, document
 from qaudit.workspace import open_workspace
 
@@ -427,8 +431,8 @@ def test_the_golden_reports_read_as_a_viewer_shows_them() -> None:
                 for row in (t.header, *t.rows)] == _md_rows(markdown), path.name
         texts = {_text(b): b for b in read if b.kind != "table"}
         for line in markdown.splitlines():
-            if "*" in line and not line.startswith(("|", "*", "- *", ">", "**")):
-                block = texts[line.removeprefix("- ")]
+            if r"\*" in line and not line.startswith(("|", "*", "- *", ">", "**")):
+                block = texts[re.sub(r"\\(.)", r"\1", line.removeprefix("- "))]
                 assert not any(r.italic or r.bold for r in block.runs), line
                 hidden_lines += 1
             elif line.startswith("*") and line.endswith("*") and not line.startswith("**"):
@@ -520,10 +524,6 @@ def summary(reported: Reported) -> Callable[..., str]:
     return markdown
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rendering.md_escape prints the hidden mark bare: CommonMark pairs '(*)' with '(*)' as"
-    " emphasis, so a Markdown viewer shows neither mark (and Word, reading it as a viewer"
-    " does, neither); the fix is to print it escaped, '\\*'"))
 def test_hidden_moderation_figures_are_marks_in_word_as_in_the_markdown(
         summary: Callable[..., str]) -> None:
     """A cycle with too few audits back hides its moderation figures, the target among
@@ -536,32 +536,22 @@ def test_hidden_moderation_figures_are_marks_in_word_as_in_the_markdown(
     assert _looks(block) == [(re.sub(r"\\(.)", r"\1", line[2:]), False, False)]
 
 
-_MD_TEXT = "rendering.md_text escapes what Markdown reads inside a line, not "
-_MESSAGES = [
-    pytest.param("Fish &amp; chips &copy; 2026", marks=pytest.mark.xfail(strict=True, reason=(
-        "rendering.md_text leaves '&' bare: CommonMark reads '&amp;' as '&', so a Markdown"
-        " viewer (and Word) shows an entity typed in a message as the character it names;"
-        " the fix is to escape '&' as '\\&' like the other characters it escapes"))),
-    pytest.param("~~~ and then", marks=pytest.mark.xfail(strict=True, reason=(
-        _MD_TEXT + "a paragraph's start: '~~~' opens a code block that runs to the end of"
-        " the report; the fix is to escape '~' too"))),
-    pytest.param("---", marks=pytest.mark.xfail(strict=True, reason=(
-        _MD_TEXT + "a paragraph's start: '---' alone is a rule, its text gone; the fix is"
-        " to escape a paragraph's first '-', '+' or 'N.'/'N)'"))),
-    pytest.param("- one point", marks=pytest.mark.xfail(strict=True, reason=(
-        _MD_TEXT + "a paragraph's start: '- ' makes it a bullet, its dash gone"))),
-    "Thanks, all (*see below*) & 20% more",
-]
+#: Paragraphs a person might type that Markdown would read as something else: an entity, a
+#: fence, a rule, a bullet, a numbered item, a heading's underline, an indented code block.
+_MESSAGES = ["Fish &amp; chips &copy; 2026", "~~~ and then", "---", "- one point", "+ two",
+             "1. first", "12) twelfth", "===", "    indented, not code",
+             "Thanks, all (*see below*) & 20% more"]
 
 
 @pytest.mark.parametrize("typed", _MESSAGES)
 def test_a_message_paragraph_is_shown_as_typed(summary: Callable[..., str], typed: str
                                                ) -> None:
     """What a person typed as a paragraph of the message reads the same in Word (and to
-    a Markdown viewer) as in the HTML: no entity, list, rule or code block made of it."""
+    a Markdown viewer) as in the HTML: no entity, list, rule or code block made of it (the
+    spaces before it, which no viewer shows, aside)."""
     markdown = summary(message=[typed, "After."])
     read = [(b.kind, _text(b)) for b in blocks(markdown)]
-    assert ("paragraph", typed) in read and ("paragraph", "After.") in read
+    assert ("paragraph", typed.strip()) in read and ("paragraph", "After.") in read
 
 
 @given(st.lists(st.lists(st.text(alphabet="ab %()*", max_size=30), min_size=1, max_size=9),
@@ -578,21 +568,73 @@ def test_columns_fill_the_width_and_hold_their_longest_word_when_they_can(
         assert all(w >= n * 0.22 * 10 for w, n in zip(widths, longest, strict=True))
 
 
-@given(st.text(max_size=60))
+#: Markdown as a viewer reads it (raw HTML and GFM's struck-through text too), here
+#: independently of ``qaudit.report_markdown``: what escaped text may become.
+_VIEWER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+_AS_TEXT = {"paragraph_open", "paragraph_close", "inline", "text", "softbreak", "table_open",
+            "thead_open", "tbody_open", "tr_open", "th_open", "td_open", "table_close",
+            "thead_close", "tbody_close", "tr_close", "th_close", "td_close"}
+#: Text of anything, and text made of what Markdown reads at a line's start and inside it.
+_TYPED = st.one_of(st.text(max_size=60), st.text(
+    alphabet=" \t\n-+=*_~`#>|<&;.)(![]:\\1a", max_size=30))
+
+
+def _folded(text: str) -> str:
+    """Text as the Markdown holds it: one line, without the spaces at its ends."""
+    return " ".join(text.splitlines()).strip(" \t")
+
+
+def _words(text: str) -> list[str]:
+    """Text as a reader sees its words: one line, as Word holds it (``clean``), split at
+    white space."""
+    return clean(_folded(text)).split()
+
+
+@given(_TYPED)
 def test_any_text_the_templates_escape_reads_back_as_itself(text: str) -> None:
     """Whatever a person typed, once the report's Markdown has escaped it, is read back as
-    the same words: in a paragraph and in a table cell, never emphasis, a link or a
-    heading."""
-    shown = " ".join(text.splitlines())
-    (paragraph,) = blocks(f"x {md_text(text)}")
-    assert paragraph.kind == "paragraph"
-    # As Word holds it (``clean``), and without the white space at its ends, which
-    # CommonMark and Python tell apart differently (U+001F is white space to Python alone).
-    assert clean(_text(paragraph)).strip() == clean(f"x {shown}").strip()
-    assert not any(r.bold or r.italic for r in paragraph.runs)
-    (table,) = blocks(f"| a | b |\n|---|---|\n| {md_text(text)} | * |")
-    assert [clean(_runs_text(cell)).strip() for cell in table.rows[0]] == [
-        clean(shown).strip(), "*"]
+    the same words wherever a template prints it: inside a paragraph, in a table cell, at
+    the start of a paragraph and on a paragraph's next line; never emphasis, a link, HTML,
+    a heading, a list, a rule or a code block."""
+    escaped = md_text(text)
+    assert "\n" not in escaped and escaped == escaped.strip(" \t")
+    places = {"inside": f"x {escaped} y", "cell": f"| a | b |\n|---|---|\n| {escaped} | * |",
+              "start": f"{escaped}\n\nAfter.", "next line": f"Before.\n{escaped}"}
+    for where, markdown in places.items():
+        tokens = _VIEWER.parse(markdown)
+        made = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or ()}
+        assert made <= _AS_TEXT, (where, markdown, made - _AS_TEXT)
+    (inside,) = blocks(places["inside"])
+    assert (inside.kind, _words(_text(inside))) == ("paragraph", ["x", *_words(text), "y"])
+    assert not any(r.bold or r.italic for r in inside.runs)
+    (table,) = blocks(places["cell"])
+    assert [_words(_runs_text(cell)) for cell in table.rows[0]] == [_words(text), ["*"]]
+    *first, after = blocks(places["start"])
+    assert [b.kind for b in first] in ([], ["paragraph"]) and _text(after) == "After."
+    assert [w for b in first for w in _words(_text(b))] == _words(text)
+    (joined,) = blocks(places["next line"])
+    assert (joined.kind, _words(_text(joined))) == ("paragraph", ["Before.", *_words(text)])
+
+
+def test_a_hidden_figure_is_printed_escaped_and_shown_as_a_mark() -> None:
+    """The hidden-figure mark is printed '\\*' in a report's Markdown, so two on a line are
+    two marks, never emphasis; what is not text (a number) is printed as it is."""
+    mark = md_escape(HIDDEN)
+    assert mark == r"\*" and md_escape(3) == 3
+    (line,) = blocks(f"Moderated: {mark} ({mark}); the target ({mark}) is {mark}")
+    assert _looks(line) == [("Moderated: * (*); the target (*) is *", False, False)]
+
+
+@pytest.mark.parametrize(("typed", "printed"), [
+    ("-3 points", "-3 points"), ("+5", "+5"), ("1.5%", "1.5%"), ("2026-27 C3", "2026-27 C3"),
+    ("- one", r"\- one"), ("---", r"\---"), ("=", r"\="), ("1. first", r"1\. first"),
+    ("12) twelfth", r"12\) twelfth"), ("  tea & ~cake~  ", r"tea \& \~cake\~"),
+])
+def test_a_line_start_is_escaped_only_where_markdown_would_read_it(typed: str,
+                                                                   printed: str) -> None:
+    """A figure such as '-3 points' is printed as it is; only what would start a list, a
+    rule or a heading's underline gets its backslash."""
+    assert md_text(typed) == printed
 
 
 @settings(max_examples=25, deadline=None)
@@ -603,7 +645,7 @@ def test_any_text_makes_a_word_document_without_what_word_refuses(text: str) -> 
 
     import docx
 
-    shown = " ".join(text.splitlines())
+    shown = _folded(text)
     made = document(f"# Title {md_text(text)}\n\nSaid: {md_text(text)}\n", {},
                     Page(marking="OFFICIAL", internal=False, team=f"Team {text}",
                          generated=date(2026, 12, 20)))
@@ -611,3 +653,21 @@ def test_any_text_makes_a_word_document_without_what_word_refuses(text: str) -> 
     assert [p.text.strip() for p in package.paragraphs] == [
         clean(f"Title {shown}").strip(), clean(f"Said: {shown}").strip()]
     assert package.core_properties.author == clean(f"Team {text}")
+
+
+# --- names kept -----------------------------------------------------------------------------
+
+
+def test_a_kept_decision_is_found_again_under_the_name_it_was_kept_by(tmp_path: Path) -> None:
+    """A decision on what to hide is kept as ``.cache/disclosure/<its model's hash>.json``
+    in the workspace: renamed, every decision kept before would be lost, and a later report
+    could hide otherwise. A key that is not a hash names no file."""
+    ws = small_workspace(tmp_path / "ws", 2)
+    key = hashlib.sha256(b"a cycle's model").hexdigest()
+    hidden = frozenset({("grade", "North", "good"), ("percent", "All", "outstanding")})
+    decisions(ws).put(key, hidden)
+    kept = [p.relative_to(ws.root).as_posix() for p in (ws.root / ".cache").rglob("*")
+            if p.is_file()]
+    assert kept == [f".cache/disclosure/{key}.json"]
+    assert decisions(ws).get(key) == hidden
+    assert decisions(ws).get(f"../{key}") is None and decisions(ws).get(key.upper()) is None

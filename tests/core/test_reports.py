@@ -3,12 +3,13 @@ hidden in a cycle's published reports can be worked out from all of them togethe
 
 ``pinned_in_published`` is the independent check used here and by the end-to-end tests in
 ``tests/commands/test_report.py``: it reads nothing of ``qaudit.disclosure`` but the
-Wilson interval. It parses the Markdown of every report of one cycle as published (and,
-for the true values only, as the internal version shows them), writes every figure shown
-as a fact about whole, non-negative counts (a percentage or interval as the range of
-numerators that print the same, given its shown base), adds what any reader knows (no
-quadrant returned more than it was allocated, ...), and asks ``scipy.optimize.milp`` for
-each hidden count whether a table that fits every fact gives it another value.
+Wilson interval. It reads every report of one cycle as published (and, for the true
+values only, as the internal version shows them), each as a Markdown viewer shows it
+(``as_shown``, which its callers apply), writes every figure shown as a fact about whole,
+non-negative counts (a percentage or interval as the range of numerators that print the
+same, given its shown base), adds what any reader knows (no quadrant returned more than
+it was allocated, ...), and asks ``scipy.optimize.milp`` for each hidden count whether a
+table that fits every fact gives it another value.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from qaudit.disclosure import wilson_interval
 from qaudit.grading import GRADE_KEYS, GRADES, REQUIRES_IMPROVEMENT, RiStatus
 from qaudit.questions import ASPECTS
 from qaudit.rendering import environment
+from qaudit.report_markdown import Block, Run, blocks
 from qaudit.reports import compliance
 
 if TYPE_CHECKING:
@@ -81,6 +83,45 @@ def percent(k: int, n: int) -> str:
 def interval(k: int, n: int) -> str:
     bounds = wilson_interval(k, n)
     return "–" if bounds is None else f"{100 * bounds[0]:.0f}%–{100 * bounds[1]:.0f}%"
+
+
+def as_shown(markdown: str) -> str:
+    """A report's Markdown as a viewer shows it, for a test to read its figures: each block
+    as CommonMark (with GFM tables) reads it (``qaudit.report_markdown``), escapes resolved,
+    so a hidden figure is the ``*`` a reader sees. One line a block, blocks apart, each
+    with its marker: ``## `` a heading, ``- `` a list item (two spaces a level deeper),
+    ``> `` a quote; italic ``*words*``, bold ``**words**``; a table as ``| a | b |`` rows,
+    its header's followed by ``|---|``, a ``|`` in a cell written ``\\|``."""
+    lines: list[str] = []
+    for block in blocks(markdown):
+        if block.kind == "table":
+            lines += [_shown_row(block.header), "|" + "---|" * len(block.header),
+                      *map(_shown_row, block.rows)]
+        elif block.kind == "image":
+            lines.append(f"![{block.alt}]({block.target})")
+        else:
+            lines.append(_shown_marker(block) + _shown_runs(block.runs))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _shown_marker(block: Block) -> str:
+    if block.kind == "heading":
+        return "#" * block.level + " "
+    indent = "  " * (block.level - 1)
+    return {"bullet": indent + "- ", "numbered": indent, "banner": "> "}.get(block.kind, "")
+
+
+_EMPHASIS = {(False, False): "", (True, False): "**", (False, True): "*", (True, True): "***"}
+
+
+def _shown_runs(runs: Sequence[Run]) -> str:
+    return "".join(f"{mark}{r.text}{mark}" for r in runs
+                   for mark in (_EMPHASIS[r.bold, r.italic],))
+
+
+def _shown_row(cells: Sequence[Sequence[Run]]) -> str:
+    return "| " + " | ".join(_shown_runs(c).replace("|", r"\|") for c in cells) + " |"
 
 
 def split_row(line: str) -> list[str]:
@@ -554,7 +595,8 @@ def random_cycle(counts: dict[tuple[str, str, str], int], seed: int,
 
 
 def markdown(rows: CycleRows, internal: bool) -> dict[str, str]:
-    """Every report of the cycle in Markdown, as the report job renders it (charts aside)."""
+    """Every report of the cycle in Markdown, as the report job renders it (charts aside),
+    as a viewer shows it (``as_shown``)."""
     from qaudit.reports import cycle_reports
 
     reports = cycle_reports(rows, generated=DAY, threshold=1 if internal else THRESHOLD,
@@ -567,7 +609,7 @@ def markdown(rows: CycleRows, internal: bool) -> dict[str, str]:
            "highlights": env.get_template("highlights.md.j2").render(**reports.highlights)}
     for q, data in reports.quadrants.items():
         out[q] = env.get_template("summary.md.j2").render(**data, charts=charts)
-    return out
+    return {name: as_shown(text) for name, text in out.items()}
 
 
 def pinned_in(rows: CycleRows, all_due: bool = False) -> list[str]:

@@ -23,6 +23,7 @@ from core.test_reports import (
     HIDDEN,
     THRESHOLD,
     _pinned,
+    as_shown,
     markdown,
     number,
     random_cycle,
@@ -67,12 +68,13 @@ def year_of(cycles: list[CycleRows]) -> YearRows:
 
 
 def year_markdown(rows: YearRows, internal: bool = False) -> str:
+    """The year report's Markdown as a viewer shows it (``as_shown``)."""
     disclosure = (Disclosure(everything=True) if internal
                   else year_disclosure(rows, THRESHOLD, DAY))
     data = build_year(rows, generated=DAY, threshold=1 if internal else THRESHOLD,
                       disclosure=disclosure, internal=internal)
-    return environment(Path("/nonexistent"), html=False).get_template(
-        "year.md.j2").render(**data)
+    return as_shown(environment(Path("/nonexistent"), html=False).get_template(
+        "year.md.j2").render(**data))
 
 
 def county_row(md: str) -> list[str]:
