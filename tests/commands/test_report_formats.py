@@ -671,3 +671,78 @@ def test_a_kept_decision_is_found_again_under_the_name_it_was_kept_by(tmp_path: 
     assert kept == [f".cache/disclosure/{key}.json"]
     assert decisions(ws).get(key) == hidden
     assert decisions(ws).get(f"../{key}") is None and decisions(ws).get(key.upper()) is None
+
+
+# --- a run's files replace the old ones together, or not at all ------------------------------
+
+
+def _report_texts(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.md"))
+            if p.is_file()}
+
+
+def test_a_report_that_cannot_be_replaced_leaves_every_report_as_it_was(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows a report open in Word cannot be replaced: the run's other reports must
+    not be left new beside it (found by the review of issue 14: the summary new, the
+    quadrant reports old)."""
+    out = tmp_path / "out"
+    old = tmp_path / "old.txt"
+    old.write_text("The OLD practice message.\n", encoding="utf-8")
+    assert run("-w", reported.root, "report", "--cycle", CYCLE, "--message", old,
+               "--format", "md", "--out", out).code == 0
+    before = _report_texts(out)
+    assert len(before) > 2 and "OLD" in before[f"{STEM}.md"]
+    real_replace = Path.replace
+    locked = next(name for name in sorted(before) if "quadrant" in name)
+
+    def replace(self: Path, target: Any) -> Path:
+        if out / locked in (self, Path(target)):  # open in Word: Windows will not move it
+            raise PermissionError(13, "The process cannot access the file", str(target))
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    new = tmp_path / "new.txt"
+    new.write_text("The NEW practice message.\n", encoding="utf-8")
+    result = run("-w", reported.root, "report", "--cycle", CYCLE, "--message", new,
+                 "--format", "md", "--out", out)
+    assert result.code == 1
+    assert f"could not put {locked} in place" in _flat(result.stderr)
+    assert "as they were" in _flat(result.stderr)
+    assert _report_texts(out) == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_folder_where_a_report_goes_is_named_and_nothing_moves(
+        run: Callable[..., Result], reported: Reported, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("-w", reported.root, "report", "--cycle", CYCLE, "--kind", "summary",
+               "--format", "md", "--out", out).code == 0
+    before = _report_texts(out)
+    (out / f"{STEM}.md").unlink()
+    (out / f"{STEM}.md").mkdir()
+    result = run("-w", reported.root, "report", "--cycle", CYCLE, "--kind", "summary",
+                 "--format", "md", "--out", out)
+    assert result.code == 1 and f"a folder named '{STEM}.md'" in _flat(result.stderr)
+    assert (out / f"{STEM}.md").is_dir()
+    assert _report_texts(out) == {k: v for k, v in before.items() if k != f"{STEM}.md"}
+
+
+def test_reports_inside_the_workspace_are_made_in_a_scratch_folder_at_its_top(
+        run: Callable[..., Result], reported: Reported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So that long cycle and quadrant names stay within Windows' 260 characters while a
+    file is written (tests/core/test_windows_paths.py counts that path)."""
+    seen: list[Path] = []
+    real_replace = Path.replace
+
+    def replace(self: Path, target: Any) -> Path:
+        seen.append(self)
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", replace)
+    assert run("-w", reported.root, "report", "--cycle", CYCLE, "--kind", "summary",
+               "--format", "md").code == 0
+    made = [p for p in seen if p.suffix == ".md" and p.parent.name.startswith(".qaudit-")]
+    assert made and all(p.parent.parent == reported.root for p in made)

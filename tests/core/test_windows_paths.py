@@ -161,6 +161,7 @@ def longest_paths(workspace: str) -> dict[str, str]:
                                                           cycle, 12),
         "quadrant report chart": reports / layout.chart_file(stem, "grades"),
         "quadrant report": reports / f"{stem}.docx",
+        "... while made": Path(SCRATCH) / f"{stem}.docx",  # jobs/outputs: at the top
         "year report": layout.year_report_folder(Path()) / f"{layout.year_stem('2026-27')}.html",
         "deep dive report": reports / f"{layout.deep_dive_stem(cycle, internal=True)}.pdf",
         "draft": layout.draft(outbox, layout.form_draft(reference, "self-reflection",
