@@ -726,31 +726,48 @@ def signature_matches(values: Iterable[str], key: bytes, signature: str) -> bool
     return hmac.compare_digest(sign(values, key), signature)
 
 
-#: The ids a purge keeps in the record as their keyed pseudonyms (``jobs.purge``). Every
-#: other value of a person it keeps is a name, kept as a name's pseudonym: '#' and ten
+#: The ids a purge keeps in the record as their keyed pseudonyms or tokens (``jobs.purge``).
+#: Every other value of a person it keeps is a name, kept as a name's token: '#' and
 #: digits (``jobs.purge.Redactor.name``).
 PURGED_ID_KINDS = frozenset({"REF", "REC", "PER", "WKR"})
-_NAME_PSEUDONYM = re.compile(r"#[0-9]{10}")
+#: Hex digits of a pseudonym made with the workspace's key (the anonymised export's; a
+#: purged reference's), and of a purge's token, made with a key that was never stored:
+#: two lengths, so a token is told from a pseudonym by its form alone.
+PSEUDONYM_DIGITS, TOKEN_DIGITS = 10, 12
 
 
 def is_pseudonym(value: str, kind: str) -> bool:
-    """Whether ``value`` is already the pseudonym a purge leaves for a value of ``kind``:
-    'REF-3fdd09a1b2' (``pseudonymiser``) for an id of ``PURGED_ID_KINDS``, '#' and ten
-    digits for a name of any other kind. Such a value is never pseudonymised again: the
-    record would lose the link it keeps (a re-audit to its audit), and an anonymised
-    export would show a pseudonym of a pseudonym."""
+    """Whether ``value`` is already a pseudonym or a purge's token for a value of ``kind``:
+    'REF-3fdd09a1b2' (``pseudonymiser``) or 'WKR-3fdd09a1b2c4' (``is_token``) for an id of
+    ``PURGED_ID_KINDS``, '#' and ten or twelve digits for a name of any other kind. Such a
+    value is never pseudonymised again: the record would lose the link it keeps (a
+    re-audit to its audit), and an anonymised export would show a pseudonym of a
+    pseudonym."""
+    return _made(value, kind, PSEUDONYM_DIGITS) or is_token(value, kind)
+
+
+def is_token(value: str, kind: str) -> bool:
+    """Whether ``value`` is a purge's token for a value of ``kind``: 'WKR-3fdd09a1b2c4'
+    (twelve hex digits) for an id, '#' and twelve digits for a name. A purge leaves a token
+    as it is; a pseudonym of ten digits in a purged row (left by a purge of an earlier
+    qaudit, made with the workspace's key) it makes a token."""
+    return _made(value, kind, TOKEN_DIGITS)
+
+
+def _made(value: str, kind: str, digits: int) -> bool:
     if kind in PURGED_ID_KINDS:
-        return re.fullmatch(f"{kind}-[0-9a-f]{{10}}", value) is not None
-    return _NAME_PSEUDONYM.fullmatch(value) is not None
+        return re.fullmatch(f"{kind}-[0-9a-f]{{{digits}}}", value) is not None
+    return re.fullmatch(f"#[0-9]{{{digits}}}", value) is not None
 
 
-def pseudonymiser(key: bytes) -> Callable[[str, str], str]:
-    """``(kind, value) -> 'KIND-xxxxxxxxxx'``: keyed (HMAC-SHA256), stable, blank stays blank."""
+def pseudonymiser(key: bytes, digits: int = PSEUDONYM_DIGITS) -> Callable[[str, str], str]:
+    """``(kind, value) -> 'KIND-xxxxxxxxxx'`` (``digits`` hex digits): keyed (HMAC-SHA256),
+    stable, blank stays blank."""
 
     def pseudonym(kind: str, value: str) -> str:
         if not value:
             return ""
         digest = hmac.new(key, f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
-        return f"{kind}-{digest[:10]}"
+        return f"{kind}-{digest[:digits]}"
 
     return pseudonym

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,12 +11,14 @@ from qaudit.commands.common import (
     JsonOption,
     current_workspace,
     date_option,
+    err,
     escape,
     out,
     print_json,
     today,
 )
 from qaudit.commands.tables import NOTE_WIDTH, numbers, show, table, text
+from qaudit.errors import QauditError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 PURGE_EXAMPLE = (
     "Example: [bold]qaudit purge --before 01/04/2024 --dry-run[/bold]  (what would go), then"
-    " [bold]qaudit purge --before 01/04/2024[/bold]"
+    " [bold]qaudit purge --before 01/04/2024[/bold]  (asks first; a script adds --yes)"
 )
 
 
@@ -38,26 +41,33 @@ def purge(
         " workshops held before it).")],
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Say what would be removed, and remove nothing.")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Purge without asking first (for scripts: without a terminal,"
+        " a purge without --yes is refused).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Remove the personal data of the cycles that ended before a date (retention).
 
     Every kind of cycle (regular, deep dive, re-audit round, cancelled) and every workshop
-    held before the date: ids become keyed pseudonyms, names, email addresses and free
-    text go, and so do the cycle's workbooks, outbox, feedback packs and internal
-    reports. Grades, answers, quadrants, audit types, teams, dates (the day work was
-    completed as its month), moderation and RI figures stay, so every published report
-    and the year's figures read as before. Refused, with nothing changed, while a cycle
+    held before the date: ids and names become tokens that link to no one, email
+    addresses and free text go, and so do the cycle's workbooks, outbox, feedback packs
+    and internal reports. Grades, answers, quadrants, audit types, teams, dates (the day
+    work was completed as its month), moderation and RI figures stay, so every published
+    report and the year's figures read as before. It cannot be undone: on a terminal it
+    asks first, and a script gives --yes. Refused, with nothing changed, while a cycle
     has returns still due, open RI items or escalations, audits in its moderation sample
-    with no outcome, or is one of the latest cycles the cool-down reads. Recorded in
-    `qaudit log`. Running it again removes any file left behind, and otherwise does
-    nothing.
+    with no outcome, is one of the latest cycles the cool-down reads (or that a draw
+    still running read), or has audits a re-audit round not purged with it follows up.
+    Recorded in `qaudit log`. Running it again removes any file left behind and any
+    personal data written into a purged cycle since, and otherwise does nothing.
     """
     from qaudit.jobs.purge import purge as run_purge
 
     day = date_option(before, "--before")
     ws = current_workspace()
     with ws.store() as store:
+        if not (dry_run or yes):
+            _confirm(run_purge(ws, store, day, today(), dry_run=True))
         report = run_purge(ws, store, day, today(), dry_run=dry_run)
     if as_json:
         print_json(report.to_json())
@@ -65,19 +75,61 @@ def purge(
     _print(report)
 
 
-def _removals(report: PurgeReport) -> Table:
+def on_terminal() -> bool:
+    """Whether a person is there to answer: standard input is a terminal."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed, or no standard input at all
+        return False
+
+
+def _confirm(plan: PurgeReport) -> None:
+    """Ask before a purge that would change anything (it cannot be undone); without a
+    terminal to ask on, refuse: a script says --yes."""
+    if plan.nothing:
+        return
+    what = _what(plan)
+    if not on_terminal():
+        raise QauditError(
+            f"nothing was purged: a purge ({what}) cannot be undone, and there is no"
+            " terminal to ask on. See what it would do with --dry-run, then run it again"
+            " with --yes.")
+    try:
+        answer = err.input(escape(f"Purge {what}? It cannot be undone. [y/N] "))
+    except EOFError:  # Ctrl-D, or input closed: no answer is no
+        answer = ""
+    if answer.strip().casefold() not in ("y", "yes"):
+        raise QauditError("nothing was purged (not confirmed).")
+
+
+def _what(plan: PurgeReport) -> str:
+    """'2 cycle(s) and 1 workshop(s) that ended before 01/08/2026', and what else."""
+    cycles = sum(r.key[0] == "cycle" for r in plan.removals)
+    workshops = len(plan.removals) - cycles
+    said = [f"the personal data of {cycles} cycle(s) and {workshops} workshop(s) that"
+            f" ended before {plan.before:%d/%m/%Y}"] if plan.removals else []
+    if plan.again:
+        said.append(f"what was written since into {len(plan.again)} purged before")
+    if plan.leftovers:
+        said.append(f"{len(plan.leftovers)} file(s) left from an earlier purge")
+    return ", ".join(said)
+
+
+def _removals(report: PurgeReport, again: bool = False) -> Table:
     """One row a cycle or workshop: its name above its kind (a cycle's name kept whole
-    where it can be), its window, its rows by kind, its files."""
+    where it can be), its window (or when it was purged), its rows by kind, its files."""
     rows = table()
     text(rows, "Cycle or workshop", min_width=len("regular cycle"))
-    text(rows, "Window, or held", min_width=len("01/06/2026 to"))
+    text(rows, "Purged" if again else "Window, or held", min_width=len("01/06/2026 to"))
     numbers(rows, "Rows")
     text(rows, "Of which", min_width=NOTE_WIDTH)
-    numbers(rows, "Files", "Bytes")
-    for r in report.removals:
+    if not again:
+        numbers(rows, "Files", "Bytes")
+    for r in report.again if again else report.removals:
         detail = ", ".join(f"{n} {what}" for what, n in r.rows.items() if n) or "none"
+        files = () if again else (f"{len(r.files):,}", f"{r.size:,}")
         rows.add_row(escape(f"{r.name}\n{r.kind}"), r.when, f"{sum(r.rows.values()):,}",
-                     escape(detail), f"{len(r.files):,}", f"{r.size:,}")
+                     escape(detail), *files)
     return rows
 
 
@@ -91,6 +143,10 @@ def _print(report: PurgeReport) -> None:
     if report.removals:
         verb = "Would purge" if report.dry_run else "Purged"
         show(_removals(report), escape(f"{verb} the personal data of what ended before {before}:"))
+    if report.again:
+        verb = "Would take out" if report.dry_run else "Took out"
+        show(_removals(report, again=True),
+             f"{verb} the personal data written since into what was purged before:")
     if report.leftovers:
         verb = "Would remove" if report.dry_run else "Removed"
         out.print(f"{verb} {len(report.leftovers)} file(s) ({report.leftover_size:,} bytes)"
@@ -98,7 +154,7 @@ def _print(report: PurgeReport) -> None:
     if report.dry_run:
         out.print(f"Nothing was changed. Run without --dry-run to purge (qaudit purge"
                   f" --before {before}).")
-    elif report.removals:
+    elif report.removals or report.again:
         out.print("Published reports and every figure stay; the history (`qaudit log`)"
                   " records the purge. The database file was rewritten without the purged"
                   " data.")

@@ -304,8 +304,12 @@ class Draws:
 
     def check_can_draw(self, name: str, redraw: bool) -> None:
         """A draw is final once stored: drawing a cycle again needs ``redraw``, and is
-        refused once any return has come back. Checked early by the job (before the
-        export is read) and again inside the transaction that stores the draw."""
+        refused once any return has come back. A purged cycle is never drawn into, even a
+        cancelled one: a new draw in its row would count as purged, and the next purge
+        would take its live forms for leftovers and never purge its rows. Checked early
+        by the job (before the export is read) and again inside the transaction that
+        stores the draw."""
+        self._check_not_purged(name)
         if self.current_draw_id(name) is None:
             return
         if not redraw:
@@ -318,6 +322,17 @@ class Draws:
                 f"cycle {name!r} already has returned audits, so its draw can no longer be"
                 " replaced."
             )
+
+    def _check_not_purged(self, name: str) -> None:
+        found = self.cycle(name)
+        if found is None:
+            return
+        row = self.db.conn.execute(
+            "SELECT purged_at FROM purged_cycles WHERE cycle_id = ?", (found.id,)).fetchone()
+        if row is not None:
+            raise CycleError(
+                f"cycle {found.name!r} was purged on {str(row[0])[:10]} (retention), so it"
+                " can never be drawn again; give the new draw a name of its own.")
 
     def drawn_elsewhere(
         self, name: str, before_draw: int | None = None

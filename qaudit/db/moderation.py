@@ -213,6 +213,9 @@ class ModerationRecords:
 
     def save_outcomes(self, outcomes: Sequence[tuple[int, Outcome]], file_name: str,
                       content_hash: str) -> None:
+        """Store one workbook's outcomes (the items of one sample), replacing any earlier
+        ones. Its history entry names the sample's cycle, so that a purge of the cycle
+        finds it and blanks the workbook's file name with the rest of its history."""
         db = self.db
         stamp = now()
         with db.transaction() as conn:
@@ -234,7 +237,15 @@ class ModerationRecords:
                 # The moderated grade is now the grade of record: it decides RI monitoring.
                 db.returns.sync_ri(allocation_id, o.moderated_grade, stamp,
                                    "regraded at moderation")
-            db.log(None, "moderation_outcomes", {"file": file_name, "items": len(outcomes)})
+            db.log(self._cycle_of(outcomes[0][0]) if outcomes else None,
+                   "moderation_outcomes", {"file": file_name, "items": len(outcomes)})
+
+    def _cycle_of(self, item_id: int) -> int:
+        """The cycle whose moderation sample holds the item."""
+        (cycle_id,) = self.db.conn.execute(
+            "SELECT s.cycle_id FROM moderation_items i JOIN moderation_samples s"
+            " ON s.id = i.sample_id WHERE i.id = ?", (item_id,)).fetchone()
+        return int(cycle_id)
 
     def moderated_grade(self, return_id: int) -> str | None:
         """The moderators' grade of an audit return, if it was moderated."""

@@ -1,123 +1,47 @@
-"""Retention (``qaudit purge``): the personal data of a cycle, or of a workshop, taken out
-of the record in place, and the record of what was purged.
+"""Retention (``qaudit purge``): the personal data of cycles and workshops taken out of the
+record in place (``db.purge_rows`` says what each row becomes), what stops it, and the
+record of what was purged.
 
-A purged row keeps what the figures are made of: grades, answers (Yes, No, N/A),
-quadrant, audit type, team, kind, dates, moderation grades and agreement, RI and
-escalation states and steps. It loses who it was about and what people wrote. Ids
-(reference, record, person, worker) and the names the figures group by (Service
-Manager, auditor, manager) become keyed pseudonyms (``privacy.pseudonymiser`` with the
-workspace's key: the same id always the same pseudonym, so every join, count and
-grouping of the reports holds); a practitioner's name and every email address are
-blanked; free text is blanked (a shareable strength, which the highlights publish, is
-kept as published); file names and hashes of returned files are blanked. The day work
-was completed is kept as its month (day 01): beside a quadrant, a team and an audit type
-a day could find the case again in the council's case system, and the reports read only
-the month.
+What the rule "a record or person audited before is not audited again" needs is kept
+apart and unlinked (``purged_audited``): the keyed pseudonym (the workspace's key) of each
+purged audit's person and record, with no cycle, date or grade.
 
-The history (``events``) of a purged cycle keeps who did what and when, with its
-references pseudonymised and its notes, reasons and file names blanked.
+Every run applies the purge again to what was purged before, so personal data written
+into a purged cycle since is taken out too; a value already a token or pseudonym stays
+as it is (``privacy.is_pseudonym``), and a row with nothing to take out is not written.
 
 A purge is checked early and again inside its transaction (``check_can_purge``): nothing
-open may be lost with the record.
+open may be lost with the record, and no draw still running may lose what its re-check
+reads.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from qaudit.db.draws import Cycle, describe_kind
+from qaudit.db.purge_rows import (
+    CYCLE_ROWS,
+    WORKSHOP_ROWS,
+    Redaction,
+    WorkshopHeld,
+    event_changes,
+    events_of,
+    field_changes,
+    publish_terms,
+    row_counts,
+    selection_changes,
+)
 from qaudit.db.schema import now
 from qaudit.errors import CycleError, WorkspaceError
 
 if TYPE_CHECKING:
     from qaudit.db.store import Store
-
-#: Every allocation of every draw of the cycle: replaced draws hold people too.
-_ALLOCATIONS = ("SELECT a.id FROM allocations a JOIN draws d ON d.id = a.draw_id"
-                " WHERE d.cycle_id = :cycle")
-_RETURNS = f"SELECT id FROM returns WHERE allocation_id IN ({_ALLOCATIONS})"
-_RI = f"SELECT id FROM ri_items WHERE allocation_id IN ({_ALLOCATIONS})"
-_ITEMS = ("SELECT i.id FROM moderation_items i JOIN moderation_samples s"
-          " ON s.id = i.sample_id WHERE s.cycle_id = :cycle")
-
-
-@dataclass(frozen=True)
-class Blank:
-    """One table's personal columns, for the rows of one cycle (or workshop): ``what``
-    the dry run calls them, ``where`` they are, and what they become (``becomes``, SQL
-    where ``pseudonym(kind, value)`` is an id's keyed pseudonym and
-    ``name_pseudonym(kind, name)`` a person's: ``Redaction``)."""
-
-    what: str
-    table: str
-    where: str
-    becomes: str
-    counted: bool = True  # one row of the cycle itself is not worth a count
-
-
-CYCLE_ROWS: tuple[Blank, ...] = (
-    Blank("allocations", "allocations", f"id IN ({_ALLOCATIONS})",
-          "reference = pseudonym('REF', reference), record_id = pseudonym('REC', record_id),"
-          " person_id = pseudonym('PER', person_id), worker_id = pseudonym('WKR', worker_id),"
-          " worker_name = '', service_manager = name_pseudonym('SM', service_manager),"
-          " completed_date = CASE WHEN length(completed_date) = 10"
-          "  THEN substr(completed_date, 1, 8) || '01' ELSE completed_date END,"
-          " worker_email = '', service_manager_email = '',"
-          " follows_up = pseudonym('REF', follows_up), drawn_because = ''"),
-    Blank("returned forms", "returns", f"id IN ({_RETURNS})",
-          "file_name = '', file_sha256 = '', content_hash = '', warnings_json = '[]'"),
-    Blank("answer comments", "answers", f"return_id IN ({_RETURNS}) AND comment != ''",
-          "comment = ''"),
-    Blank("RI items", "ri_items", f"id IN ({_RI})", "note = ''"),
-    Blank("RI steps", "ri_steps", f"ri_id IN ({_RI})", "note = ''"),
-    Blank("RI history", "ri_history", f"ri_id IN ({_RI})", "note = ''"),
-    Blank("escalations", "escalations", f"return_id IN ({_RETURNS})",
-          "manager_name = name_pseudonym('MGR', manager_name), note = '', outcome = ''"),
-    Blank("moderation outcomes", "moderation_outcomes", f"item_id IN ({_ITEMS})",
-          "comments = '', learning = '', file_name = '', content_hash = ''"),
-    Blank("auditors named", "auditor_assignments", f"allocation_id IN ({_ALLOCATIONS})",
-          "auditor_name = name_pseudonym('AUD', auditor_name), auditor_email = '',"
-          " file_name = '', file_sha256 = '', warnings_json = '[]'"),
-    Blank("feedback conversations", "feedback", f"allocation_id IN ({_ALLOCATIONS})",
-          "note = ''"),
-    Blank("messages", "messages", "cycle_id = :cycle",
-          "about = '', recipients = '', cc = '', subject = '', content_hash = '', path = NULL"),
-    Blank("draws", "draws", "cycle_id = :cycle", "export_name = ''", counted=False),
-    Blank("cycle", "cycles", "id = :cycle", "cancel_reason = ''", counted=False),
-    Blank("deep dive terms", "deep_dives", "cycle_id = :cycle", "terms_sha256 = ''"),
-)
-
-WORKSHOP_ROWS: tuple[Blank, ...] = (
-    Blank("participants", "workshop_participants", "workshop_id = :workshop", "name = ''"),
-    Blank("workshop grades", "workshop_grades", "workshop_id = :workshop",
-          "note = '', file_name = '', file_sha256 = '', content_hash = ''"),
-)
-
-
-class Redaction(Protocol):
-    """What each purged value becomes (``jobs.purge.Redactor``): an id's keyed pseudonym,
-    a person's name's, a returned form's fields, a history entry's detail, a draw's
-    recorded selection, and published text as published."""
-
-    def pseudonym(self, kind: str, value: str) -> str: ...
-
-    def name(self, kind: str, name: str) -> str: ...
-
-    def fields(self, fields: Mapping[str, Any]) -> dict[str, Any]: ...
-
-    def detail(self, detail: Mapping[str, Any],
-               references: Callable[[str], str]) -> dict[str, Any]: ...
-
-    def selection(self, selection: Mapping[str, Any], own: bool,
-                  cycles: frozenset[str]) -> dict[str, Any]: ...
-
-    def published(self, text: str) -> str: ...
-
 
 # --- the record of purges -----------------------------------------------------------------
 
@@ -148,10 +72,29 @@ class Holds:
 
 
 @dataclass(frozen=True)
-class WorkshopHeld:
-    id: int
-    name: str
-    held_on: date
+class Rereads:
+    """What a re-check of ``reader``'s draw reads of other cycles, as the draw did: the
+    workers of those its cool-down read (``Draws.recent_workers``: the latest other
+    regular cycles ending on or before it, drawn before it), and nothing of those drawn
+    after it (``later``). Once one of them is purged the re-check cannot draw the same:
+    its workers are tokens, and its persons and records are left out of every draw."""
+
+    reader: Cycle
+    cooled: tuple[Cycle, ...]
+    later: tuple[Cycle, ...]
+
+    def reads(self, cycle: Cycle) -> bool:
+        return cycle in self.cooled or cycle in self.later
+
+    def reason(self, cycle: Cycle) -> str:
+        """Why a purge of ``cycle`` waits while the reader's returns are due."""
+        how = ("its cool-down read this cycle's workers (sampling.worker_cooldown_cycles)"
+               if cycle in self.cooled else
+               "it was drawn before this cycle, whose persons and records it would now"
+               " leave out")
+        due = f"{self.reader.due_date:%d/%m/%Y}"
+        return (f"a re-check of the draw of {self.reader.name}, still running (returns due by"
+                f" {due}), would change: {how}; purge it after {due}")
 
 
 @dataclass(frozen=True)
@@ -172,29 +115,57 @@ class Purges:
             f" JOIN {table} c ON c.id = p.{what}_id ORDER BY {order}, c.id")}
 
     def workshops_held_before(self, before: date) -> list[WorkshopHeld]:
+        return self._workshops("held_on < ?", (before.isoformat(),))
+
+    def _workshops(self, where: str, params: Sequence[Any] = ()) -> list[WorkshopHeld]:
         return [WorkshopHeld(int(r[0]), r[1], date.fromisoformat(r[2]))
                 for r in self.db.conn.execute(
-                    "SELECT id, name, held_on FROM workshops WHERE held_on < ?"
-                    " ORDER BY held_on, id", (before.isoformat(),))]
+                    f"SELECT id, name, held_on FROM workshops WHERE {where}"
+                    " ORDER BY held_on, id", params)]
+
+    def _purged_workshops_held(self) -> list[WorkshopHeld]:
+        return self._workshops("id IN (SELECT workshop_id FROM purged_workshops)")
 
     def purged_people(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The pseudonyms of the persons and records of the purged cycles' current draws
-        (what ``Draws.drawn_elsewhere`` gives for the others)."""
-        rows = self.db.conn.execute(
-            "SELECT a.person_id, a.record_id FROM current_allocations a"
-            " JOIN purged_cycles p ON p.cycle_id = a.cycle_id").fetchall()
-        return frozenset(r[0] for r in rows if r[0]), frozenset(r[1] for r in rows if r[1])
+        """The keyed pseudonyms of the persons, and of the records, of every purged audit
+        (``purged_audited``: a deep dive that did not block later draws left none, as
+        ``Draws.drawn_elsewhere`` leaves it out)."""
+        rows = self.db.conn.execute("SELECT kind, pseudonym FROM purged_audited").fetchall()
+        return (frozenset(p for kind, p in rows if kind == "person"),
+                frozenset(p for kind, p in rows if kind == "record"))
 
     # --- what would go, and what stops it --------------------------------------------------
 
     def counts(self, cycle_id: int) -> dict[str, int]:
         """Rows of each kind whose personal data a purge of the cycle takes out."""
-        return _counts(self.db.conn, CYCLE_ROWS, {"cycle": cycle_id}) | {
-            "history entries": len(self._events([cycle_id], []))}
+        return row_counts(self.db.conn, CYCLE_ROWS, {"cycle": cycle_id}) | {
+            "history entries": len(events_of(self.db.conn, [cycle_id], []))}
 
     def workshop_counts(self, workshop: WorkshopHeld) -> dict[str, int]:
-        return _counts(self.db.conn, WORKSHOP_ROWS, {"workshop": workshop.id}) | {
-            "history entries": len(self._events([], [workshop]))}
+        return row_counts(self.db.conn, WORKSHOP_ROWS, {"workshop": workshop.id}) | {
+            "history entries": len(events_of(self.db.conn, [], [workshop]))}
+
+    def again(self, redaction: Redaction) -> dict[tuple[str, int], dict[str, int]]:
+        """What applying the purge again takes out of the cycles and workshops purged
+        before: ("cycle" or "workshop", id) -> rows of each kind with personal data written
+        since (or left by an earlier qaudit's purge), for those with any."""
+        self._functions(redaction)
+        conn = self.db.conn
+        done, held = list(self.purged_cycles()), self._purged_workshops_held()
+        history = Counter(owner for owner, *_ in event_changes(conn, done, held, redaction))
+        found: dict[tuple[str, int], dict[str, int]] = {}
+        for cycle_id in done:
+            found[("cycle", cycle_id)] = row_counts(conn, CYCLE_ROWS, {"cycle": cycle_id},
+                                                    changing=True) | {
+                "form fields": len(field_changes(conn, cycle_id, redaction)),
+                "draw records": len(selection_changes(conn, [cycle_id], frozenset(),
+                                                            redaction)),
+                "history entries": history[("cycle", cycle_id)]}
+        for workshop in held:
+            found[("workshop", workshop.id)] = row_counts(
+                conn, WORKSHOP_ROWS, {"workshop": workshop.id}, changing=True) | {
+                "history entries": history[("workshop", workshop.id)]}
+        return {key: rows for key, rows in found.items() if any(rows.values())}
 
     def holds(self, cycle_id: int) -> Holds:
         conn = self.db.conn
@@ -224,10 +195,44 @@ class Purges:
             " AND d.replaced_at IS NULL WHERE c.kind = 'regular' AND c.cancelled_at IS NULL"
             " ORDER BY c.date_to DESC, c.id DESC LIMIT ?", (most,))]
 
+    def recheck_reads(self, cooldown: int) -> dict[int, Rereads]:
+        """Cycle id -> the cycles whose people a ``--dry-run`` re-check of its current
+        draw reads as that draw did (``jobs.allocate``), for every cycle drawn."""
+        drawn = [(c, draw) for c in reversed(self.db.draws.cycles())  # latest first
+                 if (draw := self.db.draws.current_draw_id(c.name)) is not None]
+        open_ = {int(r[0]) for r in self.db.conn.execute(
+            "SELECT cycle_id FROM deep_dives WHERE blocks_later_draws = 0")}
+        return {reader.id: Rereads(
+            reader,
+            tuple([c for c, earlier in drawn if c.regular and c.id != reader.id
+                   and c.date_to <= reader.date_to and earlier < draw][:max(cooldown, 0)]),
+            tuple(c for c, later in drawn if later > draw and c.id not in open_))
+            for reader, draw in drawn}
+
+    def followed_up_by(self, purging: Collection[int]) -> dict[int, list[Cycle]]:
+        """Cycle id (of ``purging``) -> the re-audit rounds, neither purged nor among
+        ``purging``, with a re-audit (of any draw) following up one of its audits."""
+        rounds = {c.id: c for c in self.db.draws.cycles()}
+        found: dict[int, list[Cycle]] = {}
+        for followed, round_id in self.db.conn.execute(
+                "SELECT DISTINCT fd.cycle_id, rd.cycle_id FROM allocations r"
+                " JOIN draws rd ON rd.id = r.draw_id JOIN allocations f ON f.id = r.follows_up_id"
+                " JOIN draws fd ON fd.id = f.draw_id"
+                " WHERE rd.cycle_id NOT IN (SELECT cycle_id FROM purged_cycles)"):
+            if followed in purging and round_id not in purging:
+                found.setdefault(int(followed), []).append(rounds[int(round_id)])
+        return found
+
     def refusals(self, cycles: Sequence[Cycle], today: date, cooldown: int) -> list[str]:
         """Why each of ``cycles`` cannot be purged yet: its returns still due, something
-        open, or its workers read by the next draw's cool-down."""
+        open, its workers read by the next draw's cool-down, a re-check of a draw still
+        running that would change, or its audits followed up by a round not purged with
+        it."""
+        purging = {c.id for c in cycles}
         latest = set(self.latest_regular(cooldown))
+        running = [r for r in self.recheck_reads(cooldown).values()
+                   if r.reader.due_date >= today and r.reader.id not in purging]
+        rounds = self.followed_up_by(purging)
         said: list[str] = []
         for cycle in cycles:
             reasons = [] if cycle.cancelled else self.holds(cycle.id).reasons()
@@ -237,6 +242,11 @@ class Purges:
                 reasons.append(
                     f"it is one of the {cooldown} latest regular cycle(s), whose workers the"
                     " next draw's cool-down reads (sampling.worker_cooldown_cycles)")
+            reasons += [r.reason(cycle) for r in running if r.reads(cycle)]
+            reasons += [
+                f"its audits are followed up by the re-audit round {r.name}, which is not"
+                " purged with it; purge the round with it (--before a date after"
+                f" {r.date_to:%d/%m/%Y}), or wait" for r in rounds.get(cycle.id, [])]
             if reasons:
                 said.append(f"{cycle.name} ({describe_kind(cycle.kind)}): "
                             + "; ".join(reasons))
@@ -256,33 +266,43 @@ class Purges:
     def purge(self, cycles: Sequence[Cycle], workshops: Sequence[WorkshopHeld], *,
               before: date, today: date, cooldown: int, redaction: Redaction,
               logged: Mapping[tuple[str, int], dict[str, Any]]) -> None:
-        """Take the personal data of ``cycles`` and ``workshops`` out of the record, mark
-        them purged and log each (``logged``: ("cycle" or "workshop", id) -> the counts
-        its history entry keeps), all in one transaction: every row, or none."""
+        """Take the personal data of ``cycles`` and ``workshops`` out of the record, list
+        their persons and records as audited, mark them purged and log each (``logged``:
+        ("cycle" or "workshop", id) -> the counts its history entry keeps); apply the purge
+        again to what was purged before, logging what that took out. All in one
+        transaction: every row, or none."""
         conn = self.db.conn
         conn.execute("PRAGMA secure_delete = ON")  # freed space overwritten, not left
-        conn.create_function("pseudonym", 2, redaction.pseudonym, deterministic=True)
-        conn.create_function("name_pseudonym", 2, redaction.name, deterministic=True)
-        names = frozenset(c.name for c in cycles)
+        self._functions(redaction)
         with self.db.transaction():
             self.check_can_purge(cycles, today, cooldown)
-            if ({c.id for c in cycles} & set(self.purged_cycles())
-                    or {w.id for w in workshops} & set(self.purged_workshops())):
+            done = list(self.purged_cycles())
+            held = self._purged_workshops_held()
+            if {c.id for c in cycles} & set(done) or {w.id for w in workshops} & {
+                    w.id for w in held}:
                 raise CycleError("another run of `qaudit purge` purged some of these"
                                  " meanwhile; nothing was purged by this one. Run it again.")
-            ids = [c.id for c in cycles]
-            self._purge_events(ids, workshops, redaction)
-            for cycle in cycles:
-                self._purge_json(cycle.id, redaction)
+            again = self.again(redaction)
+            self._list_audited(cycles, redaction)
+            every = [*(c.id for c in cycles), *done]  # before any reference changes:
+            events = event_changes(conn, every, [*workshops, *held], redaction)
+            conn.executemany("UPDATE events SET reference = ?, detail_json = ? WHERE id = ?",
+                             [change[1:] for change in events])
+            conn.executemany("UPDATE draws SET settings_json = ? WHERE id = ?",
+                             selection_changes(conn, every, frozenset(c.name for c in cycles),
+                                                     redaction))
+            for cycle_id in every:
+                conn.executemany("UPDATE returns SET fields_json = ? WHERE id = ?",
+                                 field_changes(conn, cycle_id, redaction))
                 for blank in CYCLE_ROWS:
-                    conn.execute(f"UPDATE {blank.table} SET {blank.becomes}"
-                                 f" WHERE {blank.where}", {"cycle": cycle.id})
-            self._purge_selections(ids, names, redaction)
-            for workshop in workshops:
+                    conn.execute(blank.update(), {"cycle": cycle_id})
+            for cycle in cycles:
+                publish_terms(conn, cycle.id, redaction)
+            for workshop in (*workshops, *held):
                 for blank in WORKSHOP_ROWS:
-                    conn.execute(f"UPDATE {blank.table} SET {blank.becomes}"
-                                 f" WHERE {blank.where}", {"workshop": workshop.id})
+                    conn.execute(blank.update(), {"workshop": workshop.id})
             self._mark(cycles, workshops, before, logged)
+            self._log_again(again, held, before)
 
     def compact(self, always: bool) -> None:
         """Rewrite the database file without its free pages (VACUUM), so that nothing
@@ -299,6 +319,27 @@ class Purges:
                 f" what was taken out ({exc}); run the same purge again when no other qaudit"
                 " command is using the workspace.") from exc
 
+    def _functions(self, redaction: Redaction) -> None:
+        conn = self.db.conn
+        conn.create_function("pseudonym", 2, redaction.pseudonym, deterministic=True)
+        conn.create_function("name_pseudonym", 2, redaction.name, deterministic=True)
+
+    def _list_audited(self, cycles: Sequence[Cycle], redaction: Redaction) -> None:
+        """The persons and records of the cycles' current draws (not of a deep dive that
+        did not block later draws), by their keyed pseudonyms alone: a later draw leaves
+        them out (``Draws.drawn_elsewhere`` no longer can)."""
+        listed = set()
+        for cycle in cycles:
+            for person, record in self.db.conn.execute(
+                    "SELECT person_id, record_id FROM current_allocations WHERE cycle_id = ?"
+                    " AND cycle_id NOT IN (SELECT cycle_id FROM deep_dives"
+                    " WHERE blocks_later_draws = 0)", (cycle.id,)):
+                listed |= {("person", redaction.audited("PER", person)),
+                           ("record", redaction.audited("REC", record))}
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO purged_audited (kind, pseudonym) VALUES (?, ?)",
+            sorted((kind, p) for kind, p in listed if p))
+
     def _mark(self, cycles: Sequence[Cycle], workshops: Sequence[WorkshopHeld], before: date,
               logged: Mapping[tuple[str, int], dict[str, Any]]) -> None:
         stamp, day = now(), before.isoformat()
@@ -313,78 +354,15 @@ class Purges:
             self.db.log(cycle_id, kind, {**detail, "before": day,
                                          **logged.get((what, row_id), {})})
 
-    def _purge_json(self, cycle_id: int, redaction: Redaction) -> None:
-        """The cycle's returned forms' fields, and a deep dive's terms as its report
-        publishes them."""
-        conn = self.db.conn
-        rows = conn.execute(f"SELECT id, fields_json FROM returns WHERE id IN ({_RETURNS})",
-                            {"cycle": cycle_id}).fetchall()
-        conn.executemany("UPDATE returns SET fields_json = ? WHERE id = ?", [
-            (json.dumps(redaction.fields(json.loads(f)), ensure_ascii=False), i)
-            for i, f in rows])
-        terms = conn.execute("SELECT title, purpose, understand, method, directed_by"
-                             " FROM deep_dives WHERE cycle_id = ?", (cycle_id,)).fetchone()
-        if terms is not None:
-            conn.execute("UPDATE deep_dives SET title = ?, purpose = ?, understand = ?,"
-                         " method = ?, directed_by = ? WHERE cycle_id = ?",
-                         (*(redaction.published(str(v)) for v in terms), cycle_id))
-
-    def _purge_selections(self, ids: Sequence[int], names: frozenset[str],
-                          redaction: Redaction) -> None:
-        """Every draw's recorded selection, without the people of the purged cycles."""
-        conn = self.db.conn
-        changed = []
-        for draw_id, cycle_id, settings in conn.execute(
-                "SELECT id, cycle_id, settings_json FROM draws").fetchall():
-            data = json.loads(settings)
-            selection = data.get("selection")
-            if not isinstance(selection, dict) or not selection:
-                continue
-            kept = redaction.selection(selection, cycle_id in ids, names)
-            if kept != selection:
-                changed.append((json.dumps({**data, "selection": kept}), draw_id))
-        conn.executemany("UPDATE draws SET settings_json = ? WHERE id = ?", changed)
-
-    def _references(self, cycle_ids: Sequence[int]) -> frozenset[str]:
-        """Every reference the cycles' draws gave, as stored."""
-        return frozenset(str(r[0]) for c in cycle_ids for r in self.db.conn.execute(
-            "SELECT DISTINCT reference FROM allocations a JOIN draws d ON d.id = a.draw_id"
-            " WHERE d.cycle_id = ?", (c,)))
-
-    def _events(self, cycle_ids: Sequence[int], workshops: Sequence[WorkshopHeld]
-                ) -> list[tuple[int, str | None, dict[str, Any]]]:
-        """The history entries of the cycles (theirs, or about one of their allocations)
-        and of the workshops (made, or grades taken in): id, reference, detail."""
-        references = self._references(cycle_ids)
-        ids = {w.id for w in workshops}
-        names = {w.name for w in workshops}
-        found = []
-        for event_id, cycle_id, kind, reference, detail in self.db.conn.execute(
-                "SELECT id, cycle_id, kind, reference, detail_json FROM events ORDER BY id"):
-            data = json.loads(detail)
-            ours = (cycle_id in cycle_ids or reference in references
-                    or (kind == "workshop_grades" and data.get("workshop_id") in ids)
-                    or (kind == "workshop_made" and (data.get("workshop") in names or bool(
-                        references.intersection(data.get("cases", []))))))
-            if ours and kind not in ("purged", "workshop_purged"):
-                found.append((int(event_id), reference, data))
-        return found
-
-    def _purge_events(self, cycle_ids: Sequence[int], workshops: Sequence[WorkshopHeld],
-                      redaction: Redaction) -> None:
-        mine = self._references(cycle_ids)
-
-        def reference(ref: str) -> str:
-            return redaction.pseudonym("REF", ref) if ref in mine else ref
-
-        self.db.conn.executemany(
-            "UPDATE events SET reference = ?, detail_json = ? WHERE id = ?",
-            [(None if ref is None else reference(ref),
-              json.dumps(redaction.detail(detail, reference), ensure_ascii=False), event_id)
-             for event_id, ref, detail in self._events(cycle_ids, workshops)])
-
-
-def _counts(conn: sqlite3.Connection, blanks: Iterable[Blank],
-            params: Mapping[str, int]) -> dict[str, int]:
-    return {b.what: int(conn.execute(f"SELECT count(*) FROM {b.table} WHERE {b.where}",
-                                     params).fetchone()[0]) for b in blanks if b.counted}
+    def _log_again(self, again: Mapping[tuple[str, int], dict[str, int]],
+                   held: Sequence[WorkshopHeld], before: date) -> None:
+        """A history entry for each cycle or workshop purged before that this run took
+        personal data out of again: the counts of rows, no more."""
+        names = {w.id: w.name for w in held}
+        for (what, row_id), rows in again.items():
+            counts = {k: n for k, n in rows.items() if n}
+            if what == "cycle":
+                self.db.log(row_id, "purged_again", {"before": before.isoformat(), **counts})
+            else:
+                self.db.log(None, "workshop_purged_again", {
+                    "workshop": names[row_id], "before": before.isoformat(), **counts})

@@ -480,5 +480,37 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (
+        16,
+        "retention: the persons and records of purged audits, unlinked, so none is drawn again",
+        # Only the keyed pseudonym of each (the workspace's key) and its kind: no cycle,
+        # date or grade, and no rowid whose order would tell when it was added. Filled from
+        # the cycles an earlier qaudit purged, whose rows hold these very pseudonyms.
+        """
+        CREATE TABLE purged_audited (
+            kind TEXT NOT NULL CHECK (kind IN ('person', 'record')),
+            pseudonym TEXT NOT NULL,
+            PRIMARY KEY (kind, pseudonym)
+        ) WITHOUT ROWID;
+        INSERT OR IGNORE INTO purged_audited (kind, pseudonym)
+            SELECT 'person', person_id FROM current_allocations
+            WHERE cycle_id IN (SELECT cycle_id FROM purged_cycles) AND person_id != ''
+            AND cycle_id NOT IN (SELECT cycle_id FROM deep_dives WHERE blocks_later_draws = 0)
+            UNION ALL
+            SELECT 'record', record_id FROM current_allocations
+            WHERE cycle_id IN (SELECT cycle_id FROM purged_cycles) AND record_id != ''
+            AND cycle_id NOT IN (SELECT cycle_id FROM deep_dives WHERE blocks_later_draws = 0);
+        -- A moderation workbook's history entry names its cycle from now on. One written
+        -- before is given the cycle of the latest outcome recorded by then (its file name,
+        -- which may name a person, is then blanked by the next purge of that cycle).
+        UPDATE events SET cycle_id = (
+            SELECT s.cycle_id FROM moderation_outcomes o
+            JOIN moderation_items i ON i.id = o.item_id
+            JOIN moderation_samples s ON s.id = i.sample_id
+            WHERE o.recorded_at <= events.at
+            ORDER BY o.recorded_at DESC, o.id DESC LIMIT 1)
+        WHERE kind = 'moderation_outcomes' AND cycle_id IS NULL;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -22,7 +22,7 @@ from qaudit.db.draws import DEEP_DIVE, REAUDIT, REGULAR, describe_kind
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import made_by_qaudit, staged_folder
 from qaudit.jobs.plan import Window, planned_window
-from qaudit.jobs.purge import check_not_purged, purged_history
+from qaudit.jobs.purged import check_not_purged, check_recheck, purged_history
 from qaudit.questions import QuestionSet, load_question_set
 from qaudit.randomness import generator, seed_or_new
 from qaudit.sampling import (
@@ -290,6 +290,8 @@ def plan_allocation(
     if existing is not None:  # before the plan is asked for the window of a name
         check_kind(existing, request)
         check_not_purged(store, existing.name, "draw it again or re-check its draw")
+        if request.dry_run:
+            check_recheck(store, existing.name, settings.sampling.worker_cooldown_cycles)
     if selection.kind == REGULAR:
         window = planned_window(store, request.cycle, request.date_from, request.date_to,
                                 request.due)

@@ -9,7 +9,7 @@ from typing import Any
 from qaudit import layout
 from qaudit.db import Cycle, Store
 from qaudit.errors import QauditError
-from qaudit.jobs.purge import check_not_purged
+from qaudit.jobs.purged import check_not_purged
 from qaudit.moderation import sample_size
 from qaudit.workspace import Workspace
 

@@ -18,6 +18,7 @@ from typing import Any
 from qaudit.db import Store
 from qaudit.db.people import FeedbackRecorded, PractitionerAudit
 from qaudit.errors import QauditError
+from qaudit.jobs.followup import reference_to_change
 from qaudit.values import HIDDEN_IN_TEXT, fold_line_endings
 
 MAX_NOTE = 2_000
@@ -27,8 +28,9 @@ _YEAR = re.compile(r"^(\d{4})[-/](\d{2})$")
 def record_feedback(store: Store, reference: str, held_on: date, note: str,
                     today: date) -> FeedbackRecorded:
     """Record that the feedback conversation of a returned audit took place. The
-    reference is found as every command finds one (``Draws.stored_reference``)."""
-    reference = store.draws.stored_reference(reference)
+    reference is found as every command finds one (``Draws.stored_reference``); an audit
+    of a purged cycle is refused (``followup.reference_to_change``)."""
+    reference = reference_to_change(store, reference, "record feedback for")
     if held_on > today:
         raise QauditError(f"--on {held_on:%d/%m/%Y} is in the future; record the conversation"
                           " once it has taken place.")

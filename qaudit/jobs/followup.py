@@ -4,7 +4,8 @@ The framework: every RI audit is reviewed and monitored by the Practice Quality 
 may need corrective action by the team manager, is discussed at the six-weekly meeting
 with the Principal Social Worker and with ESCA. The steps are ``[ri] steps`` in the
 settings; the rules for recording and closing are ``grading.ri_step_refusal`` and
-``grading.ri_close_refusal``.
+``grading.ri_close_refusal``. Nothing is written against an audit of a purged cycle
+(``reference_to_change``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from qaudit.db import EscalationItem, RiItem, Store
 from qaudit.db.returns import RiHistoryEntry, RiStepDone
 from qaudit.errors import QauditError
+from qaudit.jobs.purged import check_not_purged, purged_cycle_of
 from qaudit.reaudits import ReauditPair
 
 
@@ -88,7 +90,7 @@ def ri_detail(store: Store, reference: str, required: dict[str, str]) -> RiDetai
 def record_ri_step(store: Store, reference: str, step: str, done_on: date, note: str,
                    today: date, required: dict[str, str]) -> None:
     """Record a follow-up step once it has happened."""
-    reference = store.draws.stored_reference(reference)
+    reference = reference_to_change(store, reference, "record an RI step for")
     if done_on > today:
         raise QauditError(f"--on {done_on:%d/%m/%Y} is in the future; record a step once it"
                           " has happened.")
@@ -99,7 +101,7 @@ def close_ri(store: Store, reference: str, note: str, required: dict[str, str],
              force: bool = False, reason: str = "") -> None:
     """Close an RI audit once every required step is recorded; ``force`` closes it with
     steps missing, and then a reason is required (it is kept in the history)."""
-    reference = store.draws.stored_reference(reference)
+    reference = reference_to_change(store, reference, "close the RI follow-up of")
     if force and not reason.strip():
         raise QauditError("--force needs --reason TEXT: why the follow-up can close with"
                           " steps missing (it is kept in the history).")
@@ -108,7 +110,7 @@ def close_ri(store: Store, reference: str, note: str, required: dict[str, str],
 
 
 def reopen_ri(store: Store, reference: str, reason: str) -> None:
-    reference = store.draws.stored_reference(reference)
+    reference = reference_to_change(store, reference, "reopen the RI follow-up of")
     if not reason.strip():
         raise QauditError("--reason TEXT is required: why the RI audit is reopened.")
     store.returns.reopen_ri(reference, reason.strip())
@@ -139,7 +141,21 @@ def escalations(store: Store, cycle: str | None, today: date) -> list[AgedEscala
 
 
 def close_escalation(store: Store, reference: str, outcome: str) -> None:
-    reference = store.draws.stored_reference(reference)
+    reference = reference_to_change(store, reference, "close the escalation of")
     if not outcome.strip():
         raise QauditError("--outcome TEXT is required: what came of the escalation.")
     store.returns.close_escalation(reference, outcome.strip())
+
+
+def reference_to_change(store: Store, reference: str, doing: str) -> str:
+    """The reference as stored (``Draws.stored_reference``), of an audit whose record may
+    still be written to; refused (``jobs.purged.check_not_purged``) for an audit of a
+    purged cycle, found by the pseudonym the purge left or by the reference as its forms
+    showed it. A note, name or outcome written there would put personal data back into
+    a record the purge emptied."""
+    stored = store.draws.stored_reference(reference)
+    issued = store.draws.issued(stored)
+    cycle = issued.cycle if issued is not None else purged_cycle_of(store, reference)
+    if cycle is not None:
+        check_not_purged(store, cycle, f"{doing} {stored}")
+    return stored

@@ -34,7 +34,7 @@ from qaudit.errors import (
     Status,
     StorageError,
 )
-from qaudit.jobs.purge import purge_of, purged_cycle_of
+from qaudit.jobs.purged import purge_of, purged_cycle_of
 from qaudit.validation import (
     IDENTIFICATION,
     AuditorChoice,

@@ -15,7 +15,7 @@ from qaudit.errors import CycleError, Finding, FormFileError, QauditError, Statu
 from qaudit.files import atomic_path
 from qaudit.grading import GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.people import scrub_for_publication
-from qaudit.jobs.purge import check_not_purged, purge_of, refusal
+from qaudit.jobs.purged import check_not_purged, purge_of, refusal
 from qaudit.moderation import (
     Agreement,
     Candidate,

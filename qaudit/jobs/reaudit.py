@@ -23,7 +23,7 @@ from qaudit.db.draws import REAUDIT, describe_kind
 from qaudit.errors import CycleError, QauditError
 from qaudit.grading import GRADE_KEYS, LABEL, REQUIRES_IMPROVEMENT
 from qaudit.jobs.allocate import AllocationPlan, AllocationRequest, plan_allocation
-from qaudit.jobs.purge import check_not_purged, purged_cycle_names
+from qaudit.jobs.purged import check_not_purged, purged_cycle_names
 from qaudit.questions import QuestionSet
 from qaudit.reaudits import (
     CORRECTIVE_ACTION,

@@ -33,7 +33,7 @@ from qaudit.db import Store
 from qaudit.db.draws import Cycle
 from qaudit.db.mail import MailCase, SentMessage
 from qaudit.errors import BrokenTemplateError, CycleError, QauditError
-from qaudit.jobs.purge import check_not_purged
+from qaudit.jobs.purged import check_not_purged
 from qaudit.mail.addresses import Directory
 from qaudit.mail.delivery import (
     Destination,

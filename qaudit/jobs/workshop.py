@@ -41,7 +41,7 @@ from qaudit.files import staged_folder
 from qaudit.grading import GRADE_COUNT, GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.ingest import find_forms
 from qaudit.jobs.people import scrub_for_publication
-from qaudit.jobs.purge import check_not_purged, purged_cycle_names, workshop_refusal
+from qaudit.jobs.purged import check_not_purged, purged_cycle_names, workshop_refusal
 from qaudit.randomness import generator, seed_or_new
 from qaudit.validation import WorkshopReturn, check_workshop
 from qaudit.values import HIDDEN_IN_LINE, HIDDEN_IN_TEXT, cycle_slug
