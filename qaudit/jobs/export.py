@@ -138,8 +138,9 @@ def _anonymise(column: Column, value: Any, pseudonym: Pseudonym, scrub: Scrub) -
 
 
 def _pseudonymised(column: Column, value: str, pseudonym: Pseudonym) -> str:
-    """A value's pseudonym; a purged cycle's value is one already (``jobs.purge``, with the
-    same key: an id's is the very pseudonym this export gives it) and stays as it is."""
+    """A value's pseudonym; a purged cycle's value is one already (a reference the very
+    pseudonym this export gives it, anything else a token of its purge run:
+    ``privacy.is_pseudonym``) and stays as it is."""
     kind = column.pseudonym
     return value if is_pseudonym(value, kind) else pseudonym(kind, value)
 
@@ -173,7 +174,8 @@ def _about(k_result: Generalisation | None, threshold: int) -> Table:
          " sheet and every export from this workspace. \"Follows up\" (the audit a"
          " re-audit follows up) is pseudonymised as a Reference, and a deep dive's \"Team"
          " filter\" as a Team, so both still join; who takes an RI corrective action"
-         " (\"Action by\") as a Manager."),
+         " (\"Action by\") as a Manager. A cycle purged for retention (qaudit purge) holds"
+         " tokens of its purge run instead, which join nothing outside it."),
         ("Free text", "Every id, reference, name and email address the record holds (the"
          " staff list, the auditors the Service Managers named and the workshop"
          " participants named included), titled names (\"Mrs Patel\"), id-shaped text and"
