@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from realclients import needs_chromium, needs_soffice, pdf_pages, soffice_pdf
+from realclients import needs_chromium, needs_writer, pdf_pages, soffice_pdf
 
 from conftest import EXAMPLES, GOLDEN, Result, qaudit_ok, small_workspace
 from qaudit import printing
@@ -351,7 +351,7 @@ def test_a_progress_bar_shows_on_a_terminal(
     assert "Writing reports" in result.stderr
 
 
-@needs_soffice
+@needs_writer
 def test_libreoffice_opens_the_word_document_and_prints_its_headings(
         reported: Reported, tmp_path: Path) -> None:
     (pdf,) = soffice_pdf([reported.published / f"{STEM}.docx"], tmp_path)
