@@ -171,11 +171,19 @@ class RiSettings(Strict):
     ] = Field(default_factory=lambda: dict(DEFAULT_RI_STEPS), min_length=1)
 
 
+#: One line, nothing hidden: no control, zero-width or bidirectional character.
+_NO_HIDDEN = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069]*$"
+
+
 class OrganisationSettings(Strict):
     team: Annotated[str, Field(min_length=1, max_length=80)] = "Practice Quality Team"
     mailbox: Annotated[
         str, Field(max_length=120, pattern=r"^$|^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
     ] = ""
+    #: On every workbook, report page and message qaudit writes (read from [mail] too,
+    #: where it was first set: ``Settings._marking_once``).
+    protective_marking: Annotated[str, Field(max_length=60, pattern=_NO_HIDDEN)] = (
+        "OFFICIAL-SENSITIVE")
 
     @property
     def return_to(self) -> str:
@@ -199,18 +207,12 @@ class StaffSettings(Strict):
         return {f: list(value.get(f, DEFAULT_STAFF_COLUMNS[f])) for f in STAFF_FIELDS}
 
 
-#: One line, nothing hidden: no control, zero-width or bidirectional character.
-_NO_HIDDEN = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069]*$"
-
-
 class MailSettings(Strict):
     """How messages go out (``qaudit send``): as drafts in the outbox, or through a relay."""
 
     sender: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
     sender_name: Annotated[str, Field(max_length=80, pattern=r"^[^\r\n<>\"]*$")] = ""
     reply_to: Annotated[str, Field(max_length=254, pattern=r"^$|" + EMAIL_PATTERN[1:])] = ""
-    protective_marking: Annotated[str, Field(max_length=60, pattern=_NO_HIDDEN)] = (
-        "OFFICIAL-SENSITIVE")
     host: Annotated[str, Field(max_length=253, pattern=r"^[A-Za-z0-9.\-]*$")] = ""
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
@@ -377,6 +379,35 @@ class Settings(Strict):
                     f"unknown grade {key!r}; the framework's grades are {', '.join(allowed)}"
                 )
         return {g.key: value.get(g.key, g.descriptor) for g in GRADES}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _marking_once(cls, data: Any) -> Any:
+        """``[mail] protective_marking``, where the marking was first set, is read as
+        ``[organisation] protective_marking``: it marks every workbook and report, not only
+        messages. Set in both places differently, it is a mistake to name."""
+        if not isinstance(data, dict) or not isinstance(data.get("mail"), dict):
+            return data
+        mail = dict(data["mail"])
+        if "protective_marking" not in mail:
+            return data
+        old = mail.pop("protective_marking")
+        organisation = data.get("organisation", {})
+        if not isinstance(organisation, dict):
+            return data
+        organisation = dict(organisation)
+        if organisation.setdefault("protective_marking", old) != old:
+            raise ValueError(
+                "the protective marking is set twice, differently: [organisation]"
+                f" protective_marking = {organisation['protective_marking']!r} and [mail]"
+                f" protective_marking = {old!r}. Keep the one under [organisation] and"
+                " delete the other.")
+        return {**data, "mail": mail, "organisation": organisation}
+
+    @property
+    def marking(self) -> str:
+        """The protective marking (``[organisation] protective_marking``)."""
+        return self.organisation.protective_marking
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -564,6 +595,10 @@ def default_toml() -> str:
                          "mailbox: the team's email address (blank = not shown).")
     organisation.add("team", s.organisation.team)
     organisation.add("mailbox", s.organisation.mailbox)
+    comments(organisation, "protective_marking: printed on every workbook (header, footer and"
+             " beside the title),", "every report page and every message's subject and body;"
+             " blank = none.")
+    organisation.add("protective_marking", s.organisation.protective_marking)
     staff = tomlkit.table()
     comments(staff, "Header names that mean each field of a staff list (`qaudit staff import`),",
              "compared as for [columns]. Only worker_id and name must be found.")
@@ -577,8 +612,8 @@ def default_toml() -> str:
                  "sender / sender_name / reply_to: blank = the [organisation] mailbox and team.",
                  "The SMTP password is read from the environment variable named by",
                  "password_env (or the OS keyring), never from this file.")
-    for key in ("sender", "sender_name", "reply_to", "protective_marking", "host", "port",
-                "security", "user", "password_env"):
+    for key in ("sender", "sender_name", "reply_to", "host", "port", "security", "user",
+                "password_env"):
         mail.add(key, getattr(s.mail, key))
     comments(mail, "A second reminder of an overdue return goes to the Service Manager only"
              " this", "many days after the first.")

@@ -813,7 +813,7 @@ def cycle_reports(rows: CycleRows, *, generated: date, threshold: int, internal:
     """The Board summary, the highlights and every quadrant's report of one cycle, with one
     decision on what is hidden for all of them (``cycle_disclosure``): they go out
     together, so no figure of one may undo the suppression of another. Each carries the
-    protective ``marking`` (``[mail] protective_marking``; none if blank)."""
+    protective ``marking`` (``[organisation] protective_marking``; none if blank)."""
     disclosure = (Disclosure(everything=True) if internal
                   else cycle_disclosure(rows, threshold, generated, cache))
     common: dict[str, Any] = {

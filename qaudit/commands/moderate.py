@@ -222,7 +222,7 @@ def moderate_learning(
     ws = current_workspace()
     with ws.store() as store:
         text = learning_markdown(store, cycle, anonymise, tuple(ws.settings.auditor_roles),
-                                 ws.settings.mail.protective_marking)
+                                 ws.settings.marking)
     if out_file is None:
         print_document(text)
         return

@@ -448,7 +448,7 @@ def _write_files(
     settings = ws.settings
     names = settings.type_names()
     files = plan.managers
-    marking = settings.mail.protective_marking
+    marking = settings.marking
     total = 2 * len(plan.allocations) + len(files) + 1
     done = 0
 

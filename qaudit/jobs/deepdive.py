@@ -389,7 +389,7 @@ def build_report(ws: Workspace, store: Store, name: str, *, internal: bool,
     with _solver_quiet():
         return deep_dive_report(rows, generated=today.strftime("%d/%m/%Y"),
                                 threshold=threshold(ws, internal), internal=internal,
-                                scrub=scrub, marking=ws.settings.mail.protective_marking,
+                                scrub=scrub, marking=ws.settings.marking,
                                 removed=PLACEHOLDER)
 
 

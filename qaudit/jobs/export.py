@@ -288,7 +288,7 @@ def export_dataset(ws: Workspace, store: Store, path: Path, anonymise: bool,
     if anonymise:
         tables = _anonymised(ws, store, tables)
     tables = [_joined(t) for t in tables]
-    marking = ws.settings.mail.protective_marking
+    marking = ws.settings.marking
     allowed = {kind: list(dict.fromkeys(labels.values()))
                for kind, labels in vocabularies(ws.settings).items()}
     tables.append(dataset_columns.data_dictionary(tables, allowed, anonymise, marking))

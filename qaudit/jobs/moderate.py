@@ -153,7 +153,7 @@ def _sample_sheet(ws: Workspace, store: Store, cycle: str, number: int) -> Sampl
         question_sets=question_sets,
         answers={i.audit.return_id: store.moderation.answers_of(i.audit.return_id)
                  for i in items},
-        marking=ws.settings.mail.protective_marking,
+        marking=ws.settings.marking,
     )
 
 
@@ -308,7 +308,7 @@ def learning_markdown(store: Store, cycle: str | None, anonymise: bool,
                       roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES,
                       marking: str = "") -> str:
     """Moderation learning per auditor and per theme; anonymised for audit workshops.
-    The protective ``marking`` (``[mail] protective_marking``), if given, is its first and
+    The protective ``marking`` (``[organisation] protective_marking``), if given, is its first and
     last line."""
     if cycle is not None:
         cycle = store.draws.require_cycle(cycle).name

@@ -203,7 +203,7 @@ def build_reports(ws: Workspace, store: Store, cycle: str, *, internal: bool, me
             message=shown_message, message_scrubbed=shown_message != message,
             resources=[(r.title, r.url) for r in ws.settings.reporting.resources],
             aspect_titles=ASPECTS, scrub=scrub,
-            marking=ws.settings.mail.protective_marking, cache=cache)
+            marking=ws.settings.marking, cache=cache)
 
 
 def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
@@ -342,7 +342,7 @@ def build_year_report(ws: Workspace, store: Store, year: str, *, internal: bool,
              for c in rows.cycles for p in c.moderated]
     return build_year(rows, generated=today, threshold=limit, disclosure=disclosure,
                       internal=internal, agreement=agreement(pairs) if pairs else None,
-                      marking=ws.settings.mail.protective_marking)
+                      marking=ws.settings.marking)
 
 
 def render_year(ws: Workspace, store: Store, year: str, out: Path | None, formats: set[str],

@@ -198,7 +198,7 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
     scrub = scrub_for_publication(store, tuple(ws.settings.auditor_roles))
     pack = WorkshopPack(name, request.held_on, tuple(
         _pack_case(store, label, c, type_names, scrub) for label, c in labelled),
-        ws.settings.mail.protective_marking)
+        ws.settings.marking)
     folder = layout.workshop_folder(request.out or ws.root / layout.WORKSHOPS, name)
     # Files and rows succeed or fail together, in allocate's order: the workbooks are
     # written into a scratch folder inside the transaction and moved into place before it
@@ -219,7 +219,7 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
                 cases=tuple((label, type_names.get(c.audit_type, c.audit_type))
                             for label, c in labelled),
                 signing_key=store.signing_key(),
-                marking=ws.settings.mail.protective_marking))
+                marking=ws.settings.marking))
             grading.append(folder / path.name)
             if on_file is not None:
                 on_file(1 + len(grading), 1 + len(participants))

@@ -63,7 +63,7 @@ class HeaderSource:
                     + " in the staff list, or in the Service Manager's workbook that gave it")
         elif field == "Subject":
             what = (f"the subject {self.subject[:120]!r} (the cycle's name, or"
-                    " [mail] protective_marking in qaudit.toml)")
+                    " [organisation] protective_marking in qaudit.toml)")
         elif field == "From":
             what = (f"the sender's name {self.sender.name[:80]!r} ([mail] sender_name"
                     " or [organisation] team in qaudit.toml)")

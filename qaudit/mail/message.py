@@ -66,7 +66,7 @@ def sender_from(mail: MailSettings, organisation: OrganisationSettings) -> Sende
         address=checked_address(mail.sender or organisation.mailbox) or "",
         name=one_line(mail.sender_name or organisation.team, 80),
         reply_to=checked_address(mail.reply_to or organisation.mailbox) or "",
-        marking=one_line(mail.protective_marking, 60),
+        marking=one_line(organisation.protective_marking, 60),
     )
 
 

@@ -4,8 +4,8 @@ The rule that matters most lives here: text is always written as text. openpyxl
 treats a string starting with ``=`` as a formula; a worker called ``=HYPERLINK(...)``
 must stay a name, so every string goes through :func:`put` (or :func:`text_row`).
 
-Every workbook shows the protective marking (``[mail] protective_marking``) in a cell at
-the top of its first sheet (:func:`put_marking`, or :func:`write_table`'s ``marking``);
+Every workbook shows the protective marking (``[organisation] protective_marking``) in a
+cell at the top of its first sheet (:func:`put_marking`, or :func:`write_table`'s ``marking``);
 ``paper`` puts it on every printed page.
 
 Input cells look alike in every workbook people fill (:func:`input_cell`): a dark blue
@@ -32,7 +32,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from qaudit.config import MailSettings
+from qaudit.config import OrganisationSettings
 from qaudit.workbooks.paper import TITLE_HEIGHT, a4, marking_text, text_height
 
 # Characters XML would lose or cannot hold: control characters other than tab and newline
@@ -70,7 +70,7 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 UNLOCKED = Protection(locked=False)
 DATE_FORMAT = "dd/mm/yyyy"
 #: The marking a workbook carries when its writer is given none: the setting's default.
-DEFAULT_MARKING: str = MailSettings.model_fields["protective_marking"].default
+DEFAULT_MARKING: str = OrganisationSettings.model_fields["protective_marking"].default
 MARKING_FONT = Font(name=FONT, size=11, bold=True, color="FFC00000")
 
 

@@ -117,7 +117,7 @@ class ManagerBook:
     type_names: dict[str, str]
     return_to: str = ""
     auditor_roles: tuple[str, ...] = DEFAULT_AUDITOR_ROLES
-    marking: str = DEFAULT_MARKING  # the protective marking, [mail] protective_marking
+    marking: str = DEFAULT_MARKING  # the protective marking, [organisation] protective_marking
 
 
 def manager_meta(book: ManagerBook) -> dict[str, str]:

@@ -87,7 +87,7 @@ class SampleSheet:
     type_names: dict[str, str]
     question_sets: dict[str, QuestionSet]  # by audit type
     answers: dict[int, list[tuple[str, str, str]]]  # return id -> (question, answer, comment)
-    marking: str = DEFAULT_MARKING  # the protective marking, [mail] protective_marking
+    marking: str = DEFAULT_MARKING  # the protective marking, [organisation] protective_marking
 
 
 def write_moderation_workbook(path: Path, sheet: SampleSheet) -> None:

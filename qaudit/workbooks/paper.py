@@ -1,7 +1,7 @@
 """How every workbook qaudit makes prints: A4, one page wide, whole pages, every page marked.
 
-Every printed page carries the protective marking (``[mail] protective_marking``) at its
-top and bottom, the workbook's reference at the bottom left and its page number at the
+Every printed page carries the protective marking (``[organisation] protective_marking``)
+at its top and bottom, the workbook's reference at the bottom left and its page number at the
 bottom right (:func:`mark_pages`). Rows are tall enough for their wrapped text
 (:func:`text_height`), and blocks that belong together are kept on one page
 (:func:`keep_together`), reckoned from the paper a sheet prints on (:func:`page_height`).

@@ -53,7 +53,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("accessible") / "ws"
     ws = small_workspace(root, 1)
     with edit_settings(root) as settings:
-        settings["mail"]["protective_marking"] = MARKING
+        settings["organisation"]["protective_marking"] = MARKING
     qaudit_ok(root, "staff", "import", EXAMPLES / "staff.csv")
     qaudit_ok(root, "allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE, "--from",
               "01/09/2026", "--to", "30/09/2026", "--seed", "9", "--due", "11/12/2026")

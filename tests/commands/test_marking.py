@@ -1,6 +1,7 @@
-"""The protective marking (``[mail] protective_marking``) is on every file qaudit writes for a
-cycle: each workbook's printed pages and the top of its first sheet, each report's top and
-bottom. A council's own marking is the one shown, and it breaks no form's contract."""
+"""The protective marking (``[organisation] protective_marking``) is on every file qaudit
+writes for a cycle: each workbook's printed pages and the top of its first sheet, each
+report's top and bottom. A council's own marking is the one shown, and it breaks no form's
+contract."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("marked") / "ws"
     ws = init_workspace(root)
     with edit_settings(root) as settings:
-        settings["mail"]["protective_marking"] = MARKING
+        settings["organisation"]["protective_marking"] = MARKING
 
     def qaudit(*args: str | Path) -> None:
         qaudit_ok(root, *args)
@@ -123,7 +124,7 @@ def test_a_blank_marking_marks_nothing_but_pages_are_still_numbered(
     root = tmp_path / "ws"
     init_workspace(root)
     with edit_settings(root) as settings:
-        settings["mail"]["protective_marking"] = ""
+        settings["organisation"]["protective_marking"] = ""
     result = run("-w", root, "allocate", FIXTURES / "formula_like_text.xlsx", "--cycle",
                  CYCLE, "--from", "01/09/2026", "--to", "31/10/2026", "--seed", "2",
                  "--json")

@@ -133,7 +133,8 @@ def test_a_password_in_the_mail_settings_is_refused_it_belongs_in_the_environmen
     ({"mail": {"sender": "not an address"}}, "mail.sender"),
     ({"mail": {"reply_to": "a@b"}}, "mail.reply_to"),
     ({"mail": {"sender_name": "QA\r\nBcc: all@example.org"}}, "mail.sender_name"),
-    ({"mail": {"protective_marking": "OFFICIAL\nX-Evil: 1"}}, "mail.protective_marking"),
+    ({"organisation": {"protective_marking": "OFFICIAL\nX-Evil: 1"}},
+     "organisation.protective_marking"),
     ({"mail": {"security": "ssl"}}, "mail.security"),
     ({"mail": {"port": 0}}, "mail.port"),
     ({"people": {"network_list": ["spn@example.org", "nobody"]}}, "people.network_list.1"),
@@ -179,3 +180,19 @@ def test_the_init_file_says_the_email_columns_are_optional_and_a_fallback() -> N
     text = default_toml()
     assert "worker_email" in text and "service_manager_email" in text
     assert "may be absent" in text and "staff list" in text
+
+
+def test_the_marking_is_an_organisation_setting_and_the_old_mail_key_still_reads() -> None:
+    """Issue 14: the marking is on every workbook and report, not only on messages, so it
+    lives under [organisation]; a qaudit.toml written before says it under [mail]."""
+    assert parse_settings({}, "qaudit.toml").marking == "OFFICIAL-SENSITIVE"
+    assert 'protective_marking = "OFFICIAL-SENSITIVE"' in default_toml().split("[mail]")[0]
+    new = parse_settings({"organisation": {"protective_marking": "OFFICIAL"}}, "qaudit.toml")
+    old = parse_settings({"mail": {"protective_marking": "OFFICIAL"}}, "qaudit.toml")
+    assert new == old and old.marking == "OFFICIAL"
+    same = {"protective_marking": "OFFICIAL"}
+    assert parse_settings({"mail": same, "organisation": same},
+                          "qaudit.toml").marking == "OFFICIAL"
+    message = _error({"mail": {"protective_marking": "OFFICIAL"},
+                      "organisation": {"protective_marking": "OFFICIAL-SENSITIVE"}})
+    assert "set twice, differently" in message and "under [organisation]" in message
