@@ -20,6 +20,7 @@ import typer
 import qaudit
 from qaudit.commands import (
     allocate,
+    backup,
     common,
     cycles,
     deepdive,
@@ -93,6 +94,7 @@ send.register(app)
 deepdive.register(app)
 reaudit.register(app)
 workshop.register(app)
+backup.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

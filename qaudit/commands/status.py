@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from qaudit.commands.common import JsonOption, current_workspace, escape, out, print_json, today
+from qaudit.commands.common import (
+    JsonOption,
+    current_workspace,
+    err,
+    escape,
+    out,
+    print_json,
+    today,
+)
 from qaudit.commands.tables import fixed, numbers, show, table, text
 from qaudit.errors import QauditError
 from qaudit.reports import STATUS_COUNTS
@@ -61,10 +69,13 @@ def status(
     or, while none is named, with the Service Manager; a self-reflection with the
     practitioner.
     """
+    from qaudit.db.network import share_note
     from qaudit.jobs.status import cycle_status, holdings
     from qaudit.jobs.status import overdue as overdue_list
 
     ws = current_workspace()
+    if (note := share_note(ws.root)) and not as_json:
+        err.print(escape(note), soft_wrap=True)
     if year is not None:
         if cycle is not None or by is not None or overdue:
             raise QauditError("--year shows the whole year; give it without --cycle, --by or"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from qaudit.db import holders
+from qaudit.db import backup, holders
 from qaudit.db.assignments import Assignments
 from qaudit.db.deepdives import DeepDives
 from qaudit.db.draws import Draws
@@ -92,6 +92,7 @@ class Store:
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
+            conn.execute("PRAGMA journal_mode = DELETE")  # never WAL: unsafe on a share
             conn.execute("PRAGMA foreign_keys = ON")
             store = cls(conn, path, actor)
             store._migrate()
@@ -192,6 +193,9 @@ class Store:
                 f"{self.path} was written by a newer qaudit (schema {max(applied)}); upgrade"
                 " qaudit to use this workspace."
             )
+        if applied and any(v not in applied for v, _, _ in MIGRATIONS):
+            # An existing record about to change shape: keep it as it was first.
+            backup.before(self.conn, self.path, "migration")
         for version, name, sql in MIGRATIONS:
             if version in applied:
                 continue

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from qaudit import __version__, layout
 from qaudit.config import OPTIONAL_FIELDS
-from qaudit.db import AllocationRow, Cycle, DrawRecord, Store
+from qaudit.db import AllocationRow, Cycle, DrawRecord, Store, backup
 from qaudit.db.draws import DEEP_DIVE, REAUDIT, REGULAR, describe_kind
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import made_by_qaudit, staged_folder
@@ -394,6 +394,8 @@ def commit_allocation(
         )
     out = plan.out_dir
     _check_out(ws, out)
+    if request.redraw:
+        backup.before(store.conn, store.path, "redraw")
     record = DrawRecord(
         seed=plan.seed, export_name=plan.export.path.name, export_sha256=plan.export.sha256,
         export_sheet=plan.export.sheet, rows_read=plan.export.rows_read,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from qaudit import layout
-from qaudit.db import Cycle, Store
+from qaudit.db import Cycle, Store, backup
 from qaudit.errors import QauditError
 from qaudit.jobs.purged import check_not_purged
 from qaudit.moderation import sample_size
@@ -66,6 +66,7 @@ def cancel_cycle(ws: Workspace, store: Store, name: str, reason: str, force: boo
     check_not_purged(store, name, "cancel it")
     found = store.draws.check_can_cancel(name, force)
     folder = ws.cycle_dir(found.name)
+    backup.before(store.conn, store.path, "cycle-cancel")
     with store.transaction():
         cancelled = store.draws.cancel(found.name, reason.strip(), force)
         if folder.exists():

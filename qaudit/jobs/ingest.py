@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from qaudit.config import Settings
-from qaudit.db import Escalation, NewReturn, Store
+from qaudit.db import Escalation, NewReturn, Store, backup
 from qaudit.db.assignments import NewAssignment
 from qaudit.errors import (
     CycleError,
@@ -199,6 +199,8 @@ def ingest_files(
     """Take every file back; ``replace`` lets a return with other answers replace the
     current one, and ``restore`` (with it) lets an older, superseded copy come back.
     ``settings`` give the audit type names a form shows and the auditor roles allowed."""
+    if replace:
+        backup.before(store.conn, store.path, "replace")
     report = IngestReport()
     settings = settings or Settings()
     context = _Context(store.workspace_id(), store.signing_key(), settings.type_names(),

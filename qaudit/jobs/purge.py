@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from qaudit.db import Cycle, Store
+from qaudit.db import Cycle, Store, backup
 from qaudit.db.draws import DEEP_DIVE, describe_kind
 from qaudit.db.purge import Purged, Purges
 from qaudit.db.purge_rows import WorkshopHeld
@@ -261,6 +261,7 @@ def purge(ws: Workspace, store: Store, before: date, today: date,
     if dry_run:
         return report
     if report.removals or report.again:
+        backup.before(store.conn, store.path, "purge")
         _purge_record(ws, store, purges, report, cycles, workshops, today)
     keep = {ws.cycle_dir(c.name) for c in store.draws.cycles()}
     failed = remove_files([*(p for r in report.removals for p in r.files),

@@ -31,7 +31,7 @@ def test_the_app_has_the_commands_of_this_release() -> None:
     assert set(COMMANDS) == {"init", "allocate", "ingest", "ri", "escalations", "moderate",
                              "status", "export", "report", "log", "cycle", "staff", "feedback",
                              "send", "plan", "deep-dive", "reaudit", "workshop",
-                             "purge"}
+                             "purge", "backup", "restore"}
     assert set(SUBCOMMANDS) == {"ri show", "ri record", "ri close", "ri reopen",
                                 "cycle list", "cycle cancel",
                                 "escalations close", "moderate select", "moderate ingest",
