@@ -9,15 +9,13 @@ import typer
 
 from qaudit.commands.common import (
     JsonOption,
+    confirm,
     current_workspace,
-    err,
     escape,
     out,
     print_json,
     print_path,
 )
-from qaudit.commands.purge import on_terminal
-from qaudit.errors import QauditError
 
 BACKUP_EXAMPLE = (
     "Example: [bold]qaudit backup[/bold]  (into the workspace's backups folder), or"
@@ -96,13 +94,8 @@ def restore(
 
 
 def _confirm(file: Path) -> None:
-    if not on_terminal():
-        raise QauditError("nothing was restored: a restore replaces the record, and there"
-                          " is no terminal to ask on. Run it again with --yes.")
-    try:
-        answer = err.input(escape(f"Replace the workspace's record with {file}? What was"
-                                  " stored since it was made will be only in a backup. [y/N] "))
-    except EOFError:
-        answer = ""
-    if answer.strip().casefold() not in ("y", "yes"):
-        raise QauditError("nothing was restored (not confirmed).")
+    confirm(f"Replace the workspace's record with {file}? What was stored since it was made"
+            " will be only in a backup. [y/N] ",
+            no_terminal="nothing was restored: a restore replaces the record, and there is no"
+            " terminal to ask on. Run it again with --yes.",
+            declined="nothing was restored (not confirmed).")

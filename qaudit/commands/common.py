@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -137,3 +138,25 @@ def step(progress: Progress, description: str) -> Callable[[int, int | None], No
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
+
+
+def on_terminal() -> bool:
+    """Whether a person is there to answer: standard input is a terminal."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed, or no standard input at all
+        return False
+
+
+def confirm(question: str, *, no_terminal: str, declined: str) -> None:
+    """Ask ``question`` (y/N) before what cannot be undone; without a terminal to ask on,
+    refuse with ``no_terminal`` (a script says --yes), and on any answer but yes with
+    ``declined``."""
+    if not on_terminal():
+        raise QauditError(no_terminal)
+    try:
+        answer = err.input(escape(question))
+    except EOFError:  # Ctrl-D, or input closed: no answer is no
+        answer = ""
+    if answer.strip().casefold() not in ("y", "yes"):
+        raise QauditError(declined)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from qaudit.commands.common import (
     JsonOption,
+    confirm,
     current_workspace,
     date_option,
-    err,
     escape,
     out,
     print_json,
     today,
 )
 from qaudit.commands.tables import NOTE_WIDTH, numbers, show, table, text
-from qaudit.errors import QauditError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -75,31 +73,16 @@ def purge(
     _print(report)
 
 
-def on_terminal() -> bool:
-    """Whether a person is there to answer: standard input is a terminal."""
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):  # closed, or no standard input at all
-        return False
-
-
 def _confirm(plan: PurgeReport) -> None:
     """Ask before a purge that would change anything (it cannot be undone); without a
     terminal to ask on, refuse: a script says --yes."""
     if plan.nothing:
         return
     what = _what(plan)
-    if not on_terminal():
-        raise QauditError(
-            f"nothing was purged: a purge ({what}) cannot be undone, and there is no"
-            " terminal to ask on. See what it would do with --dry-run, then run it again"
-            " with --yes.")
-    try:
-        answer = err.input(escape(f"Purge {what}? It cannot be undone. [y/N] "))
-    except EOFError:  # Ctrl-D, or input closed: no answer is no
-        answer = ""
-    if answer.strip().casefold() not in ("y", "yes"):
-        raise QauditError("nothing was purged (not confirmed).")
+    confirm(f"Purge {what}? It cannot be undone. [y/N] ",
+            no_terminal=f"nothing was purged: a purge ({what}) cannot be undone, and there is"
+            " no terminal to ask on. See what it would do with --dry-run, then run it again"
+            " with --yes.", declined="nothing was purged (not confirmed).")
 
 
 def _what(plan: PurgeReport) -> str:

@@ -254,12 +254,12 @@ def test_on_a_terminal_restore_does_only_what_the_officer_answers(
     run: Callable[..., Result], ws: Workspace, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, answer: str, restored: bool
 ) -> None:
-    from qaudit.commands import backup as command
+    from qaudit.commands import common
     from qaudit.commands.common import err
 
     assert qaudit(run, ws, "backup", "--to", tmp_path / "b.db").code == 0
     assert qaudit(run, ws, "cycle", "cancel", CYCLE, "--reason", "Wrong window").code == 0
-    monkeypatch.setattr(command, "on_terminal", lambda: True)
+    monkeypatch.setattr(common, "on_terminal", lambda: True)
     monkeypatch.setattr(err, "input", lambda prompt: answer)
     result = qaudit(run, ws, "restore", tmp_path / "b.db")
     assert result.code == (0 if restored else 1)

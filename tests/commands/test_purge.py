@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from conftest import Result, edit_settings, qaudit_ok, raw_database
 from qaudit import commands
-from qaudit.commands import people
+from qaudit.commands import common, people
 from qaudit.commands import purge as purge_command
 from qaudit.errors import CycleError, QauditError
 from qaudit.jobs.purge import KEPT_DETAIL, Redactor
@@ -976,7 +976,7 @@ def test_a_purge_on_a_terminal_asks_first(run: Callable[..., Result], ws: Worksp
                                           monkeypatch: pytest.MonkeyPatch, answer: str,
                                           purged: bool) -> None:
     asked: list[str] = []
-    monkeypatch.setattr(purge_command, "on_terminal", lambda: True)
+    monkeypatch.setattr(common, "on_terminal", lambda: True)
     monkeypatch.setattr("builtins.input", lambda *prompt: asked.append("asked") or answer)
     unchanged = tree(ws)
     done = qaudit(run, ws, "purge", "--before", BEFORE)
