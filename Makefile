@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" DEMO_DIR="$(DEMO_DIR)" bash examples/demo.sh
 
+# The whole suite with the record in SQLite, then the workflow tests again with it in
+# PostgreSQL (a throwaway server the tests start; skipped, saying why, where there is none).
+WORKFLOW_TESTS := tests/commands tests/mail
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 -q
+	QAUDIT_TEST_BACKEND=postgresql $(BIN)/python -m pytest -n 2 -q $(WORKFLOW_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check qaudit tests examples benchmarks
@@ -39,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_year_report.py --cycles 8
+	$(BIN)/python benchmarks/bench_database.py --returns 960
 
 # The wheel, for installing elsewhere (a council laptop: see README, "Installing qaudit").
 wheel: $(STAMP)

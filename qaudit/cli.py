@@ -23,6 +23,7 @@ from qaudit.commands import (
     backup,
     common,
     cycles,
+    database,
     deepdive,
     export,
     moderate,
@@ -95,6 +96,7 @@ deepdive.register(app)
 reaudit.register(app)
 workshop.register(app)
 backup.register(app)
+database.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

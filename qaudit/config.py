@@ -225,6 +225,36 @@ class MailSettings(Strict):
     )]] = Field(default_factory=list)
 
 
+class DatabaseSettings(Strict):
+    """Where the record lives: empty, the workspace's own SQLite file (``qaudit.db``); or a
+    team's PostgreSQL database (``qaudit db move-to`` moves it there)."""
+
+    url: Annotated[str, Field(max_length=500)] = ""
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql_without_password(cls, value: str) -> str:
+        if not value:
+            return value
+        from urllib.parse import parse_qs, urlsplit
+
+        try:
+            parts = urlsplit(value)
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a database address ({exc})") from exc
+        if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+            raise ValueError("give a PostgreSQL address with its database, such as"
+                             " postgresql://qa_officer@dbserver/qaudit")
+        keys = parse_qs(parts.query, keep_blank_values=True)
+        if parts.password is not None or any("password" in k.lower() for k in keys):
+            raise ValueError("the address holds a password; take it out and put it in the"
+                             " PGPASSWORD environment variable or your pgpass file instead")
+        if any(ord(c) < 32 or c.isspace() for c in value):
+            raise ValueError("the address holds a space or a control character")
+        return value
+
+
 class PeopleSettings(Strict):
     """Who receives what beyond the staff list, and the auditors' load."""
 
@@ -307,6 +337,7 @@ class Settings(Strict):
     staff: StaffSettings = StaffSettings()
     mail: MailSettings = MailSettings()
     people: PeopleSettings = PeopleSettings()
+    database: DatabaseSettings = DatabaseSettings()
     grades: dict[str, str] = Field(default_factory=lambda: {g.key: g.descriptor for g in GRADES})
     auditor_roles: list[Annotated[str, Field(min_length=2, max_length=60,
                                              pattern=r"^[^,\"]+$")]] = Field(
@@ -629,6 +660,12 @@ def default_toml() -> str:
     people.add("countywide_directors", tomlkit.array())
     people.add("network_list", tomlkit.array())
     people.add("max_cases_per_auditor", s.people.max_cases_per_auditor)
+    database = table("database", "Where the record lives. Blank: qaudit.db in this folder (one"
+                     " officer at a time).", "A team's PostgreSQL database, e.g."
+                     ' "postgresql://qa_officer@dbserver/qaudit": set by',
+                     "`qaudit db move-to`. The password goes in PGPASSWORD or your pgpass file,"
+                     " never here.")
+    database.add("url", s.database.url)
     cycle = table("cycle", "Returns are due this many days after the draw, unless"
                   " `allocate --due` says.")
     cycle.add("return_days", s.cycle.return_days)

@@ -53,7 +53,7 @@ class Workspace:
     def store(self) -> Store:
         from qaudit.db import Store
 
-        return Store.open(self.db_path, actor=self.actor)
+        return Store.open(self.db_path, actor=self.actor, url=self.settings.database.url)
 
     def pseudonym_key(self) -> bytes:
         """The workspace's secret pseudonym key, made on first use and kept in the workspace
@@ -117,9 +117,10 @@ def open_workspace(explicit: Path | None, actor: str = "") -> Workspace:
     return Workspace(root, load_settings(root / CONFIG_NAME), actor)
 
 
-def init_workspace(root: Path) -> Workspace:
-    """Create a workspace; refuses to overwrite an existing one."""
-    from qaudit.config import default_toml, load_settings
+def init_workspace(root: Path, database_url: str = "") -> Workspace:
+    """Create a workspace; refuses to overwrite an existing one. With ``database_url``, its
+    record is made in that empty PostgreSQL database instead of ``qaudit.db``."""
+    from qaudit.config import default_toml, load_settings, parse_settings
     from qaudit.db import Store
 
     if root.exists() and not root.is_dir():
@@ -129,7 +130,16 @@ def init_workspace(root: Path) -> Workspace:
         raise WorkspaceError(
             f"{root} is already a qaudit workspace ({CONFIG_NAME} exists); nothing changed."
         )
+    text = default_toml()
+    if database_url:
+        import tomlkit
+
+        document = tomlkit.parse(text)
+        document["database"]["url"] = database_url
+        text = tomlkit.dumps(document)
+        parse_settings(tomlkit.parse(text).unwrap(), "--database")  # refused before anything
+        Store.refuse_a_record_in(database_url, root / DB_NAME)
     root.mkdir(parents=True, exist_ok=True)
-    Store.open(root / DB_NAME, create=True).close()
-    write_text(config, default_toml())
+    Store.open(root / DB_NAME, create=True, url=database_url).close()
+    write_text(config, text)
     return Workspace(root, load_settings(config))

@@ -9,6 +9,7 @@ helpers with ``from conftest import ...`` and the example form-filler with
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -22,7 +23,17 @@ import tomlkit
 
 from qaudit import cli
 from qaudit.db import Store
-from qaudit.workspace import Workspace, init_workspace, open_workspace
+from qaudit.db.dialect import Connection
+from qaudit.workspace import Workspace, open_workspace
+from qaudit.workspace import init_workspace as _init_workspace
+
+#: The PostgreSQL server fixtures (``postgresql_server``, ``postgresql_url``).
+pytest_plugins = ["postgres"]
+
+#: The database every workspace a test makes keeps its record in: "sqlite" (the default),
+#: or "postgresql" (``make test`` runs the workflow tests a second time so, against a
+#: throwaway server: tests/postgres.py).
+BACKEND = os.environ.get("QAUDIT_TEST_BACKEND", "sqlite")
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -87,6 +98,65 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
     return _run
 
 
+def pytest_report_header() -> str:
+    return f"qaudit backend: {BACKEND}"
+
+
+#: Tests about files and programs alone, whichever database holds the record: the second,
+#: PostgreSQL pass leaves them to the first.
+NOT_ABOUT_THE_RECORD = ("test_packaging.py", "test_help_and_docs.py", "test_terminal.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test is marked with this run's backend. On PostgreSQL, a test about SQLite's
+    own file is skipped (and says so), and the tests of files and programs alone (a page
+    printed by Chromium, a workbook reopened by LibreOffice, the wheel, the help) are left
+    to the SQLite pass: what they check is the same whichever database held the record."""
+    if BACKEND == "postgresql":
+        from postgres import BIN, needs_postgresql
+
+        left = [i for i in items if i.path.name in NOT_ABOUT_THE_RECORD or any(
+            "is not installed; .ci/run installs" in str(m.kwargs.get("reason", ""))
+            and "PostgreSQL" not in str(m.kwargs.get("reason", ""))
+            for m in i.iter_markers("skipif"))]
+        if left:
+            config.hook.pytest_deselected(items=left)
+            items[:] = [i for i in items if i not in set(left)]
+        if BIN is None:
+            for item in items:
+                item.add_marker(needs_postgresql)
+    for item in items:
+        item.add_marker(BACKEND)
+        if BACKEND != "sqlite" and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(
+                reason="runs in the SQLite pass only: about SQLite's own file, or it makes"
+                " its own PostgreSQL databases"))
+
+
+def init_workspace(root: Path) -> Workspace:
+    """A new workspace with the default settings, its record in this run's backend: a new
+    database of its own on the test server when that is PostgreSQL."""
+    if BACKEND == "postgresql":
+        from postgres import shared_server
+
+        return _init_workspace(root, shared_server().new_database())
+    return _init_workspace(root)
+
+
+def copy_workspace(source: Path, target: Path) -> Path:
+    """``shutil.copytree`` for a workspace: on PostgreSQL its record is copied too (a new
+    database made with the old as its template), so the copy is a workspace of its own."""
+    shutil.copytree(source, target)
+    url = open_workspace(source).settings.database.url
+    if url:
+        from postgres import shared_server
+
+        copied = shared_server().copy_database(url)
+        with edit_settings(target) as settings:
+            settings["database"]["url"] = copied  # type: ignore[index]
+    return target
+
+
 def small_workspace(root: Path, per_stratum: int) -> Workspace:
     """A new workspace drawing ``per_stratum`` cases per quadrant x type: quicker to write."""
     ws = init_workspace(root)
@@ -114,16 +184,51 @@ def qaudit_ok(root: Path, *args: str | Path) -> None:
 
 
 @contextmanager
-def raw_database(ws: Workspace) -> Iterator[sqlite3.Connection]:
-    """The workspace database as plain SQLite, committed and closed after the block.
+def raw_database(ws: Workspace) -> Iterator[Connection]:
+    """The workspace database without qaudit's checks, committed and closed after the
+    block: plain SQLite, or the PostgreSQL connection qaudit's SQL runs through.
 
     Only for a test that tampers with the database on purpose or checks what no API shows
     (such as the rows of a history table); everything else reads through ``ws.store()``.
     """
+    if ws.settings.database.url:
+        from qaudit.db import postgresql
+
+        pg = postgresql.connect(ws.settings.database.url, 15)
+        try:
+            yield pg
+        finally:
+            pg.close()
+        return
     conn = sqlite3.connect(ws.db_path)
     try:
         with conn:
             yield conn
+    finally:
+        conn.close()
+
+
+def record_bytes(ws: Workspace) -> bytes:
+    """Every byte the record is stored in, free space included: the SQLite file; on
+    PostgreSQL, the files of the workspace's database on the test server, written out."""
+    url = ws.settings.database.url
+    if not url:
+        return ws.db_path.read_bytes()
+    from postgres import shared_server
+
+    return shared_server().database_bytes(url)
+
+
+def record_state(ws: Workspace) -> object:
+    """What changes whenever the record does: the SQLite file's bytes; on PostgreSQL, every
+    table's row count and content hash (its files also change when only read)."""
+    if not ws.settings.database.url:
+        return ws.db_path.read_bytes()
+    from qaudit.db import postgresql, transfer
+
+    conn = postgresql.connect(ws.settings.database.url, 15)
+    try:
+        return transfer.checks(conn)
     finally:
         conn.close()
 

@@ -49,12 +49,21 @@ def init(
     folder: Annotated[
         Path, typer.Argument(help="Folder for the new workspace (created if missing).")
     ] = Path("."),
+    database: Annotated[str, typer.Option(
+        "--database", help="An empty PostgreSQL database for a team's record, e.g."
+        " postgresql://qa_officer@dbserver/qaudit (password in PGPASSWORD or pgpass);"
+        " default: qaudit.db in the folder.")] = "",
 ) -> None:
     """Create a workspace: a commented qaudit.toml with every setting, and the database."""
-    ws = init_workspace(folder)
+    ws = init_workspace(folder, database)
     print_path("Created the workspace", ws.root)
     print_path("with its settings (every setting, commented)", ws.root / "qaudit.toml")
-    print_path("and its database", ws.db_path)
+    if database:
+        from qaudit.db.postgresql import display
+
+        out.print(f"and its record in {display(database)}")
+    else:
+        print_path("and its database", ws.db_path)
     out.print("Next: review the quotas and column names in qaudit.toml, then run"
               " `qaudit allocate EXPORT --cycle NAME --from DATE --to DATE`.")
 

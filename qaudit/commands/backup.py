@@ -42,8 +42,10 @@ def backup(
 
     Uses SQLite's online backup, so the copy is whole even while another officer's command
     is running; the copy is checked (SQLite's integrity check and its schema version) and
-    only then given its name. qaudit also backs up on its own before every upgrade of the
-    record, --redraw, ingest --replace, purge and cycle cancel (the last 10 of each kept).
+    only then given its name. A record in PostgreSQL is copied into such a file, row for
+    row, from one snapshot, each table's count and content hash checked. qaudit also backs
+    up on its own before every upgrade of the record, --redraw, ingest --replace, purge and
+    cycle cancel (the last 10 of each kept).
     A backup holds all the personal data of the record: keep it as safe as the workspace.
     """
     from qaudit.db.network import share_note
@@ -51,7 +53,7 @@ def backup(
 
     ws = current_workspace()
     made = backup_workspace(ws, to)
-    note = share_note(ws.root)
+    note = "" if ws.settings.database.url else share_note(ws.root)
     if as_json:
         print_json({**made.to_json(), "network_share": note})
         return

@@ -20,7 +20,9 @@ SEND_EXAMPLE = (
     " cycles/2026-27-C3/outbox/forms/)\n\n"
     "Through the relay: [bold]qaudit send reminders --cycle '2026-27 C3' --smtp[/bold]\n\n"
     "Once more, on purpose: [bold]qaudit send feedback --cycle '2026-27 C3' --resend"
-    " 2026-27-C3-004[/bold]"
+    " 2026-27-C3-004[/bold]\n\n"
+    "A form changed on the share on purpose: [bold]qaudit send forms --cycle '2026-27 C3'"
+    " --accept-changed cycles/2026-27-C3/audit-forms/2026-27-C3-004-audit.xlsx[/bold]"
 )
 
 
@@ -52,6 +54,12 @@ def send(
         " they reached, or every message that went to one address (to that address only)."
         " Nothing else is sent, and nothing that never went: send it without --resend.")
     ] = None,
+    accept_changed: Annotated[list[str] | None, typer.Option(
+        "--accept-changed", metavar="FILE", help="A file qaudit wrote for the cycle (a form,"
+        " a workbook, a draft) that was changed or removed on the share on purpose: accept it"
+        " as it is now, recorded in the history with who accepted it. Give the path `qaudit"
+        " status` names; repeat it for each file. Without it, a file not as qaudit wrote it"
+        " stops the run before anything goes.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Draft or send the cycle's messages of one KIND, each recorded as it goes.
@@ -59,8 +67,10 @@ def send(
     Only what is new, changed, or not yet received by one of its recipients goes: a
     second run sends nothing twice, and finishes what a failed run left. Everyone without
     an email in the staff list is listed, never skipped in silence. Subjects carry the
-    protective marking and the reference, never a name. Exit status 1 if the relay
-    refused a message or a recipient, or the batch stopped part-way.
+    protective marking and the reference, never a name. Every file attached, and every
+    earlier draft in the outbox a draft run writes into, is checked against what qaudit
+    wrote: one changed or missing on the share stops the run before anything goes. Exit
+    status 1 if the relay refused a message or a recipient, or the batch stopped part-way.
     """
     from qaudit.jobs.send import SendRequest, send_messages
 
@@ -70,7 +80,7 @@ def send(
         raise QauditError("--resend needs a reference or an address.")
     ws = current_workspace()
     request = SendRequest(kind, cycle, Route.SMTP if smtp else Route.DRAFT, dry_run,
-                          resend.strip() if resend else None)
+                          resend.strip() if resend else None, tuple(accept_changed or ()))
     with ws.store() as store:
         report = send_messages(ws, store, request, today())
     if as_json:

@@ -23,7 +23,7 @@ from qaudit.values import uk_date
 
 if TYPE_CHECKING:
     from qaudit.jobs.plan import YearStatus
-    from qaudit.jobs.status import Holdings, Overdue
+    from qaudit.jobs.status import CycleStatus, Holdings, Overdue
 
 HEADERS = dict(zip(STATUS_COUNTS, ("Allocated", "Reflections", "Audits", "Overdue",
                                    "Moderated", "RI open", "Feedback"), strict=True))
@@ -74,7 +74,8 @@ def status(
     from qaudit.jobs.status import overdue as overdue_list
 
     ws = current_workspace()
-    if (note := share_note(ws.root)) and not as_json:
+    # On a share, the SQLite file is the worry; a PostgreSQL record is on its server.
+    if not ws.settings.database.url and (note := share_note(ws.root)) and not as_json:
         err.print(escape(note), soft_wrap=True)
     if year is not None:
         if cycle is not None or by is not None or overdue:
@@ -107,7 +108,7 @@ def status(
             _show_overdue(late)
         return
     with ws.store() as store:
-        result = cycle_status(store, cycle, today(), ws.settings.moderation.rate)
+        result = cycle_status(store, cycle, today(), ws.settings.moderation.rate, ws.root)
     if as_json:
         print_json(result.to_json())
         return
@@ -136,6 +137,46 @@ def status(
             f"{s.kind} {s.count} {'drafted' if s.route == 'draft' else 'sent'}"
             f" (last {uk_date(s.last[:10])} {s.last[11:16]} UTC)" for s in result.messages)
         out.print(escape(f"Messages: {sent}."))
+    _show_files(result)
+
+
+#: Files not as qaudit wrote them listed one by one; more are counted.
+FILES_LISTED = 20
+
+
+def _show_files(result: CycleStatus) -> None:
+    """The cycle's files on the share, and the workshops', against what qaudit wrote."""
+    from qaudit.jobs.shared_files import described
+
+    files, workshops = result.files, result.workshop_files
+    if files is None or workshops is None:
+        return
+    if files.checked and not files.noticed:
+        out.print(f"Files on the share: the {files.checked} qaudit wrote for the cycle are as"
+                  " it wrote them.", soft_wrap=True)
+    cycle = result.cycle
+    for found, whose, advice in (
+        (files, "the cycle", "Put back what qaudit wrote (the share's earlier versions, or a"
+         " copy), or make it again with the command that made it; `qaudit send` refuses to"
+         " attach a changed file, and says how. A change made on purpose is accepted with"
+         f" `qaudit send KIND --cycle '{cycle}' --accept-changed FILE` (the history records"
+         " who accepted it). A moderation workbook filled in on the share is taken as it is"
+         " once `qaudit moderate ingest` takes it in."),
+        (workshops, "the workshops", "Put back what qaudit wrote (the share's earlier"
+         " versions, or a copy); a grading workbook filled in on the share is taken as it is"
+         " once `qaudit workshop ingest` takes it in."),
+    ):
+        if not found.noticed:
+            continue
+        out.print(escape(f"\nFiles on the share: {len(found.noticed)} of the {found.checked}"
+                         f" qaudit wrote for {whose} changed or went missing since:"),
+                  soft_wrap=True)
+        for checked in found.noticed[:FILES_LISTED]:
+            out.print(escape(f"  {described(checked)}"), soft_wrap=True)
+        if len(found.noticed) > FILES_LISTED:
+            out.print(f"  ... and {len(found.noticed) - FILES_LISTED} more (`--json` lists"
+                      " them all).", soft_wrap=True)
+        out.print(escape(advice), soft_wrap=True)
 
 
 def _show_year(progress: YearStatus, names: dict[str, str]) -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from qaudit.db import transfer
+from qaudit.db.dialect import Connection
 from qaudit.db.schema import SCHEMA_VERSION
 from qaudit.errors import QauditError
 from qaudit.values import HIDDEN_IN_TEXT
@@ -69,7 +71,7 @@ def backup_folder(db_path: Path) -> Path:
     return db_path.parent / FOLDER
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
+def schema_version(conn: Connection) -> int:
     """The highest migration applied; 0 where there is no migrations table."""
     try:
         row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
@@ -78,7 +80,7 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
-def copy_to(conn: sqlite3.Connection, dest: Path) -> Backup:
+def copy_to(conn: Connection, dest: Path) -> Backup:
     """Copy the database ``conn`` has open to ``dest`` (which must not exist), checked,
     atomically: nothing at ``dest`` unless the whole, checked copy is there."""
     if dest.exists() or dest.is_symlink():
@@ -92,8 +94,11 @@ def copy_to(conn: sqlite3.Connection, dest: Path) -> Backup:
                           " nothing was changed. Give another --to.")
     temp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
     try:
-        with closing(sqlite3.connect(temp)) as copy:
-            conn.backup(copy)
+        with closing(sqlite3.connect(temp, isolation_level=None)) as copy:
+            if isinstance(conn, sqlite3.Connection):
+                conn.backup(copy)
+            else:  # a PostgreSQL record: copied row by row, each table proved
+                transfer.copy_record(conn, copy)
             version = _check(copy, temp)
         os.chmod(temp, 0o600)  # the record holds personal data
         if dest.exists():
@@ -127,12 +132,12 @@ def _check(copy: sqlite3.Connection, path: Path) -> int:
     return schema_version(copy)
 
 
-def make(conn: sqlite3.Connection, db_path: Path, reason: str) -> Backup:
+def make(conn: Connection, db_path: Path, reason: str) -> Backup:
     """A backup into ``<workspace>/backups``, made when missing."""
     return make_in(conn, backup_folder(db_path), reason)
 
 
-def make_in(conn: sqlite3.Connection, folder: Path, reason: str,
+def make_in(conn: Connection, folder: Path, reason: str,
             when: datetime | None = None) -> Backup:
     """A backup into ``folder`` under a name of its own (a second one in the same second
     gets ``-2``)."""
@@ -149,7 +154,7 @@ def make_in(conn: sqlite3.Connection, folder: Path, reason: str,
     return copy_to(conn, dest)
 
 
-def before(conn: sqlite3.Connection, db_path: Path, reason: str) -> Backup:
+def before(conn: Connection, db_path: Path, reason: str) -> Backup:
     """The automatic backup before a change: made (or the change refused), the oldest of
     this reason beyond ``KEEP`` removed, and the command told (``announce``)."""
     try:

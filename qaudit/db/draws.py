@@ -217,7 +217,8 @@ class Draws:
         rounds = self.db.conn.execute(
             "SELECT r.cycle, group_concat(f.reference, ', ') FROM current_allocations r"
             " JOIN current_allocations f ON f.id = r.follows_up_id"
-            " WHERE f.cycle_id = ? AND r.cycle_id != ? GROUP BY r.cycle_id ORDER BY r.cycle",
+            " WHERE f.cycle_id = ? AND r.cycle_id != ? GROUP BY r.cycle_id, r.cycle"
+            " ORDER BY r.cycle",
             (found.id, found.id)).fetchall()
         if rounds:
             name, references = str(rounds[0][0]), str(rounds[0][1])
@@ -272,6 +273,26 @@ class Draws:
         return [r[0] for r in rows][::-1]
 
     # --- draws ----------------------------------------------------------------------------
+
+    def latest_draw_id(self) -> int:
+        """The newest draw of any cycle (0 for none): what a draw's history was read up to."""
+        return int(self.db.conn.execute("SELECT COALESCE(max(id), 0) FROM draws").fetchone()[0])
+
+    def check_no_draw_since(self, mark: int, name: str) -> None:
+        """Inside a draw's transaction: refuse it if another draw was stored after its
+        history was read (``mark``). Writers take turns, so this is exact: the two officers'
+        draws cannot both hold one person, and a cycle drawn twice at once is drawn once."""
+        row = self.db.conn.execute(
+            "SELECT c.name, d.created_at FROM draws d JOIN cycles c ON c.id = d.cycle_id"
+            " WHERE d.id > ? ORDER BY d.id LIMIT 1", (mark,)).fetchone()
+        if row is not None:
+            same = row[0] == self.stored_name(name)
+            raise CycleError(
+                f"{'this cycle' if same else repr(row[0])} was drawn by another qaudit command"
+                f" at {row[1]} while this draw was being made, so nothing was stored. Run"
+                " the same command again: it will see that draw"
+                + (" (and refuse to draw the cycle twice)." if same
+                   else ", and leave out the people and workers it took."))
 
     def current_draw_id(self, name: str) -> int | None:
         name = self.stored_name(name)

@@ -285,12 +285,12 @@ class People:
         rows = self.store.conn.execute(
             "SELECT a.worker_id, CASE WHEN a.worker_name != '' THEN a.worker_name"
             " ELSE a.worker_id END, a.team, a.reference, received,"
-            " (SELECT group_concat(held_on, ' ') FROM (SELECT f.held_on FROM feedback f"
-            "   WHERE f.allocation_id = a.id ORDER BY f.held_on))"
+            " (SELECT group_concat(f.held_on, ' ') FROM feedback f"
+            "   WHERE f.allocation_id = a.id)"
             f" FROM (SELECT a.*, {_RECEIVED} AS received FROM current_allocations a) a"
             " WHERE received IS NOT NULL AND (received BETWEEN ? AND ? OR EXISTS"
             "   (SELECT 1 FROM feedback f WHERE f.allocation_id = a.id"
             "    AND f.held_on BETWEEN ? AND ?))"
             " ORDER BY a.worker_id, received, a.reference", (first, last, first, last))
         return [PractitionerAudit(r[0], r[1], r[2], r[3], r[4],
-                                  tuple((r[5] or "").split())) for r in rows]
+                                  tuple(sorted((r[5] or "").split()))) for r in rows]

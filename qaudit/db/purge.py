@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from qaudit.db import transfer
+from qaudit.db.dialect import POSTGRESQL
 from qaudit.db.draws import Cycle, describe_kind
 from qaudit.db.purge_rows import (
     CYCLE_ROWS,
@@ -307,7 +309,12 @@ class Purges:
     def compact(self, always: bool) -> None:
         """Rewrite the database file without its free pages (VACUUM), so that nothing
         purged is left in the file's unused space; with ``always`` false, only if it has
-        free pages."""
+        free pages. On PostgreSQL, every table is rewritten (VACUUM FULL): the old row
+        versions holding what was taken out go with their files."""
+        if self.db.dialect == POSTGRESQL:
+            if always:
+                self._compact_postgresql()
+            return
         (free,) = self.db.conn.execute("PRAGMA freelist_count").fetchone()
         if not (always or free):
             return
@@ -318,6 +325,16 @@ class Purges:
                 f"the record is purged, but the database file could not be rewritten without"
                 f" what was taken out ({exc}); run the same purge again when no other qaudit"
                 " command is using the workspace.") from exc
+
+    def _compact_postgresql(self) -> None:
+        try:
+            for table in transfer.TABLES:
+                self.db.conn.execute(f"VACUUM (FULL) {table}")
+        except sqlite3.OperationalError as exc:
+            raise WorkspaceError(
+                f"the record is purged, but PostgreSQL could not rewrite its tables without"
+                f" what was taken out ({exc}); run the same purge again when no other qaudit"
+                " command is using the record.") from exc
 
     def _functions(self, redaction: Redaction) -> None:
         conn = self.db.conn

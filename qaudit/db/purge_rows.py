@@ -27,11 +27,12 @@ What a value becomes is ``Redaction``'s (``jobs.purge.Redactor``).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
+
+from qaudit.db.dialect import Connection
 
 #: The history entries of the purges themselves: what was purged, never purged.
 _PURGES = frozenset({"purged", "workshop_purged", "purged_again", "workshop_purged_again"})
@@ -158,7 +159,7 @@ class Redaction(Protocol):
     def published(self, text: str) -> str: ...
 
 
-def row_counts(conn: sqlite3.Connection, blanks: Iterable[Blank],
+def row_counts(conn: Connection, blanks: Iterable[Blank],
                params: Mapping[str, int], changing: bool = False) -> dict[str, int]:
     """Rows of each kind (``blanks``) of one cycle or workshop (``params``); with
     ``changing``, only those with something to take out."""
@@ -169,7 +170,7 @@ def row_counts(conn: sqlite3.Connection, blanks: Iterable[Blank],
 # --- the record's JSON and history, rewritten ---------------------------------------------
 
 
-def field_changes(conn: sqlite3.Connection, cycle_id: int, redaction: Redaction
+def field_changes(conn: Connection, cycle_id: int, redaction: Redaction
                   ) -> list[tuple[str, int]]:
     """The cycle's returned forms whose fields hold something to take out: (their
     fields once purged, id)."""
@@ -184,7 +185,7 @@ def field_changes(conn: sqlite3.Connection, cycle_id: int, redaction: Redaction
     return changed
 
 
-def publish_terms(conn: sqlite3.Connection, cycle_id: int, redaction: Redaction) -> None:
+def publish_terms(conn: Connection, cycle_id: int, redaction: Redaction) -> None:
     """A deep dive's terms of reference as its report publishes them (scrubbed once,
     when it is purged: the QA team's own definition of the dive)."""
     terms = conn.execute("SELECT title, purpose, understand, method, directed_by"
@@ -195,7 +196,7 @@ def publish_terms(conn: sqlite3.Connection, cycle_id: int, redaction: Redaction)
                      (*(redaction.published(str(v)) for v in terms), cycle_id))
 
 
-def selection_changes(conn: sqlite3.Connection, ids: Sequence[int], names: frozenset[str],
+def selection_changes(conn: Connection, ids: Sequence[int], names: frozenset[str],
                       redaction: Redaction) -> list[tuple[str, int]]:
     """Draw records to change: the purged (``ids``) cycles' own, and every other draw's
     record of the audits of the cycles purged now (``names``)."""
@@ -214,14 +215,14 @@ def selection_changes(conn: sqlite3.Connection, ids: Sequence[int], names: froze
     return changed
 
 
-def references_of(conn: sqlite3.Connection, cycle_ids: Sequence[int]) -> frozenset[str]:
+def references_of(conn: Connection, cycle_ids: Sequence[int]) -> frozenset[str]:
     """Every reference the cycles' draws gave, as stored."""
     return frozenset(str(r[0]) for c in cycle_ids for r in conn.execute(
         "SELECT DISTINCT reference FROM allocations a JOIN draws d ON d.id = a.draw_id"
         " WHERE d.cycle_id = ?", (c,)))
 
 
-def events_of(conn: sqlite3.Connection, cycle_ids: Collection[int],
+def events_of(conn: Connection, cycle_ids: Collection[int],
               workshops: Sequence[WorkshopHeld]
               ) -> list[tuple[tuple[str, int], int, str | None, dict[str, Any]]]:
     """The history entries of the cycles (theirs, or about one of their allocations)
@@ -251,7 +252,7 @@ def events_of(conn: sqlite3.Connection, cycle_ids: Collection[int],
     return found
 
 
-def event_changes(conn: sqlite3.Connection, cycle_ids: Collection[int],
+def event_changes(conn: Connection, cycle_ids: Collection[int],
                   workshops: Sequence[WorkshopHeld], redaction: Redaction
                   ) -> list[tuple[tuple[str, int], str | None, str, int]]:
     """History entries to change: whose, their reference and detail once purged, id."""

@@ -512,5 +512,34 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         WHERE kind = 'moderation_outcomes' AND cycle_id IS NULL;
         """,
     ),
+    (
+        17,
+        "the files qaudit wrote into the workspace folder, with their hashes",
+        # One current row per path (relative to the workspace, posix), a file written
+        # again, a change accepted or a filled file taken back superseding the row before
+        # it. No name is in a path (layout), and a purge deletes its cycles' rows.
+        """
+        CREATE TABLE issued_files (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            cycle_id INTEGER REFERENCES cycles(id),
+            workshop_id INTEGER REFERENCES workshops(id),
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            how TEXT NOT NULL DEFAULT 'written'
+                CHECK (how IN ('written', 'accepted', 'gone', 'returned')),
+            written_at TEXT NOT NULL,
+            actor TEXT NOT NULL DEFAULT '',
+            replaced_at TEXT
+        );
+        CREATE UNIQUE INDEX issued_files_one_current
+            ON issued_files(path) WHERE replaced_at IS NULL;
+        CREATE INDEX issued_files_of_cycle ON issued_files(cycle_id, kind)
+            WHERE replaced_at IS NULL;
+        CREATE INDEX issued_files_of_workshop ON issued_files(workshop_id)
+            WHERE replaced_at IS NULL;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from qaudit.db import backup, holders
+from qaudit.db import backup, holders, postgresql
 from qaudit.db.assignments import Assignments
 from qaudit.db.deepdives import DeepDives
+from qaudit.db.dialect import SQLITE, Connection, dialect_of
 from qaudit.db.draws import Draws
+from qaudit.db.files import IssuedFiles
 from qaudit.db.mail import Messages
 from qaudit.db.moderation import ModerationRecords
 from qaudit.db.people import People
@@ -39,20 +41,34 @@ from qaudit.errors import StorageError, WorkspaceError
 BUSY_SECONDS = int(os.environ.get("QAUDIT_BUSY_SECONDS", "15") or 15)
 
 
-def busy_message(path: Path) -> str:
+#: ``PRAGMA user_version`` of a SQLite record moved to PostgreSQL (``qaudit db move-to``):
+#: a command that opened it before the move refuses to store anything in it.
+MOVED = 0x6D6F7665
+
+
+def moved_message(path: Path) -> str:
+    return (f"{path} was moved to PostgreSQL (`qaudit db move-to`) and is no longer the"
+            " workspace's record, so nothing was stored in it. Run the command again: it"
+            " uses the record where qaudit.toml's [database] url says.")
+
+
+def busy_message(path: Path, where: str = "") -> str:
+    """``path`` places the "in use by" notes; ``where`` names a PostgreSQL record."""
     who = holders.in_use_by(path)
     by = (f"it is {who}" if who else
           "another qaudit command (or a program holding the file open) is using it")
-    return (f"the workspace database {path} is busy: {by}, and it stayed busy for"
+    return (f"the workspace database {where or path} is busy: {by}, and it stayed busy for"
             f" {BUSY_SECONDS} seconds. Try again in a moment; nothing was changed.")
 
 
 class Store:
     """One open workspace database."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, actor: str = "") -> None:
+    def __init__(self, conn: Connection, path: Path, actor: str = "", url: str = "") -> None:
         self.conn = conn
         self.path = path
+        self.url = url  # the PostgreSQL database, or "" for the SQLite file at ``path``
+        self.dialect = dialect_of(conn)
         self.actor = actor  # who is at the keyboard: every event records it
         self._depth = 0
         self._note: Path | None = None  # this command's "in use by" note (db.holders)
@@ -67,9 +83,14 @@ class Store:
         self.deep_dives = DeepDives(self)
         self.reaudits = Reaudits(self)
         self.workshops = Workshops(self)
+        self.files = IssuedFiles(self)
 
     @classmethod
-    def open(cls, path: Path, create: bool = False, actor: str = "") -> Self:
+    def open(cls, path: Path, create: bool = False, actor: str = "", url: str = "") -> Self:
+        """The workspace's record: the SQLite file at ``path``, or with ``url`` the
+        PostgreSQL database there (``path`` then only places the "in use by" notes)."""
+        if url:
+            return cls._open_postgresql(path, url, actor)
         if not create and not path.exists():
             raise WorkspaceError(
                 f"the workspace database {path} is missing. Restore it from a backup; only a"
@@ -94,6 +115,9 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
             conn.execute("PRAGMA journal_mode = DELETE")  # never WAL: unsafe on a share
             conn.execute("PRAGMA foreign_keys = ON")
+            if conn.execute("PRAGMA user_version").fetchone()[0] == MOVED:
+                conn.close()
+                raise WorkspaceError(moved_message(path))
             store = cls(conn, path, actor)
             store._migrate()
             store._note = holders.enter(path, actor)
@@ -115,6 +139,52 @@ class Store:
             ) from exc
         return store
 
+    @classmethod
+    def refuse_a_record_in(cls, url: str, path: Path) -> None:
+        """A new workspace starts with an empty database: one that holds a record already
+        belongs to another workspace folder, whose forms and outbox would go astray."""
+        where = postgresql.display(url)
+        try:
+            conn = postgresql.connect(url, BUSY_SECONDS)
+        except sqlite3.Error as exc:
+            raise WorkspaceError(postgresql.unreachable(where, exc)) from exc
+        try:
+            tables = postgresql.tables(conn)
+        finally:
+            conn.close()
+        if tables:
+            raise WorkspaceError(
+                f"the PostgreSQL database {where} is not empty ({len(tables)} tables, such as"
+                f" {sorted(tables)[0]}). A new workspace needs an empty database; to use a"
+                " record already there, open the workspace folder that uses it.")
+
+    @classmethod
+    def _open_postgresql(cls, path: Path, url: str, actor: str) -> Self:
+        where = postgresql.display(url)
+        conn = None
+        try:
+            conn = postgresql.connect(url, BUSY_SECONDS)
+            postgresql.check_database(conn, where)
+            store = cls(conn, path, actor, url=url)
+            store._migrate()
+            store._note = holders.enter(path, actor)
+        except sqlite3.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            if "locked" in str(exc):
+                raise WorkspaceError(busy_message(path, where)) from exc
+            raise WorkspaceError(postgresql.unreachable(where, exc)) from exc
+        except (sqlite3.DatabaseError, WorkspaceError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, WorkspaceError):
+                raise
+            raise WorkspaceError(
+                f"the PostgreSQL database {where} could not be used as qaudit's record ({exc})."
+                " Check it is the workspace's database; a new one must be empty."
+            ) from exc
+        return store
+
     def close(self) -> None:
         self.conn.close()
         holders.leave(self._note)
@@ -127,7 +197,7 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """One ``BEGIN IMMEDIATE`` transaction: all of it is stored, or none of it.
 
         Nested use joins the outer transaction, so a job can make files and rows succeed
@@ -159,9 +229,15 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                raise WorkspaceError(busy_message(self.path)) from exc
+                where = self.where if self.url else ""
+                raise WorkspaceError(busy_message(self.path, where)) from exc
             raise
         self._depth = 1
+        if self.dialect == SQLITE and self.conn.execute(
+                "PRAGMA user_version").fetchone()[0] == MOVED:
+            self.conn.execute("ROLLBACK")
+            self._depth = 0
+            raise WorkspaceError(moved_message(self.path))
         try:
             yield self.conn
             self.conn.execute("COMMIT")
@@ -187,10 +263,10 @@ class Store:
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
-        applied = {r[0] for r in self.conn.execute("SELECT version FROM schema_migrations")}
+        applied = self._applied()
         if applied and max(applied) > SCHEMA_VERSION:
             raise WorkspaceError(
-                f"{self.path} was written by a newer qaudit (schema {max(applied)}); upgrade"
+                f"{self.where} was written by a newer qaudit (schema {max(applied)}); upgrade"
                 " qaudit to use this workspace."
             )
         if applied and any(v not in applied for v, _, _ in MIGRATIONS):
@@ -200,12 +276,23 @@ class Store:
             if version in applied:
                 continue
             with self.transaction() as conn:
+                if version in self._applied():
+                    continue  # another officer's command applied it while this one waited
                 for statement in sql.split(";"):
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, now())
                 )
+
+    def _applied(self) -> set[int]:
+        return {int(r[0]) for r in self.conn.execute("SELECT version FROM schema_migrations")}
+
+    @property
+    def where(self) -> str:
+        """The record as a person would name it: the file, or the PostgreSQL database
+        (without any password)."""
+        return postgresql.display(self.url) if self.url else str(self.path)
 
     def workspace_id(self) -> str:
         """A random id made with the database: forms carry it, so a form from another

@@ -218,10 +218,10 @@ class Workshops:
         of any they returned before (kept, marked replaced). True if some were replaced."""
         stamp = now()
         with self.db.transaction() as conn:
-            replaced = conn.execute(
+            replaced = int(conn.execute(
                 "UPDATE workshop_grades SET replaced_at = ? WHERE workshop_id = ?"
                 " AND participant = ? AND replaced_at IS NULL",
-                (stamp, workshop_id, participant)).rowcount
+                (stamp, workshop_id, participant)).rowcount)
             conn.executemany(
                 "INSERT INTO workshop_grades (workshop_id, participant, case_id, grade, note,"
                 " file_name, file_sha256, content_hash, received_at)"

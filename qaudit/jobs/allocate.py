@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qaudit import __version__, layout
 from qaudit.config import OPTIONAL_FIELDS
 from qaudit.db import AllocationRow, Cycle, DrawRecord, Store, backup
-from qaudit.db.draws import DEEP_DIVE, REAUDIT, REGULAR, describe_kind
+from qaudit.db.draws import REGULAR, describe_kind
+from qaudit.db.files import AUDIT_FORM, MANAGER_WORKBOOK, REFLECTION_FORM, REGISTER
 from qaudit.errors import CycleError, ExportError
 from qaudit.files import made_by_qaudit, staged_folder
 from qaudit.jobs.plan import Window, planned_window
 from qaudit.jobs.purged import check_not_purged, check_recheck, purged_history
+from qaudit.jobs.shared_files import DRAWS, record_folder
 from qaudit.questions import QuestionSet, load_question_set
 from qaudit.randomness import generator, seed_or_new
 from qaudit.sampling import (
@@ -45,9 +47,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-#: The command that draws (and with --dry-run re-checks) each kind of cycle.
-_DRAWS = {REGULAR: "qaudit allocate", DEEP_DIVE: "qaudit deep-dive new",
-          REAUDIT: "qaudit reaudit select"}
 _CYCLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/\-]{0,39}$")
 
 
@@ -164,6 +163,9 @@ class AllocationPlan:
     signing_key: bytes
     files: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: The latest draw on record when the history was read: a draw stored since (another
+    #: officer's, at the same time) may hold a person this one drew (``commit_allocation``).
+    history_mark: int = 0
 
     @property
     def strata(self) -> list[StratumResult]:
@@ -236,9 +238,9 @@ def check_kind(existing: Cycle, request: AllocationRequest) -> None:
         return
     raise CycleError(
         f"{existing.name!r} is a {describe_kind(kind)}, not a {describe_kind(asked)},"
-        f" and a name keeps its kind, so `{_DRAWS.get(asked, 'this draw')}` neither"
+        f" and a name keeps its kind, so `{DRAWS.get(asked, 'this draw')}` neither"
         f" draws nor re-checks it{' (with --dry-run too)' if request.dry_run else ''}."
-        f" Re-check its draw with `{_DRAWS.get(kind, 'its own command')} ..."
+        f" Re-check its draw with `{DRAWS.get(kind, 'its own command')} ..."
         " --dry-run` (its register's 'Check with'"
         f" line gives the whole command); give a new {describe_kind(asked)} a name of"
         " its own.")
@@ -320,6 +322,7 @@ def plan_allocation(
     # A dry run of a cycle already drawn re-checks that draw: only the draws stored before
     # it count, as they did when it was made.
     before = store.draws.current_draw_id(request.cycle) if request.dry_run else None
+    mark = store.draws.latest_draw_id()
     persons, records = store.draws.drawn_elsewhere(request.cycle, before)
     # A purged cycle's cases are on record as pseudonyms only: found through them.
     purged_persons, purged_records = purged_history(ws, store).among(
@@ -365,6 +368,7 @@ def plan_allocation(
         eligible=len(eligible), draw=draw, allocations=allocations,
         question_sets=question_sets, out_dir=request.out or ws.cycle_dir(request.cycle),
         workspace_id=store.workspace_id(), signing_key=store.signing_key(),
+        history_mark=mark,
     )
     plan.warnings.extend(window.warnings)
     plan.warnings.extend(export.warnings)
@@ -408,13 +412,15 @@ def commit_allocation(
     # in between leaves a folder without a draw, which the next allocate moves aside; a
     # draw is never stored with its files still hidden.
     with store.transaction(), staged_folder(out) as scratch:
-        _write_files(ws, plan, scratch, on_file)
+        store.draws.check_no_draw_since(plan.history_mark, request.cycle)
+        written = _write_files(ws, plan, scratch, on_file)
         cycle = store.draws.save(
             request.cycle, plan.date_from, plan.date_to, plan.due, record,
             plan.allocations, redraw=request.redraw, allow_overlap=request.allow_overlap,
             kind=request.selection.kind,
         )
         request.selection.saved(store, cycle, plan)
+        record_folder(ws.root, store, scratch, out, written, cycle_id=cycle.id)
     plan.files = sorted(p for p in out.rglob("*.xlsx"))
     return cycle
 
@@ -446,7 +452,8 @@ def _settings_used(ws: Workspace, plan: AllocationPlan) -> dict[str, Any]:
 
 def _write_files(
     ws: Workspace, plan: AllocationPlan, folder: Path, on_file: Callable[[int, int], None] | None
-) -> None:
+) -> list[tuple[Path, str]]:
+    """Every workbook of the draw written into ``folder``; returns each with its kind."""
     settings = ws.settings
     names = settings.type_names()
     files = plan.managers
@@ -462,6 +469,7 @@ def _write_files(
 
     selection = plan.request.selection
     follow_ups = any(a.follows_up for a in plan.allocations)
+    written: list[tuple[Path, str]] = []
     audit_forms: dict[str, FormTemplate] = {}
     reflection_forms: dict[str, FormTemplate] = {}
     for a in plan.allocations:
@@ -482,13 +490,16 @@ def _write_files(
             record_id=a.record_id, work_type=a.work_type,
             return_to=settings.organisation.return_to, follows_up=a.follows_up,
         )
-        audit_forms[a.audit_type].write(layout.audit_form(folder, a.reference), case)
+        written.append((layout.audit_form(folder, a.reference), AUDIT_FORM))
+        audit_forms[a.audit_type].write(written[-1][0], case)
         tick()
-        reflection_forms[a.audit_type].write(layout.reflection_form(folder, a.reference), case)
+        written.append((layout.reflection_form(folder, a.reference), REFLECTION_FORM))
+        reflection_forms[a.audit_type].write(written[-1][0], case)
         tick()
     manager_books = ManagerWorkbooks()
     for manager, filename in files.items():
-        manager_books.write(layout.manager_workbook(folder, filename), ManagerBook(
+        written.append((layout.manager_workbook(folder, filename), MANAGER_WORKBOOK))
+        manager_books.write(written[-1][0], ManagerBook(
             workspace_id=plan.workspace_id, signing_key=plan.signing_key,
             cycle=plan.request.cycle, manager=manager, due=plan.due,
             allocations=[a for a in plan.allocations if a.service_manager == manager],
@@ -523,3 +534,4 @@ def _write_files(
         marking=marking,
     )
     tick()
+    return [*written, (layout.register(folder), REGISTER)]

@@ -7,10 +7,12 @@ that is not a whole qaudit record and refuses while another officer holds the wo
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from qaudit.db import backup, holders
+from qaudit.db import Store, backup, holders, transfer
 from qaudit.db.backup import Backup
 from qaudit.errors import QauditError
 from qaudit.workspace import Workspace
@@ -60,8 +62,10 @@ def _check_free(ws: Workspace) -> None:
 
 def restore(ws: Workspace, checked: Restore) -> Restore:
     """Keep the current record (``backups/``, reason ``before-restore``), then put the
-    backup in its place in one rename."""
+    backup in its place in one rename (on PostgreSQL, in one transaction)."""
     _check_free(ws)
+    if ws.settings.database.url:
+        return _restore_postgresql(ws, checked)
     note = holders.enter(ws.db_path, ws.actor)
     try:
         kept = backup.keep_current(ws.db_path)
@@ -69,3 +73,17 @@ def restore(ws: Workspace, checked: Restore) -> Restore:
     finally:
         holders.leave(note)
     return Restore(checked.source, checked.schema_version, kept)
+
+
+def _restore_postgresql(ws: Workspace, checked: Restore) -> Restore:
+    """The backup's rows in place of the record's, in one transaction that commits only
+    if every table then matches the backup. A backup of an older schema is brought up to
+    date first, in a scratch copy (the file itself is not changed)."""
+    with tempfile.TemporaryDirectory(dir=ws.root, prefix=".restore-") as scratch:
+        copy = Path(scratch) / "restore.db"
+        shutil.copyfile(checked.source, copy)
+        with Store.open(copy) as source, ws.store() as store:
+            kept = backup.make(store.conn, store.path, "before-restore")
+            transfer.copy_record(source.conn, store.conn, replace=True)
+            store.log(None, "record_restored", {"from": checked.source.name})
+    return Restore(checked.source, checked.schema_version, kept.path)

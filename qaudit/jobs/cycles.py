@@ -10,6 +10,7 @@ from qaudit import layout
 from qaudit.db import Cycle, Store, backup
 from qaudit.errors import QauditError
 from qaudit.jobs.purged import check_not_purged
+from qaudit.jobs.shared_files import place_in
 from qaudit.moderation import sample_size
 from qaudit.workspace import Workspace
 
@@ -69,6 +70,7 @@ def cancel_cycle(ws: Workspace, store: Store, name: str, reason: str, force: boo
     backup.before(store.conn, store.path, "cycle-cancel")
     with store.transaction():
         cancelled = store.draws.cancel(found.name, reason.strip(), force)
+        store.files.moved_aside(place_in(ws.root, folder) or "")
         if folder.exists():
             folder.rename(layout.set_aside(folder, "cancelled", datetime.now(UTC)))
     return cancelled

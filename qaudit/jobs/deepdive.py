@@ -355,7 +355,7 @@ def _published_regular(ws: Workspace, store: Store, regular: Sequence[str],
     (audit_type,) = types
     latest = regular[-1]
     rows = cycle_rows(ws, store, latest)
-    disclosure = cycle_disclosure(rows, threshold(ws, False), today, decisions(ws))
+    disclosure = cycle_disclosure(rows, threshold(ws, False), today, decisions(ws, store))
     yes: dict[tuple[str, str], int] = {}
     no: dict[tuple[str, str], int] = {}
     for a in rows.answers:
@@ -401,12 +401,18 @@ def render_report(ws: Workspace, store: Store, name: str, out: Path | None,
     (md, html, pdf, docx: ``jobs.outputs.write_reports``), written to ``out`` or the deep
     dive's ``reports`` folder."""
     from qaudit import layout
+    from qaudit.db.files import REPORT
     from qaudit.jobs.outputs import Report, write_reports
+    from qaudit.jobs.shared_files import record_placed
 
     stored = store.deep_dives.require(name).name
     data = build_report(ws, store, stored, internal=internal, today=today)
     folder = out or layout.report_folder(ws.cycle_dir(stored))
     # The published file is named as its heading is: the name as scrubbed.
-    return write_reports(ws, [Report("deep_dive", layout.deep_dive_stem(data["name"], internal),
-                                     data, with_charts=False)],
-                         folder, formats, today=today, browser=browser, on_report=on_report)
+    written = write_reports(ws, [Report("deep_dive", layout.deep_dive_stem(data["name"],
+                                                                           internal),
+                                        data, with_charts=False)],
+                            folder, formats, today=today, browser=browser, on_report=on_report)
+    record_placed(ws.root, store, written, REPORT,
+                  cycle_id=store.draws.require_cycle(stored).id)
+    return written

@@ -11,11 +11,13 @@ from typing import Any
 from qaudit import layout
 from qaudit.config import DEFAULT_AUDITOR_ROLES
 from qaudit.db import ModeratedPair, Store
+from qaudit.db.files import MODERATION_WORKBOOK
 from qaudit.errors import CycleError, Finding, FormFileError, QauditError, Status
 from qaudit.files import atomic_path
 from qaudit.grading import GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.jobs.purged import check_not_purged, purge_of, refusal
+from qaudit.jobs.shared_files import record_file, taken_back
 from qaudit.moderation import (
     Agreement,
     Candidate,
@@ -130,6 +132,7 @@ def select(
                 sample_id = store.moderation.save_sample(cycle, seed, rate, blind, ids, redraw,
                                                          len(audits))
             write_moderation_workbook(draft, _sample_sheet(ws, store, cycle, number))
+            record_file(ws.root, store, draft, path, MODERATION_WORKBOOK, cycle_id=found.id)
         if path.exists():
             path.rename(path.with_name(f"{path.stem}.replaced-{sample_id}.xlsx"))
     selection.workbook = path
@@ -221,6 +224,7 @@ def _ingest_outcomes(store: Store, path: Path, today: date,
     if stored and all(h == content for _, h in stored.values()) and len(stored) == len(
         by_position
     ):
+        taken_back(store, path, raw.sha256)
         return ModerationIngest(path, Status.UNCHANGED, cycle, len(by_position))
     changed = [n for n, o in parsed.outcomes.items()
                if by_position[n].item_id in stored
@@ -232,10 +236,12 @@ def _ingest_outcomes(store: Store, path: Path, today: date,
             f"outcomes already recorded for {refs} differ from this workbook; to replace them"
             " (the earlier ones are kept as history) use --replace",
         )])
-    store.moderation.save_outcomes(
-        [(by_position[n].item_id, o) for n, o in sorted(parsed.outcomes.items())],
-        path.name, content,
-    )
+    with store.transaction():
+        store.moderation.save_outcomes(
+            [(by_position[n].item_id, o) for n, o in sorted(parsed.outcomes.items())],
+            path.name, content,
+        )
+        taken_back(store, path, raw.sha256)
     grades_changed = sum(1 for n, o in parsed.outcomes.items()
                          if o.moderated_grade != by_position[n].audit.grade)
     return ModerationIngest(path, Status.REPLACED if stored else Status.ACCEPTED, cycle,

@@ -287,17 +287,20 @@ def _again(store: Store, done: Mapping[tuple[str, int], Purged],
 
 def _purge_record(ws: Workspace, store: Store, purges: Purges, report: PurgeReport,
                   cycles: list[Cycle], workshops: list[WorkshopHeld], today: date) -> None:
-    """The record's part, in one transaction. A deep dive's terms are kept as published:
-    scrubbed with everyone the record knows before the purge."""
+    """The record's part, in one transaction, with the record of the purged cycles' and
+    workshops' files (their paths hold references). A deep dive's terms are kept as
+    published: scrubbed with everyone the record knows before the purge."""
     from qaudit.jobs.people import scrub_for_publication
 
     publish = scrub_for_publication(store, tuple(ws.settings.auditor_roles)) if any(
         c.kind == DEEP_DIVE for c in cycles) else str
-    purges.purge(
-        cycles, workshops, before=report.before, today=today,
-        cooldown=ws.settings.sampling.worker_cooldown_cycles,
-        redaction=Redactor(run_tokens(), pseudonymiser(ws.pseudonym_key()), publish),
-        logged={r.key: r.logged() for r in report.removals})
+    with store.transaction():  # the files' rows go with the rows they belong to
+        purges.purge(
+            cycles, workshops, before=report.before, today=today,
+            cooldown=ws.settings.sampling.worker_cooldown_cycles,
+            redaction=Redactor(run_tokens(), pseudonymiser(ws.pseudonym_key()), publish),
+            logged={r.key: r.logged() for r in report.removals})
+        store.files.forget_purged()
 
 
 def _cycle_removal(ws: Workspace, purges: Purges, cycle: Cycle) -> Removal:

@@ -30,11 +30,13 @@ from typing import Any
 
 from qaudit import layout, reports
 from qaudit.db import Store
+from qaudit.db.files import DECISION, REPORT
 from qaudit.disclosure import Key
 from qaudit.errors import QauditError
 from qaudit.files import write_text
 from qaudit.jobs.outputs import OnReport, Report, write_reports
 from qaudit.jobs.people import scrub_for_publication
+from qaudit.jobs.shared_files import read_kept, record_kept, record_placed
 from qaudit.moderation import sample_size
 from qaudit.questions import ASPECTS
 from qaudit.reports import (
@@ -56,17 +58,21 @@ class DecisionFiles:
     hidden and nothing else (figure keys name quadrants, audit types, questions, themes,
     cycles and months: no person). Written whole; one that cannot be written stops the report
     (a decision not kept could be made otherwise next time); one that cannot be read is as
-    none."""
+    none. With the ``store``, each is recorded with its hash as it is written, and one
+    changed on the share since stops the report (``jobs.shared_files.read_kept``)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, store: Store | None = None, root: Path | None = None
+                 ) -> None:
         self.folder = folder
+        self.store = store
+        self.root = root
 
     def get(self, key: str) -> frozenset[Key] | None:
         path = layout.decision_file(self.folder, key)
         if path is None:
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(self._read(path).decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError):
             return None
         if not isinstance(data, dict):
@@ -76,6 +82,11 @@ class DecisionFiles:
                 isinstance(k, list) and all(isinstance(p, str) for p in k) for k in hidden):
             return None
         return frozenset(tuple(k) for k in hidden)
+
+    def _read(self, path: Path) -> bytes:
+        if self.store is None or self.root is None:
+            return path.read_bytes()
+        return read_kept(self.root, self.store, path, CHANGED_DECISION)
 
     def put(self, key: str, hidden: frozenset[Key]) -> None:
         path = layout.decision_file(self.folder, key)
@@ -90,11 +101,22 @@ class DecisionFiles:
                 f" ({exc.strerror or exc}); no report is written without it, since every later"
                 " report must hide the same. Check that the workspace folder can be written"
                 " to, then run the report again.") from exc
+        if self.store is not None and self.root is not None:
+            record_kept(self.root, self.store, path, DECISION, (text + "\n").encode("utf-8"))
 
 
-def decisions(ws: Workspace) -> DecisionFiles:
-    """The workspace's kept decisions on what to hide."""
-    return DecisionFiles(ws.root.joinpath(*layout.DECISION_CACHE))
+#: Why a kept decision changed on the share stops a report, and what to do.
+CHANGED_DECISION = (
+    "A report made from a changed decision could show a figure that must stay hidden, so"
+    " none is written. Put back the file qaudit wrote (the share's earlier versions, or a"
+    " backup copy of the workspace folder); if that cannot be done, delete it, and qaudit"
+    " decides again (the figures hidden may then differ from a report published before).")
+
+
+def decisions(ws: Workspace, store: Store | None = None) -> DecisionFiles:
+    """The workspace's kept decisions on what to hide; with the ``store``, each recorded
+    and checked against its hash."""
+    return DecisionFiles(ws.root.joinpath(*layout.DECISION_CACHE), store, ws.root)
 
 
 def cycle_rows(ws: Workspace, store: Store, cycle: str) -> CycleRows:
@@ -180,7 +202,7 @@ def with_earlier(ws: Workspace, store: Store, rows: CycleRows, limit: int, today
     """``rows`` with what each earlier cycle of its trend shows in its own reports (its
     ``cycle_disclosure``, kept in the workspace's decisions): a later cycle's trend shows
     an earlier point only as that cycle's reports do."""
-    cache = cache or decisions(ws)
+    cache = cache or decisions(ws, store)
     earlier = {name: reports.cycle_disclosure(cycle_rows(ws, store, name), limit, today, cache)
                for name, _ in rows.trend if name != rows.cycle}
     return dataclasses.replace(rows, earlier=earlier)
@@ -194,7 +216,7 @@ def build_reports(ws: Workspace, store: Store, cycle: str, *, internal: bool, me
         store, tuple(ws.settings.auditor_roles))
     shown_message = scrub(message)
     limit = threshold(ws, internal)
-    cache = decisions(ws)
+    cache = decisions(ws, store)
     with _solver_quiet():
         if not internal:
             rows = with_earlier(ws, store, rows, limit, today, cache)
@@ -223,8 +245,10 @@ def render_all(ws: Workspace, store: Store, cycle: str, kinds: set[ReportKind],
     if ReportKind.QUADRANT in kinds:
         wanted += [Report("summary", layout.quadrant_stem(cycle, quadrant, internal), data)
                    for quadrant, data in reports.quadrants.items()]
-    return write_reports(ws, wanted, out or layout.report_folder(ws.cycle_dir(cycle)),
-                         formats, today=today, browser=browser, on_report=on_report)
+    written = write_reports(ws, wanted, out or layout.report_folder(ws.cycle_dir(cycle)),
+                            formats, today=today, browser=browser, on_report=on_report)
+    record_placed(ws.root, store, written, REPORT, cycle_id=store.draws.require_cycle(cycle).id)
+    return written
 
 
 # --- the year -------------------------------------------------------------------------------
@@ -333,7 +357,7 @@ def build_year_report(ws: Workspace, store: Store, year: str, *, internal: bool,
     if internal:
         disclosure = Disclosure(everything=True)
     else:
-        cache = decisions(ws)
+        cache = decisions(ws, store)
         with _solver_quiet():
             decided = {c.cycle: reports.cycle_disclosure(c, limit, today, cache)
                        for c in rows.cycles}

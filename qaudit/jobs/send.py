@@ -31,9 +31,11 @@ from markupsafe import escape
 from qaudit import layout
 from qaudit.db import Store
 from qaudit.db.draws import Cycle
+from qaudit.db.files import NotRegular
 from qaudit.db.mail import MailCase, SentMessage
 from qaudit.errors import BrokenTemplateError, CycleError, QauditError
 from qaudit.jobs.purged import check_not_purged
+from qaudit.jobs.shared_files import SendFiles
 from qaudit.mail.addresses import Directory
 from qaudit.mail.delivery import (
     Destination,
@@ -84,6 +86,7 @@ class SendRequest:
     route: Route = Route.DRAFT
     dry_run: bool = False
     resend: str | None = None  # a reference (Service Manager, quadrant) or an address
+    accept: tuple[str, ...] = ()  # files whose change on the share is accepted on purpose
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
     if not cases:
         raise CycleError(f"cycle {cycle.name!r} has no draw, so there is nothing to send;"
                          " run `qaudit allocate` first.")
+    files = SendFiles.of(ws.root, store, cycle, request.accept)
     records = store.messages.sent(cycle.id, request.kind)
     plan = _plan(ws, store, request.kind, cycle, cases, records, today)
     sent: dict[str, list[SentMessage]] = {}
@@ -154,7 +158,7 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
     unchanged = 0
     named: list[str] = []  # what --resend names
     for letter in plan.letters:
-        attachments = _attachments(ws, letter, held)
+        attachments = _attachments(ws, letter, held, files)
         if attachments is None:
             continue
         if letter.pack_name:
@@ -173,6 +177,9 @@ def send_messages(ws: Workspace, store: Store, request: SendRequest, today: date
         waiting += _resend_check(request, cycle.name, cases, named, ready)
     folder = ws.cycle_dir(cycle.name)
     outbox = layout.outbox(folder, str(request.kind))
+    if request.route is Route.DRAFT:
+        files.check_drafts(outbox)
+    files.settle(store, request.dry_run)  # before anything is written or sent
     report = SendReport(request.kind, cycle.name, request.route, request.dry_run, (),
                         unchanged, tuple(held), tuple(waiting),
                         str(outbox) if request.route is Route.DRAFT else None)
@@ -289,19 +296,28 @@ def _report_files(ws: Workspace, cycle: str, quadrants: Sequence[str]
     return found
 
 
-def _attachments(ws: Workspace, letter: Letter, held: list[Held]
+def _attachments(ws: Workspace, letter: Letter, held: list[Held], files: SendFiles
                  ) -> tuple[Attachment, ...] | None:
-    """The letter's files, read once, byte for byte; None (and why, in ``held``) if one is
-    not there."""
+    """The letter's files, read once, byte for byte, each checked against what qaudit
+    wrote (``files``: one not as it was written refuses the run); None (and why, in
+    ``held``) if one is not there."""
     attached: list[Attachment] = []
     for path in letter.files:
+        problems = len(files.problems)
         try:
-            attached.append(Attachment(path.name, path.read_bytes()))
-        except FileNotFoundError:
-            held.append(Held(letter.about, f"{relative(ws.root, path)} is not there, so it cannot"
-                             " be attached. It was written by `qaudit allocate` (or `qaudit"
-                             " report`): put the cycle's folder back where it was written."))
+            data = files.read(path)
+        except NotRegular as exc:
+            held.append(Held(letter.about, f"{relative(ws.root, path)} is {exc.state}, so it"
+                             " cannot be attached: put the file back"))
             return None
+        if data is None:
+            if len(files.problems) == problems:
+                held.append(Held(letter.about, f"{relative(ws.root, path)} is not there, so it"
+                                 " cannot be attached. It was written by `qaudit allocate` (or"
+                                 " `qaudit report`): put the cycle's folder back where it was"
+                                 " written"))
+            return None
+        attached.append(Attachment(path.name, data))
     return tuple(attached)
 
 

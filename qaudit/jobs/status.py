@@ -20,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any, Literal
 
 from qaudit.db import Store
 from qaudit.db.people import CaseHolding, SentMessages
 from qaudit.errors import QauditError
+from qaudit.jobs.shared_files import FilesOnShare, cycle_files, workshop_files
 from qaudit.mail.addresses import Directory, Found
 from qaudit.mail.kinds import MessageKind
 from qaudit.mail.letters import (
@@ -87,6 +89,8 @@ class CycleStatus:
     moderation: ModerationProgress
     feedback: FeedbackProgress
     messages: list[SentMessages]
+    files: FilesOnShare | None = None  # the cycle's files qaudit wrote, checked
+    workshop_files: FilesOnShare | None = None
 
     def to_json(self) -> dict[str, Any]:
         def rows(key: str, items: list[StatusRow]) -> list[dict[str, Any]]:
@@ -98,7 +102,10 @@ class CycleStatus:
                 "by_service_manager": rows("service_manager", self.by_service_manager),
                 "moderation": self.moderation.to_json(),
                 "feedback": asdict(self.feedback),
-                "messages": [asdict(m) for m in self.messages]}
+                "messages": [asdict(m) for m in self.messages],
+                **({} if self.files is None else {"files": self.files.to_json()}),
+                **({} if self.workshop_files is None
+                   else {"workshop_files": self.workshop_files.to_json()})}
 
 
 def _cycle(store: Store, cycle: str | None) -> tuple[str, date]:
@@ -121,9 +128,11 @@ def _cycle(store: Store, cycle: str | None) -> tuple[str, date]:
     return found.name, found.due_date
 
 
-def cycle_status(store: Store, cycle: str | None, today: date, rate: float) -> CycleStatus:
+def cycle_status(store: Store, cycle: str | None, today: date, rate: float,
+                 root: Path | None = None) -> CycleStatus:
     """The named cycle, or the latest drawn; ``rate`` is the share to moderate unless the
-    cycle's sample was drawn at another."""
+    cycle's sample was drawn at another. With the workspace folder ``root``, the cycle's
+    files (and the workshops') on the share against what qaudit wrote."""
     name, due = _cycle(store, cycle)
     progress = store.reporting.allocation_progress(name)
     sample = store.moderation.current_sample(name)
@@ -141,6 +150,8 @@ def cycle_status(store: Store, cycle: str | None, today: date, rate: float) -> C
         by_service_manager=status_rows(progress, "service_manager", today, fed),
         moderation=moderation, feedback=FeedbackProgress(returned, len(fed)),
         messages=store.people.messages_sent(name),
+        files=None if root is None else cycle_files(root, store, name),
+        workshop_files=None if root is None else workshop_files(root, store),
     )
 
 

@@ -29,6 +29,7 @@ from qaudit.agreement import (
     spread_pick,
 )
 from qaudit.db import Store
+from qaudit.db.files import GRADING_WORKBOOK, WORKSHOP_PACK
 from qaudit.db.workshops import (
     Participant,
     Workshop,
@@ -42,6 +43,7 @@ from qaudit.grading import GRADE_COUNT, GRADE_LABELS, LABEL, RANK
 from qaudit.jobs.ingest import find_forms
 from qaudit.jobs.people import scrub_for_publication
 from qaudit.jobs.purged import check_not_purged, purged_cycle_names, workshop_refusal
+from qaudit.jobs.shared_files import record_folder, taken_back
 from qaudit.randomness import generator, seed_or_new
 from qaudit.validation import WorkshopReturn, check_workshop
 from qaudit.values import HIDDEN_IN_LINE, HIDDEN_IN_TEXT, cycle_slug
@@ -211,8 +213,10 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
         if on_file is not None:
             on_file(1, 1 + len(participants))
         grading = []
+        written = [(layout.workshop_pack(scratch, name), WORKSHOP_PACK)]
         for p in participants:
             path = layout.grading_workbook(scratch, name, p.position)
+            written.append((path, GRADING_WORKBOOK))
             write_grading_workbook(path, GradingSheet(
                 workspace_id=store.workspace_id(), workshop=name, workshop_id=workshop_id,
                 held_on=request.held_on, participant=p.label, participant_name=p.name,
@@ -223,6 +227,7 @@ def make(ws: Workspace, store: Store, request: MakeRequest,
             grading.append(folder / path.name)
             if on_file is not None:
                 on_file(1 + len(grading), 1 + len(participants))
+        record_folder(ws.root, store, scratch, folder, written, workshop_id=workshop_id)
     return MadeWorkshop(
         name=name, held_on=request.held_on, seed=seed, from_cycle=from_cycle,
         candidates=len(candidates),
@@ -432,6 +437,7 @@ def _store_one(store: Store, c: _Checked, replace: bool, restore: bool) -> Works
     with store.transaction():
         current = store.workshops.content_of(found.id, parsed.participant)
         if current == parsed.content_hash:
+            taken_back(store, c.path, c.sha256)
             result.status = Status.UNCHANGED
             return result
         # A correction is never undone by an older copy still lying in the folder.
@@ -461,6 +467,7 @@ def _store_one(store: Store, c: _Checked, replace: bool, restore: bool) -> Works
             found.id, parsed.participant,
             [(by_position[n], grade, note) for n, (grade, note) in sorted(parsed.grades.items())],
             c.path.name, c.sha256, parsed.content_hash)
+        taken_back(store, c.path, c.sha256)
     if current is not None:
         result.status = Status.REPLACED
     return result

@@ -1,7 +1,8 @@
 """Delivering what is ready, and recording each message as it goes.
 
-Drafts: each ``.eml`` is written whole and its row stored, many to a transaction (a
-commit waits for the disk several times over: one a draft was most of a batch's time). A
+Drafts: each ``.eml`` is written whole and its row stored with its hash (``store.files``,
+as a feedback pack's is), many to a transaction (a commit waits for the disk several times
+over: one a draft was most of a batch's time). A
 draft whose row cannot be stored is removed again, and so is every draft of a transaction
 that cannot be committed, so the outbox and the record agree. Which those are is asked of
 the record afresh (a transaction that raised may have been committed all the same), and
@@ -33,6 +34,7 @@ from typing import Any
 
 from qaudit.config import MailSettings
 from qaudit.db import Store
+from qaudit.db.files import DRAFT, FEEDBACK_PACK, Written
 from qaudit.db.mail import SentMessage
 from qaudit.errors import QauditError, StorageError
 from qaudit.mail.addresses import Addressee
@@ -134,10 +136,14 @@ def _record(item: Ready, route: Route, message_id: str, path: str | None,
         path=path, at=at)
 
 
-def _write_pack(packs: Path, item: Ready) -> None:
+def _write_pack(where: Destination, item: Ready) -> list[Written]:
+    """The feedback pack a message attaches, kept as it went; what to record of it."""
     pack = item.pack
-    if pack is not None:
-        write_whole(packs / pack.filename, pack.data)
+    if pack is None:
+        return []
+    path = where.packs / pack.filename
+    write_whole(path, pack.data)
+    return [Written.of(relative(where.root, path), FEEDBACK_PACK, pack.data)]
 
 
 @dataclass(frozen=True)
@@ -229,12 +235,15 @@ def _draft_one(store: Store, cycle_id: int, sender: Sender, item: Ready,
     path = draft_path(where.outbox, pending.letter.draft_name,
                       lambda p: store.messages.path_recorded(relative(where.root, p)))
     kept = relative(where.root, path)
-    _write_pack(where.packs, item)
-    write_whole(path, _wire(item, sender, message_id, draft=True))
+    files = _write_pack(where, item)
+    wire = _wire(item, sender, message_id, draft=True)
+    write_whole(path, wire)
     try:
-        store.messages.record(
-            cycle_id, _record(item, Route.DRAFT, message_id, kept, pending.to, pending.cc, at),
-            pending.letter.reference)
+        with store.transaction():  # the message and its files recorded together, or neither
+            store.messages.record(cycle_id, _record(item, Route.DRAFT, message_id, kept,
+                                                    pending.to, pending.cc, at),
+                                  pending.letter.reference)
+            store.files.record([*files, Written.of(kept, DRAFT, wire)], cycle_id=cycle_id)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -273,7 +282,7 @@ def _send_one(store: Store, cycle_id: int, sender: Sender, item: Ready, relay: R
     pending = item.pending
     message_id = new_message_id(sender)
     message = _wire(item, sender, message_id, draft=False)
-    _write_pack(where.packs, item)
+    store.files.record(_write_pack(where, item), cycle_id=cycle_id)  # on disk: recorded
     recipients = [a.address for a in (*pending.to, *pending.cc)]
     try:
         accepted = relay.send(message, sender.address, recipients)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
@@ -18,10 +17,10 @@ import fill_forms
 import pytest
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, Result, edit_settings, qaudit_ok
+from conftest import EXAMPLES, Result, copy_workspace, edit_settings, init_workspace, qaudit_ok
 from qaudit.db import AllocationRow
 from qaudit.privacy import is_common_word
-from qaudit.workspace import Workspace, init_workspace, open_workspace
+from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "2026-27 C3"
 SUPPRESSED = "(suppressed)"
@@ -79,7 +78,7 @@ def _naming(i: int, allocations: dict[str, AllocationRow]) -> dict[str, str]:
 
 @pytest.fixture
 def ws(drawn: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(drawn, tmp_path / "ws")
+    copy_workspace(drawn, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

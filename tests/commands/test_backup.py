@@ -1,11 +1,9 @@
 """`qaudit backup` / `qaudit restore`, the automatic backups, and network shares."""
-
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import socket
 import sqlite3
 from collections.abc import Callable
@@ -16,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from conftest import EXAMPLES, Result, copy_workspace, qaudit_ok, raw_database, small_workspace
 from qaudit.db import backup, holders, network, store
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION
 from qaudit.jobs.ingest import ingest_files
@@ -26,6 +24,8 @@ CYCLE = "2026-27 C3"
 ALLOCATE = ("allocate", EXAMPLES / "case-export.xlsx", "--cycle", CYCLE, "--from",
             "01/09/2026", "--to", "31/10/2026", "--seed", "9", "--due",
             (date.today() + timedelta(days=10)).strftime("%d/%m/%Y"))
+#: About the SQLite file itself: on PostgreSQL the server keeps the record (docs/team.md).
+pytestmark = pytest.mark.sqlite_only
 NAME = re.compile(r"qaudit-\d{8}T\d{6}Z-[a-z-]+(-\d+)?\.db")
 
 
@@ -40,7 +40,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(drawn: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(drawn, tmp_path / "ws")
+    copy_workspace(drawn, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

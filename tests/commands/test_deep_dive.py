@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -19,6 +18,7 @@ from conftest import (
     EXAMPLES,
     GOLDEN,
     Result,
+    copy_workspace,
     edit_settings,
     qaudit_ok,
     raw_database,
@@ -50,7 +50,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(audited: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(audited, tmp_path / "ws")
+    copy_workspace(audited, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 
@@ -303,8 +303,11 @@ def test_a_question_filter_draws_the_same_cases_after_earlier_returns_are_replac
     # a draw stored before qaudit recorded the workers: the returns of record as they
     # stood when it was drawn (the replaced ones, not their replacements)
     with raw_database(ws) as conn:
-        conn.execute("UPDATE draws SET settings_json = json_remove(settings_json,"
-                     " '$.selection')")
+        for draw_id, settings in conn.execute("SELECT id, settings_json FROM draws").fetchall():
+            settings = json.loads(settings)
+            settings.pop("selection", None)
+            conn.execute("UPDATE draws SET settings_json = ? WHERE id = ?",
+                         (json.dumps(settings), draw_id))
     with ws.store() as store:
         assert store.draws.selection_of(NAME) == {}
         record = store.deep_dives.require(NAME)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
 from email import policy
@@ -24,7 +23,15 @@ from typing import Any, cast
 import pytest
 from mail.people import Allocated, add_staff, allocations, name_auditors
 
-from conftest import EXAMPLES, Result, edit_settings, qaudit_ok, raw_database, small_workspace
+from conftest import (
+    EXAMPLES,
+    Result,
+    copy_workspace,
+    edit_settings,
+    qaudit_ok,
+    raw_database,
+    small_workspace,
+)
 from qaudit.db.mail import Contact
 from qaudit.mail.addresses import Directory
 from qaudit.values import normalise_label
@@ -101,7 +108,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(drawn: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(drawn, tmp_path / "ws")
+    copy_workspace(drawn, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 
@@ -222,6 +229,7 @@ def test_a_formula_or_a_header_injection_in_the_export_reaches_no_message(
     assert "y.org" not in recipients and "HYPERLINK" not in recipients
 
 
+@pytest.mark.sqlite_only  # made with SQLite's own tools
 def test_a_workspace_drawn_before_the_email_columns_keeps_its_draw_and_sends_as_before(
     run: Callable[..., Result], ws: Workspace
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 import re
 from collections.abc import Callable
@@ -99,14 +100,15 @@ def hostile_text(ws: Workspace, reference: str) -> None:
     with raw_database(ws) as conn:
         (allocation,) = conn.execute("SELECT id FROM allocations WHERE reference = ?",
                                      (reference,)).fetchone()
-        for field, where in fields.items():
-            conn.execute("UPDATE returns SET fields_json = json_set(fields_json, ?, ?)"
-                         " WHERE allocation_id = ? AND kind = 'audit'",
-                         (f"$.{field}", HOSTILE[where], allocation))
-        conn.execute("UPDATE answers SET comment = ? WHERE rowid = (SELECT min(n.rowid) FROM"
-                     " answers n JOIN returns r ON r.id = n.return_id"
-                     " WHERE r.allocation_id = ?)", (HOSTILE[("Answers", "Comment")],
-                                                     allocation))
+        (return_id, stored), = conn.execute(
+            "SELECT id, fields_json FROM returns WHERE allocation_id = ? AND kind = 'audit'"
+            " AND replaced_at IS NULL", (allocation,)).fetchall()
+        hostile = {**json.loads(stored), **{f: HOSTILE[w] for f, w in fields.items()}}
+        conn.execute("UPDATE returns SET fields_json = ? WHERE id = ?",
+                     (json.dumps(hostile), return_id))
+        conn.execute("UPDATE answers SET comment = ? WHERE return_id = ? AND question_id ="
+                     " (SELECT min(question_id) FROM answers WHERE return_id = ?)",
+                     (HOSTILE[("Answers", "Comment")], return_id, return_id))
         conn.execute("UPDATE ri_steps SET note = ?", (HOSTILE[("RI steps", "Step note")],))
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ import fill_workshop
 import pytest
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, edit_settings, qaudit_ok, small_workspace
+from conftest import EXAMPLES, copy_workspace, edit_settings, qaudit_ok, small_workspace
 from qaudit.db import AllocationRow
 from qaudit.jobs.people import known_identifiers
 from qaudit.workspace import open_workspace
@@ -326,7 +325,7 @@ def test_a_cancelled_cycles_returns_leave_every_sheet(year: Path, tmp_path: Path
     and workshop references leave the export too, so a redraw reusing its references can
     never join them to other people."""
     root = tmp_path / "ws"
-    shutil.copytree(year, root)
+    copy_workspace(year, root)
     qaudit_ok(root, "cycle", "cancel", ROUND, "--reason", "test")
     qaudit_ok(root, "cycle", "cancel", C2, "--reason", "test", "--force")
     qaudit_ok(root, "export", "--out", tmp_path / "after.xlsx")

@@ -5,7 +5,6 @@ and the feedback figure of the published summary."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from core.test_reports import as_shown
 
 from commands.test_status_people import AUDITS_BACK, CYCLE, build_people_cycle, reference
-from conftest import Result
+from conftest import Result, copy_workspace
 from qaudit.jobs.feedback import financial_year
 from qaudit.jobs.report import render_all
 from qaudit.workspace import Workspace, open_workspace
@@ -30,7 +29,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(cycle: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(cycle, tmp_path / "ws")
+    copy_workspace(cycle, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

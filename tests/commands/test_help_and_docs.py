@@ -31,7 +31,7 @@ def test_the_app_has_the_commands_of_this_release() -> None:
     assert set(COMMANDS) == {"init", "allocate", "ingest", "ri", "escalations", "moderate",
                              "status", "export", "report", "log", "cycle", "staff", "feedback",
                              "send", "plan", "deep-dive", "reaudit", "workshop",
-                             "purge", "backup", "restore"}
+                             "purge", "backup", "restore", "db"}
     assert set(SUBCOMMANDS) == {"ri show", "ri record", "ri close", "ri reopen",
                                 "cycle list", "cycle cancel",
                                 "escalations close", "moderate select", "moderate ingest",
@@ -40,7 +40,7 @@ def test_the_app_has_the_commands_of_this_release() -> None:
                                 "feedback year", "deep-dive new", "deep-dive list",
                                 "deep-dive show", "reaudit select", "reaudit list",
                                 "reaudit stats", "workshop make", "workshop ingest",
-                                "workshop stats", "workshop list"}
+                                "workshop stats", "workshop list", "db move-to"}
 
 
 @pytest.mark.parametrize("command", COMMANDS)

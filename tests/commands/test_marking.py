@@ -15,8 +15,8 @@ import fill_forms
 import pytest
 from openpyxl import load_workbook
 
-from conftest import FIXTURES, Result, edit_settings, qaudit_ok
-from qaudit.workspace import init_workspace, open_workspace
+from conftest import FIXTURES, Result, edit_settings, init_workspace, qaudit_ok
+from qaudit.workspace import open_workspace
 
 CYCLE = "C1"
 MARKING = "OFFICIAL-SENSITIVE PERSONAL"

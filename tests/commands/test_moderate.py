@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,10 +20,18 @@ import pytest
 from openpyxl import load_workbook
 from sklearn.metrics import cohen_kappa_score
 
-from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from conftest import (
+    EXAMPLES,
+    Result,
+    copy_workspace,
+    init_workspace,
+    qaudit_ok,
+    raw_database,
+    small_workspace,
+)
 from qaudit.db import ModeratedPair
 from qaudit.jobs.people import known_identifiers
-from qaudit.workspace import Workspace, init_workspace, open_workspace
+from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "2026-27 C3"
 
@@ -44,7 +51,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def returned(drawn: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The drawn workspace with all 40 audits back, every grade among them, once."""
     root = tmp_path_factory.mktemp("returned") / "ws"
-    shutil.copytree(drawn, root)
+    copy_workspace(drawn, root)
     ws = open_workspace(root)
     rng = random.Random(5)
     returns = root.parent / "returns"
@@ -57,7 +64,7 @@ def returned(drawn: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(returned: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(returned, tmp_path / "ws")
+    copy_workspace(returned, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 
@@ -145,7 +152,7 @@ def test_a_sample_selected_early_is_topped_up_to_twenty_percent_of_all_returns(
     """10 of 40 audits back when the sample is drawn: 2 are picked (and warned about);
     once all 40 are back the same command adds a second round to reach 8, keeping the
     first picks and their recorded outcomes."""
-    shutil.copytree(drawn, tmp_path / "ws")
+    copy_workspace(drawn, tmp_path / "ws")
     ws = open_workspace(tmp_path / "ws")
     rng = random.Random(5)
     forms = audit_forms(ws)
@@ -326,7 +333,7 @@ def test_learning_is_anonymised_for_workshops(run: Callable[..., Result], ws: Wo
 
 def test_no_returns_yet_is_a_clear_error(run: Callable[..., Result], drawn: Path,
                                         tmp_path: Path) -> None:
-    ws = open_workspace(shutil.copytree(drawn, tmp_path / "ws"))
+    ws = open_workspace(copy_workspace(drawn, tmp_path / "ws"))
     result = run("-w", ws.root, "moderate", "select", "--cycle", CYCLE)
     assert result.code == 1
     assert f"cycle '{CYCLE}' has no returned audits yet; run `qaudit ingest`" in result.stderr

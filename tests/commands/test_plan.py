@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import fill_forms
 import pytest
 
-from conftest import FIXTURES, Result, qaudit_ok, small_workspace
+from conftest import FIXTURES, Result, copy_workspace, init_workspace, qaudit_ok, small_workspace
 from qaudit.errors import CycleError
 from qaudit.workspace import Workspace, open_workspace
 
@@ -276,7 +275,7 @@ def year_done(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def year_ws(year_done: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(year_done, tmp_path / "ws")
+    copy_workspace(year_done, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 
@@ -318,7 +317,6 @@ def test_status_year_counts_the_year_against_its_target(run: Callable[..., Resul
 def test_status_year_without_a_plan_counts_against_the_configured_total(
     run: Callable[..., Result], tmp_path: Path
 ) -> None:
-    from qaudit.workspace import init_workspace
 
     ws = init_workspace(tmp_path / "full")
     data = json.loads(run("-w", ws.root, "status", "--year", YEAR, "--json").stdout)

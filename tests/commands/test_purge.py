@@ -11,7 +11,6 @@ import csv
 import json
 import random
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,7 +22,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Result, edit_settings, qaudit_ok, raw_database
+from conftest import (
+    Result,
+    copy_workspace,
+    edit_settings,
+    init_workspace,
+    qaudit_ok,
+    raw_database,
+    record_bytes,
+    record_state,
+)
 from qaudit import commands
 from qaudit.commands import common, people
 from qaudit.commands import purge as purge_command
@@ -36,7 +44,7 @@ from qaudit.jobs.purged import (
     purged_cycle_of,
     purged_history,
 )
-from qaudit.workspace import Workspace, init_workspace, open_workspace
+from qaudit.workspace import Workspace, open_workspace
 
 C1, C2, C3 = "2026-27 C1", "2026-27 C2", "2026-27 C3"
 WINDOWS = {C1: ("01/06/2026", "30/06/2026", "31/07/2026"),
@@ -220,7 +228,7 @@ def write_terms(path: Path) -> Path:
 
 def copied(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A test's own copy of a module's workspace, on the module's day."""
-    shutil.copytree(root, tmp_path / "ws")
+    copy_workspace(root, tmp_path / "ws")
     fixed_today(monkeypatch)
     return open_workspace(tmp_path / "ws")
 
@@ -323,7 +331,7 @@ def test_purge_keeps_every_figure_and_removes_every_person(
     reports_before = published(ws, tmp_path / "before")
     figures_before = figures(run, ws)
     secrets = personal(ws)
-    db = ws.db_path.read_bytes()
+    db = record_bytes(ws)
     assert [s for s in secrets if s.encode() not in db] == []
 
     done = qaudit(run, ws, "purge", "--before", BEFORE, "--yes")
@@ -343,7 +351,7 @@ def test_purge_keeps_every_figure_and_removes_every_person(
     assert figures(run, ws) == figures_before
     assert figures_before["reaudits"]["pairs"]  # the round's pair, purged with its audit
     # Nothing of the people is left, in any row or in the file's free pages.
-    db = ws.db_path.read_bytes()
+    db = record_bytes(ws)
     assert [s for s in secrets if s and s.encode() in db] == []
     # The files that held them are gone; the published reports stay.
     c1 = ws.cycle_dir(C1)
@@ -545,11 +553,11 @@ def test_a_failure_midway_leaves_the_record_whole(
 def test_purging_again_does_nothing_but_remove_what_was_left(
         run: Callable[..., Result], ws: Workspace) -> None:
     assert qaudit(run, ws, "purge", "--before", BEFORE, "--yes").code == 0
-    record = ws.db_path.read_bytes()
+    record = record_state(ws)
     again = qaudit(run, ws, "purge", "--before", BEFORE, "--yes")
     assert again.code == 0
     assert "Nothing to purge before 01/08/2026. Purged already: 2026-27 C1" in again.stdout
-    assert ws.db_path.read_bytes() == record
+    assert record_state(ws) == record
     said = json.loads(qaudit(run, ws, "purge", "--before", BEFORE, "--yes", "--json").stdout)
     assert said["purged"] == said["purged_again"] == [] and said["leftover_files"] == 0
     assert said["already_purged"] == [C1, DEEP_DIVE, ROUND, C2, WORKSHOP]
@@ -600,7 +608,7 @@ def test_purging_again_takes_out_what_was_written_into_a_purged_cycle_since(
     assert done.code == 0, done.stderr
     (again,) = json.loads(done.stdout)["purged_again"]
     assert again["name"] == C1 and again["rows"]["feedback conversations"] == 1
-    db = ws.db_path.read_bytes()
+    db = record_bytes(ws)
     for gone in (b"Marchbank", b"Haverstock", b"Fairweather", b"W999"):
         assert gone not in db, gone
     with ws.store() as store:
@@ -609,9 +617,9 @@ def test_purging_again_takes_out_what_was_written_into_a_purged_cycle_since(
     (entry,) = [e for e in log if e["kind"] == "purged_again"]
     assert entry["detail"]["feedback conversations"] == 1
     # Once taken out, there is nothing to take out again: the file is left as it is.
-    record = ws.db_path.read_bytes()
+    record = record_state(ws)
     assert "Nothing to purge" in qaudit(run, ws, "purge", "--before", BEFORE, "--yes").stdout
-    assert ws.db_path.read_bytes() == record
+    assert record_state(ws) == record
 
 
 def test_a_purge_another_run_overtook_stores_nothing(run: Callable[..., Result],
@@ -621,11 +629,11 @@ def test_a_purge_another_run_overtook_stores_nothing(run: Callable[..., Result],
     with ws.store() as store:
         c1 = store.draws.require_cycle(C1)
     assert qaudit(run, ws, "purge", "--before", BEFORE, "--yes").code == 0
-    record = ws.db_path.read_bytes()
+    record = record_state(ws)
     with ws.store() as store, pytest.raises(CycleError, match="purged some of these meanwhile"):
         Purges(store).purge([c1], [], before=date(2026, 8, 1), today=TODAY, cooldown=1,
                             redaction=Redactor(pseudonym, pseudonym), logged={})
-    assert ws.db_path.read_bytes() == record
+    assert record_state(ws) == record
 
 
 # --- the rules, on any input ---------------------------------------------------------------
@@ -700,7 +708,7 @@ def purged_year(year: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The year purged before August: C1, C2, the deep dive, the round and the
     workshop."""
     root = tmp_path_factory.mktemp("purged") / "ws"
-    shutil.copytree(year, root)
+    copy_workspace(year, root)
     with pytest.MonkeyPatch.context() as mp:
         fixed_today(mp)
         qaudit_ok(root, "purge", "--before", BEFORE, "--yes")
@@ -1026,7 +1034,7 @@ def test_a_deep_dive_that_did_not_block_later_draws_leaves_its_cases_free(
     assert not any(history.audited(a["person_id"]) or history.audited(record_id=a["record_id"])
                    for a in dive)
     with raw_database(ws) as conn:  # one row a person or record, and nothing else
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(purged_audited)")]
+        columns = [d[0] for d in conn.execute("SELECT * FROM purged_audited").description]
         kinds = dict(conn.execute("SELECT kind, count(*) FROM purged_audited GROUP BY kind"))
     assert columns == ["kind", "pseudonym"] and kinds == {"person": 7, "record": 7}
 
@@ -1054,6 +1062,7 @@ def test_a_draw_that_read_a_purged_cycle_is_not_rechecked(
         result.stderr.split())
 
 
+@pytest.mark.sqlite_only  # made with SQLite's own tools
 def test_a_workspace_purged_by_an_earlier_qaudit_is_upgraded(
         run: Callable[..., Result], purged: Workspace) -> None:
     """A purge of an earlier qaudit left ids as the workspace key's pseudonyms: migration 16

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import random
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,7 +20,15 @@ import fill_forms
 import fill_workshop
 import pytest
 
-from conftest import Result, edit_settings, qaudit_ok, small_workspace
+from conftest import (
+    Result,
+    edit_settings,
+    qaudit_ok,
+    raw_database,
+    record_bytes,
+    record_state,
+    small_workspace,
+)
 from qaudit.db.draws import REGULAR, DrawRecord
 from qaudit.errors import CycleError
 from qaudit.workspace import open_workspace
@@ -148,13 +155,9 @@ def purged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]
     yield {"root": root, "export": export, "late": late}
 
 
-def _dump(root: Path) -> list[str]:
-    """Every row of the database, as SQL text: what "nothing stored" compares."""
-    conn = sqlite3.connect(open_workspace(root).db_path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
+def _dump(root: Path) -> object:
+    """The whole record: what "nothing stored" compares."""
+    return record_state(open_workspace(root))
 
 
 def _pseudonym(root: Path, audit_type: str) -> str:
@@ -265,11 +268,8 @@ def test_moderation_history_is_the_cycles_and_is_purged_with_it(
     ws = open_workspace(purged["root"])
     with ws.store() as store:
         cycle = store.draws.require_cycle(CYCLE)
-    conn = sqlite3.connect(ws.db_path)
-    try:
+    with raw_database(ws) as conn:
         rows = conn.execute("SELECT cycle_id, json_extract(detail_json, '$.file')"
                             " FROM events WHERE kind = 'moderation_outcomes'").fetchall()
-    finally:
-        conn.close()
-    assert rows == [(cycle.id, "")]
-    assert b"Jo Bloggs" not in ws.db_path.read_bytes()
+    assert [tuple(r) for r in rows] == [(cycle.id, "")]
+    assert b"Jo Bloggs" not in record_bytes(ws)

@@ -22,7 +22,15 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.workbook.defined_name import DefinedName
 
-from conftest import EXAMPLES, Result, edit_settings, qaudit_ok, raw_database, small_workspace
+from conftest import (
+    EXAMPLES,
+    Result,
+    copy_workspace,
+    edit_settings,
+    qaudit_ok,
+    raw_database,
+    small_workspace,
+)
 from qaudit.db.assignments import Assignment
 from qaudit.workbooks.cells import clean_text
 from qaudit.workspace import Workspace, open_workspace
@@ -43,7 +51,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(drawn: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(drawn, tmp_path / "ws")
+    copy_workspace(drawn, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 
@@ -620,7 +628,6 @@ def test_mutated_workbooks_only_ever_end_in_findings_or_a_stored_choice(
     import io
     import zipfile
 
-    from qaudit.db import Store
     from qaudit.jobs.ingest import ingest_files
 
     good, _ = fill(busiest(ws), tmp_path)
@@ -654,7 +661,7 @@ def test_mutated_workbooks_only_ever_end_in_findings_or_a_stored_choice(
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(mutant)
         paths.append(path)
-    with Store.open(ws.db_path) as store:
+    with ws.store() as store:
         report = ingest_files(store, paths, today=date.today(), settings=ws.settings)
     assert len(report.outcomes) == len(paths)
     for outcome in report.outcomes:

@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from conftest import Result, edit_settings, raw_database
+from conftest import Result, edit_settings, init_workspace, raw_database
 from qaudit.disclosure import wilson_interval
 from qaudit.reaudits import AuditOnRecord
-from qaudit.workspace import Workspace, init_workspace, open_workspace
+from qaudit.workspace import Workspace, open_workspace
 
 C1, C2, C3 = "2026-27 C1", "2026-27 C2", "2026-27 C3"
 WINDOWS = {C1: ("01/06/2026", "30/06/2026", "31/07/2026"),

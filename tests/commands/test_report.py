@@ -16,7 +16,15 @@ import fill_forms
 import pytest
 from core.test_reports import as_shown, pinned_in_published
 
-from conftest import EXAMPLES, GOLDEN, Result, qaudit_ok, raw_database, small_workspace
+from conftest import (
+    EXAMPLES,
+    GOLDEN,
+    Result,
+    copy_workspace,
+    qaudit_ok,
+    raw_database,
+    small_workspace,
+)
 from qaudit import reports
 from qaudit.errors import BrokenTemplateError
 from qaudit.jobs.people import known_identifiers
@@ -76,7 +84,7 @@ def _disclosure_once_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def ws(reported: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(reported, tmp_path / "ws")
+    copy_workspace(reported, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

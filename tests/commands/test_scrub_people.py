@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import random
 import re
-import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,7 +20,15 @@ import fill_forms
 import pytest
 from openpyxl import load_workbook
 
-from conftest import EXAMPLES, Result, edit_settings, qaudit_ok, raw_database, small_workspace
+from conftest import (
+    EXAMPLES,
+    Result,
+    copy_workspace,
+    edit_settings,
+    qaudit_ok,
+    raw_database,
+    small_workspace,
+)
 from qaudit.jobs.people import known_identifiers
 from qaudit.workspace import Workspace, open_workspace
 
@@ -84,7 +91,7 @@ def returned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(returned: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(returned, tmp_path / "ws")
+    copy_workspace(returned, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

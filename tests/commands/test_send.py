@@ -47,7 +47,7 @@ from mail.people import (
 from mail.smtp_server import Mailbox, smtp_server
 from mail.test_exactly_once import killed_after_recording
 
-from conftest import Result, edit_settings, qaudit_ok, raw_database
+from conftest import Result, copy_workspace, edit_settings, qaudit_ok, raw_database
 from qaudit.jobs.send import SendReport, SendRequest, send_messages
 from qaudit.mail.kinds import MessageKind
 from qaudit.workspace import Workspace, open_workspace
@@ -84,7 +84,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(drawn: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(drawn, tmp_path / "ws")
+    copy_workspace(drawn, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 
@@ -880,6 +880,7 @@ def assert_a_rerun_drafts_each_letter_once(ws: Workspace) -> None:
     # ends only its own.
     ("ROLLBACK", 0.0, 4),
 ], ids=["row-fails", "transaction-ends", "earlier-transactions-kept"])
+@pytest.mark.sqlite_only  # made with SQLite's own tools
 def test_a_record_failing_part_way_leaves_the_outbox_as_the_record_and_a_rerun_finishes(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, how: str, hold: float | None, kept: int
 ) -> None:

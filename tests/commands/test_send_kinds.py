@@ -6,13 +6,12 @@ cycle of any kind."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from conftest import EXAMPLES, Result, copy_workspace, qaudit_ok, raw_database, small_workspace
 from qaudit.db.draws import DEEP_DIVE, REAUDIT, REGULAR
 from qaudit.mail.kinds import MessageKind
 from qaudit.mail.letters import not_sent_for
@@ -45,7 +44,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(drawn: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(drawn, tmp_path / "ws")
+    copy_workspace(drawn, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

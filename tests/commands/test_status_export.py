@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import shutil
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -14,10 +13,10 @@ import fill_forms
 import pytest
 from openpyxl import load_workbook
 
-from conftest import FIXTURES, Result, qaudit_ok, raw_database
+from conftest import FIXTURES, Result, copy_workspace, init_workspace, qaudit_ok, raw_database
 from qaudit.jobs.people import known_identifiers
 from qaudit.workbooks.moderation import THEMES
-from qaudit.workspace import Workspace, init_workspace, open_workspace
+from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "C1"
 
@@ -52,7 +51,7 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(cycle: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(cycle, tmp_path / "ws")
+    copy_workspace(cycle, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import fill_forms
 import pytest
 
-from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from conftest import EXAMPLES, Result, copy_workspace, qaudit_ok, raw_database, small_workspace
 from qaudit.commands import people as people_commands
 from qaudit.commands import send as send_commands
 from qaudit.commands import status as status_commands
@@ -78,7 +77,7 @@ def people_cycle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(people_cycle: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(people_cycle, tmp_path / "ws")
+    copy_workspace(people_cycle, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

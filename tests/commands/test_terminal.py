@@ -23,7 +23,7 @@ import fill_forms
 import fill_workshop
 import pytest
 
-from conftest import EXAMPLES, Result, qaudit_ok, small_workspace
+from conftest import EXAMPLES, Result, copy_workspace, qaudit_ok, small_workspace
 from qaudit import cli, layout
 from qaudit.values import HIDDEN_IN_TEXT
 
@@ -176,7 +176,7 @@ def test_a_workshop_shows_a_bar_while_its_workbooks_are_written(
         run: Callable[..., Result], returned: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "ws"
-    shutil.copytree(returned, root)
+    copy_workspace(returned, root)
     monkeypatch.setattr(cli.err, "_force_terminal", True)
     monkeypatch.setattr(cli.err, "is_interactive", True)
     result = run("-w", root, "workshop", "make", "Q3 2026-27", "--cases", "3",
@@ -249,7 +249,7 @@ HOSTILE_LEARNING = ("_x001B_cPractice was Inadequate" + "_x0008_" * 10
 def test_learning_from_a_returned_workbook_never_drives_the_terminal(
         run: Callable[..., Result], returned: Path, tmp_path: Path) -> None:
     root = tmp_path / "ws"
-    shutil.copytree(returned, root)
+    copy_workspace(returned, root)
     assert run("-w", root, "moderate", "select", "--cycle", CYCLE, "--seed", "1").code == 0
     book = layout.moderation_workbook(layout.moderation_folder(
         layout.cycle_folder(root, CYCLE)), CYCLE)

@@ -23,7 +23,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from statsmodels.stats.inter_rater import fleiss_kappa
 
-from conftest import EXAMPLES, Result, qaudit_ok, raw_database, small_workspace
+from conftest import EXAMPLES, Result, copy_workspace, qaudit_ok, raw_database, small_workspace
 from qaudit.values import HIDDEN_IN_TEXT
 from qaudit.workspace import Workspace, open_workspace
 
@@ -67,7 +67,7 @@ def returned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def made(returned: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("made") / "ws"
-    shutil.copytree(returned, root)
+    copy_workspace(returned, root)
     qaudit_ok(root, "workshop", "make", NAME, "--cases", "6", "--participants", "4",
               "--held", HELD.strftime("%d/%m/%Y"), "--seed", "5")
     return root
@@ -75,13 +75,13 @@ def made(returned: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(made: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(made, tmp_path / "ws")
+    copy_workspace(made, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 
 @pytest.fixture
 def fresh(returned: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(returned, tmp_path / "fresh")
+    copy_workspace(returned, tmp_path / "fresh")
     return open_workspace(tmp_path / "fresh")
 
 

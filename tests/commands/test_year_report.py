@@ -12,7 +12,7 @@ from pathlib import Path
 import fill_forms
 import pytest
 
-from conftest import FIXTURES, GOLDEN, Result, qaudit_ok, small_workspace
+from conftest import FIXTURES, GOLDEN, Result, copy_workspace, qaudit_ok, small_workspace
 from qaudit.jobs.people import known_identifiers
 from qaudit.jobs.report import render_year
 from qaudit.workspace import Workspace, open_workspace
@@ -40,7 +40,7 @@ def year_done(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def ws(year_done: Path, tmp_path: Path) -> Workspace:
-    shutil.copytree(year_done, tmp_path / "ws")
+    copy_workspace(year_done, tmp_path / "ws")
     return open_workspace(tmp_path / "ws")
 
 

@@ -7,13 +7,13 @@ them. Every name and address is synthetic (example.org).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 from conftest import EXAMPLES, edit_settings, qaudit_ok, raw_database, small_workspace
+from qaudit.db.dialect import Connection
 from qaudit.workspace import Workspace, open_workspace
 
 CYCLE = "2026-27 C3"
@@ -89,20 +89,21 @@ def drawn_cycle(root: Path, per_stratum: int = 1, due_in_days: int = 10,
     return ws
 
 
-def add_staff(conn: sqlite3.Connection, worker_id: str, name: str, email: str = "", *,
+def add_staff(conn: Connection, worker_id: str, name: str, email: str = "", *,
               role: str = "Social Worker", line_manager: str = "",
               line_manager_email: str = "", service_manager: str = "",
               service_manager_email: str = "") -> None:
     """One staff row, as `qaudit staff import` stores it (replacing one of the same id)."""
+    conn.execute("DELETE FROM staff WHERE worker_id = ?", (worker_id,))
     conn.execute(
-        "INSERT OR REPLACE INTO staff (worker_id, name, email, team, role, line_manager,"
+        "INSERT INTO staff (worker_id, name, email, team, role, line_manager,"
         " line_manager_email, service_manager, service_manager_email, source, updated_at)"
         " VALUES (?, ?, ?, 'Team', ?, ?, ?, ?, ?, 'staff.xlsx', '2026-11-01T09:00:00+00:00')",
         (worker_id, name, email, role, line_manager, line_manager_email, service_manager,
          service_manager_email))
 
 
-def name_auditor(conn: sqlite3.Connection, allocation: Allocated, name: str = "",
+def name_auditor(conn: Connection, allocation: Allocated, name: str = "",
                  email: str | None = None) -> None:
     """The auditor a Service Manager named, as the workbook read-back stores it (an earlier
     choice for the allocation is kept as history)."""

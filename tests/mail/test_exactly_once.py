@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import raw_database
+from conftest import copy_workspace, raw_database
 from mail.people import CYCLE, allocations, drawn_cycle, name_auditor, use_relay
 from mail.smtp_server import Mailbox, smtp_server
 from qaudit.db import NewReturn, Outcome, Store
@@ -142,7 +142,7 @@ def test_every_message_reaches_each_recipient_exactly_once(
     mailbox.reset()
     scratch = Path(tempfile.mkdtemp(dir=base.parent))
     try:
-        shutil.copytree(base, scratch / "ws")
+        copy_workspace(base, scratch / "ws")
         ws = open_workspace(scratch / "ws")
         cases = allocations(ws)
         today = date.today()
@@ -215,7 +215,7 @@ def named(world: tuple[Path, Mailbox], tmp_path: Path) -> Iterator[tuple[Workspa
     """A copy of the world with every auditor named, so `send forms` has 16 messages."""
     base, mailbox = world
     mailbox.reset()
-    shutil.copytree(base, tmp_path / "ws")
+    copy_workspace(base, tmp_path / "ws")
     ws = open_workspace(tmp_path / "ws")
     with raw_database(ws) as conn:
         for case in allocations(ws):
