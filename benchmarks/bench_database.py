@@ -47,10 +47,8 @@ def _answers(return_id: int) -> list[tuple[Any, ...]]:
             for q in range(QUESTIONS)]
 
 
-def qaudit_layer(url: str, returns: int) -> None:
-    from qaudit.db import postgresql
-
-    conn = postgresql.connect(url, 15)
+def _season(conn: Any, returns: int) -> None:
+    """The work, on a DB-API connection in autocommit mode speaking qaudit's SQL."""
     for sql in SCHEMA:
         conn.execute(sql)
     for i in range(returns):
@@ -61,6 +59,12 @@ def qaudit_layer(url: str, returns: int) -> None:
         conn.execute("COMMIT")
     conn.execute(STATUS).fetchall()
     conn.close()
+
+
+def qaudit_layer(url: str, returns: int) -> None:
+    from qaudit.db import postgresql
+
+    _season(postgresql.connect(url, 15), returns)
 
 
 def bare_psycopg(url: str, returns: int) -> None:
@@ -117,17 +121,7 @@ def bare_sqlite(path: Path, returns: int) -> None:
     """SQLite's floor, for scale: the same work on the embedded default."""
     import sqlite3
 
-    conn = sqlite3.connect(path, isolation_level=None)
-    for sql in SCHEMA:
-        conn.execute(sql)
-    for i in range(returns):
-        conn.execute("BEGIN IMMEDIATE")
-        rid = conn.execute(INSERT_RETURN, (i, "good", '{"a": 1}', "2026-11-26")).lastrowid
-        conn.executemany(INSERT_ANSWER, _answers(int(rid or 0)))
-        conn.execute(INSERT_EVENT, ("2026-11-26", "{}"))
-        conn.execute("COMMIT")
-    conn.execute(STATUS).fetchall()
-    conn.close()
+    _season(sqlite3.connect(path, isolation_level=None), returns)
 
 
 def import_seconds(module: str) -> float:
