@@ -102,9 +102,15 @@ def pytest_report_header() -> str:
     return f"qaudit backend: {BACKEND}"
 
 
-#: Tests about files and programs alone, whichever database holds the record: the second,
-#: PostgreSQL pass leaves them to the first.
-NOT_ABOUT_THE_RECORD = ("test_packaging.py", "test_help_and_docs.py", "test_terminal.py")
+#: Tests about files, messages and programs alone, whichever database holds the record
+#: (the wheel, the help, the terminal, a report's formats and accessibility, the marking,
+#: how a message is built): the second, PostgreSQL pass leaves them to the first.
+NOT_ABOUT_THE_RECORD = (
+    "test_packaging.py", "test_help_and_docs.py", "test_terminal.py",
+    "test_report_formats.py", "test_accessibility.py", "test_review14_fixes.py",
+    "test_marking.py", "test_wire_message.py", "test_header_injection.py",
+    "test_message.py", "test_letters.py", "test_tls.py", "test_smtp.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
