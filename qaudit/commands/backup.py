@@ -76,8 +76,9 @@ def restore(
     Refused when the file is not a whole qaudit record (SQLite's integrity check, qaudit's
     tables, a schema this qaudit reads) or while another officer's command holds the
     workspace. The current record is first backed up (backups/, "before-restore"), then
-    replaced in one step. Everything stored since the backup was made is then no longer in
-    the record (it stays in the before-restore backup).
+    replaced in one step (a record in PostgreSQL: in one transaction, each table checked).
+    Everything stored since the backup was made is then no longer in the record (it stays
+    in the before-restore backup).
     """
     from qaudit.jobs.backup import check_restore
     from qaudit.jobs.backup import restore as run_restore

@@ -36,10 +36,11 @@ def move_to(
     it the workspace's record.
 
     Every table is copied in one transaction, and kept only if each table's row count and
-    content hash (SHA-256 over its rows) are the same in both; then [database] url in
-    qaudit.toml points at it. The SQLite file is only read (held while the move runs, so
-    nobody stores anything the copy would miss) and stays as it was: keep it as the last
-    backup of the file-based record. Workbooks and the outbox stay in the workspace folder.
+    content hash (SHA-256 over its rows) are the same in both; then \\[database] url in
+    qaudit.toml points at it. The SQLite file is held while the move runs, so nobody stores
+    anything the copy would miss; its rows stay as they were, and it is marked as moved, so
+    a command opened on it before the move stores nothing there. Keep it as the last copy
+    of the file-based record. Workbooks and the outbox stay in the workspace folder.
     """
     from qaudit.jobs.database import move_to as run_move
 
@@ -58,4 +59,4 @@ def move_to(
     out.print(f"Moved the record to {escape(moved.where)}: {len(moved.tables)} tables,"
               f" {sum(t.rows for t in moved.tables):,} rows, each table's rows and content"
               " the same as in qaudit.db. qaudit.toml now points there; qaudit.db is left"
-              " as it was.")
+              " as it was, marked as moved.")

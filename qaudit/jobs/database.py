@@ -3,8 +3,9 @@
 ``qaudit db move-to URL`` copies the whole record into an empty PostgreSQL database and
 proves the copy (every table's row count and content hash, ``db.transfer``) before it
 points the workspace at it (``[database] url`` in ``qaudit.toml``). The SQLite file is
-only read, and held while the move runs, so no officer's command can store anything in
-it that the copy would miss; it stays where it was, as it was.
+held while the move runs, so no officer's command can store anything in it that the copy
+would miss; its rows stay as they were, and it is marked as moved (``store.MOVED``), so a
+command that opened it before the move refuses to store anything there afterwards.
 """
 
 from __future__ import annotations
