@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
@@ -145,8 +146,12 @@ def _server() -> Iterator[Server]:
         yield Server(port, folder, count(1))
     finally:
         subprocess.run([*prefix, str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+                        "-w", "stop"], capture_output=True)
+        for _ in range(10):  # a server process may still be letting go of its files
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                break
+            time.sleep(0.5)
 
 
 @pytest.fixture
