@@ -133,12 +133,19 @@ def _translate(sql: str) -> str:
     return _LITERAL_OR_MARK.sub(mark, text)
 
 
+def implicit_rowid(statement: str) -> bool:
+    """Whether a ``CREATE TABLE`` makes rows SQLite numbers itself (its rowid, the order
+    they were written in): no INTEGER PRIMARY KEY stands for it, and not WITHOUT ROWID.
+    PostgreSQL is given that number as a column of its own, and a copy carries it."""
+    table = _TABLE.match(statement)
+    return table is not None and not table[3] and "INTEGER PRIMARY KEY" not in table[2]
+
+
 def _ddl(text: str) -> str:
-    table = _TABLE.match(text)
+    rowid = implicit_rowid(text)
     for pattern, replace in _DDL:
         text = pattern.sub(replace, text)
-    if table and not table[3] and "INTEGER PRIMARY KEY" not in table[2]:
-        # SQLite's implicit rowid (the order rows were written in), made explicit.
+    if rowid:
         body = _TABLE.match(text)
         assert body is not None
         text = (f"CREATE TABLE {body[1]} ({body[2].rstrip()},"
@@ -225,7 +232,7 @@ class PgConnection:
                 "the transaction failed part way, so nothing of it was stored")
         text = translate(sql)
         if self._functions:
-            text = self._call_functions(text, parameters)
+            text = self._call_functions(text)
         returning = _inserted_table(text)
         if returning in self._with_id:
             cursor = self._run(text + " RETURNING id", parameters)
@@ -264,7 +271,7 @@ class PgConnection:
             raise ValueError("only deterministic functions of (kind, column) are supported")
         self._functions[name] = func
 
-    def _call_functions(self, text: str, parameters: Params) -> str:
+    def _call_functions(self, text: str) -> str:
         names = "|".join(map(re.escape, self._functions))
         calls = set(re.findall(rf"\b({names})\('(\w+)', (\w+)\)", text))
         table = re.match(r"\s*UPDATE (\w+) ", text) or re.search(r"\bFROM (\w+)", text)

@@ -54,6 +54,15 @@ def tables(conn: PgConnection) -> set[str]:
         " current_schema() AND table_type = 'BASE TABLE'").fetchall()}
 
 
+def check_empty(conn: PgConnection, where: str, advice: str) -> None:
+    """Refuse a database that holds tables already: a record goes only into an empty one."""
+    found = tables(conn)
+    if found:
+        raise WorkspaceError(
+            f"the PostgreSQL database {where} is not empty ({len(found)} tables, such as"
+            f" {sorted(found)[0]}); {advice}")
+
+
 def unreachable(where: str, exc: Exception) -> str:
     return (f"the PostgreSQL database {where} cannot be reached ({exc}). Check the server is"
             " running and the [database] url in qaudit.toml; the password goes in PGPASSWORD"

@@ -149,14 +149,11 @@ class Store:
         except sqlite3.Error as exc:
             raise WorkspaceError(postgresql.unreachable(where, exc)) from exc
         try:
-            tables = postgresql.tables(conn)
+            postgresql.check_empty(conn, where, "a new workspace needs an empty database; to"
+                                   " use a record already there, open the workspace folder"
+                                   " that uses it.")
         finally:
             conn.close()
-        if tables:
-            raise WorkspaceError(
-                f"the PostgreSQL database {where} is not empty ({len(tables)} tables, such as"
-                f" {sorted(tables)[0]}). A new workspace needs an empty database; to use a"
-                " record already there, open the workspace folder that uses it.")
 
     @classmethod
     def _open_postgresql(cls, path: Path, url: str, actor: str) -> Self:

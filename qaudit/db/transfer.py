@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from qaudit.db.dialect import POSTGRESQL, Connection, dialect_of
+from qaudit.db.dialect import POSTGRESQL, Connection, dialect_of, implicit_rowid
 from qaudit.db.schema import MIGRATIONS, SCHEMA_VERSION
 from qaudit.errors import QauditError
 
@@ -35,13 +35,11 @@ def tables_at(version: int) -> tuple[str, ...]:
 
 TABLES = tables_at(SCHEMA_VERSION)
 
-#: Tables whose SQLite rowid is a column of its own (no INTEGER PRIMARY KEY stands for it,
-#: and not WITHOUT ROWID): the order their rows were written in, copied too.
+#: Tables whose SQLite rowid is a column of its own (``dialect.implicit_rowid``): the
+#: order their rows were written in, copied too.
 ROWID_TABLES = frozenset(
-    m[1] for _, _, sql in MIGRATIONS
-    for m in re.finditer(r"CREATE TABLE (\w+) \((?:(?!CREATE TABLE).)*?\)\s*(WITHOUT ROWID)?;",
-                         sql, re.S)
-    if not m[2] and "INTEGER PRIMARY KEY" not in m[0])
+    statement.split("(", 1)[0].split()[-1] for _, _, sql in MIGRATIONS
+    for statement in sql.split(";") if implicit_rowid(statement))
 
 
 @dataclass(frozen=True)

@@ -99,12 +99,8 @@ def _empty_database(url: str, where: str) -> PgConnection:
         raise WorkspaceError(postgresql.unreachable(where, exc)) from exc
     try:
         postgresql.check_database(conn, where)
-        found = postgresql.tables(conn)
-        if found:
-            raise QauditError(
-                f"the PostgreSQL database {where} is not empty ({len(found)} tables, such as"
-                f" {sorted(found)[0]}); a record is moved only into an empty database, so"
-                " nothing was moved. Ask for a new one (docs/team.md).")
+        postgresql.check_empty(conn, where, "a record is moved only into an empty database,"
+                               " so nothing was moved. Ask for a new one (docs/team.md).")
     except BaseException:
         conn.close()
         raise
